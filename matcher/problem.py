@@ -1,0 +1,256 @@
+"""Frozen, validated domain data: households, drivers, shelters, the alert, and the problem they make.
+
+Every record checks itself at construction and raises ``InputError`` naming the record and the field.
+Times are minutes after the alert start; positions are WGS84 degrees.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from matcher.errors import InputError
+from matcher.travel import TravelTimes
+
+#: Default maximum time on board: this factor times the direct drive to the shelter, plus the slack below.
+RIDE_FACTOR = 1.5
+RIDE_SLACK_MINUTES = 15.0
+
+
+def _check_position(record: str, lat: float, lon: float) -> None:
+    if not (isinstance(lat, (int, float)) and -90.0 <= lat <= 90.0) or math.isnan(lat):
+        raise InputError(record, "lat", f"{lat!r} is not a latitude between -90 and 90")
+    if not (isinstance(lon, (int, float)) and -180.0 <= lon <= 180.0) or math.isnan(lon):
+        raise InputError(record, "lon", f"{lon!r} is not a longitude between -180 and 180")
+
+
+def _check_int(record: str, name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(record, name, f"{value!r} is not a whole number")
+    if value < minimum:
+        raise InputError(record, name, f"{value} is below the minimum of {minimum}")
+
+
+def _check_minutes(record: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise InputError(record, name, f"{value!r} is not a number of minutes")
+
+
+@dataclass(frozen=True)
+class Household:
+    """People at one address who need a ride; ``people`` includes the wheelchair users."""
+
+    id: str
+    lat: float
+    lon: float
+    people: int
+    wheelchair_users: int = 0
+    priority: int = 3
+    ready_from_minute: float = 0.0
+    max_ride_minutes: float | None = None
+    name: str = ""
+    phone: str = ""
+    needs: tuple[str, ...] = ()
+    pets: int = 0
+    language: str = ""
+
+    @property
+    def record(self) -> str:
+        return f"household {self.id}"
+
+    @property
+    def seated(self) -> int:
+        """People who take an ordinary seat."""
+        return self.people - self.wheelchair_users
+
+    def __post_init__(self) -> None:
+        _check_position(self.record, self.lat, self.lon)
+        _check_int(self.record, "people", self.people, 1)
+        _check_int(self.record, "wheelchair_users", self.wheelchair_users, 0)
+        if self.wheelchair_users > self.people:
+            raise InputError(
+                self.record,
+                "wheelchair_users",
+                f"{self.wheelchair_users} > people {self.people} (people includes wheelchair users)",
+            )
+        _check_int(self.record, "priority", self.priority, 1)
+        _check_int(self.record, "pets", self.pets, 0)
+        _check_minutes(self.record, "ready_from_minute", self.ready_from_minute)
+        if self.ready_from_minute < 0:
+            raise InputError(self.record, "ready_from_minute", f"{self.ready_from_minute} is before the alert")
+        if self.max_ride_minutes is not None:
+            _check_minutes(self.record, "max_ride_minutes", self.max_ride_minutes)
+            if self.max_ride_minutes <= 0:
+                raise InputError(self.record, "max_ride_minutes", f"{self.max_ride_minutes} must be > 0")
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A volunteer and their vehicle; ``available_until_minute`` of ``None`` means until the deadline."""
+
+    id: str
+    lat: float
+    lon: float
+    seats: int
+    wheelchair_spaces: int = 0
+    available_from_minute: float = 0.0
+    available_until_minute: float | None = None
+    name: str = ""
+    phone: str = ""
+
+    @property
+    def record(self) -> str:
+        return f"driver {self.id}"
+
+    def __post_init__(self) -> None:
+        _check_position(self.record, self.lat, self.lon)
+        _check_int(self.record, "seats", self.seats, 0)
+        _check_int(self.record, "wheelchair_spaces", self.wheelchair_spaces, 0)
+        if self.seats == 0 and self.wheelchair_spaces == 0:
+            raise InputError(self.record, "seats", "a driver needs seats or wheelchair spaces (both are 0)")
+        _check_minutes(self.record, "available_from_minute", self.available_from_minute)
+        if self.available_from_minute < 0:
+            raise InputError(self.record, "available_from_minute", "is before the alert")
+        if self.available_until_minute is not None:
+            _check_minutes(self.record, "available_until_minute", self.available_until_minute)
+            if self.available_until_minute <= self.available_from_minute:
+                raise InputError(
+                    self.record,
+                    "available_until_minute",
+                    f"{self.available_until_minute} does not come after available_from_minute "
+                    f"{self.available_from_minute}",
+                )
+
+
+@dataclass(frozen=True)
+class Shelter:
+    """A place of safety with room for ``capacity`` people."""
+
+    id: str
+    lat: float
+    lon: float
+    capacity: int
+    wheelchair_accessible: bool = True
+    name: str = ""
+
+    @property
+    def record(self) -> str:
+        return f"shelter {self.id}"
+
+    def __post_init__(self) -> None:
+        _check_position(self.record, self.lat, self.lon)
+        _check_int(self.record, "capacity", self.capacity, 0)
+        if not isinstance(self.wheelchair_accessible, bool):
+            raise InputError(self.record, "wheelchair_accessible", f"{self.wheelchair_accessible!r} is not true/false")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """The evacuation order: when it starts, the deadline, and the roads that cannot be used."""
+
+    deadline_minutes: float
+    start: str | None = None
+    closed_ways: tuple[int, ...] = ()
+    flood_zones: tuple[dict[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_minutes("alert", "deadline_minutes", self.deadline_minutes)
+        if self.deadline_minutes <= 0:
+            raise InputError("alert", "deadline_minutes", f"{self.deadline_minutes} must be > 0")
+        for way in self.closed_ways:
+            if isinstance(way, bool) or not isinstance(way, int):
+                raise InputError("alert", "closed_ways", f"{way!r} is not an OSM way id")
+        for zone in self.flood_zones:
+            if not isinstance(zone, dict) or zone.get("type") not in ("Polygon", "MultiPolygon"):
+                raise InputError("alert", "flood_zones", "each flood zone must be a GeoJSON Polygon or MultiPolygon")
+
+
+@dataclass(frozen=True)
+class ServiceMinutes:
+    """Minutes spent at a stop: boarding a household, unloading at a shelter."""
+
+    pickup: float = 3.0
+    dropoff: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in ("pickup", "dropoff"):
+            value = getattr(self, name)
+            _check_minutes("service_minutes", name, value)
+            if value < 0:
+                raise InputError("service_minutes", name, f"{value} must be >= 0")
+
+
+def _unique(records: Iterable[Household | Driver | Shelter], kind: str) -> None:
+    seen: set[str] = set()
+    for record in records:
+        if not isinstance(record.id, str) or not record.id:
+            raise InputError(f"{kind} {record.id!r}", "id", "must be a non-empty text")
+        if record.id in seen:
+            raise InputError(record.record, "id", f"duplicate {kind} id {record.id!r}")
+        seen.add(record.id)
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Everything the solver needs: the records, the alert, and travel times among all their places."""
+
+    name: str
+    households: tuple[Household, ...]
+    drivers: tuple[Driver, ...]
+    shelters: tuple[Shelter, ...]
+    alert: Alert
+    travel: TravelTimes
+    service: ServiceMinutes = field(default_factory=ServiceMinutes)
+    #: Households that cannot use the roads at all (cut off by closures), with the reason; set by the builder.
+    cut_off: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _unique(self.households, "household")
+        _unique(self.drivers, "driver")
+        _unique(self.shelters, "shelter")
+        for kind, records in (("driver", self.drivers), ("household", self.households), ("shelter", self.shelters)):
+            for record in records:
+                try:
+                    self.travel.index(kind, record.id)  # type: ignore[arg-type]
+                except KeyError:
+                    raise InputError(record.record, "id", "has no row in the travel-time matrix") from None
+
+    @property
+    def deadline(self) -> float:
+        return self.alert.deadline_minutes
+
+    def household(self, household_id: str) -> Household:
+        return self._by_id("household")[household_id]  # type: ignore[return-value]
+
+    def driver(self, driver_id: str) -> Driver:
+        return self._by_id("driver")[driver_id]  # type: ignore[return-value]
+
+    def shelter(self, shelter_id: str) -> Shelter:
+        return self._by_id("shelter")[shelter_id]  # type: ignore[return-value]
+
+    def _by_id(self, kind: str) -> dict[str, Household | Driver | Shelter]:
+        cache: dict[str, dict[str, Household | Driver | Shelter]] = self.__dict__.setdefault("_by_id_cache", {})
+        if kind not in cache:
+            records = {"household": self.households, "driver": self.drivers, "shelter": self.shelters}[kind]
+            cache[kind] = {r.id: r for r in records}
+        return cache[kind]
+
+    def minutes(self, kind_a: str, id_a: str, kind_b: str, id_b: str) -> float:
+        """Driving minutes from one record's place to another's (``inf`` if unreachable)."""
+        t = self.travel
+        return float(t.minutes[t.index(kind_a, id_a), t.index(kind_b, id_b)])  # type: ignore[arg-type]
+
+    def driver_end(self, driver: Driver) -> float:
+        """The minute a driver must have finished: their own limit or the deadline, whichever is first."""
+        if driver.available_until_minute is None:
+            return self.deadline
+        return min(driver.available_until_minute, self.deadline)
+
+    def max_ride_minutes(self, household: Household, shelter_id: str) -> float:
+        """The longest a household may be on board on the way to ``shelter_id``."""
+        if household.max_ride_minutes is not None:
+            return household.max_ride_minutes
+        direct = self.minutes("household", household.id, "shelter", shelter_id)
+        return RIDE_FACTOR * direct + RIDE_SLACK_MINUTES

@@ -1,0 +1,1 @@
+"""The solver: the one package that imports OR-Tools."""

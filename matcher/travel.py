@@ -1,0 +1,68 @@
+"""Travel times between the places of a problem, whatever produced them (a road map or a given table)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+LocationKind = Literal["driver", "household", "shelter"]
+
+
+@dataclass(frozen=True)
+class LocationRef:
+    """One row/column of a travel-time matrix: which record it belongs to."""
+
+    kind: LocationKind
+    id: str
+
+
+@dataclass(frozen=True)
+class LegPath:
+    """The road path of one leg: ``coordinates`` are ``(lon, lat)`` road nodes in driving order."""
+
+    minutes: float
+    meters: float | None
+    coordinates: tuple[tuple[float, float], ...]
+
+
+class Router(Protocol):
+    """Gives the road path between two matrix locations (by matrix index)."""
+
+    def path(self, origin: int, destination: int) -> LegPath: ...
+
+    def paths(self, pairs: list[tuple[int, int]]) -> list[LegPath]: ...
+
+
+@dataclass(frozen=True, eq=False)
+class TravelTimes:
+    """Driving minutes between locations; ``inf`` where a location cannot reach another.
+
+    ``minutes[i, j]`` is the time from ``locations[i]`` to ``locations[j]``. ``router``, when the times
+    come from a road map, gives the road path of any leg; a given table (a benchmark) has none.
+    """
+
+    locations: tuple[LocationRef, ...]
+    minutes: npt.NDArray[np.float64]
+    router: Router | None = None
+    _index: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.locations)
+        if self.minutes.shape != (n, n):
+            raise ValueError(f"travel-time matrix is {self.minutes.shape}, expected ({n}, {n})")
+        self._index.clear()
+        for i, ref in enumerate(self.locations):
+            self._index[(ref.kind, ref.id)] = i
+
+    def index(self, kind: LocationKind, record_id: str) -> int:
+        """Matrix index of a record; ``KeyError`` if the matrix does not cover it."""
+        return self._index[(kind, record_id)]
+
+    def leg(self, origin: int, destination: int) -> LegPath:
+        """The path of one leg, or a bare leg (no geometry) when there is no router."""
+        if self.router is not None:
+            return self.router.path(origin, destination)
+        return LegPath(float(self.minutes[origin, destination]), None, ())
