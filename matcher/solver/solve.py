@@ -1,0 +1,147 @@
+"""``solve(problem, params) -> Plan``: triage, a bisected construction, then OR-Tools improvement."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from matcher.plan import Plan, Unserved
+from matcher.problem import Problem
+from matcher.schedule import Dropoff, Pickup, Visit, build_plan
+from matcher.solver.construct import Solution, construct, lower_bound, priority_weight
+from matcher.solver.instance import Instance, build_instance
+from matcher.solver.triage import triage
+
+Progress = Callable[[str], None]
+
+#: Seed rules tried at every bound: how strongly a car prefers households far from their shelter.
+FAR_WEIGHTS = (0.5, 1.0, 2.0)
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """How long to search and with which seed; the same seed and limit give the same plan."""
+
+    time_limit_seconds: float = 8.0
+    seed: int = 0
+    #: Share of the time limit kept for OR-Tools improvement after the construction.
+    improve: bool = True
+    #: Bisection stops when the bound's interval is narrower than this many minutes.
+    bisect_tolerance_minutes: float = 0.5
+
+
+def _better(a: Solution, b: Solution | None, inst: Instance) -> bool:
+    """Fewest unserved (priority-weighted), then earliest clearance, then least driving."""
+    if b is None:
+        return True
+    wa, wb = a.served_weight(inst), b.served_weight(inst)
+    if wa != wb:
+        return wa > wb
+    if abs(a.clearance - b.clearance) > 1e-6:
+        return a.clearance < b.clearance
+    return drive_minutes(inst, a) < drive_minutes(inst, b)
+
+
+def drive_minutes(inst: Instance, sol: Solution) -> float:
+    T = inst.T
+    total = 0.0
+    for car, trips in enumerate(sol.trips):
+        at = inst.car_start[car]
+        for trip in trips:
+            for r in trip.pickups:
+                total += T[at, inst.home[r]]
+                at = inst.home[r]
+            total += T[at, inst.shelter_loc[trip.shelter]]
+            at = inst.shelter_loc[trip.shelter]
+    return float(total)
+
+
+def best_construction(inst: Instance, shelter: np.ndarray, params: SolveParams, deadline: float,
+                      progress: Progress) -> Solution:
+    """Most households first, then bisection on the finishing bound for the earliest clearance."""
+    best: Solution | None = None
+    for by_priority in (True, False):
+        for w in FAR_WEIGHTS:
+            sol = construct(inst, shelter, inst.deadline, far_weight=w, by_priority=by_priority)
+            if _better(sol, best, inst):
+                best = sol
+    assert best is not None
+    target = best.served_weight(inst)
+    lo, hi = lower_bound(inst, shelter), best.clearance
+    progress(f"first plan: {int(best.assigned.sum())} requests, clearance {hi:.1f} min (bound >= {lo:.1f})")
+    while hi - lo > params.bisect_tolerance_minutes and time.perf_counter() < deadline:
+        mid = (lo + hi) / 2
+        found: Solution | None = None
+        for w in FAR_WEIGHTS:
+            sol = construct(inst, shelter, mid, far_weight=w)
+            if sol.served_weight(inst) >= target and _better(sol, found, inst):
+                found = sol
+        if found is None:
+            lo = mid
+        else:
+            hi = min(mid, found.clearance)
+            if _better(found, best, inst):
+                best = found
+    progress(f"bisection: clearance {best.clearance:.1f} min")
+    return best
+
+
+def leftover_reasons(inst: Instance, sol: Solution, shelter: np.ndarray) -> list[Unserved]:
+    """Reasons for households that triage let through but no car could take in time."""
+    served_prio = inst.priority[sol.assigned]
+    best_served = int(served_prio.min()) if served_prio.size else None
+    out: dict[str, Unserved] = {}
+    for r, req in enumerate(inst.requests):
+        if shelter[r] < 0 or sol.assigned[r] or req.household_id in out:
+            continue
+        wheel = "wheelchair-capable " if inst.wheelchair[r] else ""
+        if best_served is not None and best_served < inst.priority[r]:
+            reason = f"not enough {wheel}cars before the deadline: left for higher-priority households"
+        else:
+            reason = f"not enough {wheel}cars before the deadline"
+        out[req.household_id] = Unserved(req.household_id, reason + ": add drivers", "not_enough_cars")
+    return list(out.values())
+
+
+def to_visits(inst: Instance, sol: Solution) -> dict[str, list[Visit]]:
+    sequences: dict[str, list[Visit]] = {}
+    for car, trips in enumerate(sol.trips):
+        visits: list[Visit] = []
+        for trip in trips:
+            visits.extend(Pickup(inst.requests[r]) for r in trip.pickups)
+            visits.append(Dropoff(inst.problem.shelters[trip.shelter].id, tuple(inst.requests[r] for r in trip.unloads)))
+        if visits:
+            sequences[inst.problem.drivers[car].id] = visits
+    return sequences
+
+
+def solve(problem: Problem, params: SolveParams | None = None, progress: Progress | None = None) -> Plan:
+    """Plan the evacuation: fewest unserved (priority-weighted), then earliest clearance, then least driving.
+
+    Deterministic for a given ``params.seed`` and time limit. ``progress`` receives one-line messages.
+    """
+    params = params or SolveParams()
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    deadline = started + params.time_limit_seconds
+    inst = build_instance(problem)
+    tri = triage(inst)
+    say(f"{inst.n_requests} requests from {len(problem.households)} households, {inst.n_cars} cars, "
+        f"{len(tri.unserved)} households excluded before routing")
+    sol = best_construction(inst, tri.shelter, params, deadline, say)
+    first_plan = time.perf_counter() - started
+    if params.improve and time.perf_counter() < deadline:
+        from matcher.solver.improve import improve
+
+        sol = improve(inst, sol, tri.shelter, deadline, params.seed, say)
+    unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
+    order = {h.id: i for i, h in enumerate(problem.households)}
+    unserved.sort(key=lambda u: order[u.household_id])
+    return build_plan(problem, to_visits(inst, sol), unserved,
+                      solve_seconds=time.perf_counter() - started, first_plan_seconds=first_plan)
+
+
+__all__ = ["SolveParams", "priority_weight", "solve"]
