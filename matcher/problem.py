@@ -192,6 +192,15 @@ def _unique(records: Iterable[Household | Driver | Shelter], kind: str) -> None:
         seen.add(record.id)
 
 
+def check_unique_ids(
+    households: Iterable[Household], drivers: Iterable[Driver], shelters: Iterable[Shelter]
+) -> None:
+    """Raise ``InputError`` for the first duplicate or empty id among each kind of record."""
+    _unique(households, "household")
+    _unique(drivers, "driver")
+    _unique(shelters, "shelter")
+
+
 @dataclass(frozen=True, eq=False)
 class Problem:
     """Everything the solver needs: the records, the alert, and travel times among all their places."""
@@ -203,13 +212,9 @@ class Problem:
     alert: Alert
     travel: TravelTimes
     service: ServiceMinutes = field(default_factory=ServiceMinutes)
-    #: Households that cannot use the roads at all (cut off by closures), with the reason; set by the builder.
-    cut_off: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _unique(self.households, "household")
-        _unique(self.drivers, "driver")
-        _unique(self.shelters, "shelter")
+        check_unique_ids(self.households, self.drivers, self.shelters)
         for kind, records in (("driver", self.drivers), ("household", self.households), ("shelter", self.shelters)):
             for record in records:
                 try:

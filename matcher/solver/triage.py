@@ -31,9 +31,7 @@ def triage(inst: Instance) -> Triage:
     closures = bool(problem.alert.closed_ways or problem.alert.flood_zones)
     n_s = inst.n_shelters
     shelter = np.full(inst.n_requests, -1, dtype=np.int64)
-    unserved: dict[str, Unserved] = dict(
-        (hid, Unserved(hid, reason, "cut_off")) for hid, reason in problem.cut_off.items()
-    )
+    unserved: dict[str, Unserved] = {}
     by_household: dict[str, list[int]] = defaultdict(list)
     for r, req in enumerate(inst.requests):
         by_household[req.household_id].append(r)
@@ -44,8 +42,6 @@ def triage(inst: Instance) -> Triage:
 
     candidates: list[tuple[int, float, str, list[int], np.ndarray]] = []
     for hid, rs in by_household.items():
-        if hid in unserved:
-            continue
         r0 = rs[0]
         wheelchair = int(inst.wheelchair[rs].max())
         if not np.isfinite(from_cars[:, r0]).any():
@@ -92,16 +88,14 @@ def triage(inst: Instance) -> Triage:
     room = inst.shelter_capacity.astype(np.int64).copy()
     for _prio, _regret, hid, rs, times in sorted(candidates, key=lambda c: (c[0], c[1], c[2])):
         people = int(sum(inst.requests[r].people for r in rs))
-        for s in np.argsort(times, kind="stable"):
-            if not np.isfinite(times[s]):
-                break
-            if room[s] >= people:
-                room[s] -= people
-                shelter[rs] = s
-                break
+        fitting = [s for s in np.argsort(times, kind="stable") if np.isfinite(times[s]) and room[s] >= people]
+        if fitting:
+            room[fitting[0]] -= people
+            shelter[rs] = fitting[0]
         else:
             wheelchair = int(inst.wheelchair[rs].max())
             what = "no wheelchair-accessible shelter it can reach has room" if wheelchair else \
                 "no shelter it can reach has room"
-            unserved[hid] = Unserved(hid, f"{what} for {people} people: open another shelter", "no_shelter_room")
+            unserved[hid] = Unserved(hid, f"{what} left: open another shelter or raise a capacity",
+                                     "no_shelter_room")
     return Triage(shelter, unserved)

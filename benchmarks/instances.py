@@ -1,0 +1,158 @@
+"""Random evacuation instances on a real road map, as scenario dicts (the scenario file format), and back.
+
+``random_instance`` makes the benchmark sizes and the demo scenario: households at random road nodes of
+the map's core, one car per five households, shelters with about 1.2 times the room needed. Names and
+phone numbers are synthetic. The same graph and seed always give the same instance.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from matcher.matrix import matrix_for_places
+from matcher.problem import Alert, Driver, Household, Problem, ServiceMinutes, Shelter
+from matcher.roads.closures import edge_closures
+from matcher.roads.graph import RoadGraph
+from matcher.travel import LocationRef
+
+#: The map's core: the 2nd to 98th percentile of node positions (extracts keep long ways far outside).
+CORE_PERCENTILES = (2.0, 98.0)
+WHEELCHAIR_SHARE = 0.1
+SHELTER_ROOM_FACTOR = 1.2
+ALERT_START = "2026-09-14T18:00:00+02:00"
+
+
+def core_nodes(graph: RoadGraph) -> np.ndarray:
+    """Indices of the graph's nodes inside the core box of the map."""
+    lo, hi = CORE_PERCENTILES
+    lon_lo, lon_hi = np.percentile(graph.lon, [lo, hi])
+    lat_lo, lat_hi = np.percentile(graph.lat, [lo, hi])
+    inside = (graph.lon >= lon_lo) & (graph.lon <= lon_hi) & (graph.lat >= lat_lo) & (graph.lat <= lat_hi)
+    return np.flatnonzero(inside)
+
+
+def _exactly(rng: np.random.Generator, n: int, share: float, at_least: int = 0) -> np.ndarray:
+    """A bool mask with ``round(share * n)`` (at least ``at_least``, at most n) random true entries."""
+    k = min(n, max(at_least, round(share * n)))
+    mask = np.zeros(n, dtype=bool)
+    mask[rng.choice(n, size=k, replace=False)] = True
+    return mask
+
+
+def _capacities(rng: np.random.Generator, total: int, n: int) -> list[int]:
+    """``n`` uneven capacities (0.5x to 1.5x the mean) summing to ``total``."""
+    weights = rng.uniform(0.5, 1.5, size=n)
+    caps = np.floor(weights / weights.sum() * total).astype(int)
+    caps[np.argsort(-weights)[: total - int(caps.sum())]] += 1
+    return [int(c) for c in caps]
+
+
+def random_instance(
+    graph: RoadGraph,
+    households: int,
+    cars: int | None = None,
+    shelters: int = 5,
+    seed: int = 0,
+    *,
+    name: str | None = None,
+    map_path: str | os.PathLike[str] | None = None,
+    deadline_minutes: float = 180.0,
+) -> dict[str, Any]:
+    """A scenario dict: households of 1-4 people (10% with a wheelchair user), priorities 1-3.
+
+    ``cars`` defaults to one per five households (4 seats; 10% with one wheelchair space, at least one);
+    shelters get capacities summing to 1.2 times the people, and at least two are wheelchair accessible.
+    Every place is a distinct road node of the map's core, so it snaps to that node. ``map_path`` is
+    written as the scenario's ``map``.
+    """
+    rng = np.random.default_rng(seed)
+    cars = max(1, households // 5) if cars is None else cars
+    pool = core_nodes(graph)
+    if len(pool) < households + cars + shelters:
+        raise ValueError(f"the map's core has {len(pool)} road nodes, fewer than the {households + cars + shelters} "
+                         "places asked for")
+    nodes = rng.choice(pool, size=households + cars + shelters, replace=False)
+    home, start, site = np.split(nodes, [households, households + cars])
+
+    def where(node: int) -> dict[str, float]:
+        return {"lat": round(float(graph.lat[node]), 7), "lon": round(float(graph.lon[node]), 7)}
+
+    people = rng.integers(1, 5, size=households)
+    wheel = _exactly(rng, households, WHEELCHAIR_SHARE)
+    priority = rng.integers(1, 4, size=households)
+    hh = [
+        {"id": f"H{i + 1}", "name": f"Household {i + 1}", "phone": f"+358 40 000 {i + 1:04d}", **where(node),
+         "people": int(people[i]), "wheelchair_users": int(wheel[i]), "priority": int(priority[i]),
+         "ready_from_minute": 0}
+        for i, node in enumerate(home)
+    ]
+    wheel_car = _exactly(rng, cars, WHEELCHAIR_SHARE, at_least=1)
+    dd = [
+        {"id": f"D{i + 1}", "name": f"Driver {i + 1}", "phone": f"+358 50 000 {i + 1:04d}", **where(node),
+         "seats": 4, "wheelchair_spaces": int(wheel_car[i]), "available_from_minute": 0,
+         "available_until_minute": deadline_minutes}
+        for i, node in enumerate(start)
+    ]
+    room = _capacities(rng, round(SHELTER_ROOM_FACTOR * int(people.sum())), shelters)
+    accessible = _exactly(rng, shelters, 0.5, at_least=min(2, shelters))
+    ss = [
+        {"id": f"S{i + 1}", "name": f"Shelter {i + 1}", **where(node), "capacity": room[i],
+         "wheelchair_accessible": bool(accessible[i])}
+        for i, node in enumerate(site)
+    ]
+    scenario: dict[str, Any] = {"name": name or f"Random {households} households (seed {seed})"}
+    if map_path is not None:
+        scenario["map"] = str(map_path)
+    scenario.update(
+        alert={"start": ALERT_START, "deadline_minutes": deadline_minutes, "closed_ways": [], "flood_zones": []},
+        service_minutes={"pickup": 3, "dropoff": 2},
+        shelters=ss,
+        drivers=dd,
+        households=hh,
+    )
+    return scenario
+
+
+def write_scenario(scenario: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write the scenario as YAML; its ``map`` becomes relative to the file's folder, as the format wants."""
+    out = Path(path)
+    data = dict(scenario)
+    if "map" in data:
+        data["map"] = os.path.relpath(Path(data["map"]).resolve(), out.resolve().parent)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return out
+
+
+def build_problem(scenario: dict[str, Any], graph: RoadGraph) -> Problem:
+    """The scenario's problem with travel times on ``graph`` (closures applied); ``InputError`` on bad records.
+
+    A small reader for the benchmark's own scenarios (no unknown-field or file-format checks).
+    """
+    alert = scenario["alert"]
+    households = tuple(Household(**h) for h in scenario["households"])
+    drivers = tuple(Driver(**d) for d in scenario["drivers"])
+    shelters = tuple(Shelter(**s) for s in scenario["shelters"])
+    places = (
+        [(LocationRef("driver", d.id), d.lat, d.lon) for d in drivers]
+        + [(LocationRef("household", h.id), h.lat, h.lon) for h in households]
+        + [(LocationRef("shelter", s.id), s.lat, s.lon) for s in shelters]
+    )
+    closed_ways = tuple(alert.get("closed_ways", ()))
+    flood_zones = tuple(alert.get("flood_zones", ()))
+    closures = edge_closures(graph, closed_ways, flood_zones) if closed_ways or flood_zones else None
+    return Problem(
+        name=scenario["name"],
+        households=households,
+        drivers=drivers,
+        shelters=shelters,
+        alert=Alert(deadline_minutes=alert["deadline_minutes"], start=alert.get("start"), closed_ways=closed_ways,
+                    flood_zones=flood_zones),
+        travel=matrix_for_places(graph, places, closures),
+        service=ServiceMinutes(**scenario.get("service_minutes", {})),
+    )

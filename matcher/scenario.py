@@ -1,0 +1,168 @@
+"""Scenario files (YAML or JSON) to a Problem on a real road map: records, closures, snapping, matrix.
+
+The format is in the README ("Scenario format"). Extra fields are allowed and ignored; every bad field
+raises ``InputError`` naming the record and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import yaml
+
+from matcher.errors import InputError, MapError
+from matcher.matrix import matrix_for_places
+from matcher.problem import Alert, Driver, Household, Problem, ServiceMinutes, Shelter, check_unique_ids
+from matcher.roads.closures import EdgeClosures, edge_closures
+from matcher.roads.graph import RoadGraph
+from matcher.roads.load import load_road_graph
+from matcher.settings import Settings, get_settings
+from matcher.travel import LocationRef
+
+R = TypeVar("R", Household, Driver, Shelter)
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """A loaded scenario: the problem plus the road graph and closures it was built on (for checking legs)."""
+
+    path: Path | None
+    map_path: Path
+    problem: Problem
+    graph: RoadGraph
+    closures: EdgeClosures
+    raw: dict[str, Any]
+
+    @property
+    def closed_mask(self) -> npt.NDArray[np.bool_]:
+        return self.closures.closed
+
+
+def read_scenario_file(path: str | Path) -> dict[str, Any]:
+    """Parse a scenario file; JSON by its ``.json`` suffix, YAML otherwise."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("scenario", "path", f"no such file: {path}") from None
+    except OSError as exc:
+        raise InputError("scenario", "path", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise InputError("scenario", "file", f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
+                         f"{str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise InputError("scenario", "file", f"{path} must hold a mapping with households, drivers and shelters")
+    return data
+
+
+def _records(data: Mapping[str, Any], key: str, kind: str, cls: type[R]) -> tuple[R, ...]:
+    items = data.get(key, [])
+    if not isinstance(items, list):
+        raise InputError("scenario", key, "must be a list")
+    allowed = {f.name for f in fields(cls)}
+    required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+    out: list[R] = []
+    for number, item in enumerate(items, start=1):
+        label = f"{kind} {item.get('id', f'#{number}')}" if isinstance(item, dict) else f"{kind} #{number}"
+        if not isinstance(item, dict):
+            raise InputError(label, "record", "must be a mapping of fields")
+        for name in sorted(required):
+            if name not in item or item[name] is None:
+                raise InputError(label, name, "is required")
+        values = {k: v for k, v in item.items() if k in allowed}
+        values["id"] = str(values["id"])
+        if "needs" in values:
+            needs = values["needs"]
+            values["needs"] = tuple(needs) if isinstance(needs, list) else (str(needs),)
+        try:
+            out.append(cls(**values))
+        except TypeError as exc:
+            raise InputError(label, "record", str(exc)) from None
+    return tuple(out)
+
+
+def _alert(data: Mapping[str, Any]) -> Alert:
+    alert = data.get("alert")
+    if not isinstance(alert, dict):
+        raise InputError("scenario", "alert", "is required: {deadline_minutes: ..., closed_ways: [...], ...}")
+    if "deadline_minutes" not in alert:
+        raise InputError("alert", "deadline_minutes", "is required")
+    closed = alert.get("closed_ways") or []
+    zones = alert.get("flood_zones") or []
+    if not isinstance(closed, list):
+        raise InputError("alert", "closed_ways", "must be a list of OSM way ids")
+    if not isinstance(zones, list):
+        raise InputError("alert", "flood_zones", "must be a list of GeoJSON polygons")
+    start = alert.get("start")
+    return Alert(alert["deadline_minutes"], None if start is None else str(start), tuple(closed), tuple(zones))
+
+
+def _service(data: Mapping[str, Any]) -> ServiceMinutes:
+    service = data.get("service_minutes") or {}
+    if not isinstance(service, dict):
+        raise InputError("scenario", "service_minutes", "must be {pickup: minutes, dropoff: minutes}")
+    return ServiceMinutes(**{k: v for k, v in service.items() if k in ("pickup", "dropoff")})
+
+
+def resolve_map(data: Mapping[str, Any], base: Path | None) -> Path:
+    """The scenario's map path; relative paths resolve against the scenario file's folder."""
+    raw = data.get("map")
+    if not raw or not isinstance(raw, str):
+        raise MapError("scenario", "map", "is required: the path of an .osm.pbf or .osm file")
+    path = Path(raw)
+    if not path.is_absolute() and base is not None:
+        path = (base / path).resolve()
+    if not path.is_file():
+        raise MapError("scenario", "map", f"unknown map file {raw!r} (looked at {path})")
+    return path
+
+
+def problem_from_dict(
+    data: Mapping[str, Any],
+    base: Path | None = None,
+    settings: Settings | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Scenario:
+    """Build the problem of a scenario mapping: validate records, load the map, snap, apply closures, time."""
+    settings = settings or get_settings()
+    say = progress or (lambda _m: None)
+    name = str(data.get("name") or "scenario")
+    households = _records(data, "households", "household", Household)
+    drivers = _records(data, "drivers", "driver", Driver)
+    shelters = _records(data, "shelters", "shelter", Shelter)
+    check_unique_ids(households, drivers, shelters)
+    alert = _alert(data)
+    service = _service(data)
+    map_path = resolve_map(data, base)
+    say(f"loading map {map_path.name}")
+    graph = load_road_graph(map_path, settings.cache_dir)
+    closures = edge_closures(graph, alert.closed_ways, alert.flood_zones)
+    if closures.unknown_ways:
+        say(f"warning: closed ways not on the drivable map: {', '.join(map(str, closures.unknown_ways))}")
+    places = (
+        [(LocationRef("driver", d.id), d.lat, d.lon) for d in drivers]
+        + [(LocationRef("household", h.id), h.lat, h.lon) for h in households]
+        + [(LocationRef("shelter", s.id), s.lat, s.lon) for s in shelters]
+    )
+    say(f"travel times among {len(places)} places ({closures.closed_count} road segments closed)")
+    travel = matrix_for_places(graph, places, closures, settings.snap_max_meters)
+    problem = Problem(name, households, drivers, shelters, alert, travel, service)
+    return Scenario(None, map_path, problem, graph, closures, dict(data))
+
+
+def load_scenario(
+    path: str | Path, settings: Settings | None = None, progress: Callable[[str], None] | None = None
+) -> Scenario:
+    """Read a scenario file and build its problem on its road map."""
+    path = Path(path)
+    data = read_scenario_file(path)
+    scenario = problem_from_dict(data, path.parent.resolve(), settings, progress)
+    return Scenario(path, scenario.map_path, scenario.problem, scenario.graph, scenario.closures, scenario.raw)
