@@ -233,28 +233,28 @@ def lower_bound(model: VroomModel) -> float:
     return best
 
 
-def solve_vroom_bisect(problem: Problem, *, budget_seconds: float = 30.0, exploration: int = 5,
-                       plain: VroomRun | None = None, tolerance_minutes: float = 1.0,
+def solve_vroom_bisect(problem: Problem, *, budget_seconds: float = 30.0, target: int | None = None,
+                       exploration: int = 2, tolerance_minutes: float = 1.0,
                        model: VroomModel | None = None) -> VroomRun:
-    """Bisect the shift end like a skilled user: the earliest bound at which VROOM serves as many as plain.
+    """Bisect the shift end like a skilled user: the earliest bound at which VROOM serves ``target`` households.
 
-    The plain run (given, or run here) sets the target and the upper bound; its wall time counts toward
-    ``budget_seconds``. Each probe gets an even share of what is left for the probes still expected.
+    ``target`` is what plain VROOM serves (pass the plain run's count; by default this mode's own unbounded
+    solve sets it). Everything, that first solve included, stays within ``budget_seconds``; each probe gets
+    an even share of what is left for the probes still expected. A lower exploration level than plain's
+    buys more probes, and the probes matter more than the search within each.
     """
     started = time.perf_counter()
     model = model or VroomModel(problem)
-    plain = plain or solve_vroom(problem, time_limit_seconds=budget_seconds / 3, exploration=exploration,
-                                 model=model)
-    spent_before = plain.wall_seconds
-    best = plain.plan
-    target = best.metrics.households_served
-    lo, hi = lower_bound(model), best.metrics.clearance_minute
-    probes: list[tuple[float, int, float | None]] = []
-    dropped = plain.dropped_for_ride
 
     def left() -> float:
-        return budget_seconds - spent_before - (time.perf_counter() - started)
+        return budget_seconds - (time.perf_counter() - started)
 
+    best, dropped = _solve_once(model, None, left() / 4, exploration)
+    target = best.metrics.households_served if target is None else target
+    lo = lower_bound(model)
+    reached = best.metrics.households_served >= target
+    hi = best.metrics.clearance_minute if reached else problem.deadline
+    probes: list[tuple[float, int, float | None]] = []
     while hi - lo > tolerance_minutes and left() > 0.2:
         expected = max(1, math.ceil(math.log2((hi - lo) / tolerance_minutes)))
         mid = (lo + hi) / 2
@@ -264,11 +264,13 @@ def solve_vroom_bisect(problem: Problem, *, budget_seconds: float = 30.0, explor
         probes.append((mid, served, plan.metrics.clearance_minute if ok else None))
         if ok:
             hi = min(mid, plan.metrics.clearance_minute)
-            if plan.metrics.clearance_minute < best.metrics.clearance_minute:
-                best, dropped = plan, dropped_here
         else:
             lo = mid
-    return VroomRun(best, spent_before + time.perf_counter() - started, dropped, probes)
+        # Best: the target reached at the earliest clearance; short of it, the most served.
+        if (ok and (not reached or plan.metrics.clearance_minute < best.metrics.clearance_minute)) or (
+                not reached and served > best.metrics.households_served):
+            best, dropped, reached = plan, dropped_here, ok
+    return VroomRun(best, time.perf_counter() - started, dropped, probes)
 
 
-__all__ = ("VroomModel", "VroomRun", "lower_bound", "solve_vroom", "solve_vroom_bisect", "to_plan")
+__all__ = ["VroomModel", "VroomRun", "lower_bound", "solve_vroom", "solve_vroom_bisect", "to_plan"]

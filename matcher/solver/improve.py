@@ -20,7 +20,10 @@ from matcher.solver.model import improve_group
 #: Rounds of group re-routing per second of time limit, measured on a 2-core machine.
 ROUNDS_PER_SECOND = 3.0
 GROUP_CARS = 8
-GROUP_SOLUTIONS = 200
+#: OR-Tools stops a group after this many improving solutions: a count, so runs repeat exactly.
+GROUP_SOLUTIONS = 30
+#: Safety stop for one group, far above what a group needs; hitting it makes a run time-dependent.
+GROUP_SECONDS_CAP = 1.5
 
 
 def _group(inst: Instance, sol: Solution, critical: int, rng: np.random.Generator) -> list[int]:
@@ -60,7 +63,6 @@ def improve(
     """Lower the clearance by re-routing groups of cars until the round budget (or time) runs out."""
     budget = max(0.0, deadline - time.perf_counter())
     rounds = int(budget * ROUNDS_PER_SECOND)
-    per_round = budget / max(rounds, 1)
     rng = np.random.default_rng(seed)
     trips = [list(t) for t in sol.trips]
     finish = sol.finish.copy()
@@ -77,7 +79,7 @@ def improve(
         cars = _group(inst, Solution(trips, finish, sol.assigned), critical, rng)
         old = [finish[c] if trips[c] else inst.car_from[c] for c in cars]
         result = improve_group(inst, shelter, cars, [trips[c] for c in cars], bound=max(old),
-                               seconds=per_round, solutions=GROUP_SOLUTIONS)
+                               seconds=GROUP_SECONDS_CAP, solutions=GROUP_SOLUTIONS)
         if result.trips is None:
             tabu[critical] = round_no + 3
             continue

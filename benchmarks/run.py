@@ -1,0 +1,233 @@
+"""The benchmark, one command: our solver against its peers on a real map, and on the BEP instances.
+
+    python -m benchmarks.run [--sizes 200,1000] [--map FILE.pbf] [--time-limit S] [--bep] [--out FILE.md]
+
+For each size: a random instance on the map (``benchmarks.instances``), one travel-time matrix, then our
+solver, the greedy dispatcher, VROOM plain and VROOM with a bisected shift end (VROOM gets three times our
+time limit in total) on that same matrix. Every plan is re-verified with ``matcher.check``. Prints markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import bep
+from benchmarks.instances import build_problem, random_instance
+from benchmarks.peers.greedy import solve_greedy
+from benchmarks.peers.vroom_peer import VroomModel, solve_vroom, solve_vroom_bisect
+from matcher.check import check_plan
+from matcher.plan import Plan
+from matcher.problem import Problem
+from matcher.roads.graph import RoadGraph
+from matcher.roads.load import load_road_graph
+from matcher.settings import get_settings
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DEFAULT_MAP = SHARED / "maps" / "heidelberg.test.pbf"
+PEERS = ("greedy", "VROOM plain", "VROOM bisect")
+
+
+@dataclass
+class Row:
+    """One method's result on one instance; ``plan`` is None when the method could not run."""
+
+    method: str
+    plan: Plan | None
+    wall_seconds: float
+    violations: int = 0
+    note: str = ""
+
+
+def _timed(fn: Callable[[], Plan]) -> tuple[Plan, float]:
+    started = time.perf_counter()
+    plan = fn()
+    return plan, time.perf_counter() - started
+
+
+def _ours() -> Callable[[Problem, float, int], Plan] | None:
+    """Our solver, or None while it is not there (the peers still run)."""
+    try:
+        from matcher.solver import SolveParams, solve
+    except ImportError:
+        return None
+    return lambda problem, limit, seed: solve(problem, SolveParams(time_limit_seconds=limit, seed=seed))
+
+
+def run_methods(problem: Problem, graph: RoadGraph | None, time_limit: float, seed: int) -> list[Row]:
+    """Every method on one problem, each plan checked (leg geometry too when ``graph`` is given)."""
+    rows: list[Row] = []
+    solve = _ours()
+    if solve is None:
+        rows.append(Row("ours", None, 0.0, note="matcher.solver.solve is not available"))
+    else:
+        plan, wall = _timed(lambda: solve(problem, time_limit, seed))
+        rows.append(Row("ours", plan, wall))
+    plan, wall = _timed(lambda: solve_greedy(problem))
+    rows.append(Row("greedy", plan, wall))
+    model = VroomModel(problem)
+    plain = solve_vroom(problem, time_limit_seconds=3 * time_limit, model=model)
+    rows.append(Row("VROOM plain", plain.plan, plain.wall_seconds,
+                    note=f"{plain.dropped_for_ride} dropped for ride time"))
+    bisect = solve_vroom_bisect(problem, budget_seconds=3 * time_limit, target=plain.plan.metrics.households_served,
+                                model=model)
+    rows.append(Row("VROOM bisect", bisect.plan, bisect.wall_seconds,
+                    note=f"{len(bisect.probes)} probes; {bisect.dropped_for_ride} dropped for ride time"))
+    for row in rows:
+        if row.plan is not None:
+            row.violations = len(check_plan(problem, row.plan, road_graph=graph))
+    return rows
+
+
+def _f(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def method_table(rows: list[Row], households: int) -> list[str]:
+    """Markdown: served, clearance, clearance over the best peer's, driving, wall and first-plan seconds."""
+    peers = [r.plan.metrics.clearance_minute for r in rows if r.method in PEERS and r.plan is not None]
+    best_peer = min(peers, default=None)
+    lines = [
+        "| method | served | clearance (min) | vs best peer | driving (min) | wall (s) | first plan (s) | check "
+        "| notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        if r.plan is None:
+            lines.append(f"| {r.method} | – | – | – | – | – | – | – | {r.note} |")
+            continue
+        m = r.plan.metrics
+        ratio = m.clearance_minute / best_peer if best_peer else None
+        check = "valid" if r.violations == 0 else f"**{r.violations} violations**"
+        lines.append(
+            f"| {r.method} | {m.households_served}/{households} | {_f(m.clearance_minute)} | {_f(ratio, 2)} | "
+            f"{_f(m.drive_minutes, 0)} | {_f(r.wall_seconds, 2)} | {_f(m.first_plan_seconds, 2)} | {check} | {r.note} |"
+        )
+    return lines
+
+
+def map_section(map_path: Path, sizes: list[int], time_limit: float, seed: int) -> list[str]:
+    """The random-instance tables, one per size, or a line saying why they were skipped."""
+    if not map_path.is_file():
+        return [f"Skipped the map benchmark: {map_path} is not there (it comes from the shared maps folder, "
+                "../shared/maps; pass --map FILE.osm.pbf to use another map)."]
+    started = time.perf_counter()
+    graph = load_road_graph(map_path, cache_dir=get_settings().cache_dir)
+    load_s = time.perf_counter() - started
+    lines = [f"Map `{map_path.name}`: {graph.node_count:,} road nodes, {graph.vertex_count:,} graph vertices; "
+             f"loaded in {load_s:.2f} s (cached after the first run)."]
+    for size in sizes:
+        scenario = random_instance(graph, size, seed=seed, map_path=map_path)
+        started = time.perf_counter()
+        problem = build_problem(scenario, graph)
+        matrix_s = time.perf_counter() - started
+        people = sum(h.people for h in problem.households)
+        lines += [
+            "",
+            f"### {size} households ({people} people), {len(problem.drivers)} cars, {len(problem.shelters)} shelters, "
+            f"deadline {problem.deadline:g} min",
+            "",
+            f"Travel-time matrix over {len(problem.travel.locations)} places: {matrix_s:.2f} s. "
+            f"Time limit: ours {time_limit:g} s, VROOM {3 * time_limit:g} s in total per mode.",
+            "",
+            *method_table(run_methods(problem, graph, time_limit, seed), size),
+        ]
+    return lines
+
+
+BepResult = tuple[float | None, float, int, str]
+
+
+def _bep_result(problem: Problem, fn: Callable[[], Plan], reference: float | None) -> BepResult:
+    """(gap %, wall seconds, violations, evacuation-time cell) of one method on one BEP instance."""
+    plan, wall = _timed(fn)
+    violations = len(check_plan(problem, plan))
+    if plan.unserved:
+        return None, wall, violations, f"{len(plan.unserved)} unserved"
+    value = plan.metrics.clearance_minute
+    gap = None if reference is None else 100.0 * (value - reference) / reference
+    return gap, wall, violations, _f(value, 0)
+
+
+def bep_section(time_limit: float, seed: int) -> list[str]:
+    """Per BEP instance: our evacuation time (and the greedy's) against the reference value."""
+    files = bep.instance_files()
+    if not files:
+        return [f"Skipped the BEP benchmark: no instances under {bep.BEP_DIR}."]
+    reference = bep.reference_values()
+    solve = _ours()
+    lines = [
+        "| instance | buses | loads | reference | ours | gap % | time (s) | greedy | gap % | check |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    gaps: dict[str, list[float]] = {"ours": [], "greedy": []}
+    for path in files:
+        inst = bep.read_bep(path)
+        problem = bep.bep_problem(inst)
+        ref = reference.get(inst.name)
+        if solve is None:
+            ours_cells, bad = "– | – | –", 0
+        else:
+            gap, wall, bad, value = _bep_result(problem, lambda p=problem: solve(p, time_limit, seed), ref)
+            ours_cells = f"{value} | {_f(gap)} | {wall:.2f}"
+            if gap is not None:
+                gaps["ours"].append(gap)
+        g_gap, _, g_bad, g_value = _bep_result(problem, lambda p=problem: solve_greedy(p), ref)
+        if g_gap is not None:
+            gaps["greedy"].append(g_gap)
+        check = "valid" if bad + g_bad == 0 else f"**{bad + g_bad} violations**"
+        lines.append(f"| {inst.name} | {inst.buses} | {len(problem.households)} | {_f(ref, 0)} | {ours_cells} | "
+                     f"{g_value} | {_f(g_gap)} | {check} |")
+    lines.append("")
+    for method, values in gaps.items():
+        if values:
+            lines.append(f"- {method}: mean gap {sum(values) / len(values):.1f} %, max {max(values):.1f} % "
+                         f"over {len(values)} instances with a reference value")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="200,1000", help="households per instance, comma-separated")
+    parser.add_argument("--map", type=Path, default=DEFAULT_MAP, help="OSM .pbf map (default: heidelberg.test.pbf)")
+    parser.add_argument("--time-limit", type=float, default=get_settings().time_limit_seconds,
+                        help="our solver's seconds per instance; VROOM gets 3x in total per mode")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bep", action="store_true", help="also run the Bus Evacuation Problem instances")
+    parser.add_argument("--bep-time-limit", type=float, default=2.0, help="our solver's seconds per BEP instance")
+    parser.add_argument("--no-map", action="store_true", help="skip the map benchmark (e.g. with --bep)")
+    parser.add_argument("--out", type=Path, help="also write the markdown here")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+
+    def emit(lines: list[str]) -> None:
+        for line in lines:
+            print(line, flush=True)
+        report.extend(lines)
+
+    report: list[str] = []
+    emit(["# Benchmark", "",
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"seed {args.seed}; command: `python -m benchmarks.run {' '.join(sys.argv[1:] if argv is None else argv)}`",
+          ""])
+    if not args.no_map:
+        emit(["## Random instances on a real map", "", *map_section(args.map, sizes, args.time_limit, args.seed), ""])
+    if args.bep:
+        emit(["## Bus Evacuation Problem (Bish 2011; CEC 2017 GRASP instances)", "",
+              f"Evacuation time = our clearance minute; reference = best of CPLEX and GRASP (random sets only). "
+              f"Our time limit {args.bep_time_limit:g} s per instance.", "",
+              *bep_section(args.bep_time_limit, args.seed), ""])
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join(report) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
