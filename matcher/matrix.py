@@ -56,6 +56,7 @@ class _ProblemGraph:
         return _vertex_of(nodes, self.graph.vertex_count, self.extra_nodes)
 
     def node_of(self, vertices: Ints) -> Ints:
+        """Graph node of each problem vertex."""
         out = np.asarray(vertices, dtype=np.int64).copy()
         extra = out >= self.graph.vertex_count
         out[extra] = self.extra_nodes[out[extra] - self.graph.vertex_count]

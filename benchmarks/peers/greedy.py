@@ -135,12 +135,17 @@ class _Dispatch:
         return float(arrive)
 
     def build_trip(self, seed: int, car: _Car) -> list[int]:
-        """The seed, then the nearest open request bound for the same shelter that still fits, repeatedly."""
+        """The seed, then the nearest open request bound for the same shelter that still fits, repeatedly.
+
+        A wheelchair car pools only riders who need a wheelchair space: those cars are the bottleneck,
+        and every extra stop delays the next wheelchair user.
+        """
         trip = [seed]
         seats, wheel = car.seats - self.seated[seed], car.wheelchair - self.wheel[seed]
+        kind = (self.wheel > 0) if car.wheelchair else True
         while seats > 0 or wheel > 0:
             last = self.home[trip[-1]]
-            pool = np.flatnonzero(self.open & (self.dest == self.dest[seed]) & (self.seated <= seats)
+            pool = np.flatnonzero(self.open & kind & (self.dest == self.dest[seed]) & (self.seated <= seats)
                                   & (self.wheel <= wheel))
             pool = pool[~np.isin(pool, trip)]
             if pool.size == 0:
@@ -159,35 +164,41 @@ class _Dispatch:
             seats, wheel = seats - self.seated[added], wheel - self.wheel[added]
         return trip
 
+    def fleets(self, seated: int, wheel: int, first: int) -> list[list[_Car]]:
+        """Cars that can carry this load, in the order to try them, each group by arrival at ``first``.
+
+        A load without wheelchair users tries the ordinary cars first: wheelchair spaces are the scarce
+        capacity, and a careful dispatcher keeps those cars for the people who need them.
+        """
+        cars = [c for c in self.cars if c.seats >= seated and c.wheelchair >= wheel]
+        cars.sort(key=lambda c: (c.clock + self.T[c.at, first], c.index))
+        if wheel:
+            return [cars]
+        return [[c for c in cars if not c.wheelchair], [c for c in cars if c.wheelchair]]
+
     def best_car(self, trip: list[int]) -> tuple[_Car, float] | None:
-        """The car that finishes ``trip`` earliest.
+        """The car that finishes ``trip`` earliest (ordinary cars first for a trip without wheelchair users).
 
         A later arrival at the first home never finishes earlier, so the first car, by arrival there, that
         can drive the trip within its rules is the one.
         """
-        seated, wheel = int(self.seated[trip].sum()), int(self.wheel[trip].sum())
-        cars = [c for c in self.cars if c.seats >= seated and c.wheelchair >= wheel]
-        first = self.home[trip[0]]
-        cars.sort(key=lambda c: (c.clock + self.T[c.at, first], c.index))
-        for car in cars:
-            arrive = self.finish(car.at, car.clock, car.end, trip)
-            if arrive is not None:
-                return car, arrive
+        for fleet in self.fleets(int(self.seated[trip].sum()), int(self.wheel[trip].sum()), self.home[trip[0]]):
+            for car in fleet:
+                arrive = self.finish(car.at, car.clock, car.end, trip)
+                if arrive is not None:
+                    return car, arrive
         return None
 
     def dispatch(self, seed: int) -> bool:
         """Pool a trip around the seed, then give it to the car that finishes it earliest.
 
-        The trip is pooled for the car that could reach the seed first (the likely taker), so its seats
+        The trip is pooled for the car that would take the seed alone (the likely taker), so its seats
         and wheelchair spaces decide what fits; any car that can carry the load may then take it.
         """
-        first = self.home[seed]
-        fitting = [c for c in self.cars if c.seats >= self.seated[seed] and c.wheelchair >= self.wheel[seed]]
-        fitting.sort(key=lambda c: (c.clock + self.T[c.at, first], c.index))
-        scout = next((c for c in fitting if self.finish(c.at, c.clock, c.end, [seed]) is not None), None)
-        if scout is None:
+        found = self.best_car([seed])
+        if found is None:
             return False
-        trip = self.build_trip(seed, scout)
+        trip = self.build_trip(seed, found[0])
         found = self.best_car(trip)
         assert found is not None  # the scout itself can drive it
         car, arrive = found

@@ -93,10 +93,7 @@ class RoadGraph:
         meters = self.edge_meters[edge]
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(meters > 0, self.segment_meters / meters, 0.0)
-        # A zero-length edge (duplicate nodes) still carries its time on its first segment.
-        counts = np.diff(self.geometry_offsets)
-        zero = (self.edge_meters <= 0) & (counts > 1)
-        share[self.geometry_offsets[:-1][zero]] = 1.0
+        # A zero-length edge (duplicate nodes only) takes zero seconds, so a zero share loses nothing.
         return share * self.edge_seconds[edge]
 
     @cached_property

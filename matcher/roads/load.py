@@ -109,7 +109,7 @@ def _one_maxspeed(text: str) -> float | None:
     return None
 
 
-def car_directions(tags: Mapping[str, str]) -> tuple[float, float] | None:
+def car_directions(tags: Mapping[str, str] | osmium.osm.TagList) -> tuple[float, float] | None:
     """Forward and backward km/h of a way for cars (0 = that direction is not allowed); ``None`` if not a car road."""
     highway = tags.get("highway")
     if highway not in DEFAULT_KMH or tags.get("area") == "yes":
@@ -149,6 +149,8 @@ def parse_road_graph(path: str | os.PathLike[str]) -> RoadGraph:
             .with_filter(osmium.filter.KeyFilter("highway"))
         )
         for way in processor:
+            if not isinstance(way, osmium.osm.Way):  # the filters pass ways only; this tells the type checker
+                continue
             speeds = car_directions(way.tags)
             if speeds is None:
                 continue
@@ -185,7 +187,7 @@ def parse_road_graph(path: str | os.PathLike[str]) -> RoadGraph:
     )
 
 
-def load_road_graph(path: str | os.PathLike[str], cache_dir: Path | None = None) -> RoadGraph:
+def load_road_graph(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None) -> RoadGraph:
     """The drivable road graph of a map file, from the cache when this exact content was parsed before.
 
     ``cache_dir`` defaults to ``Settings.cache_dir``. Raises ``MapError`` (naming the path) when the file is
