@@ -131,10 +131,14 @@ def construct(
         if not feasible.any():
             continue
         cand, approach, dep, fin = cand[feasible], approach[feasible], dep[feasible], fin[feasible]
+        scarce = False
         if wheel:
             needs = inst.wheelchair[cand] > 0
             if needs.any():
                 cand, approach, dep, fin = cand[needs], approach[needs], dep[needs], fin[needs]
+                # While wheelchair users wait, a wheelchair car's time is the scarce resource:
+                # a detour for seated riders that ordinary cars can take would only delay them.
+                scarce = True
         score = (dep - clock) - far_weight * direct[cand]
         if by_priority:
             score = score + 1e6 * weight[cand]
@@ -152,6 +156,7 @@ def construct(
             pool = np.flatnonzero(
                 (shelter == s) & ~assigned & rideable
                 & (inst.seated <= seats_left) & (inst.wheelchair <= wheel_left)
+                & ((inst.wheelchair > 0) | (not scarce))
             )
             if pool.size == 0:
                 break

@@ -18,7 +18,7 @@ from matcher.solver.instance import Instance
 from matcher.solver.model import improve_group
 
 #: Rounds of group re-routing per second of time limit, measured on a 2-core machine.
-ROUNDS_PER_SECOND = 3.0
+ROUNDS_PER_SECOND = 2.0
 GROUP_CARS = 8
 #: OR-Tools stops a group after this many improving solutions: a count, so runs repeat exactly.
 GROUP_SOLUTIONS = 30
@@ -41,7 +41,7 @@ def _group(inst: Instance, sol: Solution, critical: int, rng: np.random.Generato
     by_near = others[np.lexsort((jitter, near))]
     needs_wheel = any(inst.wheelchair[r] for t in sol.trips[critical] for r in t.pickups)
     if needs_wheel:
-        wheel = [int(c) for c in by_finish if inst.car_wheelchair[c] > 0][: max(1, k // 3)]
+        wheel = [int(c) for c in by_finish if inst.car_wheelchair[c] > 0][: max(1, k // 2)]
         picked.extend(wheel)
     for a, b in zip(by_finish, by_near, strict=True):
         for c in (int(b), int(a)):
