@@ -93,6 +93,7 @@ def construct(
     *,
     far_weight: float = 1.0,
     by_priority: bool = False,
+    keep: list[list[Trip]] | None = None,
 ) -> Solution:
     """One pass: the earliest-free car takes the best trip that finishes by ``bound``.
 
@@ -100,7 +101,8 @@ def construct(
     early time on households far from their shelter and the tail is made of short trips. Then the
     trip pools the nearest households bound for the same shelter while seats allow, as long as that
     is quicker than a separate trip from the shelter and every rider's ride time holds. Cars with
-    wheelchair spaces take wheelchair users first: they are the scarce capacity.
+    wheelchair spaces take wheelchair users first: they are the scarce capacity. ``keep`` gives
+    trips per car that stay as they are (a re-plan); new trips are added after them.
     """
     T = inst.T
     n_r = inst.n_requests
@@ -112,11 +114,20 @@ def construct(
     ride_limit = inst.max_ride[np.arange(n_r), np.maximum(shelter, 0)]
     rideable = direct <= ride_limit + 1e-9
     weight = inst.priority.astype(np.float64)
-    trips: list[list[Trip]] = [[] for _ in range(inst.n_cars)]
+    trips: list[list[Trip]] = [list(t) for t in keep] if keep else [[] for _ in range(inst.n_cars)]
     finish = inst.car_from.copy()
-    heap = [(float(inst.car_from[c]), c, int(inst.car_start[c])) for c in range(inst.n_cars)]
+    heap = []
+    for c in range(inst.n_cars):
+        # Kept trips (a re-plan repairs around them) come first; the car goes on from its last shelter.
+        at, clock = int(inst.car_start[c]), float(inst.car_from[c])
+        if trips[c]:
+            finish[c], _ = drive_car(inst, c, trips[c])
+            at, clock = int(inst.shelter_loc[trips[c][-1].shelter]), float(finish[c]) + inst.dropoff_minutes
+            for t in trips[c]:
+                assigned[list(t.pickups)] = True
+        heap.append((clock, c, at))
     heapq.heapify(heap)
-    remaining = int((open_ & rideable).sum())
+    remaining = int((open_ & rideable & ~assigned).sum())
     while heap and remaining:
         clock, car, at = heapq.heappop(heap)
         limit = min(bound, float(inst.car_end[car]))

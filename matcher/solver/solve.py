@@ -136,7 +136,7 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     if params.improve and time.perf_counter() < deadline:
         from matcher.solver.improve import improve
 
-        sol = improve(inst, sol, tri.shelter, deadline, params.seed, say)
+        sol = improve(inst, sol, tri.shelter, deadline, params.seed, say, params.time_limit_seconds)
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     order = {h.id: i for i, h in enumerate(problem.households)}
     unserved.sort(key=lambda u: order[u.household_id])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,13 +20,16 @@ class Triage:
     unserved: dict[str, Unserved]
 
 
-def triage(inst: Instance) -> Triage:
+def triage(inst: Instance, preferred: Mapping[str, int] | None = None) -> Triage:
     """Decide shelters within capacity and access, and exclude what no plan could serve.
 
     Households are placed most urgent first, then those with the least choice (largest regret between
     their nearest and second-nearest shelter), each at the nearest shelter that still has room, so a
-    full shelter costs the households that have good alternatives.
+    full shelter costs the households that have good alternatives. ``preferred`` (household id to
+    shelter index, from a previous plan) is honoured first where access and room allow, so a
+    re-plan does not send people to a different shelter than they were told.
     """
+    preferred = preferred or {}
     T = inst.T
     problem = inst.problem
     closures = bool(problem.alert.closed_ways or problem.alert.flood_zones)
@@ -83,10 +87,13 @@ def triage(inst: Instance) -> Triage:
         times = np.where(allowed, to_shelter[r0], np.inf)
         order = np.sort(times)
         regret = float(order[1] - order[0]) if n_s > 1 and np.isfinite(order[1]) else float("inf")
-        candidates.append((int(inst.priority[r0]), -regret, hid, rs, times))
+        if hid in preferred and allowed[preferred[hid]]:
+            times = times.copy()
+            times[preferred[hid]] = -1.0  # tried first
+        candidates.append((0 if hid in preferred else 1, int(inst.priority[r0]), -regret, hid, rs, times))
 
     room = inst.shelter_capacity.astype(np.int64).copy()
-    for _prio, _regret, hid, rs, times in sorted(candidates, key=lambda c: (c[0], c[1], c[2])):
+    for *_order, hid, rs, times in sorted(candidates, key=lambda c: c[:4]):
         people = int(sum(inst.requests[r].people for r in rs))
         fitting = [s for s in np.argsort(times, kind="stable") if np.isfinite(times[s]) and room[s] >= people]
         if fitting:

@@ -1,0 +1,268 @@
+"""The evacuation as it runs: what is done, who is on board, and the problem that is left to plan.
+
+A re-plan works on the *residual* problem: drivers stand where their last completed stop left them
+(riders on board are first driven to their shelter by the same driver), households not yet picked
+up wait, shelters have the room that is left. Completed stops are history and never change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from matcher.plan import Leg, Metrics, Plan, Route, Stop, Unserved
+from matcher.problem import Driver, Household, Problem, Shelter
+from matcher.travel import LegPath, LocationRef, TravelTimes
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What has happened by ``minute``.
+
+    ``completed[driver_id]`` is how many stops of that driver's route in the previous plan are done
+    (arrived and left). ``dropped_drivers`` can drive no more (they still deliver riders on board);
+    ``no_shows`` are households that were not there when their driver came.
+    """
+
+    minute: float
+    completed: Mapping[str, int] = field(default_factory=dict)
+    dropped_drivers: frozenset[str] = frozenset()
+    no_shows: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """One driver's fixed part: completed stops (as they happened) plus forced drop-offs of riders on board."""
+
+    driver_id: str
+    stops: tuple[Stop, ...]
+    legs: tuple[Leg, ...]
+    place: LocationRef  # where the driver stands afterwards
+    clock: float  # when the driver is free there
+    picked: frozenset[tuple[str, int]]  # (household id, part) picked up in the fixed part
+
+
+@dataclass(frozen=True, eq=False)
+class Residual:
+    """The problem left to plan, and the fixed parts it continues."""
+
+    problem: Problem
+    frozen: dict[str, Frozen]
+    #: people already delivered (or being delivered) per shelter id
+    delivered: dict[str, int]
+    no_shows: tuple[Unserved, ...]
+    #: previous plan's future: driver id -> [(pickups as (household id, part)), shelter id] per trip
+    previous_trips: dict[str, list[tuple[list[tuple[str, int]], str]]]
+
+
+class _RemappedRouter:
+    """Road paths of the residual matrix, through the full problem's router."""
+
+    def __init__(self, travel: TravelTimes, index: list[int]) -> None:
+        self._travel = travel
+        self._index = index
+
+    def path(self, origin: int, destination: int) -> LegPath:
+        return self._travel.leg(self._index[origin], self._index[destination])
+
+    def paths(self, pairs: list[tuple[int, int]]) -> list[LegPath]:
+        mapped = [(self._index[a], self._index[b]) for a, b in pairs]
+        if self._travel.router is None:
+            return [self._travel.leg(a, b) for a, b in mapped]
+        return self._travel.router.paths(mapped)
+
+
+def _place_of(stop: Stop) -> LocationRef:
+    if stop.type == "pickup":
+        return LocationRef("household", str(stop.household_id))
+    return LocationRef("shelter", str(stop.shelter_id))
+
+
+def _freeze(problem: Problem, route: Route, done: int, now: float) -> tuple[Frozen, list[Stop]]:
+    """The completed prefix of a route, plus drop-offs for whoever is still on board; returns the rest too."""
+    travel = problem.travel
+    stops, legs = list(route.stops[:done]), list(route.legs[:done])
+    on_board: dict[str, list[Stop]] = {}
+    picked: set[tuple[str, int]] = set()
+    for stop in stops:
+        if stop.type == "pickup":
+            on_board.setdefault(str(stop.household_id), []).append(stop)
+            picked.add((str(stop.household_id), stop.part or 1))
+        else:
+            for hid in stop.household_ids:
+                on_board.pop(hid, None)
+    driver = problem.driver(route.driver_id)
+    place = _place_of(stops[-1]) if stops else LocationRef("driver", driver.id)
+    clock = max(stops[-1].depart_minute if stops else driver.available_from_minute, now)
+    rest = list(route.stops[done:])
+    # Riders on board stay with their driver: drive them to the shelter the plan had for them.
+    while on_board:
+        nxt = next((s for s in rest if s.type == "dropoff" and set(s.household_ids) & on_board.keys()), None)
+        shelter_id = str(nxt.shelter_id) if nxt else _nearest_shelter(problem, place)
+        riders = [hid for hid in (nxt.household_ids if nxt else tuple(on_board)) if hid in on_board]
+        to = LocationRef("shelter", shelter_id)
+        a, b = travel.index(place.kind, place.id), travel.index(to.kind, to.id)
+        path = travel.leg(a, b)
+        arrive = clock + float(travel.minutes[a, b])
+        shelter = problem.shelter(shelter_id)
+        parts = [p for hid in riders for p in on_board.pop(hid)]
+        stops.append(Stop("dropoff", shelter.lat, shelter.lon, arrive, arrive + problem.service.dropoff,
+                          shelter_id=shelter_id, household_ids=tuple(riders),
+                          people=sum(p.people for p in parts), wheelchair_users=sum(p.wheelchair_users for p in parts)))
+        legs.append(Leg(path.minutes, path.meters, path.coordinates))
+        place, clock = to, arrive + problem.service.dropoff
+    return Frozen(route.driver_id, tuple(stops), tuple(legs), place, clock, frozenset(picked)), rest
+
+
+def _nearest_shelter(problem: Problem, place: LocationRef) -> str:
+    travel = problem.travel
+    a = travel.index(place.kind, place.id)
+    times = [float(travel.minutes[a, travel.index("shelter", s.id)]) for s in problem.shelters]
+    return problem.shelters[int(np.argmin(times))].id
+
+
+def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Residual:
+    """The part of ``problem`` still to plan at ``state.minute``, given ``previous`` and what happened.
+
+    ``problem`` is the current picture (it may hold new households and new closures); ``previous``
+    is the plan being followed.
+    """
+    now = state.minute
+    frozen: dict[str, Frozen] = {}
+    previous_trips: dict[str, list[tuple[list[tuple[str, int]], str]]] = {}
+    for route in previous.routes:
+        if route.driver_id not in {d.id for d in problem.drivers}:
+            continue
+        done = int(state.completed.get(route.driver_id, 0))
+        fixed, rest = _freeze(problem, route, min(done, len(route.stops)), now)
+        frozen[route.driver_id] = fixed
+        trips: list[tuple[list[tuple[str, int]], str]] = []
+        pending: list[tuple[str, int]] = []
+        for stop in rest:
+            if stop.type == "pickup":
+                pending.append((str(stop.household_id), stop.part or 1))
+            elif pending:
+                trips.append((pending, str(stop.shelter_id)))
+                pending = []
+        previous_trips[route.driver_id] = trips
+
+    picked = {key for f in frozen.values() for key in f.picked}
+    picked_households = {hid for hid, _ in picked}
+    delivered: dict[str, int] = {}
+    for f in frozen.values():
+        for stop in f.stops:
+            if stop.type == "dropoff":
+                delivered[str(stop.shelter_id)] = delivered.get(str(stop.shelter_id), 0) + stop.people
+
+    no_shows = tuple(
+        Unserved(hid, "no-show: not at the address when the driver came; call them", "no_show")
+        for hid in sorted(state.no_shows - picked_households)
+        if any(h.id == hid for h in problem.households)
+    )
+    picked_people: dict[str, tuple[int, int]] = {}
+    for f in frozen.values():
+        for stop in f.stops:
+            if stop.type == "pickup":
+                people, wheel = picked_people.get(str(stop.household_id), (0, 0))
+                picked_people[str(stop.household_id)] = (people + stop.people, wheel + stop.wheelchair_users)
+    households_left: list[Household] = []
+    for h in problem.households:
+        if h.id in state.no_shows:
+            continue
+        people, wheel = picked_people.get(h.id, (0, 0))
+        if people >= h.people:
+            continue
+        # Part of a split household is on its way: the rest of it still waits for a car.
+        households_left.append(h if people == 0 else dataclasses.replace(
+            h, people=h.people - people, wheelchair_users=h.wheelchair_users - wheel))
+    households = tuple(households_left)
+    shelters = tuple(
+        dataclasses.replace(s, capacity=max(0, s.capacity - delivered.get(s.id, 0))) for s in problem.shelters
+    )
+    drivers: list[Driver] = []
+    places: list[LocationRef] = []
+    for d in problem.drivers:
+        if d.id in state.dropped_drivers:
+            continue
+        f = frozen.get(d.id)
+        place = f.place if f else LocationRef("driver", d.id)
+        clock = f.clock if f else max(d.available_from_minute, now)
+        end = problem.driver_end(d)
+        if clock >= end:
+            continue
+        lat, lon = _coordinates(problem, place)
+        drivers.append(dataclasses.replace(d, lat=lat, lon=lon, available_from_minute=clock,
+                                           available_until_minute=end))
+        places.append(place)
+    travel = problem.travel
+    refs = [LocationRef("driver", d.id) for d in drivers] + \
+        [LocationRef("household", h.id) for h in households] + [LocationRef("shelter", s.id) for s in shelters]
+    index = [travel.index(p.kind, p.id) for p in places] + \
+        [travel.index("household", h.id) for h in households] + [travel.index("shelter", s.id) for s in shelters]
+    minutes = travel.minutes[np.ix_(index, index)]
+    residual_travel = TravelTimes(tuple(refs), minutes, _RemappedRouter(travel, index))
+    residual = Problem(problem.name, households, tuple(drivers), shelters, problem.alert, residual_travel,
+                       problem.service)
+    return Residual(residual, frozen, delivered, no_shows, previous_trips)
+
+
+def _coordinates(problem: Problem, place: LocationRef) -> tuple[float, float]:
+    record: Household | Driver | Shelter
+    if place.kind == "household":
+        record = problem.household(place.id)
+    elif place.kind == "shelter":
+        record = problem.shelter(place.id)
+    else:
+        record = problem.driver(place.id)
+    return record.lat, record.lon
+
+
+def merge(problem: Problem, residual: Residual, future: Plan) -> Plan:
+    """The whole evacuation: each driver's fixed part followed by their new future route."""
+    routes: list[Route] = []
+    future_by_driver = {r.driver_id: r for r in future.routes}
+    for d in problem.drivers:
+        f = residual.frozen.get(d.id)
+        nxt = future_by_driver.get(d.id)
+        stops = (f.stops if f else ()) + (nxt.stops if nxt else ())
+        legs = (f.legs if f else ()) + (nxt.legs if nxt else ())
+        if stops:
+            routes.append(Route(d.id, stops, legs))
+    routes = _renumber_parts(routes)
+    served = {hid for r in routes for s in r.stops if s.type == "dropoff" for hid in s.household_ids}
+    unserved = [u for u in (*future.unserved, *residual.no_shows) if u.household_id not in served]
+    drops = [s for r in routes for s in r.stops if s.type == "dropoff"]
+    metrics = Metrics(
+        clearance_minute=max((s.arrive_minute for s in drops), default=0.0),
+        households_served=len(served),
+        households_unserved=len(unserved),
+        people_served=sum(s.people for s in drops),
+        solve_seconds=future.metrics.solve_seconds,
+        drive_minutes=sum(leg.minutes for r in routes for leg in r.legs),
+        first_plan_seconds=future.metrics.first_plan_seconds,
+    )
+    return Plan(problem.name, metrics, tuple(routes), tuple(unserved))
+
+
+def _renumber_parts(routes: list[Route]) -> list[Route]:
+    """Number each household's parts 1..n by pickup time across all routes.
+
+    A split household half picked up before a re-plan has its remaining people re-split in the
+    residual problem, whose parts start again at 1.
+    """
+    pickups = sorted(
+        ((s.arrive_minute, ri, si) for ri, r in enumerate(routes) for si, s in enumerate(r.stops) if s.type == "pickup"),
+    )
+    by_household: dict[str, list[tuple[int, int]]] = {}
+    for _, ri, si in pickups:
+        by_household.setdefault(str(routes[ri].stops[si].household_id), []).append((ri, si))
+    new_stops = [list(r.stops) for r in routes]
+    for places in by_household.values():
+        n = len(places)
+        for k, (ri, si) in enumerate(places, start=1):
+            stop = new_stops[ri][si]
+            new_stops[ri][si] = dataclasses.replace(stop, part=k if n > 1 else 1, parts=n)
+    return [Route(r.driver_id, tuple(st), r.legs) for r, st in zip(routes, new_stops, strict=True)]

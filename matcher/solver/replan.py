@@ -1,0 +1,91 @@
+"""Re-plan from the live state: keep what is done and who is on board, repair the rest, then improve briefly.
+
+Repair keeps each driver's remaining trips from the previous plan where they are still possible and
+only places what lost its car (a drop-out, a no-show's trip, a new request, a trip a closure made
+too late), so unaffected households keep their driver; the stability figure measures it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from matcher.live import LiveState, merge, residual_problem
+from matcher.plan import Plan
+from matcher.problem import Problem
+from matcher.schedule import build_plan
+from matcher.solver.construct import Trip, construct, drive_car
+from matcher.solver.improve import improve
+from matcher.solver.instance import build_instance
+from matcher.solver.solve import Progress, SolveParams, leftover_reasons, to_visits
+from matcher.solver.triage import triage
+
+
+@dataclass(frozen=True)
+class ReplanResult:
+    """``plan`` is the whole evacuation; ``future`` is the re-solved part, checkable against ``residual``.
+
+    ``stability`` is the share of households that were waiting with a driver in the previous plan,
+    and still have one, who kept the same driver (1.0 when nobody had to move).
+    """
+
+    plan: Plan
+    residual: Problem
+    future: Plan
+    stability: float
+    reassigned: tuple[str, ...]
+    seconds: float
+
+
+def replan(
+    problem: Problem,
+    previous: Plan,
+    state: LiveState,
+    params: SolveParams | None = None,
+    progress: Progress | None = None,
+) -> ReplanResult:
+    """Re-plan ``problem`` (the current picture: new households, closures) at ``state.minute``."""
+    params = params or SolveParams(time_limit_seconds=1.0)
+    say = progress or (lambda _m: None)
+    started = time.perf_counter()
+    deadline = started + params.time_limit_seconds
+    res = residual_problem(problem, previous, state)
+    inst = build_instance(res.problem)
+    shelter_index = {s.id: i for i, s in enumerate(res.problem.shelters)}
+    preferred = {hid: shelter_index[sid] for trips in res.previous_trips.values() for keys, sid in trips
+                 for hid, _ in keys}
+    tri = triage(inst, preferred)
+    request_index = {req.key: r for r, req in enumerate(inst.requests)}
+    car_index = {d.id: c for c, d in enumerate(res.problem.drivers)}
+    keep: list[list[Trip]] = [[] for _ in range(inst.n_cars)]
+    before: dict[str, str] = {}
+    for driver_id, trips in res.previous_trips.items():
+        for keys, _sid in trips:
+            for hid, _ in keys:
+                before[hid] = driver_id
+        c = car_index.get(driver_id)
+        if c is None:
+            continue
+        for keys, sid in trips:
+            s = shelter_index[sid]
+            rs = tuple(request_index[k] for k in keys if k in request_index and tri.shelter[request_index[k]] == s)
+            if rs:
+                keep[c].append(Trip(rs, s))
+        # A closure or a late start can make the old tail impossible: give it up trip by trip.
+        while keep[c] and not drive_car(inst, c, keep[c])[1]:
+            keep[c].pop()
+    sol = construct(inst, tri.shelter, inst.deadline, by_priority=True, keep=keep)
+    say(f"re-plan repair: {int(sol.assigned.sum())} of {inst.n_requests} requests placed, "
+        f"clearance {sol.clearance:.1f} min")
+    first = time.perf_counter() - started
+    if params.improve and time.perf_counter() < deadline:
+        sol = improve(inst, sol, tri.shelter, deadline, params.seed, say)
+    unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
+    future = build_plan(res.problem, to_visits(inst, sol), unserved,
+                        solve_seconds=time.perf_counter() - started, first_plan_seconds=first)
+    after = {s.household_id: r.driver_id for r in future.routes for s in r.stops if s.type == "pickup"}
+    kept_waiting = [hid for hid in before if hid in after]
+    moved = tuple(sorted(hid for hid in kept_waiting if after[hid] != before[hid]))
+    stability = 1.0 - len(moved) / len(kept_waiting) if kept_waiting else 1.0
+    plan = merge(problem, res, future)
+    return ReplanResult(plan, res.problem, future, stability, moved, time.perf_counter() - started)
