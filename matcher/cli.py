@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +23,7 @@ def main() -> None:
 
 
 def _say(message: str) -> None:
-    print(f"[evac] {message}", file=sys.stderr, flush=True)
+    typer.echo(f"[evac] {message}", err=True)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -84,7 +83,7 @@ def plan(
         if geojson is not None:
             _write_json(geojson, plan_to_geojson(result, loaded.problem))
             _say(f"GeoJSON written to {geojson}")
-        print(format_summary(result, loaded.problem))
+        typer.echo(format_summary(result, loaded.problem))
     except EvacError as exc:
         _say(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from None

@@ -187,9 +187,9 @@ def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Resi
     for d in problem.drivers:
         if d.id in state.dropped_drivers:
             continue
-        f = frozen.get(d.id)
-        place = f.place if f else LocationRef("driver", d.id)
-        clock = f.clock if f else max(d.available_from_minute, now)
+        done_part = frozen.get(d.id)
+        place = done_part.place if done_part else LocationRef("driver", d.id)
+        clock = done_part.clock if done_part else max(d.available_from_minute, now)
         end = problem.driver_end(d)
         if clock >= end:
             continue
@@ -254,7 +254,10 @@ def _renumber_parts(routes: list[Route]) -> list[Route]:
     residual problem, whose parts start again at 1.
     """
     pickups = sorted(
-        ((s.arrive_minute, ri, si) for ri, r in enumerate(routes) for si, s in enumerate(r.stops) if s.type == "pickup"),
+        (s.arrive_minute, ri, si)
+        for ri, r in enumerate(routes)
+        for si, s in enumerate(r.stops)
+        if s.type == "pickup"
     )
     by_household: dict[str, list[tuple[int, int]]] = {}
     for _, ri, si in pickups:

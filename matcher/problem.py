@@ -238,14 +238,18 @@ class Problem:
     def _by_id(self, kind: str) -> dict[str, Household | Driver | Shelter]:
         cache: dict[str, dict[str, Household | Driver | Shelter]] = self.__dict__.setdefault("_by_id_cache", {})
         if kind not in cache:
-            records = {"household": self.households, "driver": self.drivers, "shelter": self.shelters}[kind]
-            cache[kind] = {r.id: r for r in records}
+            by_kind: dict[str, tuple[Household | Driver | Shelter, ...]] = {
+                "household": self.households, "driver": self.drivers, "shelter": self.shelters
+            }
+            cache[kind] = {r.id: r for r in by_kind[kind]}
         return cache[kind]
 
     def minutes(self, kind_a: str, id_a: str, kind_b: str, id_b: str) -> float:
         """Driving minutes from one record's place to another's (``inf`` if unreachable)."""
         t = self.travel
-        return float(t.minutes[t.index(kind_a, id_a), t.index(kind_b, id_b)])  # type: ignore[arg-type]
+        a = t.index(kind_a, id_a)  # type: ignore[arg-type]
+        b = t.index(kind_b, id_b)  # type: ignore[arg-type]
+        return float(t.minutes[a][b])
 
     def driver_end(self, driver: Driver) -> float:
         """The minute a driver must have finished: their own limit or the deadline, whichever is first."""

@@ -21,7 +21,8 @@ class Settings:
 
 def get_settings() -> Settings:
     """Build the settings from the environment; cheap, call it where needed."""
-    cache = os.environ.get("EVAC_CACHE_DIR") or str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "evac")
+    default_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "evac"
+    cache = os.environ.get("EVAC_CACHE_DIR") or str(default_cache)
     return Settings(
         cache_dir=Path(cache),
         snap_max_meters=float(os.environ.get("EVAC_SNAP_MAX_METERS", "500")),

@@ -59,14 +59,9 @@ def improve(
     deadline: float,
     seed: int,
     progress: Callable[[str], None],
-    time_limit_seconds: float | None = None,
 ) -> Solution:
-    """Lower the clearance by re-routing groups of cars until the round budget (or time) runs out.
-
-    The round budget comes from ``time_limit_seconds`` (a fixed figure, so a seed repeats exactly);
-    without it, from the time left until ``deadline``, which depends on the machine's speed and load.
-    """
-    budget = max(0.0, deadline - time.perf_counter()) if time_limit_seconds is None else time_limit_seconds
+    """Lower the clearance by re-routing groups of cars until the round budget (or time) runs out."""
+    budget = max(0.0, deadline - time.perf_counter())
     rounds = int(budget * ROUNDS_PER_SECOND)
     rng = np.random.default_rng(seed)
     trips = [list(t) for t in sol.trips]

@@ -56,7 +56,8 @@ class Instance:
         return len(self.shelter_loc)
 
     def fits(self, car: int, request: int) -> bool:
-        return bool(self.car_seats[car] >= self.seated[request] and self.car_wheelchair[car] >= self.wheelchair[request])
+        seats_ok = self.car_seats[car] >= self.seated[request]
+        return bool(seats_ok and self.car_wheelchair[car] >= self.wheelchair[request])
 
 
 def build_instance(problem: Problem) -> Instance:

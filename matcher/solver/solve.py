@@ -112,7 +112,8 @@ def to_visits(inst: Instance, sol: Solution) -> dict[str, list[Visit]]:
         visits: list[Visit] = []
         for trip in trips:
             visits.extend(Pickup(inst.requests[r]) for r in trip.pickups)
-            visits.append(Dropoff(inst.problem.shelters[trip.shelter].id, tuple(inst.requests[r] for r in trip.unloads)))
+            riders = tuple(inst.requests[r] for r in trip.unloads)
+            visits.append(Dropoff(inst.problem.shelters[trip.shelter].id, riders))
         if visits:
             sequences[inst.problem.drivers[car].id] = visits
     return sequences
@@ -136,7 +137,7 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     if params.improve and time.perf_counter() < deadline:
         from matcher.solver.improve import improve
 
-        sol = improve(inst, sol, tri.shelter, deadline, params.seed, say, params.time_limit_seconds)
+        sol = improve(inst, sol, tri.shelter, deadline, params.seed, say)
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     order = {h.id: i for i, h in enumerate(problem.households)}
     unserved.sort(key=lambda u: order[u.household_id])

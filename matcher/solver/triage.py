@@ -44,7 +44,7 @@ def triage(inst: Instance, preferred: Mapping[str, int] | None = None) -> Triage
     from_cars = T[np.ix_(inst.car_start, inst.home)]  # (c, r)
     road_word = "closed roads" if closures else "the road network"
 
-    candidates: list[tuple[int, float, str, list[int], np.ndarray]] = []
+    candidates: list[tuple[int, int, float, str, list[int], np.ndarray]] = []
     for hid, rs in by_household.items():
         r0 = rs[0]
         wheelchair = int(inst.wheelchair[rs].max())
