@@ -1,0 +1,134 @@
+"""Re-planning from a live state: history stays, riders on board stay with their driver, the rest adapts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from matcher.check import assert_plan_valid
+from matcher.live import LiveState
+from matcher.plan import Plan
+from matcher.problem import Problem
+from matcher.solver import SolveParams, solve
+from matcher.solver.replan import ReplanResult, replan
+from tests.factories import driver, household, make_problem, shelter
+
+FAST = SolveParams(time_limit_seconds=0.5)
+
+
+def _town(n_households: int = 24, n_drivers: int = 6, seed: int = 3) -> Problem:
+    """A small random town on a Euclidean grid: 24 households, 6 cars, 2 shelters."""
+    rng = np.random.default_rng(seed)
+    hs = [household(f"H{i}", people=int(rng.integers(1, 4))) for i in range(n_households)]
+    ds = [driver(f"D{i}", seats=4) for i in range(n_drivers)]
+    ss = [shelter("S1", capacity=200), shelter("S2", capacity=200)]
+    points = rng.uniform(0, 10, size=(n_drivers + n_households + 2, 2))
+    minutes = np.abs(points[:, None, :] - points[None, :, :]).sum(-1) * 2 + 1
+    np.fill_diagonal(minutes, 0)
+    return make_problem(households=hs, drivers=ds, shelters=ss, minutes=minutes, deadline=180)
+
+
+def _checked(result: ReplanResult) -> ReplanResult:
+    """Every re-plan's future part must pass the independent plan check against its residual problem."""
+    assert_plan_valid(result.residual, result.future)
+    return result
+
+
+def _completed_at(plan: Plan, minute: float) -> dict[str, int]:
+    return {r.driver_id: sum(1 for s in r.stops if s.depart_minute <= minute) for r in plan.routes}
+
+
+def test_nothing_happened_keeps_every_assignment() -> None:
+    """A re-plan at minute 0 with no events keeps every household with its driver (stability 1)."""
+    problem = _town()
+    plan = solve(problem, FAST)
+    assert_plan_valid(problem, plan)
+    result = _checked(replan(problem, plan, LiveState(0.0), SolveParams(improve=False)))
+    assert result.stability == 1.0
+    assert result.reassigned == ()
+    assert result.plan.metrics.households_served == plan.metrics.households_served
+
+
+def test_completed_stops_stay_and_riders_on_board_stay_with_their_driver() -> None:
+    """Stops done before the re-plan are unchanged; a household picked up but not dropped is delivered by its car."""
+    problem = _town()
+    plan = solve(problem, FAST)
+    route = next(r for r in plan.routes if len(r.stops) >= 3 and r.stops[0].type == "pickup")
+    done = 1  # the first pickup is done, its drop-off is not
+    rider = route.stops[0].household_id
+    state = LiveState(route.stops[0].depart_minute, {route.driver_id: done})
+    result = _checked(replan(problem, plan, state, FAST))
+    new_route = result.plan.route(route.driver_id)
+    assert new_route is not None
+    assert new_route.stops[0] == route.stops[0]
+    drops = [s for s in new_route.stops if s.type == "dropoff" and rider in s.household_ids]
+    assert drops, "the rider on board must be dropped by the same driver"
+    others = [r for r in result.plan.routes if r.driver_id != route.driver_id]
+    assert all(s.household_id != rider for r in others for s in r.stops if s.type == "pickup")
+
+
+def test_driver_drop_out_moves_only_their_households() -> None:
+    """When a driver drops out, their waiting households go to others; the rest mostly keep their driver."""
+    problem = _town()
+    plan = solve(problem, FAST)
+    quitter = max(plan.routes, key=lambda r: len(r.stops)).driver_id
+    theirs = {s.household_id for s in plan.route(quitter).stops if s.type == "pickup"}  # type: ignore[union-attr]
+    result = _checked(replan(problem, plan, LiveState(0.0, dropped_drivers=frozenset({quitter})), FAST))
+    assert result.plan.route(quitter) is None
+    served = {s.household_id for r in result.plan.routes for s in r.stops if s.type == "pickup"}
+    assert theirs <= served | {u.household_id for u in result.plan.unserved}
+    assert result.stability >= 0.6
+
+
+def test_no_show_is_unserved_with_reason() -> None:
+    """A household that did not come out is listed as a no-show, not silently dropped."""
+    problem = _town()
+    plan = solve(problem, FAST)
+    target = plan.routes[0].stops[0].household_id
+    result = _checked(replan(problem, plan, LiveState(0.0, no_shows=frozenset({target})), FAST))
+    unserved = {u.household_id: u for u in result.plan.unserved}
+    assert unserved[target].code == "no_show"
+
+
+def test_new_request_is_served() -> None:
+    """A household that calls in after the plan was made is placed by the re-plan."""
+    problem = _town()
+    plan = solve(problem, FAST)
+    late = household("NEW", people=2)
+    minutes = np.asarray(problem.travel.minutes)
+    n_d = len(problem.drivers)
+    # The newcomer lives where H0 lives: copy H0's row and column into the matrix.
+    h0 = n_d
+    grown = np.insert(minutes, n_d + len(problem.households), minutes[h0], axis=0)
+    grown = np.insert(grown, n_d + len(problem.households), grown[:, h0], axis=1)
+    grown[n_d + len(problem.households), n_d + len(problem.households)] = 0
+    bigger = make_problem(households=[*problem.households, late], drivers=list(problem.drivers),
+                          shelters=list(problem.shelters), minutes=grown, deadline=180)
+    result = _checked(replan(bigger, plan, LiveState(10.0, _completed_at(plan, 10.0)), FAST))
+    assert "NEW" in {s.household_id for r in result.plan.routes for s in r.stops if s.type == "pickup"}
+
+
+def test_closure_that_makes_a_trip_too_late_is_repaired() -> None:
+    """If travel times grow (a road floods) the old tail that no longer fits is re-placed, and all still checks."""
+    problem = _town()
+    plan = solve(problem, FAST)
+    slower = dataclasses.replace(problem.travel, minutes=np.asarray(problem.travel.minutes) * 3.0)
+    slow_problem = Problem(problem.name, problem.households, problem.drivers, problem.shelters, problem.alert,
+                           dataclasses.replace(slower), problem.service)
+    result = _checked(replan(slow_problem, plan, LiveState(5.0, _completed_at(plan, 5.0)), FAST))
+    assert result.plan.metrics.clearance_minute >= plan.metrics.clearance_minute
+    assert all(s.arrive_minute <= 180 + 1e-6 for r in result.future.routes for s in r.stops)
+
+
+@pytest.mark.parametrize("minute", [0.0, 20.0, 40.0])
+def test_replan_accounts_for_every_household(minute: float) -> None:
+    """At any minute, every household is in the merged plan or in its unserved list, never both."""
+    problem = _town()
+    plan = solve(problem, FAST)
+    result = _checked(replan(problem, plan, LiveState(minute, _completed_at(plan, minute)), FAST))
+    picked = {s.household_id for r in result.plan.routes for s in r.stops if s.type == "pickup"}
+    unserved = {u.household_id for u in result.plan.unserved}
+    assert picked | unserved == {h.id for h in problem.households}
+    assert not picked & unserved
