@@ -20,8 +20,10 @@ from matcher.solver.model import improve_group
 #: Rounds of group re-routing per second of time limit, measured on a 2-core machine.
 ROUNDS_PER_SECOND = 2.0
 GROUP_CARS = 8
-#: OR-Tools stops a group after this many improving solutions: a count, so runs repeat exactly.
-GROUP_SOLUTIONS = 30
+#: OR-Tools stops a group after about this many solutions per request in it, within the bounds
+#: below: a count, not seconds, so runs repeat exactly. Small groups get a deeper search.
+GROUP_SOLUTION_WORK = 3000
+GROUP_SOLUTIONS = (30, 1000)
 #: Safety stop for one group, far above what a group needs; hitting it makes a run time-dependent.
 GROUP_SECONDS_CAP = 1.5
 
@@ -52,20 +54,31 @@ def _group(inst: Instance, sol: Solution, critical: int, rng: np.random.Generato
     return [critical, *picked]
 
 
+def rounds_for(time_limit_seconds: float) -> int:
+    """The round budget of a time limit: a function of the limit alone, so a seed repeats exactly."""
+    return int(time_limit_seconds * ROUNDS_PER_SECOND)
+
+
 def improve(
     inst: Instance,
     sol: Solution,
     shelter: np.ndarray,
+    rounds: int,
     deadline: float,
     seed: int,
     progress: Callable[[str], None],
+    previous_car: dict[int, int] | None = None,
 ) -> Solution:
-    """Lower the clearance by re-routing groups of cars until the round budget (or time) runs out."""
-    budget = max(0.0, deadline - time.perf_counter())
-    rounds = int(budget * ROUNDS_PER_SECOND)
+    """Lower the clearance by re-routing groups of cars for ``rounds`` rounds (``deadline`` is a safety stop).
+
+    With ``previous_car`` (a re-plan) moving a household to another car has a cost, and a group
+    result is kept only when it lowers the latest finish: stability before tidiness.
+    """
     rng = np.random.default_rng(seed)
     trips = [list(t) for t in sol.trips]
     finish = sol.finish.copy()
+    people = inst.seated + inst.wheelchair
+    assigned = sol.assigned
     start_clearance = sol.clearance
     tabu: dict[int, int] = {}
     for round_no in range(rounds):
@@ -78,8 +91,15 @@ def improve(
         critical = next((c for c in ranked if tabu.get(c, -1) < round_no), ranked[0])
         cars = _group(inst, Solution(trips, finish, sol.assigned), critical, rng)
         old = [finish[c] if trips[c] else inst.car_from[c] for c in cars]
-        result = improve_group(inst, shelter, cars, [trips[c] for c in cars], bound=max(old),
-                               seconds=GROUP_SECONDS_CAP, solutions=GROUP_SOLUTIONS)
+        group = [r for c in cars for t in trips[c] for r in t.pickups]
+        solutions = int(np.clip(GROUP_SOLUTION_WORK / max(len(group), 1), *GROUP_SOLUTIONS))
+        outside = assigned.copy()
+        outside[group] = False
+        room = inst.shelter_capacity - np.bincount(shelter[outside], weights=people[outside],
+                                                   minlength=inst.n_shelters).astype(np.int64)
+        result = improve_group(inst, shelter, room, cars, [trips[c] for c in cars], bound=max(old),
+                               seconds=min(GROUP_SECONDS_CAP, deadline - time.perf_counter()),
+                               solutions=solutions, previous_car=previous_car)
         if result.trips is None:
             tabu[critical] = round_no + 3
             continue
@@ -89,10 +109,13 @@ def improve(
             f, ok = drive_car(inst, c, t)
             feasible &= ok
             new.append(f if t else float(inst.car_from[c]))
-        if feasible and (max(new) < max(old) - 1e-6 or (max(new) <= max(old) + 1e-9 and sum(new) < sum(old) - 1e-6)):
+        tidier = previous_car is None and max(new) <= max(old) + 1e-9 and sum(new) < sum(old) - 1e-6
+        if feasible and (max(new) < max(old) - 1e-6 or tidier):
             for c, t, f in zip(cars, result.trips, new, strict=True):
                 trips[c] = t
                 finish[c] = f
+            for r, s in (result.shelter or {}).items():
+                shelter[r] = s
         else:
             tabu[critical] = round_no + 3
     improved = Solution(trips, finish, sol.assigned)

@@ -15,7 +15,7 @@ from matcher.plan import Plan
 from matcher.problem import Problem
 from matcher.schedule import build_plan
 from matcher.solver.construct import Trip, construct, drive_car
-from matcher.solver.improve import improve
+from matcher.solver.improve import improve, rounds_for
 from matcher.solver.instance import build_instance
 from matcher.solver.solve import Progress, SolveParams, leftover_reasons, to_visits
 from matcher.solver.triage import triage
@@ -25,8 +25,8 @@ from matcher.solver.triage import triage
 class ReplanResult:
     """``plan`` is the whole evacuation; ``future`` is the re-solved part, checkable against ``residual``.
 
-    ``stability`` is the share of households that were waiting with a driver in the previous plan,
-    and still have one, who kept the same driver (1.0 when nobody had to move).
+    ``stability`` is the share of households that were waiting for a driver who is still driving,
+    and are still served, who kept that driver (1.0 when nobody moved).
     """
 
     plan: Plan
@@ -79,12 +79,16 @@ def replan(
         f"clearance {sol.clearance:.1f} min")
     first = time.perf_counter() - started
     if params.improve and time.perf_counter() < deadline:
-        sol = improve(inst, sol, tri.shelter, deadline, params.seed, say)
+        promised = {r: car_index[before[req.household_id]] for r, req in enumerate(inst.requests)
+                    if before.get(req.household_id) in car_index}
+        sol = improve(inst, sol, tri.shelter, rounds_for(params.time_limit_seconds), deadline, params.seed, say,
+                      previous_car=promised)
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     future = build_plan(res.problem, to_visits(inst, sol), unserved,
                         solve_seconds=time.perf_counter() - started, first_plan_seconds=first)
     after = {s.household_id: r.driver_id for r in future.routes for s in r.stops if s.type == "pickup"}
-    kept_waiting = [hid for hid in before if hid in after]
+    # Households whose driver is gone must move; stability is about everybody else.
+    kept_waiting = [hid for hid in before if hid in after and before[hid] in car_index]
     moved = tuple(sorted(hid for hid in kept_waiting if after[hid] != before[hid]))
     stability = 1.0 - len(moved) / len(kept_waiting) if kept_waiting else 1.0
     plan = merge(problem, res, future)

@@ -55,7 +55,8 @@ def test_wheelchair_household_with_seated_rest_split_across_van_and_cars() -> No
 
 def test_household_that_fits_one_car_stays_whole() -> None:
     """Four people and a 4-seat car: one request, part 1 of 1."""
-    parts = split_household(household("H1", people=4, wheelchair_users=1), (driver("D1", seats=3, wheelchair_spaces=1),))
+    van = driver("D1", seats=3, wheelchair_spaces=1)
+    parts = split_household(household("H1", people=4, wheelchair_users=1), (van,))
     assert parts == [Request("H1", 1, 1, 4, 1)]
 
 

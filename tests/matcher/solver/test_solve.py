@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,9 @@ def _solve(problem: Problem, params: SolveParams = FAST) -> Plan:
 
 
 def _pickups(plan: Plan, household_id: str) -> list[tuple[str, Stop]]:
-    return [(r.driver_id, s) for r in plan.routes for s in r.stops if s.type == "pickup" and s.household_id == household_id]
+    return [
+        (r.driver_id, s) for r in plan.routes for s in r.stops if s.type == "pickup" and s.household_id == household_id
+    ]
 
 
 def _dropoff_of(plan: Plan, household_id: str) -> Stop:
@@ -401,3 +404,19 @@ def test_moderate_random_instance_is_solved_in_two_seconds_and_valid() -> None:
     assert plan.metrics.clearance_minute <= p.deadline
     assert plan.metrics.first_plan_seconds is not None
     assert plan.metrics.first_plan_seconds < 2.0
+
+
+def test_solve_stays_within_its_time_limit_on_a_tiny_instance() -> None:
+    """A tiny group never reaches OR-Tools' solution count; its search must still stop at the time limit."""
+    p = make_problem(
+        households=[household("H1", people=2, wheelchair_users=1), "H2"],
+        drivers=[driver("D1", seats=4), driver("V1", seats=2, wheelchair_spaces=1)],
+        shelters=["S1"],
+    )
+    started = time.perf_counter()
+    plan = _solve(p, SolveParams(time_limit_seconds=1.0))
+    elapsed = time.perf_counter() - started
+    assert plan.unserved == ()
+    # A round used to run its full 1.5 s group cap past the limit.
+    assert plan.metrics.solve_seconds <= 1.0 + 0.25
+    assert elapsed <= 1.0 + 0.5
