@@ -109,9 +109,9 @@ def improve_group(
         inst.car_start[cars],  # end nodes: a free end; the transit to them is only the last service
     ]).astype(np.int64)
     n_nodes = n_stop + 2 * n_car
-    starts = list(range(n_stop, n_stop + n_car))
-    ends = list(range(n_stop + n_car, n_nodes))
-    manager = pywrapcp.RoutingIndexManager(n_nodes, n_car, starts, ends)
+    starts = np.arange(n_stop, n_stop + n_car)
+    ends = np.arange(n_stop + n_car, n_nodes)
+    manager = pywrapcp.RoutingIndexManager(n_nodes, n_car, starts.tolist(), ends.tolist())
     routing = pywrapcp.RoutingModel(manager)
 
     # Rounded down, so that the float plan we start from is feasible in the integer model; the
