@@ -89,5 +89,38 @@ def plan(
         raise typer.Exit(exc.exit_code) from None
 
 
+#: Entry-point group through which other packages add commands (the service adds serve, db, admin, worker).
+PLUGIN_GROUP = "evac.commands"
+
+
+def load_plugins(target: typer.Typer, group: str = PLUGIN_GROUP) -> list[str]:
+    """Add every command or Typer sub-app registered under ``group``; their names, in order.
+
+    A plugin that fails to load is reported on stderr and skipped, so a broken add-on never stops ``evac plan``.
+    The matcher knows no plugin by name: it stays free of the service.
+    """
+    from importlib.metadata import entry_points
+
+    added: list[str] = []
+    for entry in sorted(entry_points(group=group), key=lambda e: e.name):
+        try:
+            obj = entry.load()
+        except Exception as exc:  # any import failure of an add-on, whatever it is
+            _say(f"warning: command {entry.name!r} ({entry.value}) not loaded: {type(exc).__name__}: {exc}")
+            continue
+        if isinstance(obj, typer.Typer):
+            target.add_typer(obj, name=entry.name)
+        elif callable(obj):
+            target.command(name=entry.name)(obj)
+        else:
+            _say(f"warning: command {entry.name!r} ({entry.value}) is neither a Typer app nor a function")
+            continue
+        added.append(entry.name)
+    return added
+
+
+load_plugins(app)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -2,8 +2,8 @@
 
 A whole-town OR-Tools model is too slow at 1,000 households (see shared/SOLVER-NOTES.md); a group of
 six to ten cars solves in a fraction of a second, and moving work off the latest car is what lowers
-the clearance. The work is counted in rounds, not seconds, so a seed gives the same plan on any
-machine; the time limit is only a safety stop.
+the clearance. The work is counted in model nodes, not seconds, so a seed gives the same plan on
+any machine; the clock is only a safety stop.
 """
 
 from __future__ import annotations
@@ -13,20 +13,22 @@ from collections.abc import Callable
 
 import numpy as np
 
-from matcher.solver.construct import Solution, drive_car
+from matcher.solver.construct import Solution, Trip, drive_car
 from matcher.solver.instance import Instance
-from matcher.solver.model import improve_group
+from matcher.solver.model import GroupResult, improve_group
 
-#: Rounds of group re-routing per second of time limit, measured on a 2-core machine.
-ROUNDS_PER_SECOND = 2.0
+#: Work budget per second of time limit, in model nodes solved (pickup and delivery-alternative
+#: nodes summed over OR-Tools calls): measured on a 2-core machine so that the search ends near
+#: 80% of the limit on the benchmark instances. Nodes, not seconds, so a seed repeats exactly.
+NODES_PER_SECOND = 250.0
 GROUP_CARS = 8
-#: OR-Tools stops a group after about this many solutions per request in it, within the bounds
-#: below: a count, not seconds, so runs repeat exactly. Small groups get a deeper search.
-GROUP_SOLUTION_WORK = 3000
-GROUP_SOLUTIONS = (30, 1000)
-#: Safety stop for one group, far above what a group needs; hitting it makes a run time-dependent.
-GROUP_SECONDS_CAP = 1.5
-
+#: A probe asks for a finish this much below the current worst (the larger of the two).
+PROBE_STEP_MINUTES = 0.5
+PROBE_STEP_SHARE = 0.02
+#: OR-Tools descends to a local optimum; these cap the solutions of one call (a count, not seconds).
+GROUP_SOLUTIONS = 15
+#: A probe stops at its first complete solution; this bounds a probe that finds none.
+PROBE_SOLUTIONS = 30
 
 def _group(inst: Instance, sol: Solution, critical: int, rng: np.random.Generator) -> list[int]:
     """The latest car, the cars that finish earliest, and cars that start near its households."""
@@ -54,22 +56,36 @@ def _group(inst: Instance, sol: Solution, critical: int, rng: np.random.Generato
     return [critical, *picked]
 
 
-def rounds_for(time_limit_seconds: float) -> int:
-    """The round budget of a time limit: a function of the limit alone, so a seed repeats exactly."""
-    return int(time_limit_seconds * ROUNDS_PER_SECOND)
+def _cut(inst: Instance, car: int, trips: list[Trip], bound: float) -> list[Trip]:
+    """The longest prefix of a car's trips that finishes by ``bound`` and leaves nobody on board."""
+    for n in range(len(trips), 0, -1):
+        prefix = trips[:n]
+        finish, ok = drive_car(inst, car, prefix)
+        if ok and finish <= bound:
+            return prefix
+    return []
+
+
+def work_for(time_limit_seconds: float) -> int:
+    """The work budget (model nodes) of a time limit: a function of the limit alone."""
+    return int(time_limit_seconds * NODES_PER_SECOND)
 
 
 def improve(
     inst: Instance,
     sol: Solution,
     shelter: np.ndarray,
-    rounds: int,
+    work: int,
     deadline: float,
     seed: int,
     progress: Callable[[str], None],
     previous_car: dict[int, int] | None = None,
 ) -> Solution:
-    """Lower the clearance by re-routing groups of cars for ``rounds`` rounds (``deadline`` is a safety stop).
+    """Lower the clearance by re-routing groups of cars until ``work`` model nodes have been solved.
+
+    ``deadline`` is only a safety stop, set well past the time limit: the work is counted in model
+    nodes and each OR-Tools call ends at a local optimum, so a run repeats exactly; a run that
+    reaches the safety stop (a much slower or overloaded machine) is the one case where it may not.
 
     With ``previous_car`` (a re-plan) moving a household to another car has a cost, and a group
     result is kept only when it lowers the latest finish: stability before tidiness.
@@ -81,9 +97,10 @@ def improve(
     assigned = sol.assigned
     start_clearance = sol.clearance
     tabu: dict[int, int] = {}
-    for round_no in range(rounds):
-        if time.perf_counter() > deadline:
-            break
+    done = 0
+    round_no = 0
+    while done < work and time.perf_counter() < deadline:
+        round_no += 1
         active = [c for c in range(inst.n_cars) if trips[c]]
         if not active:
             break
@@ -92,14 +109,28 @@ def improve(
         cars = _group(inst, Solution(trips, finish, sol.assigned), critical, rng)
         old = [finish[c] if trips[c] else inst.car_from[c] for c in cars]
         group = [r for c in cars for t in trips[c] for r in t.pickups]
-        solutions = int(np.clip(GROUP_SOLUTION_WORK / max(len(group), 1), *GROUP_SOLUTIONS))
         outside = assigned.copy()
         outside[group] = False
         room = inst.shelter_capacity - np.bincount(shelter[outside], weights=people[outside],
                                                    minlength=inst.n_shelters).astype(np.int64)
-        result = improve_group(inst, shelter, room, cars, [trips[c] for c in cars], bound=max(old),
-                               seconds=min(GROUP_SECONDS_CAP, deadline - time.perf_counter()),
-                               solutions=solutions, previous_car=previous_car)
+        group_trips = [trips[c] for c in cars]
+        # A small fleet (the group is every car) first gets a probe: cut every car at a finish below
+        # the current worst and ask OR-Tools to fit what was cut back in. On large fleets probes
+        # rarely succeeded in measurements, so they go straight to minimising the latest finish.
+        whole_fleet = len(cars) == inst.n_cars
+        result = GroupResult(None)
+        if whole_fleet:
+            target = max(old) - max(PROBE_STEP_MINUTES, PROBE_STEP_SHARE * max(old))
+            cut = [_cut(inst, c, t, target) for c, t in zip(cars, group_trips, strict=True)]
+            result = improve_group(inst, shelter, room, cars, group_trips, bound=target,
+                                   seconds=deadline - time.perf_counter(),
+                                   solutions=PROBE_SOLUTIONS, previous_car=previous_car, start=cut)
+            done += max(result.nodes, 1)
+        if result.trips is None:
+            result = improve_group(inst, shelter, room, cars, group_trips, bound=max(old),
+                                   seconds=deadline - time.perf_counter(),
+                                   solutions=GROUP_SOLUTIONS, previous_car=previous_car)
+            done += max(result.nodes, 1)
         if result.trips is None:
             tabu[critical] = round_no + 3
             continue
@@ -119,5 +150,5 @@ def improve(
         else:
             tabu[critical] = round_no + 3
     improved = Solution(trips, finish, sol.assigned)
-    progress(f"improvement: clearance {start_clearance:.1f} -> {improved.clearance:.1f} min in {rounds} rounds")
+    progress(f"improvement: clearance {start_clearance:.1f} -> {improved.clearance:.1f} min in {round_no} rounds")
     return improved

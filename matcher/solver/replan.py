@@ -15,9 +15,9 @@ from matcher.plan import Plan
 from matcher.problem import Problem
 from matcher.schedule import build_plan
 from matcher.solver.construct import Trip, construct, drive_car
-from matcher.solver.improve import improve, rounds_for
+from matcher.solver.improve import improve, work_for
 from matcher.solver.instance import build_instance
-from matcher.solver.solve import Progress, SolveParams, leftover_reasons, to_visits
+from matcher.solver.solve import SAFETY_FACTOR, Progress, SolveParams, leftover_reasons, to_visits
 from matcher.solver.triage import triage
 
 
@@ -48,7 +48,7 @@ def replan(
     params = params or SolveParams(time_limit_seconds=1.0)
     say = progress or (lambda _m: None)
     started = time.perf_counter()
-    deadline = started + params.time_limit_seconds
+    deadline = started + SAFETY_FACTOR * params.time_limit_seconds + 1.0
     res = residual_problem(problem, previous, state)
     inst = build_instance(res.problem)
     shelter_index = {s.id: i for i, s in enumerate(res.problem.shelters)}
@@ -78,10 +78,10 @@ def replan(
     say(f"re-plan repair: {int(sol.assigned.sum())} of {inst.n_requests} requests placed, "
         f"clearance {sol.clearance:.1f} min")
     first = time.perf_counter() - started
-    if params.improve and time.perf_counter() < deadline:
+    if params.improve:
         promised = {r: car_index[before[req.household_id]] for r, req in enumerate(inst.requests)
                     if before.get(req.household_id) in car_index}
-        sol = improve(inst, sol, tri.shelter, rounds_for(params.time_limit_seconds), deadline, params.seed, say,
+        sol = improve(inst, sol, tri.shelter, work_for(params.time_limit_seconds), deadline, params.seed, say,
                       previous_car=promised)
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     future = build_plan(res.problem, to_visits(inst, sol), unserved,

@@ -12,11 +12,14 @@ from matcher.plan import Plan, Unserved
 from matcher.problem import Problem
 from matcher.schedule import Dropoff, Pickup, Visit, build_plan
 from matcher.solver.construct import Solution, construct, lower_bound, priority_weight
+from matcher.solver.improve import improve, work_for
 from matcher.solver.instance import Instance, build_instance
 from matcher.solver.triage import triage
 
 Progress = Callable[[str], None]
 
+#: The safety stop: this many times the time limit (plus a second).
+SAFETY_FACTOR = 2.0
 #: Share of the time limit planned for OR-Tools improvement; the construction takes well under the rest.
 IMPROVE_SHARE = 0.8
 #: Seed rules tried at every bound: how strongly a car prefers households far from their shelter.
@@ -129,18 +132,18 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     params = params or SolveParams()
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    deadline = started + params.time_limit_seconds
+    # Work is budgeted in deterministic units from the time limit; the clock only guards against
+    # a machine far slower than the one the budget was measured on.
+    deadline = started + SAFETY_FACTOR * params.time_limit_seconds + 1.0
     inst = build_instance(problem)
     tri = triage(inst)
     say(f"{inst.n_requests} requests from {len(problem.households)} households, {inst.n_cars} cars, "
         f"{len(tri.unserved)} households excluded before routing")
     sol = best_construction(inst, tri.shelter, params, deadline, say)
     first_plan = time.perf_counter() - started
-    if params.improve and time.perf_counter() < deadline:
-        from matcher.solver.improve import improve, rounds_for
-
-        sol = improve(inst, sol, tri.shelter, rounds_for(params.time_limit_seconds * IMPROVE_SHARE), deadline,
-                      params.seed, say)
+    work = work_for(params.time_limit_seconds * IMPROVE_SHARE)
+    if params.improve and work > 0:
+        sol = improve(inst, sol, tri.shelter, work, deadline, params.seed, say)
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     order = {h.id: i for i, h in enumerate(problem.households)}
     unserved.sort(key=lambda u: order[u.household_id])
