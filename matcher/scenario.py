@@ -130,8 +130,13 @@ def problem_from_dict(
     base: Path | None = None,
     settings: Settings | None = None,
     progress: Callable[[str], None] | None = None,
+    graph: RoadGraph | None = None,
 ) -> Scenario:
-    """Build the problem of a scenario mapping: validate records, load the map, snap, apply closures, time."""
+    """Build the problem of a scenario mapping: validate records, load the map, snap, apply closures, time.
+
+    ``graph``, when the caller already holds the scenario map's road graph (a service loads it once),
+    is used instead of loading the map again.
+    """
     settings = settings or get_settings()
     say = progress or (lambda _m: None)
     name = str(data.get("name") or "scenario")
@@ -142,8 +147,9 @@ def problem_from_dict(
     alert = _alert(data)
     service = _service(data)
     map_path = resolve_map(data, base)
-    say(f"loading map {map_path.name}")
-    graph = load_road_graph(map_path, settings.cache_dir)
+    if graph is None:
+        say(f"loading map {map_path.name}")
+        graph = load_road_graph(map_path, settings.cache_dir)
     closures = edge_closures(graph, alert.closed_ways, alert.flood_zones)
     if closures.unknown_ways:
         say(f"warning: closed ways not on the drivable map: {', '.join(map(str, closures.unknown_ways))}")

@@ -108,6 +108,9 @@ def construct(
     n_r = inst.n_requests
     open_ = shelter >= 0
     assigned = np.zeros(n_r, dtype=bool)
+    if not open_.any():
+        return Solution([list(t) for t in keep] if keep else [[] for _ in range(inst.n_cars)],
+                        inst.car_from.copy(), assigned)
     home = inst.home
     sloc = inst.shelter_loc[np.maximum(shelter, 0)]
     direct = T[home, sloc]  # home -> own shelter

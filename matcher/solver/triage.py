@@ -40,6 +40,10 @@ def triage(inst: Instance, preferred: Mapping[str, int] | None = None) -> Triage
     for r, req in enumerate(inst.requests):
         by_household[req.household_id].append(r)
 
+    if inst.n_shelters == 0 or inst.n_cars == 0:
+        missing = ("no shelter is open: open a shelter", "no_shelter_room") if inst.n_shelters == 0 else \
+            ("no volunteer driver is available: find drivers", "not_enough_cars")
+        return Triage(shelter, {hid: Unserved(hid, *missing) for hid in by_household})
     to_shelter = T[np.ix_(inst.home, inst.shelter_loc)]  # (r, s)
     from_cars = T[np.ix_(inst.car_start, inst.home)]  # (c, r)
     road_word = "closed roads" if closures else "the road network"

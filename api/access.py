@@ -1,0 +1,97 @@
+"""Who may see and change what. One rule throughout, so clients can rely on it:
+
+* **404** for an object the user may not know about (another volunteer's vehicle, a household that is not
+  theirs) -- the same answer as for an id that does not exist, so ids leak nothing;
+* **403** for an action the user's role may not take on something they may know about (a volunteer
+  changing a shelter, posting an alert, listing households).
+
+Live operations extend ``can_read_household`` (the driver assigned to it while an alert is active).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import models, planning
+from api.errors import Forbidden
+
+
+def is_coordinator(user: models.User) -> bool:
+    return user.role == "coordinator"
+
+
+def require_role(user: models.User, *roles: str, action: str) -> None:
+    """Raise 403 unless the user has one of ``roles``; ``action`` says what was refused."""
+    if user.role not in roles:
+        allowed = " or ".join(f"{r}s" for r in roles)
+        raise Forbidden(f"only {allowed} may {action} (you are a {user.role})")
+
+
+def can_read_user(user: models.User, target: models.User) -> bool:
+    return is_coordinator(user) or user.id == target.id
+
+
+def can_read_vehicle(user: models.User, vehicle: models.Vehicle) -> bool:
+    return is_coordinator(user) or vehicle.owner_id == user.id
+
+
+def can_read_household(user: models.User, household: models.Household, session: Session) -> bool:
+    """Coordinators and the household's registrar. (Live operations add: its assigned driver, alert active.)"""
+    return is_coordinator(user) or household.registrar_id == user.id
+
+
+def can_change_household(user: models.User, household: models.Household) -> bool:
+    return is_coordinator(user) or household.registrar_id == user.id
+
+
+def own_driver_ids(user: models.User, session: Session) -> set[str]:
+    """The plan driver ids (``V<id>``) of the user's own vehicles."""
+    rows = session.scalars(select(models.Vehicle.id).where(models.Vehicle.owner_id == user.id))
+    return {planning.plan_id("vehicle", vid) for vid in rows}
+
+
+def readable_household_ids(user: models.User, session: Session) -> set[str]:
+    """The plan household ids (``H<id>``) whose data the user may see (not meaningful for coordinators)."""
+    query = select(models.Household.id).where(models.Household.registrar_id == user.id)
+    return {planning.plan_id("household", hid) for hid in session.scalars(query)}
+
+
+def plan_view(user: models.User, alert: models.Alert, plan: dict[str, Any], session: Session) -> dict[str, Any]:
+    """The plan JSON as this user may see it.
+
+    Coordinators see it whole. Anyone else sees the metrics, the routes of their own vehicles while the alert
+    is active, and the unserved entries of households they registered -- never another household's stop.
+    """
+    if is_coordinator(user):
+        return plan
+    drivers = own_driver_ids(user, session) if alert.status == "active" else set()
+    households = readable_household_ids(user, session)
+    view = {k: v for k, v in plan.items() if k not in ("routes", "unserved")}
+    view["routes"] = [r for r in plan.get("routes", []) if r.get("driver_id") in drivers]
+    view["unserved"] = [u for u in plan.get("unserved", []) if u.get("household_id") in households]
+    view["redacted"] = True
+    return view
+
+
+def geojson_view(
+    user: models.User, alert: models.Alert, geojson: dict[str, Any], session: Session
+) -> dict[str, Any]:
+    """The plan's GeoJSON with the same cut as ``plan_view``; shelters are public and always kept."""
+    if is_coordinator(user):
+        return geojson
+    drivers = own_driver_ids(user, session) if alert.status == "active" else set()
+    households = readable_household_ids(user, session)
+
+    def keep(feature: dict[str, Any]) -> bool:
+        props = feature.get("properties", {})
+        kind = props.get("feature")
+        if kind == "shelter":
+            return True
+        if kind in ("leg", "stop"):
+            return props.get("driver_id") in drivers
+        return kind == "unserved" and props.get("household_id") in households
+
+    return {**geojson, "features": [f for f in geojson.get("features", []) if keep(f)], "redacted": True}

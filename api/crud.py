@@ -1,0 +1,420 @@
+"""Data operations: object-level authorization (``api.access``), positions, checks, audit entries, commit.
+
+Each operation commits its own transaction, so a route answers only after its change (and the change's audit
+entry) is stored. Lists are ordered by id and paged with ``offset``/``limit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from api import access, audit, models, planning, schemas
+from api.config import Settings
+from api.errors import Conflict, Forbidden, NotFound, StaleVersion
+from api.geocode import Geocoder, resolve_position
+from api.security import Passwords
+from matcher.errors import InputError
+
+M = TypeVar("M", bound=models.Base)
+
+#: Fields a PATCH may not set to null.
+NOT_NULL = frozenset({"name", "phone", "language", "label", "address", "lat", "lon", "seats", "wheelchair_spaces",
+                      "available_from_minute", "people", "wheelchair_users", "needs", "pets", "priority", "notes",
+                      "capacity", "wheelchair_accessible", "pets_allowed", "password", "role", "is_active",
+                      "status"})
+
+
+@dataclass
+class Context:
+    """What every operation needs: the transaction, the acting user, and the process's services."""
+
+    session: Session
+    user: models.User
+    settings: Settings
+    geocoder: Geocoder
+
+
+# --- shared steps ---------------------------------------------------------------------------------------------
+
+
+def commit(session: Session, entity: str, entity_id: object = "") -> None:
+    """Commit; a lost version race becomes 409, a clash with stored data (a duplicate) 409 too."""
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise StaleVersion(entity, entity_id, None, None) from None
+    except IntegrityError as exc:
+        session.rollback()
+        what = f"{entity} {entity_id}".strip()
+        raise Conflict(f"{what}: conflicts with stored data ({type(exc.orig).__name__})") from None
+
+
+def check_version(obj: Any, entity: str, given: int) -> None:
+    if obj.version != given:
+        raise StaleVersion(entity, obj.id, given, obj.version)
+
+
+def changes_of(data: schemas.Strict, record: str) -> dict[str, Any]:
+    """The fields a PATCH sets (``version`` aside); null only where null means something."""
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
+    for name, value in changes.items():
+        if value is None and name in NOT_NULL:
+            raise InputError(record, name, "must not be null (leave the field out to keep it)")
+    return changes
+
+
+def place(ctx: Context, record: str, address: str, lat: float | None, lon: float | None) -> tuple[float, float]:
+    """A record's position from lat/lon or its address, refused when off the loaded map."""
+    lat, lon = resolve_position(ctx.geocoder, record, address, lat, lon)
+    planning.check_on_map(ctx.settings, record, lat, lon)
+    return lat, lon
+
+
+def moved_place(ctx: Context, record: str, obj: Any, changes: dict[str, Any]) -> None:
+    """Apply a PATCH's position: lat/lon as given (the other kept), or a changed address geocoded."""
+    if "lat" in changes or "lon" in changes:
+        lat, lon = changes.pop("lat", obj.lat), changes.pop("lon", obj.lon)
+    elif changes.get("address") and changes["address"] != obj.address:
+        lat, lon = resolve_position(ctx.geocoder, record, changes["address"], None, None)
+    else:
+        return
+    planning.check_on_map(ctx.settings, record, lat, lon)
+    obj.lat, obj.lon = lat, lon
+
+
+def page(session: Session, query: Select[Any], offset: int, limit: int) -> Sequence[Any]:
+    return session.scalars(query.offset(offset).limit(limit)).all()
+
+
+def _get(session: Session, model: type[M], entity: str, entity_id: int) -> M:
+    obj = session.get(model, entity_id)
+    if obj is None:
+        raise NotFound(entity, entity_id)
+    return obj
+
+
+# --- users ------------------------------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session, passwords: Passwords, data: schemas.UserSignup, role: str, actor: models.User | None
+) -> models.User:
+    """A new account; the e-mail must be new (409 otherwise)."""
+    if session.scalar(select(models.User.id).where(models.User.email == data.email)) is not None:
+        raise Conflict(f"e-mail {data.email} is already registered")
+    user = models.User(email=data.email, password_hash=passwords.hash(data.password), role=role, name=data.name,
+                       phone=data.phone, language=data.language)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor or user, "create", "user", user.id, role=role)
+    commit(session, "user", data.email)
+    return user
+
+
+def authenticate(session: Session, passwords: Passwords, email: str, password: str) -> models.User | None:
+    user = session.scalar(select(models.User).where(models.User.email == email.strip().lower()))
+    if not passwords.verify(None if user is None else user.password_hash, password) or user is None:
+        return None
+    if passwords.needs_rehash(user.password_hash):  # cost raised since: upgrade the stored hash now
+        user.password_hash = passwords.hash(password)
+        commit(session, "user", user.id)
+    return user
+
+
+def get_user(ctx: Context, user_id: int) -> models.User:
+    user = _get(ctx.session, models.User, "user", user_id)
+    if not access.can_read_user(ctx.user, user):
+        raise NotFound("user", user_id)
+    if user.id != ctx.user.id:
+        audit.record(ctx.session, ctx.user, "read", "user", user.id)
+        commit(ctx.session, "user", user_id)
+    return user
+
+
+def list_users(ctx: Context, role: str | None, offset: int, limit: int) -> Sequence[models.User]:
+    access.require_role(ctx.user, "coordinator", action="list accounts")
+    query = select(models.User).order_by(models.User.id)
+    if role is not None:
+        query = query.where(models.User.role == role)
+    users = page(ctx.session, query, offset, limit)
+    audit.record(ctx.session, ctx.user, "list", "user", ids=[u.id for u in users])
+    commit(ctx.session, "user")
+    return users
+
+
+def update_user(ctx: Context, passwords: Passwords, user_id: int, data: schemas.UserUpdate) -> models.User:
+    user = get_user(ctx, user_id)
+    check_version(user, "user", data.version)
+    changes = changes_of(data, f"user {user_id}")
+    if ("role" in changes or "is_active" in changes) and not access.is_coordinator(ctx.user):
+        raise Forbidden("only coordinators may change roles or deactivate accounts")
+    if "password" in changes:
+        user.password_hash = passwords.hash(changes.pop("password"))
+    for name, value in changes.items():
+        setattr(user, name, value)
+    audit.record(ctx.session, ctx.user, "update", "user", user.id, fields=sorted(data.model_fields_set - {"version"}))
+    commit(ctx.session, "user", user_id)
+    return user
+
+
+# --- vehicles ---------------------------------------------------------------------------------------------------
+
+
+def _vehicle_owner(ctx: Context, owner_id: int | None) -> int:
+    if owner_id is None or owner_id == ctx.user.id:
+        access.require_role(ctx.user, "volunteer", "coordinator", action="register vehicles")
+        return ctx.user.id
+    access.require_role(ctx.user, "coordinator", action="register a vehicle for someone else")
+    owner = ctx.session.get(models.User, owner_id)
+    if owner is None:
+        raise InputError("vehicle", "owner_id", f"no account {owner_id}")
+    return owner.id
+
+
+def new_vehicle(ctx: Context, data: schemas.VehicleCreate, record: str = "vehicle") -> models.Vehicle:
+    """A checked vehicle, not yet added (CSV imports check every row before adding any)."""
+    owner_id = _vehicle_owner(ctx, data.owner_id)
+    lat, lon = place(ctx, record, data.address, data.lat, data.lon)
+    fields = data.model_dump(exclude={"owner_id", "lat", "lon"})
+    vehicle = models.Vehicle(owner_id=owner_id, lat=lat, lon=lon, **fields)
+    planning.check_vehicle(record, vehicle)
+    return vehicle
+
+
+def create_vehicle(ctx: Context, data: schemas.VehicleCreate) -> models.Vehicle:
+    vehicle = new_vehicle(ctx, data)
+    ctx.session.add(vehicle)
+    ctx.session.flush()
+    audit.record(ctx.session, ctx.user, "create", "vehicle", vehicle.id)
+    commit(ctx.session, "vehicle", vehicle.id)
+    return vehicle
+
+
+def find_vehicle(ctx: Context, vehicle_id: int) -> models.Vehicle:
+    vehicle = _get(ctx.session, models.Vehicle, "vehicle", vehicle_id)
+    if not access.can_read_vehicle(ctx.user, vehicle):
+        raise NotFound("vehicle", vehicle_id)
+    return vehicle
+
+
+def get_vehicle(ctx: Context, vehicle_id: int) -> models.Vehicle:
+    vehicle = find_vehicle(ctx, vehicle_id)
+    if vehicle.owner_id != ctx.user.id:  # a volunteer's home position is personal data
+        audit.record(ctx.session, ctx.user, "read", "vehicle", vehicle.id)
+        commit(ctx.session, "vehicle", vehicle_id)
+    return vehicle
+
+
+def vehicles_query(ctx: Context, owner_id: int | None = None) -> Select[Any]:
+    access.require_role(ctx.user, "volunteer", "coordinator", action="list vehicles")
+    query = select(models.Vehicle).order_by(models.Vehicle.id)
+    if not access.is_coordinator(ctx.user):
+        return query.where(models.Vehicle.owner_id == ctx.user.id)
+    return query if owner_id is None else query.where(models.Vehicle.owner_id == owner_id)
+
+
+def list_vehicles(ctx: Context, owner_id: int | None, offset: int, limit: int) -> Sequence[models.Vehicle]:
+    vehicles = page(ctx.session, vehicles_query(ctx, owner_id), offset, limit)
+    if access.is_coordinator(ctx.user):
+        audit.record(ctx.session, ctx.user, "list", "vehicle", ids=[v.id for v in vehicles])
+        commit(ctx.session, "vehicle")
+    return vehicles
+
+
+def change_vehicle(ctx: Context, vehicle: models.Vehicle, changes: dict[str, Any], record: str) -> None:
+    moved_place(ctx, record, vehicle, changes)
+    for name, value in changes.items():
+        setattr(vehicle, name, value)
+    planning.check_vehicle(record, vehicle)
+
+
+def update_vehicle(ctx: Context, vehicle_id: int, data: schemas.VehicleUpdate) -> models.Vehicle:
+    vehicle = find_vehicle(ctx, vehicle_id)
+    check_version(vehicle, "vehicle", data.version)
+    change_vehicle(ctx, vehicle, changes_of(data, f"vehicle {vehicle_id}"), f"vehicle {vehicle_id}")
+    audit.record(ctx.session, ctx.user, "update", "vehicle", vehicle.id,
+                 fields=sorted(data.model_fields_set - {"version"}))
+    commit(ctx.session, "vehicle", vehicle_id)
+    return vehicle
+
+
+def delete_vehicle(ctx: Context, vehicle_id: int, version: int) -> None:
+    vehicle = find_vehicle(ctx, vehicle_id)
+    check_version(vehicle, "vehicle", version)
+    ctx.session.delete(vehicle)
+    audit.record(ctx.session, ctx.user, "delete", "vehicle", vehicle_id)
+    commit(ctx.session, "vehicle", vehicle_id)
+
+
+# --- households -------------------------------------------------------------------------------------------------
+
+
+def _registrar(ctx: Context, registrar_id: int | None) -> int:
+    access.require_role(ctx.user, "registrar", "coordinator", action="register households")
+    if registrar_id is None or registrar_id == ctx.user.id:
+        return ctx.user.id
+    access.require_role(ctx.user, "coordinator", action="register a household in someone else's name")
+    registrar = ctx.session.get(models.User, registrar_id)
+    if registrar is None or registrar.role == "volunteer":
+        raise InputError("household", "registrar_id", f"no registrar or coordinator account {registrar_id}")
+    return registrar.id
+
+
+def new_household(ctx: Context, data: schemas.HouseholdCreate, record: str = "household") -> models.Household:
+    registrar_id = _registrar(ctx, data.registrar_id)
+    lat, lon = place(ctx, record, data.address, data.lat, data.lon)
+    household = models.Household(registrar_id=registrar_id, lat=lat, lon=lon,
+                                 **data.model_dump(exclude={"registrar_id", "lat", "lon"}))
+    planning.check_household(record, household)
+    return household
+
+
+def create_household(ctx: Context, data: schemas.HouseholdCreate) -> models.Household:
+    household = new_household(ctx, data)
+    ctx.session.add(household)
+    ctx.session.flush()
+    audit.record(ctx.session, ctx.user, "create", "household", household.id)
+    commit(ctx.session, "household", household.id)
+    return household
+
+
+def find_household(ctx: Context, household_id: int) -> models.Household:
+    household = _get(ctx.session, models.Household, "household", household_id)
+    if not access.can_read_household(ctx.user, household, ctx.session):
+        raise NotFound("household", household_id)
+    return household
+
+
+def get_household(ctx: Context, household_id: int) -> models.Household:
+    household = find_household(ctx, household_id)
+    audit.record(ctx.session, ctx.user, "read", "household", household.id)
+    commit(ctx.session, "household", household_id)
+    return household
+
+
+def households_query(ctx: Context, registrar_id: int | None = None) -> Select[Any]:
+    access.require_role(ctx.user, "registrar", "coordinator", action="list households")
+    query = select(models.Household).order_by(models.Household.id)
+    if not access.is_coordinator(ctx.user):
+        return query.where(models.Household.registrar_id == ctx.user.id)
+    return query if registrar_id is None else query.where(models.Household.registrar_id == registrar_id)
+
+
+def list_households(ctx: Context, registrar_id: int | None, offset: int, limit: int) -> Sequence[models.Household]:
+    households = page(ctx.session, households_query(ctx, registrar_id), offset, limit)
+    audit.record(ctx.session, ctx.user, "list", "household", ids=[h.id for h in households])
+    commit(ctx.session, "household")
+    return households
+
+
+def change_household(ctx: Context, household: models.Household, changes: dict[str, Any], record: str) -> None:
+    moved_place(ctx, record, household, changes)
+    for name, value in changes.items():
+        setattr(household, name, value)
+    planning.check_household(record, household)
+
+
+def update_household(ctx: Context, household_id: int, data: schemas.HouseholdUpdate) -> models.Household:
+    household = find_household(ctx, household_id)
+    if not access.can_change_household(ctx.user, household):
+        raise Forbidden(f"you may not change household {household_id}")
+    check_version(household, "household", data.version)
+    change_household(ctx, household, changes_of(data, f"household {household_id}"), f"household {household_id}")
+    audit.record(ctx.session, ctx.user, "update", "household", household.id,
+                 fields=sorted(data.model_fields_set - {"version"}))
+    commit(ctx.session, "household", household_id)
+    return household
+
+
+def delete_household(ctx: Context, household_id: int, version: int) -> None:
+    household = find_household(ctx, household_id)
+    if not access.can_change_household(ctx.user, household):
+        raise Forbidden(f"you may not delete household {household_id}")
+    check_version(household, "household", version)
+    ctx.session.delete(household)
+    audit.record(ctx.session, ctx.user, "delete", "household", household_id)
+    commit(ctx.session, "household", household_id)
+
+
+# --- shelters: public places, readable by every signed-in user, changed by coordinators -------------------------
+
+
+def new_shelter(ctx: Context, data: schemas.ShelterCreate, record: str = "shelter") -> models.Shelter:
+    access.require_role(ctx.user, "coordinator", action="register shelters")
+    lat, lon = place(ctx, record, data.address, data.lat, data.lon)
+    shelter = models.Shelter(lat=lat, lon=lon, **data.model_dump(exclude={"lat", "lon"}))
+    planning.check_shelter(record, shelter)
+    return shelter
+
+
+def create_shelter(ctx: Context, data: schemas.ShelterCreate) -> models.Shelter:
+    shelter = new_shelter(ctx, data)
+    ctx.session.add(shelter)
+    ctx.session.flush()
+    audit.record(ctx.session, ctx.user, "create", "shelter", shelter.id)
+    commit(ctx.session, "shelter", shelter.id)
+    return shelter
+
+
+def get_shelter(ctx: Context, shelter_id: int) -> models.Shelter:
+    return _get(ctx.session, models.Shelter, "shelter", shelter_id)
+
+
+def shelters_query(ctx: Context) -> Select[Any]:
+    return select(models.Shelter).order_by(models.Shelter.id)
+
+
+def change_shelter(ctx: Context, shelter: models.Shelter, changes: dict[str, Any], record: str) -> None:
+    moved_place(ctx, record, shelter, changes)
+    for name, value in changes.items():
+        setattr(shelter, name, value)
+    planning.check_shelter(record, shelter)
+
+
+def update_shelter(ctx: Context, shelter_id: int, data: schemas.ShelterUpdate) -> models.Shelter:
+    shelter = get_shelter(ctx, shelter_id)
+    access.require_role(ctx.user, "coordinator", action="change shelters")
+    check_version(shelter, "shelter", data.version)
+    change_shelter(ctx, shelter, changes_of(data, f"shelter {shelter_id}"), f"shelter {shelter_id}")
+    audit.record(ctx.session, ctx.user, "update", "shelter", shelter.id,
+                 fields=sorted(data.model_fields_set - {"version"}))
+    commit(ctx.session, "shelter", shelter_id)
+    return shelter
+
+
+def delete_shelter(ctx: Context, shelter_id: int, version: int) -> None:
+    shelter = get_shelter(ctx, shelter_id)
+    access.require_role(ctx.user, "coordinator", action="delete shelters")
+    check_version(shelter, "shelter", version)
+    ctx.session.delete(shelter)
+    audit.record(ctx.session, ctx.user, "delete", "shelter", shelter_id)
+    commit(ctx.session, "shelter", shelter_id)
+
+
+# --- audit log ----------------------------------------------------------------------------------------------------
+
+
+def list_audit(
+    ctx: Context, entity: str | None, entity_id: int | None, user_id: int | None, offset: int, limit: int
+) -> Sequence[models.AuditEntry]:
+    access.require_role(ctx.user, "coordinator", action="read the audit log")
+    query = select(models.AuditEntry).order_by(models.AuditEntry.id)
+    if entity is not None:
+        query = query.where(models.AuditEntry.entity == entity)
+    if entity_id is not None:
+        query = query.where(models.AuditEntry.entity_id == entity_id)
+    if user_id is not None:
+        query = query.where(models.AuditEntry.user_id == user_id)
+    return page(ctx.session, query, offset, limit)
+
+
+def count(session: Session, model: type[models.Base]) -> int:
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)

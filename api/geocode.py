@@ -1,0 +1,79 @@
+"""Addresses to positions through a configurable geopy geocoder; offline or unknown means "give lat/lon"."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from api.config import Settings
+from matcher.errors import InputError
+
+OFF = ("", "none", "off", "offline")
+
+
+class Geocoder(Protocol):
+    def locate(self, address: str) -> tuple[float, float] | None:
+        """``(lat, lon)`` of an address, ``None`` when not found; raises ``GeocoderUnavailable``."""
+        ...
+
+
+class GeocoderUnavailable(Exception):
+    """The geocoder cannot be reached (offline, timed out, refused, or switched off)."""
+
+
+class GeopyGeocoder:
+    """Any geopy geocoder by its service name (``nominatim``, ``photon``, ...)."""
+
+    def __init__(self, name: str, user_agent: str, timeout_seconds: float) -> None:
+        from geopy.geocoders import get_geocoder_for_service
+
+        self.name = name
+        self._geocoder = get_geocoder_for_service(name)(user_agent=user_agent, timeout=timeout_seconds)
+
+    def locate(self, address: str) -> tuple[float, float] | None:
+        from geopy.exc import GeopyError
+
+        try:
+            found = self._geocoder.geocode(address)
+        except GeopyError as exc:
+            raise GeocoderUnavailable(f"geocoder {self.name} failed: {type(exc).__name__}") from None
+        except OSError as exc:  # no network at all
+            raise GeocoderUnavailable(f"geocoder {self.name} is unreachable: {exc}") from None
+        return None if found is None else (float(found.latitude), float(found.longitude))
+
+
+class NoGeocoder:
+    """Switched off by configuration: every address without lat/lon is refused with a clear message."""
+
+    def locate(self, address: str) -> tuple[float, float] | None:
+        raise GeocoderUnavailable("no geocoder is configured (EVAC_GEOCODER=none)")
+
+
+def make_geocoder(settings: Settings) -> Geocoder:
+    """The configured geocoder; an unknown name is a start-up error rather than a surprise at the first address."""
+    if settings.geocoder.lower() in OFF:
+        return NoGeocoder()
+    return GeopyGeocoder(settings.geocoder, settings.geocoder_user_agent, settings.geocoder_timeout_seconds)
+
+
+def resolve_position(
+    geocoder: Geocoder, record: str, address: str, lat: float | None, lon: float | None
+) -> tuple[float, float]:
+    """The position of a record: its lat/lon when both are given, else its address geocoded.
+
+    Raises ``InputError`` naming the field: one of lat/lon missing, no address, address not found, or the
+    geocoder unavailable (then the message asks for lat and lon).
+    """
+    if lat is not None and lon is not None:
+        return lat, lon
+    if lat is not None or lon is not None:
+        missing = "lon" if lon is None else "lat"
+        raise InputError(record, missing, "give both lat and lon, or neither and an address")
+    if not address:
+        raise InputError(record, "lat", "a position is required: give lat and lon, or an address")
+    try:
+        found = geocoder.locate(address)
+    except GeocoderUnavailable as exc:
+        raise InputError(record, "address", f"cannot geocode the address ({exc}): give lat and lon instead") from None
+    if found is None:
+        raise InputError(record, "address", f"address {address!r} was not found: give lat and lon instead")
+    return found

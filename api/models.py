@@ -1,0 +1,256 @@
+"""ORM tables. Every mutable row has a ``version`` that SQLAlchemy checks on UPDATE (optimistic concurrency).
+
+Times of day are stored as UTC. Vehicle availability and alert deadlines are minutes after the alert starts,
+as in the matcher, because volunteers register weeks before any alert ("free from 30 min after an alert, for
+3 hours").
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ROLES = ("coordinator", "volunteer", "registrar")
+ALERT_STATUSES = ("active", "closed")
+JOB_STATUSES = ("queued", "running", "done", "failed")
+STOP_STATUSES = ("on_the_way", "picked_up", "dropped_off", "no_show", "cannot_reach")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        # SQLite compares the stored text, so store one fixed form without an offset.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+
+
+class Versioned:
+    """A ``version`` bumped on every UPDATE; an UPDATE whose version no longer matches raises StaleDataError."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class User(Versioned, Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_users_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    language: Mapped[str] = mapped_column(String(20), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Vehicle(Versioned, Base):
+    """A volunteer's car. ``available_until_minute`` ``None``: until the alert's deadline."""
+
+    __tablename__ = "vehicles"
+    __table_args__ = (
+        CheckConstraint("seats >= 0 AND wheelchair_spaces >= 0", name="ck_vehicles_capacity"),
+        Index("ix_vehicles_owner_id", "owner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    seats: Mapped[int] = mapped_column(Integer)
+    wheelchair_spaces: Mapped[int] = mapped_column(Integer, default=0)
+    available_from_minute: Mapped[float] = mapped_column(Float, default=0.0)
+    available_until_minute: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str] = mapped_column(String(500), default="")
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Household(Versioned, Base):
+    """People at one address who need a ride; ``people`` includes the wheelchair users."""
+
+    __tablename__ = "households"
+    __table_args__ = (
+        CheckConstraint(
+            "people >= 1 AND wheelchair_users >= 0 AND wheelchair_users <= people", name="ck_households_people"
+        ),
+        Index("ix_households_registrar_id", "registrar_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registrar_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    address: Mapped[str] = mapped_column(String(500), default="")
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    people: Mapped[int] = mapped_column(Integer)
+    wheelchair_users: Mapped[int] = mapped_column(Integer, default=0)
+    needs: Mapped[list[Any]] = mapped_column(default=list)
+    pets: Mapped[int] = mapped_column(Integer, default=0)
+    language: Mapped[str] = mapped_column(String(20), default="")
+    priority: Mapped[int] = mapped_column(Integer, default=3)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Shelter(Versioned, Base):
+    __tablename__ = "shelters"
+    __table_args__ = (CheckConstraint("capacity >= 0", name="ck_shelters_capacity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(500), default="")
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    capacity: Mapped[int] = mapped_column(Integer)
+    wheelchair_accessible: Mapped[bool] = mapped_column(Boolean, default=True)
+    pets_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Versioned, Base):
+    """An evacuation order. ``household_ids`` ``None``: every registered household is in scope."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (CheckConstraint(_in("status", ALERT_STATUSES), name="ck_alerts_status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    start: Mapped[datetime] = mapped_column(default=utcnow)
+    deadline_minutes: Mapped[float] = mapped_column(Float)
+    flood_zones: Mapped[list[Any]] = mapped_column(default=list)
+    closed_ways: Mapped[list[Any]] = mapped_column(default=list)
+    household_ids: Mapped[list[Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlanJob(Versioned, Base):
+    """A request to solve an alert. Claimed by one worker at a time; ``heartbeat_at`` shows it is alive."""
+
+    __tablename__ = "plan_jobs"
+    __table_args__ = (
+        CheckConstraint(_in("status", JOB_STATUSES), name="ck_plan_jobs_status"),
+        Index("ix_plan_jobs_status", "status", "id"),
+        Index("ix_plan_jobs_alert_id", "alert_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    #: What asked for the plan: ``alert`` (posted), ``manual`` (asked again); live operations add their own.
+    reason: Mapped[str] = mapped_column(String(50), default="alert")
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class Plan(Base):
+    """A published plan: never changed after insertion, so it has no ``version`` column of its own."""
+
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("alert_id", "version", name="uq_plans_alert_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    #: The plan version within its alert: 1, 2, ...
+    version: Mapped[int] = mapped_column(Integer)
+    job_id: Mapped[int] = mapped_column(ForeignKey("plan_jobs.id"), unique=True)
+    #: The solver's plan JSON (README "Plan format").
+    plan: Mapped[dict[str, Any]] = mapped_column()
+    geojson: Mapped[dict[str, Any]] = mapped_column()
+    #: The scenario the solver was given (no names or phones), for re-planning and audits.
+    scenario: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StopStatus(Versioned, Base):
+    """The live status of one stop of a plan (filled by live operations)."""
+
+    __tablename__ = "stop_status"
+    __table_args__ = (
+        CheckConstraint(_in("status", STOP_STATUSES), name="ck_stop_status_status"),
+        UniqueConstraint("plan_id", "driver_id", "stop_index", name="uq_stop_status_stop"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    #: The route's ``driver_id`` and the stop's index in it, as in the plan JSON.
+    driver_id: Mapped[str] = mapped_column(String(50))
+    stop_index: Mapped[int] = mapped_column(Integer)
+    household_id: Mapped[str | None] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20))
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEntry(Base):
+    """Who read personal data or changed anything, and when. Append-only."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_entity", "entity", "entity_id"),
+        Index("ix_audit_log_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The user's e-mail or the worker's name, kept as text so the entry reads well on its own.
+    actor: Mapped[str] = mapped_column(String(254))
+    #: ``read``, ``list``, ``export``, ``create``, ``update``, ``delete``, ``import``, ``publish``, ...
+    action: Mapped[str] = mapped_column(String(50))
+    entity: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

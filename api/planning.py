@@ -1,0 +1,178 @@
+"""The only bridge to ``matcher``: record checks, positions on the map, scenario building, solving, checking.
+
+The road graph is loaded once per process (per map file) and reused by every request and job.
+Ids in scenarios and plans are ``V<vehicle id>``, ``H<household id>`` and ``S<shelter id>``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from api import models
+from api.config import Settings
+from matcher.check import assert_plan_valid
+from matcher.errors import InputError, MapError
+from matcher.geojson import plan_to_geojson
+from matcher.problem import Alert, Driver, Household, Shelter
+from matcher.roads.closures import flood_geometry
+from matcher.roads.graph import RoadGraph
+from matcher.roads.load import load_road_graph
+from matcher.roads.snap import snap_points
+from matcher.scenario import problem_from_dict
+from matcher.solver import SolveParams, solve
+
+PREFIX = {"vehicle": "V", "household": "H", "shelter": "S"}
+
+
+def plan_id(kind: str, db_id: int) -> str:
+    """The id a record has in scenarios and plans, e.g. ``H12``."""
+    return f"{PREFIX[kind]}{db_id}"
+
+
+def db_id(plan_record_id: str) -> int | None:
+    """The database id behind a plan id such as ``H12``; ``None`` when it is not one of ours."""
+    digits = plan_record_id[1:]
+    return int(digits) if plan_record_id[:1] in PREFIX.values() and digits.isdigit() else None
+
+
+@functools.lru_cache(maxsize=4)
+def _graph(map_path: str, cache_dir: str) -> RoadGraph:
+    return load_road_graph(map_path, cache_dir)
+
+
+def road_graph(settings: Settings) -> RoadGraph:
+    """The process's road graph of ``settings.map`` (loaded on first use, then reused)."""
+    return _graph(str(settings.map_path()), str(settings.matcher().cache_dir))
+
+
+# --- checks at registration -------------------------------------------------------------------------------
+
+
+def off_map(settings: Settings, lats: Sequence[float], lons: Sequence[float]) -> list[tuple[int, str]]:
+    """``(index, message)`` for every position farther than the snap limit from the map's roads."""
+    if not lats:
+        return []
+    graph = road_graph(settings)
+    labels = [f"#{i}" for i in range(len(lats))]
+    snapped = snap_points(graph, labels, lats, lons, max_meters=math.inf)
+    limit = settings.snap_max_meters
+    far = [int(i) for i in np.flatnonzero(snapped.meters > limit)]
+    return [
+        (i, f"({lats[i]:.6f}, {lons[i]:.6f}) is {snapped.meters[i]:.0f} m from the nearest road of the map "
+            f"{settings.map_path().name} (limit {limit:.0f} m): off the map, or no road near it")
+        for i in far
+    ]
+
+
+def check_on_map(settings: Settings, record: str, lat: float, lon: float) -> None:
+    """Raise ``MapError(record, "lat", ...)`` when the position is off the loaded map."""
+    for _, message in off_map(settings, [lat], [lon]):
+        raise MapError(record, "lat", message)
+
+
+@contextmanager
+def _named(record: str) -> Iterator[None]:
+    """Re-raise the matcher's record errors under the service's name for the record (``vehicle 12``, ``row 3``)."""
+    try:
+        yield
+    except InputError as exc:
+        raise type(exc)(record, exc.field, exc.message) from None
+
+
+def check_vehicle(record: str, vehicle: models.Vehicle) -> None:
+    """The matcher's own rules for a driver (seats or wheelchair spaces, availability order)."""
+    with _named(record):
+        Driver(id=record, lat=vehicle.lat, lon=vehicle.lon, seats=vehicle.seats,
+               wheelchair_spaces=vehicle.wheelchair_spaces, available_from_minute=vehicle.available_from_minute,
+               available_until_minute=vehicle.available_until_minute)
+
+
+def check_household(record: str, household: models.Household) -> None:
+    """The matcher's own rules for a household (wheelchair users within people, ...)."""
+    with _named(record):
+        Household(id=record, lat=household.lat, lon=household.lon, people=household.people,
+                  wheelchair_users=household.wheelchair_users, priority=household.priority, pets=household.pets,
+                  needs=tuple(household.needs))
+
+
+def check_shelter(record: str, shelter: models.Shelter) -> None:
+    with _named(record):
+        Shelter(id=record, lat=shelter.lat, lon=shelter.lon, capacity=shelter.capacity,
+                wheelchair_accessible=shelter.wheelchair_accessible)
+
+
+def check_alert(deadline_minutes: float, closed_ways: list[int], flood_zones: list[dict[str, Any]]) -> None:
+    """The matcher's rules for an alert, including that every flood zone is a usable polygon."""
+    Alert(deadline_minutes, None, tuple(closed_ways), tuple(flood_zones))
+    flood_geometry(flood_zones)  # names the zone that is no usable polygon
+
+
+# --- solving ----------------------------------------------------------------------------------------------
+
+
+def build_scenario(
+    alert: models.Alert,
+    households: Sequence[models.Household],
+    vehicles: Sequence[models.Vehicle],
+    shelters: Sequence[models.Shelter],
+    settings: Settings,
+) -> dict[str, Any]:
+    """The matcher scenario of an alert. Names and phones stay out: the solver does not need them."""
+    if not shelters:
+        raise InputError("alert", "shelters", "no shelters are registered: add shelters and plan again")
+    return {
+        "name": alert.name or f"alert {alert.id}",
+        "map": str(settings.map_path()),
+        "alert": {
+            "start": alert.start.isoformat(),
+            "deadline_minutes": alert.deadline_minutes,
+            "closed_ways": list(alert.closed_ways),
+            "flood_zones": list(alert.flood_zones),
+        },
+        "households": [
+            {"id": plan_id("household", h.id), "lat": h.lat, "lon": h.lon, "people": h.people,
+             "wheelchair_users": h.wheelchair_users, "priority": h.priority, "needs": list(h.needs),
+             "pets": h.pets, "language": h.language}
+            for h in households
+        ],
+        "drivers": [
+            {"id": plan_id("vehicle", v.id), "lat": v.lat, "lon": v.lon, "seats": v.seats,
+             "wheelchair_spaces": v.wheelchair_spaces, "available_from_minute": v.available_from_minute,
+             "available_until_minute": v.available_until_minute}
+            for v in vehicles
+        ],
+        "shelters": [
+            {"id": plan_id("shelter", s.id), "name": s.name, "lat": s.lat, "lon": s.lon, "capacity": s.capacity,
+             "wheelchair_accessible": s.wheelchair_accessible}
+            for s in shelters
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class SolvedPlan:
+    plan: dict[str, Any]
+    geojson: dict[str, Any]
+
+
+def solve_scenario(
+    data: dict[str, Any], settings: Settings, progress: Callable[[str], None] | None = None
+) -> SolvedPlan:
+    """Build the problem, solve it, re-check the plan (raises ``PlanInvalid``), and give its JSON and GeoJSON.
+
+    Raises ``InputError`` / ``MapError`` naming the record and field when the scenario is not solvable as given.
+    """
+    scenario = problem_from_dict(data, base=Path(data["map"]).parent, settings=settings.matcher(), progress=progress,
+                                 graph=road_graph(settings))
+    params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
+    plan = solve(scenario.problem, params, progress)
+    assert_plan_valid(scenario.problem, plan, scenario.graph, scenario.closed_mask)
+    return SolvedPlan(plan.to_dict(), plan_to_geojson(plan, scenario.problem))

@@ -1,0 +1,38 @@
+"""Vehicles of volunteers: a volunteer sees and changes only their own; coordinators all."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from api import crud, schemas
+from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, VersionQuery
+from api.routes.csv_routes import add_csv_routes
+
+router = APIRouter(prefix="/vehicles", tags=["vehicles"])
+add_csv_routes(router, "vehicles")
+
+
+@router.post("", response_model=schemas.VehiclePublic, status_code=status.HTTP_201_CREATED)
+def create_vehicle(ctx: Ctx, data: schemas.VehicleCreate) -> object:
+    return crud.create_vehicle(ctx, data)
+
+
+@router.get("", response_model=list[schemas.VehiclePublic])
+def list_vehicles(ctx: Ctx, offset: Offset = 0, limit: Limit = 100, owner_id: OptionalId = None) -> object:
+    return crud.list_vehicles(ctx, owner_id, offset, limit)
+
+
+@router.get("/{vehicle_id}", response_model=schemas.VehiclePublic)
+def get_vehicle(ctx: Ctx, vehicle_id: IdPath) -> object:
+    return crud.get_vehicle(ctx, vehicle_id)
+
+
+@router.patch("/{vehicle_id}", response_model=schemas.VehiclePublic)
+def update_vehicle(ctx: Ctx, vehicle_id: IdPath, data: schemas.VehicleUpdate) -> object:
+    return crud.update_vehicle(ctx, vehicle_id, data)
+
+
+@router.delete("/{vehicle_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_vehicle(ctx: Ctx, vehicle_id: IdPath, version: VersionQuery) -> Response:
+    crud.delete_vehicle(ctx, vehicle_id, version)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
