@@ -1,0 +1,1 @@
+"""Benchmarks: our solver against its peers on real maps and on the Bus Evacuation Problem (see README.md)."""

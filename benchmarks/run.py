@@ -14,7 +14,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +60,12 @@ def _ours() -> Callable[[Problem, float, int], Plan] | None:
     return lambda problem, limit, seed: solve(problem, SolveParams(time_limit_seconds=limit, seed=seed))
 
 
-def run_methods(problem: Problem, graph: RoadGraph | None, time_limit: float, seed: int) -> list[Row]:
-    """Every method on one problem, each plan checked (leg geometry too when ``graph`` is given)."""
+def run_methods(problem: Problem, graph: RoadGraph | None, time_limit: float, seed: int,
+                vroom_factor: float = 3.0) -> list[Row]:
+    """Every method on one problem, each plan checked (leg geometry too when ``graph`` is given).
+
+    VROOM gets ``vroom_factor`` times our time limit per mode.
+    """
     rows: list[Row] = []
     solve = _ours()
     if solve is None:
@@ -72,13 +76,12 @@ def run_methods(problem: Problem, graph: RoadGraph | None, time_limit: float, se
     plan, wall = _timed(lambda: solve_greedy(problem))
     rows.append(Row("greedy", plan, wall))
     model = VroomModel(problem)
-    plain = solve_vroom(problem, time_limit_seconds=3 * time_limit, model=model)
+    plain = solve_vroom(problem, time_limit_seconds=vroom_factor * time_limit, model=model)
     rows.append(Row("VROOM plain", plain.plan, plain.wall_seconds,
                     note=f"{plain.dropped_for_ride} dropped for ride time"))
-    bisect = solve_vroom_bisect(problem, budget_seconds=3 * time_limit, target=plain.plan.metrics.households_served,
-                                model=model)
+    bisect = solve_vroom_bisect(problem, budget_seconds=vroom_factor * time_limit, plain=plain, model=model)
     rows.append(Row("VROOM bisect", bisect.plan, bisect.wall_seconds,
-                    note=f"{len(bisect.probes)} probes; {bisect.dropped_for_ride} dropped for ride time"))
+                    note=f"plain, then {len(bisect.probes)} probes; {bisect.dropped_for_ride} dropped for ride time"))
     for row in rows:
         if row.plan is not None:
             row.violations = len(check_plan(problem, row.plan, road_graph=graph))
@@ -112,41 +115,43 @@ def method_table(rows: list[Row], households: int) -> list[str]:
     return lines
 
 
-def map_section(map_path: Path, sizes: list[int], time_limit: float, seed: int) -> list[str]:
+def map_section(map_path: Path, sizes: list[int], time_limit: float, seed: int,
+                vroom_factor: float) -> Iterator[str]:
     """The random-instance tables, one per size, or a line saying why they were skipped."""
     if not map_path.is_file():
-        return [f"Skipped the map benchmark: {map_path} is not there (it comes from the shared maps folder, "
-                "../shared/maps; pass --map FILE.osm.pbf to use another map)."]
+        yield (f"Skipped the map benchmark: {map_path} is not there (it comes from the shared maps folder, "
+               "../shared/maps; pass --map FILE.osm.pbf to use another map).")
+        return
     started = time.perf_counter()
     graph = load_road_graph(map_path, cache_dir=get_settings().cache_dir)
     load_s = time.perf_counter() - started
-    lines = [f"Map `{map_path.name}`: {graph.node_count:,} road nodes, {graph.vertex_count:,} graph vertices; "
-             f"loaded in {load_s:.2f} s (cached after the first run)."]
+    yield (f"Map `{map_path.name}`: {graph.node_count:,} road nodes, {graph.vertex_count:,} graph vertices; "
+           f"loaded in {load_s:.2f} s (parsed on the first run, then read from the cache).")
     for size in sizes:
         scenario = random_instance(graph, size, seed=seed, map_path=map_path)
         started = time.perf_counter()
         problem = build_problem(scenario, graph)
         matrix_s = time.perf_counter() - started
         people = sum(h.people for h in problem.households)
-        lines += [
+        yield from [
             "",
             f"### {size} households ({people} people), {len(problem.drivers)} cars, {len(problem.shelters)} shelters, "
             f"deadline {problem.deadline:g} min",
             "",
             f"Travel-time matrix over {len(problem.travel.locations)} places: {matrix_s:.2f} s. "
-            f"Time limit: ours {time_limit:g} s, VROOM {3 * time_limit:g} s in total per mode.",
+            f"Time limit: ours {time_limit:g} s; VROOM plain {vroom_factor * time_limit:g} s, then as much again "
+            "for the bisection probes.",
             "",
-            *method_table(run_methods(problem, graph, time_limit, seed), size),
         ]
-    return lines
+        yield from method_table(run_methods(problem, graph, time_limit, seed, vroom_factor), size)
 
 
 BepResult = tuple[float | None, float, int, str]
 
 
-def _bep_result(problem: Problem, fn: Callable[[], Plan], reference: float | None) -> BepResult:
+def _bep_result(problem: Problem, method: Callable[[Problem], Plan], reference: float | None) -> BepResult:
     """(gap %, wall seconds, violations, evacuation-time cell) of one method on one BEP instance."""
-    plan, wall = _timed(fn)
+    plan, wall = _timed(lambda: method(problem))
     violations = len(check_plan(problem, plan))
     if plan.unserved:
         return None, wall, violations, f"{len(plan.unserved)} unserved"
@@ -155,14 +160,15 @@ def _bep_result(problem: Problem, fn: Callable[[], Plan], reference: float | Non
     return gap, wall, violations, _f(value, 0)
 
 
-def bep_section(time_limit: float, seed: int) -> list[str]:
+def bep_section(time_limit: float, seed: int) -> Iterator[str]:
     """Per BEP instance: our evacuation time (and the greedy's) against the reference value."""
     files = bep.instance_files()
     if not files:
-        return [f"Skipped the BEP benchmark: no instances under {bep.BEP_DIR}."]
+        yield f"Skipped the BEP benchmark: no instances under {bep.BEP_DIR}."
+        return
     reference = bep.reference_values()
     solve = _ours()
-    lines = [
+    yield from [
         "| instance | buses | loads | reference | ours | gap % | time (s) | greedy | gap % | check |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
@@ -174,22 +180,21 @@ def bep_section(time_limit: float, seed: int) -> list[str]:
         if solve is None:
             ours_cells, bad = "– | – | –", 0
         else:
-            gap, wall, bad, value = _bep_result(problem, lambda p=problem: solve(p, time_limit, seed), ref)
+            gap, wall, bad, value = _bep_result(problem, lambda p: solve(p, time_limit, seed), ref)
             ours_cells = f"{value} | {_f(gap)} | {wall:.2f}"
             if gap is not None:
                 gaps["ours"].append(gap)
-        g_gap, _, g_bad, g_value = _bep_result(problem, lambda p=problem: solve_greedy(p), ref)
+        g_gap, _, g_bad, g_value = _bep_result(problem, solve_greedy, ref)
         if g_gap is not None:
             gaps["greedy"].append(g_gap)
         check = "valid" if bad + g_bad == 0 else f"**{bad + g_bad} violations**"
-        lines.append(f"| {inst.name} | {inst.buses} | {len(problem.households)} | {_f(ref, 0)} | {ours_cells} | "
-                     f"{g_value} | {_f(g_gap)} | {check} |")
-    lines.append("")
+        yield (f"| {inst.name} | {inst.buses} | {len(problem.households)} | {_f(ref, 0)} | {ours_cells} | "
+               f"{g_value} | {_f(g_gap)} | {check} |")
+    yield ""
     for method, values in gaps.items():
         if values:
-            lines.append(f"- {method}: mean gap {sum(values) / len(values):.1f} %, max {max(values):.1f} % "
-                         f"over {len(values)} instances with a reference value")
-    return lines
+            yield (f"- {method}: mean gap {sum(values) / len(values):.1f} %, max {max(values):.1f} % "
+                   f"over {len(values)} instances with a reference value")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--map", type=Path, default=DEFAULT_MAP, help="OSM .pbf map (default: heidelberg.test.pbf)")
     parser.add_argument("--time-limit", type=float, default=get_settings().time_limit_seconds,
                         help="our solver's seconds per instance; VROOM gets 3x in total per mode")
+    parser.add_argument("--vroom-factor", type=float, default=3.0,
+                        help="VROOM's seconds per mode, as a multiple of --time-limit")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bep", action="store_true", help="also run the Bus Evacuation Problem instances")
     parser.add_argument("--bep-time-limit", type=float, default=2.0, help="our solver's seconds per BEP instance")
@@ -206,10 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
-    def emit(lines: list[str]) -> None:
+    def emit(lines: Iterator[str] | list[str]) -> None:
         for line in lines:
             print(line, flush=True)
-        report.extend(lines)
+            report.append(line)
 
     report: list[str] = []
     emit(["# Benchmark", "",
@@ -217,12 +224,15 @@ def main(argv: list[str] | None = None) -> int:
           f"seed {args.seed}; command: `python -m benchmarks.run {' '.join(sys.argv[1:] if argv is None else argv)}`",
           ""])
     if not args.no_map:
-        emit(["## Random instances on a real map", "", *map_section(args.map, sizes, args.time_limit, args.seed), ""])
+        emit(["## Random instances on a real map", ""])
+        emit(map_section(args.map, sizes, args.time_limit, args.seed, args.vroom_factor))
+        emit([""])
     if args.bep:
         emit(["## Bus Evacuation Problem (Bish 2011; CEC 2017 GRASP instances)", "",
               f"Evacuation time = our clearance minute; reference = best of CPLEX and GRASP (random sets only). "
-              f"Our time limit {args.bep_time_limit:g} s per instance.", "",
-              *bep_section(args.bep_time_limit, args.seed), ""])
+              f"Our time limit {args.bep_time_limit:g} s per instance.", ""])
+        emit(bep_section(args.bep_time_limit, args.seed))
+        emit([""])
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n".join(report) + "\n")

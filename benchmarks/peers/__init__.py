@@ -1,0 +1,1 @@
+"""Peer planners for the benchmark: a greedy dispatcher and VROOM."""

@@ -96,7 +96,7 @@ class _Car:
 
 
 class _Dispatch:
-    """One greedy run over the given requests (households in ``excluded`` are left out)."""
+    """One greedy run over the given requests, in dispatch order: the cars' state and what is still open."""
 
     def __init__(self, problem: Problem, choice: ShelterChoice, requests: list[Request]) -> None:
         self.problem = problem

@@ -233,15 +233,16 @@ def lower_bound(model: VroomModel) -> float:
     return best
 
 
-def solve_vroom_bisect(problem: Problem, *, budget_seconds: float = 30.0, target: int | None = None,
+def solve_vroom_bisect(problem: Problem, *, budget_seconds: float = 30.0, plain: VroomRun | None = None,
                        exploration: int = 2, tolerance_minutes: float = 1.0,
                        model: VroomModel | None = None) -> VroomRun:
-    """Bisect the shift end like a skilled user: the earliest bound at which VROOM serves ``target`` households.
+    """Bisect the shift end like a skilled user: the earliest bound at which VROOM serves as many as plain.
 
-    ``target`` is what plain VROOM serves (pass the plain run's count; by default this mode's own unbounded
-    solve sets it). Everything, that first solve included, stays within ``budget_seconds``; each probe gets
-    an even share of what is left for the probes still expected. A lower exploration level than plain's
-    buys more probes, and the probes matter more than the search within each.
+    A skilled user first runs VROOM plainly: ``plain`` (or an unbounded solve run here within the budget)
+    gives the target, the first upper bound and the fallback plan. The probes then share
+    ``budget_seconds``, each getting an even share of what is left for the probes still expected; a lower
+    exploration level than plain's buys more probes, which matter more than the search within each. The
+    reported wall time includes the plain run.
     """
     started = time.perf_counter()
     model = model or VroomModel(problem)
@@ -249,11 +250,13 @@ def solve_vroom_bisect(problem: Problem, *, budget_seconds: float = 30.0, target
     def left() -> float:
         return budget_seconds - (time.perf_counter() - started)
 
-    best, dropped = _solve_once(model, None, left() / 4, exploration)
-    target = best.metrics.households_served if target is None else target
-    lo = lower_bound(model)
-    reached = best.metrics.households_served >= target
-    hi = best.metrics.clearance_minute if reached else problem.deadline
+    if plain is None:
+        best, dropped = _solve_once(model, None, left() / 4, exploration)
+        before = 0.0
+    else:
+        best, dropped, before = plain.plan, plain.dropped_for_ride, plain.wall_seconds
+    target = best.metrics.households_served
+    lo, hi = lower_bound(model), best.metrics.clearance_minute
     probes: list[tuple[float, int, float | None]] = []
     while hi - lo > tolerance_minutes and left() > 0.2:
         expected = max(1, math.ceil(math.log2((hi - lo) / tolerance_minutes)))
@@ -262,15 +265,13 @@ def solve_vroom_bisect(problem: Problem, *, budget_seconds: float = 30.0, target
         served = plan.metrics.households_served
         ok = served >= target
         probes.append((mid, served, plan.metrics.clearance_minute if ok else None))
-        if ok:
-            hi = min(mid, plan.metrics.clearance_minute)
-        else:
+        if not ok:
             lo = mid
-        # Best: the target reached at the earliest clearance; short of it, the most served.
-        if (ok and (not reached or plan.metrics.clearance_minute < best.metrics.clearance_minute)) or (
-                not reached and served > best.metrics.households_served):
-            best, dropped, reached = plan, dropped_here, ok
-    return VroomRun(best, time.perf_counter() - started, dropped, probes)
+            continue
+        hi = min(mid, plan.metrics.clearance_minute)
+        if plan.metrics.clearance_minute < best.metrics.clearance_minute:
+            best, dropped = plan, dropped_here
+    return VroomRun(best, before + time.perf_counter() - started, dropped, probes)
 
 
 __all__ = ["VroomModel", "VroomRun", "lower_bound", "solve_vroom", "solve_vroom_bisect", "to_plan"]

@@ -97,9 +97,25 @@ def triage(inst: Instance, preferred: Mapping[str, int] | None = None) -> Triage
         candidates.append((0 if hid in preferred else 1, int(inst.priority[r0]), -regret, hid, rs, times))
 
     room = inst.shelter_capacity.astype(np.int64).copy()
-    for *_order, hid, rs, times in sorted(candidates, key=lambda c: c[:4]):
+    accessible = inst.shelter_accessible
+    ordered = sorted(candidates, key=lambda c: c[:4])
+
+    def needs_access(rs: list[int]) -> bool:
+        return bool(inst.wheelchair[rs].max() > 0)
+
+    # Room in accessible shelters is kept for the wheelchair households still to be placed: a
+    # household that can go anywhere takes it only when nothing else is left for them.
+    reserve = sum(int(sum(inst.requests[r].people for r in c[4])) for c in ordered if needs_access(c[4]))
+    for *_order, hid, rs, times in ordered:
         people = int(sum(inst.requests[r].people for r in rs))
+        wheel = needs_access(rs)
+        if wheel:
+            reserve -= people
         fitting = [s for s in np.argsort(times, kind="stable") if np.isfinite(times[s]) and room[s] >= people]
+        if not wheel and len(fitting) > 1:
+            spare = int(room[accessible].sum()) - reserve
+            keep_free = [s for s in fitting if not (accessible[s] and spare - people < 0)]
+            fitting = keep_free or fitting
         if fitting:
             room[fitting[0]] -= people
             shelter[rs] = fitting[0]

@@ -46,7 +46,7 @@ def test_inconsistent_totals_are_refused(tmp_path: Path) -> None:
     """A header total that disagrees with the listed demands is an error naming the file."""
     path = tmp_path / "bad.txt"
     path.write_text(TINY.replace("2 6 4 2", "2 7 4 2"))
-    with pytest.raises(ValueError, match="bad.txt: AP demands"):
+    with pytest.raises(ValueError, match=r"bad\.txt: AP demands"):
         read_bep(path)
 
 
