@@ -14,11 +14,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from matcher.matrix import matrix_for_places
-from matcher.problem import Alert, Driver, Household, Problem, ServiceMinutes, Shelter
-from matcher.roads.closures import edge_closures
+from matcher.problem import Problem
 from matcher.roads.graph import RoadGraph
-from matcher.travel import LocationRef
+from matcher.scenario import problem_on_graph
 
 #: The map's core: the 2nd to 98th percentile of node positions (extracts keep long ways far outside).
 CORE_PERCENTILES = (2.0, 98.0)
@@ -130,29 +128,5 @@ def write_scenario(scenario: dict[str, Any], path: str | os.PathLike[str]) -> Pa
 
 
 def build_problem(scenario: dict[str, Any], graph: RoadGraph) -> Problem:
-    """The scenario's problem with travel times on ``graph`` (closures applied); ``InputError`` on bad records.
-
-    A small reader for the benchmark's own scenarios (no unknown-field or file-format checks).
-    """
-    alert = scenario["alert"]
-    households = tuple(Household(**h) for h in scenario["households"])
-    drivers = tuple(Driver(**d) for d in scenario["drivers"])
-    shelters = tuple(Shelter(**s) for s in scenario["shelters"])
-    places = (
-        [(LocationRef("driver", d.id), d.lat, d.lon) for d in drivers]
-        + [(LocationRef("household", h.id), h.lat, h.lon) for h in households]
-        + [(LocationRef("shelter", s.id), s.lat, s.lon) for s in shelters]
-    )
-    closed_ways = tuple(alert.get("closed_ways", ()))
-    flood_zones = tuple(alert.get("flood_zones", ()))
-    closures = edge_closures(graph, closed_ways, flood_zones) if closed_ways or flood_zones else None
-    return Problem(
-        name=scenario["name"],
-        households=households,
-        drivers=drivers,
-        shelters=shelters,
-        alert=Alert(deadline_minutes=alert["deadline_minutes"], start=alert.get("start"), closed_ways=closed_ways,
-                    flood_zones=flood_zones),
-        travel=matrix_for_places(graph, places, closures),
-        service=ServiceMinutes(**scenario.get("service_minutes", {})),
-    )
+    """The scenario's problem with travel times on ``graph`` (closures applied), through the project's loader."""
+    return problem_on_graph(scenario, graph)[0]

@@ -139,17 +139,35 @@ def problem_from_dict(
     """
     settings = settings or get_settings()
     say = progress or (lambda _m: None)
-    name = str(data.get("name") or "scenario")
-    households = _records(data, "households", "household", Household)
-    drivers = _records(data, "drivers", "driver", Driver)
-    shelters = _records(data, "shelters", "shelter", Shelter)
-    check_unique_ids(households, drivers, shelters)
-    alert = _alert(data)
-    service = _service(data)
+    _records_of(data)  # bad records fail before the map is touched
     map_path = resolve_map(data, base)
     if graph is None:
         say(f"loading map {map_path.name}")
         graph = load_road_graph(map_path, settings.cache_dir)
+    problem, closures = problem_on_graph(data, graph, settings, say)
+    return Scenario(None, map_path, problem, graph, closures, dict(data))
+
+
+def _records_of(data: Mapping[str, Any]) -> tuple[tuple[Household, ...], tuple[Driver, ...], tuple[Shelter, ...]]:
+    households = _records(data, "households", "household", Household)
+    drivers = _records(data, "drivers", "driver", Driver)
+    shelters = _records(data, "shelters", "shelter", Shelter)
+    check_unique_ids(households, drivers, shelters)
+    return households, drivers, shelters
+
+
+def problem_on_graph(
+    data: Mapping[str, Any],
+    graph: RoadGraph,
+    settings: Settings | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Problem, EdgeClosures]:
+    """The problem of a scenario mapping on a road graph already loaded (its ``map`` is not read)."""
+    settings = settings or get_settings()
+    say = progress or (lambda _m: None)
+    households, drivers, shelters = _records_of(data)
+    alert = _alert(data)
+    service = _service(data)
     closures = edge_closures(graph, alert.closed_ways, alert.flood_zones)
     if closures.unknown_ways:
         say(f"warning: closed ways not on the drivable map: {', '.join(map(str, closures.unknown_ways))}")
@@ -160,8 +178,8 @@ def problem_from_dict(
     )
     say(f"travel times among {len(places)} places ({closures.closed_count} road segments closed)")
     travel = matrix_for_places(graph, places, closures, settings.snap_max_meters)
-    problem = Problem(name, households, drivers, shelters, alert, travel, service)
-    return Scenario(None, map_path, problem, graph, closures, dict(data))
+    name = str(data.get("name") or "scenario")
+    return Problem(name, households, drivers, shelters, alert, travel, service), closures
 
 
 def load_scenario(
