@@ -45,7 +45,7 @@ def replan(
     progress: Progress | None = None,
 ) -> ReplanResult:
     """Re-plan ``problem`` (the current picture: new households, closures) at ``state.minute``."""
-    params = params or SolveParams(time_limit_seconds=1.0)
+    params = params or SolveParams(time_limit_seconds=1.5)
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     deadline = started + SAFETY_FACTOR * params.time_limit_seconds + 1.0
