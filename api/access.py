@@ -5,14 +5,15 @@
 * **403** for an action the user's role may not take on something they may know about (a volunteer
   changing a shelter, posting an alert, listing households).
 
-Live operations extend ``can_read_household`` (the driver assigned to it while an alert is active).
+A household's personal data is seen by coordinators, its registrar, and the driver it is assigned to in the
+newest plan version of an alert while that alert is active (``can_read_household``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api import models, planning
@@ -39,8 +40,33 @@ def can_read_vehicle(user: models.User, vehicle: models.Vehicle) -> bool:
 
 
 def can_read_household(user: models.User, household: models.Household, session: Session) -> bool:
-    """Coordinators and the household's registrar. (Live operations add: its assigned driver, alert active.)"""
-    return is_coordinator(user) or household.registrar_id == user.id
+    """Coordinators, the household's registrar, and its assigned driver while the alert is active."""
+    if is_coordinator(user) or household.registrar_id == user.id:
+        return True
+    return household.id in assigned_household_ids(user, session)
+
+
+def assigned_household_ids(user: models.User, session: Session) -> set[int]:
+    """Households picked up or carried by the user's vehicles in the newest plan of each active alert."""
+    drivers = own_driver_ids(user, session)
+    if not drivers:
+        return set()
+    newest = (select(models.Plan.alert_id, func.max(models.Plan.version).label("version"))
+              .join(models.Alert, models.Alert.id == models.Plan.alert_id)
+              .where(models.Alert.status == "active").group_by(models.Plan.alert_id).subquery())
+    plans = session.scalars(select(models.Plan.plan).join(
+        newest, (models.Plan.alert_id == newest.c.alert_id) & (models.Plan.version == newest.c.version)))
+    found: set[int] = set()
+    for plan in plans:
+        for route in plan.get("routes", []):
+            if route.get("driver_id") not in drivers:
+                continue
+            for stop in route.get("stops", []):
+                for hid in [stop.get("household_id"), *stop.get("household_ids", [])]:
+                    db_id = None if hid is None else planning.db_id(hid)
+                    if db_id is not None:
+                        found.add(db_id)
+    return found
 
 
 def can_change_household(user: models.User, household: models.Household) -> bool:

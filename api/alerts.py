@@ -105,10 +105,12 @@ def list_jobs(ctx: Context, alert_id: int) -> list[schemas.JobPublic]:
 
 def list_plans(ctx: Context, alert_id: int) -> list[schemas.PlanSummary]:
     get_alert(ctx, alert_id)
-    query = (select(models.Plan.version, models.Plan.job_id, models.Plan.created_at, models.Plan.plan["metrics"])
+    query = (select(models.Plan.version, models.Plan.job_id, models.Plan.created_at, models.Plan.plan["metrics"],
+                    models.Plan.base_version, models.Plan.minute, models.Plan.stability)
              .where(models.Plan.alert_id == alert_id).order_by(models.Plan.version))
-    return [schemas.PlanSummary(alert_id=alert_id, version=v, job_id=j, created_at=c, metrics=m or {})
-            for v, j, c, m in ctx.session.execute(query)]
+    return [schemas.PlanSummary(alert_id=alert_id, version=v, job_id=j, created_at=c, metrics=m or {},
+                                base_version=b, minute=mi, stability=st)
+            for v, j, c, m, b, mi, st in ctx.session.execute(query)]
 
 
 def _plan(ctx: Context, alert_id: int, version: int) -> tuple[models.Alert, models.Plan]:

@@ -120,7 +120,9 @@ def create_user(
 
 
 def authenticate(session: Session, passwords: Passwords, email: str, password: str) -> models.User | None:
-    user = session.scalar(select(models.User).where(models.User.email == email.strip().lower()))
+    email = email.strip().lower()
+    # No account has a NUL in its e-mail, and PostgreSQL would refuse one in a query (a 500): no such user.
+    user = None if "\x00" in email else session.scalar(select(models.User).where(models.User.email == email))
     if not passwords.verify(None if user is None else user.password_hash, password) or user is None:
         return None
     if passwords.needs_rehash(user.password_hash):  # cost raised since: upgrade the stored hash now

@@ -6,6 +6,10 @@ A running job's worker writes a heartbeat; a job whose heartbeat is older than `
 process died, even by kill -9) is put back in the queue by the next worker that looks, and runs again. The
 plan row is inserted in the transaction that marks the job done, and only while this worker still holds the
 job, so no half-written plan and no second plan for one job is ever visible.
+
+A ``replan`` job continues the newest plan version from the live state (``api.livestate``). It is published
+only onto the version it continued and only if no stop was reported done meanwhile (checked under the alert's
+lock, which status reports take too); otherwise it is solved again on the newer state.
 """
 
 from __future__ import annotations
@@ -16,14 +20,15 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, func, select, update
+from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api import audit, models, planning
+from api import audit, livestate, models, planning
 from api.config import Settings
 from api.db import Database
 from matcher.errors import EvacError
@@ -32,6 +37,14 @@ log = logging.getLogger(__name__)
 
 #: A function that solves a scenario; tests swap in slow or failing ones.
 Solver = Callable[[dict, Settings], planning.SolvedPlan]
+#: A function that continues a plan (scenario, previous plan JSON, live state); tests swap it too.
+Replanner = Callable[[dict, dict, planning.LiveInput, Settings], planning.SolvedPlan]
+#: How often a re-plan is solved again when stops were reported done while it was being solved.
+REPLAN_TRIES = 3
+
+
+class Superseded(Exception):
+    """A re-plan's base version or live state changed before it could be published; solve it again."""
 
 
 def worker_name() -> str:
@@ -43,14 +56,36 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def enqueue(session: Session, alert: models.Alert, user: models.User | None, reason: str) -> models.PlanJob:
+def enqueue(
+    session: Session, alert: models.Alert, user: models.User | None, reason: str, kind: str = "plan",
+    minute: float | None = None,
+) -> models.PlanJob:
     """Queue a plan job for ``alert`` (committed by the caller together with whatever asked for it)."""
-    job = models.PlanJob(alert_id=alert.id, reason=reason, status="queued",
+    job = models.PlanJob(alert_id=alert.id, kind=kind, reason=reason, status="queued", minute=minute,
                          requested_by=None if user is None else user.id)
     session.add(job)
     session.flush()
-    audit.record(session, user, "queue", "plan_job", job.id, alert_id=alert.id, reason=reason)
+    audit.record(session, user, "queue", "plan_job", job.id, alert_id=alert.id, reason=reason, kind=kind)
     return job
+
+
+def enqueue_replan(
+    session: Session, alert: models.Alert, user: models.User | None, reason: str, minute: float | None = None
+) -> models.PlanJob:
+    """Queue a re-plan, or join one still waiting: it reads the live state only when solved, so it covers this
+    event too. Callers hold the alert's lock (``livestate.lock_alert``), so no worker claims it unseen."""
+    if minute is None:
+        waiting = session.scalar(
+            select(models.PlanJob)
+            .where(models.PlanJob.alert_id == alert.id, models.PlanJob.kind == "replan",
+                   models.PlanJob.status == "queued", models.PlanJob.minute.is_(None))
+            .order_by(models.PlanJob.id).limit(1).with_for_update(skip_locked=True)
+        )
+        if waiting is not None:
+            audit.record(session, user, "queue", "plan_job", waiting.id, alert_id=alert.id, reason=reason,
+                         kind="replan", joined=True)
+            return waiting
+    return enqueue(session, alert, user, reason, kind="replan", minute=minute)
 
 
 def requeue_stale(session: Session, settings: Settings, worker: str) -> int:
@@ -131,20 +166,34 @@ def _finish(session: Session, job_id: int, worker: str, **values: object) -> boo
 
 
 def publish(
-    session: Session, job: models.PlanJob, worker: str, scenario: dict, solved: planning.SolvedPlan
+    session: Session, job: models.PlanJob, worker: str, scenario: dict, solved: planning.SolvedPlan,
+    check: Callable[[Session], bool] | None = None, after: Callable[[Session, models.Plan], None] | None = None,
+    **fields: Any,
 ) -> int | None:
     """Mark the job done and insert its plan in one transaction; the new plan version, or ``None`` if the job
-    was taken from this worker meanwhile (then nothing is written)."""
+    was taken from this worker meanwhile (then nothing is written).
+
+    ``check`` runs under the alert's lock; when it fails nothing is written and ``Superseded`` is raised.
+    ``after`` adds rows that belong to the new plan (in the same transaction); ``fields`` are plan columns.
+    """
     for _ in range(3):  # two jobs of one alert finishing at once can pick the same version: retry on the clash
         if not _finish(session, job.id, worker, status="done", error=None):
             session.rollback()
             return None
-        version = (session.scalar(select(func.max(models.Plan.version)).where(models.Plan.alert_id == job.alert_id))
-                   or 0) + 1
-        session.add(models.Plan(alert_id=job.alert_id, version=version, job_id=job.id, plan=solved.plan,
-                                geojson=solved.geojson, scenario=scenario))
-        audit.record(session, None, "publish", "plan", job.alert_id, actor=worker, version=version, job_id=job.id)
+        livestate.lock_alert(session, job.alert_id)
+        if check is not None and not check(session):
+            session.rollback()
+            raise Superseded(f"plan job {job.id}: the live state changed while it was solved")
+        version = livestate.newest_version(session, job.alert_id) + 1
+        plan = models.Plan(alert_id=job.alert_id, version=version, job_id=job.id, plan=solved.plan,
+                           geojson=solved.geojson, scenario=scenario, **fields)
         try:
+            session.add(plan)
+            session.flush()
+            if after is not None:
+                after(session, plan)
+            audit.record(session, None, "publish", "plan", job.alert_id, actor=worker, version=version,
+                         job_id=job.id, kind=job.kind)
             session.commit()
             return version
         except IntegrityError:
@@ -158,16 +207,22 @@ def fail(session: Session, job_id: int, worker: str, error: str) -> None:
     session.commit()
 
 
-def load_scenario(session: Session, job: models.PlanJob, settings: Settings) -> dict:
-    """The scenario of the job's alert from the rosters as they are now."""
+def load_scenario(session: Session, job: models.PlanJob, settings: Settings, keep_dropped: bool = False) -> dict:
+    """The scenario of the job's alert from the rosters as they are now.
+
+    A plan from scratch leaves out the vehicles that dropped out of the alert; a re-plan keeps them
+    (``keep_dropped``: they still deliver riders on board) and marks them dropped in its live state.
+    """
     alert = session.get_one(models.Alert, job.alert_id)
     households = select(models.Household).order_by(models.Household.id)
     if alert.household_ids is not None:
         households = households.where(models.Household.id.in_(alert.household_ids))
     vehicles = (select(models.Vehicle).join(models.User, models.Vehicle.owner_id == models.User.id)
                 .where(models.User.is_active.is_(True)).order_by(models.Vehicle.id))
+    dropped = frozenset() if keep_dropped else livestate.dropped_drivers(session, alert.id)
+    cars = [v for v in session.scalars(vehicles) if planning.plan_id("vehicle", v.id) not in dropped]
     shelters = select(models.Shelter).order_by(models.Shelter.id)
-    return planning.build_scenario(alert, session.scalars(households).all(), session.scalars(vehicles).all(),
+    return planning.build_scenario(alert, session.scalars(households).all(), cars,
                                    session.scalars(shelters).all(), settings)
 
 
@@ -189,18 +244,77 @@ class _Heartbeat(threading.Thread):
                 log.exception("heartbeat of plan job %s failed", self.job_id)
 
 
-def run_job(db: Database, job_id: int, worker: str, settings: Settings, solver: Solver) -> None:
+@dataclass(frozen=True)
+class _Continuation:
+    """What a re-plan continues: the base plan version and the live state it was solved from."""
+
+    base: models.Plan
+    live: planning.LiveInput
+
+    def unchanged(self, session: Session) -> bool:
+        """Still the newest version, and no stop reported done or missed since (under the alert's lock)."""
+        if livestate.newest_version(session, self.base.alert_id) != self.base.version:
+            return False
+        alert = session.get_one(models.Alert, self.base.alert_id)
+        now = livestate.live_input(session, alert, self.base, self.live.minute)
+        return (now.completed, now.no_shows) == (self.live.completed, self.live.no_shows)
+
+    def carry(self, session: Session, plan: models.Plan) -> None:
+        livestate.carry_statuses(session, self.base, plan, self.live)
+
+
+def _replan_once(db: Database, job: models.PlanJob, worker: str, settings: Settings, solver: Solver,
+                 replanner: Replanner) -> int | None:
+    with db.sessions() as session:
+        alert = session.get_one(models.Alert, job.alert_id)
+        base = livestate.latest_plan(session, alert.id)
+        scenario = load_scenario(session, job, settings, keep_dropped=base is not None)
+        minute = job.minute if job.minute is not None else livestate.minute_now(alert)
+        live = None if base is None else livestate.live_input(session, alert, base, minute)
+        session.commit()
+    if base is None or live is None:  # nothing published yet: the first plan, from scratch
+        solved = solver(scenario, settings)
+        with db.sessions() as session:
+            return publish(session, job, worker, scenario, solved,
+                           check=lambda s: livestate.newest_version(s, job.alert_id) == 0)
+    scenario, carried = livestate.carry_over(scenario, base, live)
+    live = planning.LiveInput(live.minute, live.completed, live.dropped | carried, live.no_shows, live.cannot_reach)
+    solved = replanner(scenario, base.plan, live, settings)
+    going_on = _Continuation(base, live)
+    with db.sessions() as session:
+        return publish(session, job, worker, scenario, solved, check=going_on.unchanged, after=going_on.carry,
+                       base_version=base.version, minute=live.minute, stability=solved.stability)
+
+
+def _replan(db: Database, job: models.PlanJob, worker: str, settings: Settings, solver: Solver,
+            replanner: Replanner) -> int | None:
+    """Continue the newest plan version from the live state; solved again if that changes before publishing."""
+    for _ in range(REPLAN_TRIES):
+        try:
+            return _replan_once(db, job, worker, settings, solver, replanner)
+        except Superseded as exc:
+            log.info("%s; solving it again", exc)
+    raise EvacError(f"stops were reported done during each of {REPLAN_TRIES} re-plans; nothing was published "
+                    "(the previous plan version stays current): ask for a re-plan again")
+
+
+def run_job(db: Database, job_id: int, worker: str, settings: Settings, solver: Solver,
+            replanner: Replanner | None = None) -> None:
     """Solve a claimed job and publish its plan, or mark it failed with a message a coordinator can act on."""
     beat = _Heartbeat(db, job_id, worker, settings.heartbeat_seconds)
     beat.start()
     try:
         with db.sessions() as session:
             job = session.get_one(models.PlanJob, job_id)
-            scenario = load_scenario(session, job, settings)
-            session.commit()
-        solved = solver(scenario, settings)
-        with db.sessions() as session:
-            version = publish(session, job, worker, scenario, solved)
+        if job.kind == "replan":
+            version = _replan(db, job, worker, settings, solver, replanner or planning.replan_scenario)
+        else:
+            with db.sessions() as session:
+                scenario = load_scenario(session, job, settings)
+                session.commit()
+            solved = solver(scenario, settings)
+            with db.sessions() as session:
+                version = publish(session, job, worker, scenario, solved)
         log.info("plan job %s: %s", job_id, f"published plan version {version}" if version else "lost its claim")
     except EvacError as exc:  # bad input (names record and field), a solver failure, or a plan failing its check
         with db.sessions() as session:
@@ -220,8 +334,9 @@ def solve_with_matcher(scenario: dict, settings: Settings) -> planning.SolvedPla
 class JobRunner:
     """Runs plan jobs one at a time on a background thread (the embedded mode, and ``evac worker``)."""
 
-    def __init__(self, db: Database, settings: Settings, solver: Solver = solve_with_matcher) -> None:
-        self.db, self.settings, self.solver = db, settings, solver
+    def __init__(self, db: Database, settings: Settings, solver: Solver = solve_with_matcher,
+                 replanner: Replanner = planning.replan_scenario) -> None:
+        self.db, self.settings, self.solver, self.replanner = db, settings, solver, replanner
         self.worker = worker_name()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -241,7 +356,7 @@ class JobRunner:
             return False
         self._current = job_id
         try:
-            run_job(self.db, job_id, self.worker, self.settings, self.solver)
+            run_job(self.db, job_id, self.worker, self.settings, self.solver, self.replanner)
         finally:
             self._current = None
         return True

@@ -30,6 +30,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 ROLES = ("coordinator", "volunteer", "registrar")
 ALERT_STATUSES = ("active", "closed")
 JOB_STATUSES = ("queued", "running", "done", "failed")
+#: ``plan``: solve the alert from scratch; ``replan``: continue the latest plan version from the live state.
+JOB_KINDS = ("plan", "replan")
 STOP_STATUSES = ("on_the_way", "picked_up", "dropped_off", "no_show", "cannot_reach")
 
 
@@ -177,14 +179,19 @@ class PlanJob(Versioned, Base):
     __tablename__ = "plan_jobs"
     __table_args__ = (
         CheckConstraint(_in("status", JOB_STATUSES), name="ck_plan_jobs_status"),
+        CheckConstraint(_in("kind", JOB_KINDS), name="ck_plan_jobs_kind"),
         Index("ix_plan_jobs_status", "status", "id"),
         Index("ix_plan_jobs_alert_id", "alert_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
-    #: What asked for the plan: ``alert`` (posted), ``manual`` (asked again); live operations add their own.
+    kind: Mapped[str] = mapped_column(String(20), default="plan", server_default="plan")
+    #: What asked for the plan: ``alert`` (posted), ``manual`` (asked again), or a live event (``dropout``,
+    #: ``closure``, ``new_household``, ``stop_status``, ``manual_replan``).
     reason: Mapped[str] = mapped_column(String(50), default="alert")
+    #: A re-plan's minute after the alert start, when the request gave one; ``None``: the minute it is solved.
+    minute: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(200))
@@ -211,11 +218,16 @@ class Plan(Base):
     geojson: Mapped[dict[str, Any]] = mapped_column()
     #: The scenario the solver was given (no names or phones), for re-planning and audits.
     scenario: Mapped[dict[str, Any]] = mapped_column()
+    #: Re-plans only: the version it continues, the live minute it was made at, and the share of waiting
+    #: households that kept their driver.
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    minute: Mapped[float | None] = mapped_column(Float)
+    stability: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StopStatus(Versioned, Base):
-    """The live status of one stop of a plan (filled by live operations)."""
+    """The live status of one stop of a plan version, set by its driver or a coordinator."""
 
     __tablename__ = "stop_status"
     __table_args__ = (
@@ -230,6 +242,21 @@ class StopStatus(Versioned, Base):
     stop_index: Mapped[int] = mapped_column(Integer)
     household_id: Mapped[str | None] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(20))
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Dropout(Base):
+    """A vehicle that can drive no more in an alert (it still delivers riders on board). Append-only."""
+
+    __tablename__ = "dropouts"
+    __table_args__ = (UniqueConstraint("alert_id", "driver_id", name="uq_dropouts_driver"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    #: The plan's driver id (``V<vehicle id>``): kept as text so the vehicle may still be deleted later.
+    driver_id: Mapped[str] = mapped_column(String(50))
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")

@@ -1,4 +1,4 @@
-"""The only bridge to ``matcher``: record checks, positions on the map, scenario building, solving, checking.
+"""The only bridge to ``matcher``: record checks, positions on the map, scenario building, solving, re-planning.
 
 The road graph is loaded once per process (per map file) and reused by every request and job.
 Ids in scenarios and plans are ``V<vehicle id>``, ``H<household id>`` and ``S<shelter id>``.
@@ -21,6 +21,8 @@ from api.config import Settings
 from matcher.check import assert_plan_valid
 from matcher.errors import InputError, MapError
 from matcher.geojson import plan_to_geojson
+from matcher.live import LiveState
+from matcher.plan import Plan
 from matcher.problem import Alert, Driver, Household, Shelter
 from matcher.roads.closures import flood_geometry
 from matcher.roads.graph import RoadGraph
@@ -28,6 +30,7 @@ from matcher.roads.load import load_road_graph
 from matcher.roads.snap import snap_points
 from matcher.scenario import problem_from_dict
 from matcher.solver import SolveParams, solve
+from matcher.solver.replan import replan
 
 PREFIX = {"vehicle": "V", "household": "H", "shelter": "S"}
 
@@ -159,8 +162,11 @@ def build_scenario(
 
 @dataclass(frozen=True)
 class SolvedPlan:
+    """A checked plan's JSON and GeoJSON; re-plans add their stability figure."""
+
     plan: dict[str, Any]
     geojson: dict[str, Any]
+    stability: float | None = None
 
 
 def solve_scenario(
@@ -176,3 +182,51 @@ def solve_scenario(
     plan = solve(scenario.problem, params, progress)
     assert_plan_valid(scenario.problem, plan, scenario.graph, scenario.closed_mask)
     return SolvedPlan(plan.to_dict(), plan_to_geojson(plan, scenario.problem))
+
+
+# --- re-planning from the live state ------------------------------------------------------------------------
+
+#: The matcher knows one code for a household not picked up at its stop (``no_show``); the service keeps it and
+#: says why when the driver could not get there at all.
+CANNOT_REACH_REASON = ("cannot reach: the driver could not get to the address; call them, and report a closure "
+                       "if a road is blocked")
+
+
+@dataclass(frozen=True)
+class LiveInput:
+    """What has happened by ``minute``, in plan ids (the service's side of ``matcher.live.LiveState``)."""
+
+    minute: float
+    #: Driver id -> number of leading stops of their route in the plan being followed that are done.
+    completed: dict[str, int]
+    dropped: frozenset[str] = frozenset()
+    #: Households not picked up at their stop (``no_show`` and ``cannot_reach``) ...
+    no_shows: frozenset[str] = frozenset()
+    #: ... and those of them the driver could not reach.
+    cannot_reach: frozenset[str] = frozenset()
+
+
+def replan_scenario(
+    data: dict[str, Any], previous_plan: dict[str, Any], live: LiveInput, settings: Settings,
+    progress: Callable[[str], None] | None = None,
+) -> SolvedPlan:
+    """Continue ``previous_plan`` on the current scenario from ``live``; the whole evacuation as the next plan.
+
+    The re-solved future is re-checked against the problem that was left (raises ``PlanInvalid``) before
+    anything is returned; completed stops and riders on board are kept by ``matcher.solver.replan``.
+    """
+    scenario = problem_from_dict(data, base=Path(data["map"]).parent, settings=settings.matcher(), progress=progress,
+                                 graph=road_graph(settings))
+    state = LiveState(live.minute, dict(live.completed), live.dropped, live.no_shows)
+    params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
+    result = replan(scenario.problem, Plan.from_dict(previous_plan), state, params, progress)
+    assert_plan_valid(result.residual, result.future, scenario.graph, scenario.closed_mask)
+    plan = result.plan.to_dict()
+    for entry in plan["unserved"]:
+        if entry["household_id"] in live.cannot_reach:
+            entry["reason"] = CANNOT_REACH_REASON
+    # Counts only: non-coordinators see this block, so no household ids go in it.
+    plan["replan"] = {"minute": round(live.minute, 2), "stability": round(result.stability, 4),
+                      "households_reassigned": len(result.reassigned), "seconds": round(result.seconds, 3)}
+    geojson = plan_to_geojson(Plan.from_dict(plan), scenario.problem)
+    return SolvedPlan(plan, geojson, result.stability)

@@ -28,6 +28,7 @@ Need = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    AfterValidator(_no_nul),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128), AfterValidator(_no_nul)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude, degrees")]
@@ -300,7 +301,11 @@ class AlertPublic(Public):
 class JobPublic(Public):
     id: int
     alert_id: int
+    #: ``plan`` (from scratch) or ``replan`` (continues the newest plan version from the live state).
+    kind: Literal["plan", "replan"] = "plan"
     reason: str
+    #: A re-plan's minute after the alert start when the request gave one (else: the minute it is solved).
+    minute: float | None = None
     status: JobStatus
     attempts: int
     error: str | None
@@ -322,6 +327,10 @@ class PlanSummary(BaseModel):
     job_id: int
     created_at: datetime
     metrics: dict[str, Any]
+    #: Re-plans: the version continued, the live minute, and the share of waiting households that kept their driver.
+    base_version: int | None = None
+    minute: float | None = None
+    stability: float | None = None
 
 
 class AuditPublic(Public):

@@ -23,8 +23,9 @@ class LiveState:
     """What has happened by ``minute``.
 
     ``completed[driver_id]`` is how many stops of that driver's route in the previous plan are done
-    (arrived and left). ``dropped_drivers`` can drive no more (they still deliver riders on board);
-    ``no_shows`` are households that were not there when their driver came.
+    (arrived and left); a completed pickup of a no-show counts as done but puts nobody on board.
+    ``dropped_drivers`` can drive no more (they still deliver riders on board); ``no_shows`` are
+    households that were not there when their driver came (nobody of them was picked up).
     """
 
     minute: float
@@ -81,19 +82,36 @@ def _place_of(stop: Stop) -> LocationRef:
     return LocationRef("shelter", str(stop.shelter_id))
 
 
-def _freeze(problem: Problem, route: Route, done: int, now: float) -> tuple[Frozen, list[Stop]]:
-    """The completed prefix of a route, plus drop-offs for whoever is still on board; returns the rest too."""
+def _freeze(
+    problem: Problem, route: Route, done: int, now: float, no_shows: frozenset[str] = frozenset()
+) -> tuple[Frozen, list[Stop]]:
+    """The completed prefix of a route, plus drop-offs for whoever is still on board; returns the rest too.
+
+    A completed pickup of a no-show stays as a stop (the driver went there) but puts nobody on board, and
+    later completed drop-offs no longer list that household, so it is not counted as delivered.
+    """
     travel = problem.travel
-    stops, legs = list(route.stops[:done]), list(route.legs[:done])
+    stops: list[Stop] = []
+    legs = list(route.legs[:done])
     on_board: dict[str, list[Stop]] = {}
     picked: set[tuple[str, int]] = set()
-    for stop in stops:
-        if stop.type == "pickup":
+    absent: dict[str, list[Stop]] = {}
+    for stop in route.stops[:done]:
+        if stop.type == "pickup" and str(stop.household_id) in no_shows:
+            absent.setdefault(str(stop.household_id), []).append(stop)
+        elif stop.type == "pickup":
             on_board.setdefault(str(stop.household_id), []).append(stop)
             picked.add((str(stop.household_id), stop.part or 1))
         else:
+            missing = [p for hid in stop.household_ids for p in absent.pop(hid, [])]
+            if missing:
+                stop = dataclasses.replace(
+                    stop, household_ids=tuple(h for h in stop.household_ids if h not in no_shows),
+                    people=stop.people - sum(p.people for p in missing),
+                    wheelchair_users=stop.wheelchair_users - sum(p.wheelchair_users for p in missing))
             for hid in stop.household_ids:
                 on_board.pop(hid, None)
+        stops.append(stop)
     driver = problem.driver(route.driver_id)
     place = _place_of(stops[-1]) if stops else LocationRef("driver", driver.id)
     clock = max(stops[-1].depart_minute if stops else driver.available_from_minute, now)
@@ -137,7 +155,7 @@ def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Resi
         if route.driver_id not in {d.id for d in problem.drivers}:
             continue
         done = int(state.completed.get(route.driver_id, 0))
-        fixed, rest = _freeze(problem, route, min(done, len(route.stops)), now)
+        fixed, rest = _freeze(problem, route, min(done, len(route.stops)), now, state.no_shows)
         frozen[route.driver_id] = fixed
         trips: list[tuple[list[tuple[str, int]], str]] = []
         pending: list[tuple[str, int]] = []
@@ -165,7 +183,7 @@ def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Resi
     picked_people: dict[str, tuple[int, int]] = {}
     for f in frozen.values():
         for stop in f.stops:
-            if stop.type == "pickup":
+            if stop.type == "pickup" and str(stop.household_id) not in state.no_shows:
                 people, wheel = picked_people.get(str(stop.household_id), (0, 0))
                 picked_people[str(stop.household_id)] = (people + stop.people, wheel + stop.wheelchair_users)
     households_left: list[Household] = []

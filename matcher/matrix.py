@@ -21,6 +21,8 @@ from matcher.travel import LegPath, LocationRef, TravelTimes
 CHUNK = 100
 #: Predecessor rows kept by a router (each is one int32 per vertex).
 PREDECESSOR_CACHE = 256
+#: Legs a router remembers: re-plans ask for mostly the same legs again, and walking a path is Python work.
+LEG_CACHE = 20_000
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -126,6 +128,7 @@ class MapRouter:
         self._predecessors: OrderedDict[int, npt.NDArray[np.int32]] = OrderedDict(predecessors or {})
         self._keep = max(PREDECESSOR_CACHE, len(self._predecessors))
         self._lock = threading.Lock()
+        self._legs: OrderedDict[tuple[int, int], LegPath] = OrderedDict()
 
     @property
     def location_nodes(self) -> Ints:
@@ -138,18 +141,25 @@ class MapRouter:
     def paths(self, pairs: list[tuple[int, int]]) -> list[LegPath]:
         """Legs in the order asked; an unreachable pair gives ``LegPath(inf, None, ())``."""
         by_source: dict[int, list[int]] = {}
-        for k, (i, _) in enumerate(pairs):
-            by_source.setdefault(int(self._vertex[i]), []).append(k)
         legs: list[LegPath | None] = [None] * len(pairs)
-        sources = sorted(by_source)
         with self._lock:
+            for k, (i, j) in enumerate(pairs):
+                known = self._legs.get((int(i), int(j)))
+                if known is None:
+                    by_source.setdefault(int(self._vertex[i]), []).append(k)
+                else:
+                    legs[k] = known
+            sources = sorted(by_source)
             # A batch of sources at a time: one Dijkstra call each, and a bounded number of rows in memory.
             for start in range(0, len(sources), CHUNK):
                 batch = sources[start : start + CHUNK]
                 rows = self._rows(batch)
                 for source in batch:
                     for k in by_source[source]:
-                        legs[k] = self._leg(rows[source], *pairs[k])
+                        legs[k] = leg = self._leg(rows[source], *pairs[k])
+                        self._legs[(int(pairs[k][0]), int(pairs[k][1]))] = leg
+            while len(self._legs) > LEG_CACHE:
+                self._legs.popitem(last=False)
         return legs  # type: ignore[return-value]
 
     def _rows(self, sources: list[int]) -> dict[int, npt.NDArray[np.int32]]:

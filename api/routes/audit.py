@@ -8,11 +8,14 @@ from fastapi import APIRouter, Query
 
 from api import crud, schemas
 from api.deps import Ctx, Limit, Offset, OptionalId
+from api.responses import errors
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+#: No NUL: PostgreSQL refuses it in a text comparison (a 500), so it is a 422 naming the field here.
+EntityQuery = Annotated[str | None, Query(max_length=50, pattern=r"^[^\x00]*$")]
 
 
-@router.get("", response_model=list[schemas.AuditPublic])
-def list_audit(ctx: Ctx, entity: Annotated[str | None, Query(max_length=50)] = None, entity_id: OptionalId = None,
-               user_id: OptionalId = None, offset: Offset = 0, limit: Limit = 100) -> object:
+@router.get("", response_model=list[schemas.AuditPublic], responses=errors(401, 403))
+def list_audit(ctx: Ctx, entity: EntityQuery = None, entity_id: OptionalId = None, user_id: OptionalId = None,
+               offset: Offset = 0, limit: Limit = 100) -> object:
     return crud.list_audit(ctx, entity, entity_id, user_id, offset, limit)

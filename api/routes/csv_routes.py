@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response, UploadFile
 from api import csvio, schemas
 from api.deps import Ctx, ServicesDep
 from api.errors import ServiceError
+from api.responses import errors
 
 
 class TooLarge(ServiceError):
@@ -30,7 +31,7 @@ def add_csv_routes(router: APIRouter, kind: str) -> None:
 
     router.add_api_route("/export", export, methods=["GET"], name=f"export_{kind}", response_class=Response,
                          summary=f"Export the {kind} you may see as CSV",
-                         responses={200: {"content": {"text/csv": {}}}})
+                         responses={200: {"content": {"text/csv": {}}}, **errors(401, 403)})
     router.add_api_route("/import", import_, methods=["POST"], name=f"import_{kind}",
-                         response_model=schemas.ImportResult,
+                         response_model=schemas.ImportResult, responses=errors(400, 401, 403, 409, 413),
                          summary=f"Import {kind} from CSV: all rows land, or none and every bad row is reported")

@@ -6,33 +6,35 @@ from fastapi import APIRouter, Response, status
 
 from api import crud, schemas
 from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, VersionQuery
+from api.responses import errors
 from api.routes.csv_routes import add_csv_routes
 
 router = APIRouter(prefix="/households", tags=["households"])
 add_csv_routes(router, "households")
 
 
-@router.post("", response_model=schemas.HouseholdPublic, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=schemas.HouseholdPublic, status_code=status.HTTP_201_CREATED,
+             responses=errors(400, 401, 403))
 def create_household(ctx: Ctx, data: schemas.HouseholdCreate) -> object:
     return crud.create_household(ctx, data)
 
 
-@router.get("", response_model=list[schemas.HouseholdPublic])
+@router.get("", response_model=list[schemas.HouseholdPublic], responses=errors(401, 403))
 def list_households(ctx: Ctx, offset: Offset = 0, limit: Limit = 100, registrar_id: OptionalId = None) -> object:
     return crud.list_households(ctx, registrar_id, offset, limit)
 
 
-@router.get("/{household_id}", response_model=schemas.HouseholdPublic)
+@router.get("/{household_id}", response_model=schemas.HouseholdPublic, responses=errors(401, 404))
 def get_household(ctx: Ctx, household_id: IdPath) -> object:
     return crud.get_household(ctx, household_id)
 
 
-@router.patch("/{household_id}", response_model=schemas.HouseholdPublic)
+@router.patch("/{household_id}", response_model=schemas.HouseholdPublic, responses=errors(400, 401, 403, 404, 409))
 def update_household(ctx: Ctx, household_id: IdPath, data: schemas.HouseholdUpdate) -> object:
     return crud.update_household(ctx, household_id, data)
 
 
-@router.delete("/{household_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{household_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 404, 409))
 def delete_household(ctx: Ctx, household_id: IdPath, version: VersionQuery) -> Response:
     crud.delete_household(ctx, household_id, version)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

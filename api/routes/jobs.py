@@ -6,10 +6,11 @@ from fastapi import APIRouter
 
 from api import alerts, schemas
 from api.deps import Ctx, IdPath
+from api.responses import errors
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-@router.get("/{job_id}", response_model=schemas.JobPublic)
+@router.get("/{job_id}", response_model=schemas.JobPublic, responses=errors(401, 404))
 def get_job(ctx: Ctx, job_id: IdPath) -> object:
     return alerts.get_job(ctx, job_id)

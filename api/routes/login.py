@@ -10,11 +10,12 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api import crud, schemas
 from api.deps import ServicesDep, SessionDep
 from api.errors import Unauthorized
+from api.responses import errors
 
 router = APIRouter(tags=["login"])
 
 
-@router.post("/login/access-token", response_model=schemas.Token)
+@router.post("/login/access-token", response_model=schemas.Token, responses=errors(400, 401))
 def login(services: ServicesDep, session: SessionDep,
           form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> schemas.Token:
     """Exchange e-mail (as ``username``) and password for a bearer token."""

@@ -6,33 +6,35 @@ from fastapi import APIRouter, Response, status
 
 from api import crud, schemas
 from api.deps import Ctx, IdPath, Limit, Offset, VersionQuery
+from api.responses import errors
 from api.routes.csv_routes import add_csv_routes
 
 router = APIRouter(prefix="/shelters", tags=["shelters"])
 add_csv_routes(router, "shelters")
 
 
-@router.post("", response_model=schemas.ShelterPublic, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=schemas.ShelterPublic, status_code=status.HTTP_201_CREATED,
+             responses=errors(400, 401, 403))
 def create_shelter(ctx: Ctx, data: schemas.ShelterCreate) -> object:
     return crud.create_shelter(ctx, data)
 
 
-@router.get("", response_model=list[schemas.ShelterPublic])
+@router.get("", response_model=list[schemas.ShelterPublic], responses=errors(401))
 def list_shelters(ctx: Ctx, offset: Offset = 0, limit: Limit = 100) -> object:
     return crud.page(ctx.session, crud.shelters_query(ctx), offset, limit)
 
 
-@router.get("/{shelter_id}", response_model=schemas.ShelterPublic)
+@router.get("/{shelter_id}", response_model=schemas.ShelterPublic, responses=errors(401, 404))
 def get_shelter(ctx: Ctx, shelter_id: IdPath) -> object:
     return crud.get_shelter(ctx, shelter_id)
 
 
-@router.patch("/{shelter_id}", response_model=schemas.ShelterPublic)
+@router.patch("/{shelter_id}", response_model=schemas.ShelterPublic, responses=errors(400, 401, 403, 404, 409))
 def update_shelter(ctx: Ctx, shelter_id: IdPath, data: schemas.ShelterUpdate) -> object:
     return crud.update_shelter(ctx, shelter_id, data)
 
 
-@router.delete("/{shelter_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{shelter_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 404, 409))
 def delete_shelter(ctx: Ctx, shelter_id: IdPath, version: VersionQuery) -> Response:
     crud.delete_shelter(ctx, shelter_id, version)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

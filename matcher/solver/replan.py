@@ -16,7 +16,7 @@ from matcher.problem import Problem
 from matcher.schedule import build_plan
 from matcher.solver.construct import Trip, construct, drive_car
 from matcher.solver.improve import improve, work_for
-from matcher.solver.instance import build_instance
+from matcher.solver.instance import Instance, build_instance
 from matcher.solver.solve import SAFETY_FACTOR, Progress, SolveParams, leftover_reasons, to_visits
 from matcher.solver.triage import triage
 
@@ -37,6 +37,52 @@ class ReplanResult:
     seconds: float
 
 
+def _parts_by_size(inst: Instance, previous: Plan, state: LiveState) -> dict[tuple[str, int], int]:
+    """Residual request of each previous (household, part) key, a split household's parts matched by size.
+
+    ``merge`` numbers a split household's parts by pickup time while the residual splits what is left
+    afresh, so the same number can name parts of different sizes; a part of the same size is the one
+    its car planned for. Unmatched keys keep their number; completed stops match nothing.
+    """
+    index = {req.key: r for r, req in enumerate(inst.requests)}
+    free: dict[tuple[str, int, int], list[int]] = {}
+    for r, req in enumerate(inst.requests):
+        if req.parts > 1:
+            free.setdefault((req.household_id, req.people, req.wheelchair_users), []).append(r)
+    if not free:
+        return index
+    out: dict[tuple[str, int], int] = {}
+    unmatched: list[tuple[str, int]] = []
+    for route in previous.routes:
+        for stop in route.stops[int(state.completed.get(route.driver_id, 0)):]:
+            if stop.type != "pickup":
+                continue
+            key, size = (str(stop.household_id), stop.part or 1), (str(stop.household_id), stop.people,
+                                                                   stop.wheelchair_users)
+            if free.get(size):
+                out[key] = free[size].pop(0)
+            else:
+                unmatched.append(key)
+    taken = set(out.values())
+    for key in unmatched:
+        if key in index and index[key] not in taken:  # never the same request for two cars
+            out[key] = index[key]
+            taken.add(index[key])
+    return out
+
+
+def _fitting(inst: Instance, car: int, requests: list[int]) -> tuple[int, ...]:
+    """The requests of a kept trip that fit the car together, in order; the rest is placed again."""
+    seated = wheelchair = 0
+    kept: list[int] = []
+    for r in requests:
+        more_seated, more_wheelchair = seated + int(inst.seated[r]), wheelchair + int(inst.wheelchair[r])
+        if more_seated <= inst.car_seats[car] and more_wheelchair <= inst.car_wheelchair[car]:
+            kept.append(r)
+            seated, wheelchair = more_seated, more_wheelchair
+    return tuple(kept)
+
+
 def replan(
     problem: Problem,
     previous: Plan,
@@ -55,7 +101,7 @@ def replan(
     preferred = {hid: shelter_index[sid] for trips in res.previous_trips.values() for keys, sid in trips
                  for hid, _ in keys}
     tri = triage(inst, preferred)
-    request_index = {req.key: r for r, req in enumerate(inst.requests)}
+    request_index = _parts_by_size(inst, previous, state)
     car_index = {d.id: c for c, d in enumerate(res.problem.drivers)}
     keep: list[list[Trip]] = [[] for _ in range(inst.n_cars)]
     before: dict[str, str] = {}
@@ -68,7 +114,8 @@ def replan(
             continue
         for keys, sid in trips:
             s = shelter_index[sid]
-            rs = tuple(request_index[k] for k in keys if k in request_index and tri.shelter[request_index[k]] == s)
+            rs = _fitting(inst, c, [request_index[k] for k in keys
+                                    if k in request_index and tri.shelter[request_index[k]] == s])
             if rs:
                 keep[c].append(Trip(rs, s))
         # A closure or a late start can make the old tail impossible: give it up trip by trip.

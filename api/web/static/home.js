@@ -1,0 +1,5 @@
+// The start page: the choices for the signed-in role (or sign-in and sign-up).
+import { registerServiceWorker, start } from "./common.js";
+
+registerServiceWorker();
+start();
