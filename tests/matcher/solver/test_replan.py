@@ -132,3 +132,44 @@ def test_replan_accounts_for_every_household(minute: float) -> None:
     unserved = {u.household_id for u in result.plan.unserved}
     assert picked | unserved == {h.id for h in problem.households}
     assert not picked & unserved
+
+
+def test_no_show_at_a_completed_stop_puts_nobody_on_board() -> None:
+    """A pickup counted done because nobody came stays in the history, but the household is not on board, not
+    delivered by the drop-offs after it, and is listed as a no-show."""
+    problem = _town()
+    plan = solve(problem, FAST)
+    route = next(r for r in plan.routes if len(r.stops) >= 3 and r.stops[0].type == r.stops[1].type == "pickup")
+    absent, rider = route.stops[1].household_id, route.stops[0].household_id
+    drop = next(i for i, s in enumerate(route.stops) if s.type == "dropoff")
+    for done in (2, drop + 1):  # before and after the drop-off that was to unload them
+        state = LiveState(route.stops[done - 1].depart_minute, {route.driver_id: done}, no_shows=frozenset({absent}))
+        result = _checked(replan(problem, plan, state, FAST))
+        new_route = result.plan.route(route.driver_id)
+        assert new_route is not None and new_route.stops[1].household_id == absent
+        unloaded = [s for r in result.plan.routes for s in r.stops if s.type == "dropoff"]
+        assert all(absent not in s.household_ids for s in unloaded)
+        assert any(rider in s.household_ids for s in new_route.stops if s.type == "dropoff")
+        assert {u.household_id: u.code for u in result.plan.unserved}[absent] == "no_show"
+        assert result.plan.metrics.people_served == sum(s.people for s in unloaded)
+
+
+def test_chained_replans_keep_split_parts_on_cars_they_fit() -> None:
+    """A merged plan numbers split parts by pickup time, the residual re-splits: parts are matched by size.
+
+    H (7 people) is split 4 + 3; the 3-seat car picks up first, so after one re-plan its part is number 1,
+    which in the residual split is the 4-person part. A second re-plan must not put 4 people in 3 seats.
+    """
+    problem = make_problem(
+        households=[household("H", people=7)],
+        drivers=[driver("BIG", seats=4), driver("SMALL", seats=3)],
+        shelters=["S"],
+        minutes={("BIG", "H"): 9, ("SMALL", "H"): 1, ("H", "S"): 5, ("BIG", "S"): 10, ("SMALL", "S"): 5},
+        deadline=60,
+    )
+    plan = solve(problem, FAST)
+    first = _checked(replan(problem, plan, LiveState(0.0), SolveParams(improve=False)))
+    second = _checked(replan(problem, first.plan, LiveState(0.0), SolveParams(improve=False)))
+    assert second.stability == 1.0
+    loads = {r.driver_id: [s.people for s in r.stops if s.type == "pickup"] for r in second.plan.routes}
+    assert loads == {"BIG": [4], "SMALL": [3]}
