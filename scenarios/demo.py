@@ -24,10 +24,8 @@ def _circle(lon: float, lat: float, radius_m: float, points: int = 16) -> dict[s
     """A GeoJSON polygon approximating a circle (flood zones are drawn by hand like this)."""
     dlat = radius_m / 111_320.0
     dlon = dlat / math.cos(math.radians(lat))
-    ring = [
-        [round(lon + dlon * math.cos(2 * math.pi * k / points), 6), round(lat + dlat * math.sin(2 * math.pi * k / points), 6)]
-        for k in range(points)
-    ]
+    angles = [2 * math.pi * k / points for k in range(points)]
+    ring = [[round(lon + dlon * math.cos(a), 6), round(lat + dlat * math.sin(a), 6)] for a in angles]
     ring.append(ring[0])
     return {"type": "Polygon", "coordinates": [ring]}
 

@@ -17,7 +17,7 @@ from matcher.schedule import build_plan
 from matcher.solver.construct import Trip, construct, drive_car
 from matcher.solver.improve import improve, work_for
 from matcher.solver.instance import Instance, build_instance
-from matcher.solver.solve import SAFETY_FACTOR, Progress, SolveParams, leftover_reasons, to_visits
+from matcher.solver.solve import Progress, SolveParams, leftover_reasons, to_visits
 from matcher.solver.triage import triage
 
 
@@ -94,7 +94,7 @@ def replan(
     params = params or SolveParams(time_limit_seconds=1.5)
     say = progress or (lambda _m: None)
     started = time.perf_counter()
-    deadline = started + SAFETY_FACTOR * params.time_limit_seconds + 1.0
+    deadline = started + params.safety_stop()
     res = residual_problem(problem, previous, state)
     inst = build_instance(res.problem)
     shelter_index = {s.id: i for i, s in enumerate(res.problem.shelters)}
