@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     password_memory_kib: int = Field(default=65536, ge=64)
     #: Largest CSV upload accepted, in bytes.
     csv_max_bytes: int = Field(default=5_000_000, ge=1)
+    #: Requests of one server process using the database at once (the others wait, holding no thread); capped by
+    #: the connection pool. A few keep a Python process busiest: more only contend for its lock (scripts/load.py).
+    db_concurrency: int = Field(default=4, ge=1)
 
     @property
     def is_sqlite(self) -> bool:

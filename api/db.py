@@ -7,12 +7,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.config import Settings
 
 #: Milliseconds a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_MS = 15_000
+#: Connections per process: kept open, and opened on demand beyond those (PostgreSQL; SQLite files).
+POOL_SIZE = {"postgresql": 10, "sqlite": 5}
+MAX_OVERFLOW = {"postgresql": 20, "sqlite": 10}
+#: Connections left to the process's background threads (the plan job runner and its heartbeat), not to requests.
+RESERVED_CONNECTIONS = 2
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -25,17 +31,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _in_memory(url: str) -> bool:
+    return url.startswith("sqlite") and make_url(url).database in (None, "", ":memory:")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite connections get their pragmas on connect."""
     if url.startswith("sqlite"):
+        # An in-memory database lives in one connection per thread: no pool sizes there.
+        sizes = {} if _in_memory(url) else {"pool_size": POOL_SIZE["sqlite"], "max_overflow": MAX_OVERFLOW["sqlite"]}
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000}, pool_pre_ping=True
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000}, pool_pre_ping=True,
+            **sizes,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://"):  # plain URLs would pick psycopg2, which is not installed
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE["postgresql"],
+                         max_overflow=MAX_OVERFLOW["postgresql"])
 
 
 class Database:
@@ -49,6 +63,15 @@ class Database:
     @property
     def is_postgresql(self) -> bool:
         return self.engine.dialect.name == "postgresql"
+
+    @property
+    def request_slots(self) -> int:
+        """How many requests may use the database at once: ``db_concurrency``, within the pool's connections
+        less the reserved ones (so a request admitted always finds a connection)."""
+        name = self.engine.dialect.name
+        if name not in POOL_SIZE or _in_memory(self.settings.database_url):
+            return self.settings.db_concurrency
+        return min(self.settings.db_concurrency, POOL_SIZE[name] + MAX_OVERFLOW[name] - RESERVED_CONNECTIONS)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -17,19 +18,33 @@ from api.services import Services
 oauth2 = OAuth2PasswordBearer(tokenUrl="/login/access-token")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # Dependencies that do no I/O are ``async``: each sync one costs a trip to a worker thread on every request.
     services: Services = request.app.state.services
-    services.start()  # a no-op once the lifespan has started them; covers clients that skip the lifespan
+    if not services.started:  # started by the lifespan; this covers clients that skip it (blocking: on a thread)
+        await run_in_threadpool(services.start)
     return services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_session(services: ServicesDep) -> Iterator[Session]:
+async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
     # Operations commit themselves; whatever is left uncommitted (an error) is rolled back on close.
-    with services.db.sessions() as session:
-        yield session
+    # Sync routes and dependencies run on a limited set of worker threads, and a request keeps its connection from
+    # one to the next. Were more requests to want connections than the pool has, threads waiting for the pool could
+    # take every worker thread while the requests holding the connections wait for a thread to finish: a deadlock
+    # (FastAPI issue 3205; it froze the server under 200 concurrent clients). So requests wait here, on the event
+    # loop and holding no thread, until the pool surely has a connection for them.
+    async with services.db_gate():
+        session = services.db.sessions()
+        try:
+            yield session
+        finally:
+            if session.in_transaction():  # rolled back on close: database I/O, so on a worker thread
+                await run_in_threadpool(session.close)
+            else:  # committed already (every change does): closing holds no connection and does no I/O
+                session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -47,7 +62,7 @@ def current_user(services: ServicesDep, session: SessionDep, token: TokenDep) ->
 CurrentUser = Annotated[models.User, Depends(current_user)]
 
 
-def get_context(services: ServicesDep, session: SessionDep, user: CurrentUser) -> Context:
+async def get_context(services: ServicesDep, session: SessionDep, user: CurrentUser) -> Context:
     return Context(session=session, user=user, settings=services.settings, geocoder=services.geocoder)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import weakref
 
 from api import migrate, planning
 from api.config import Settings
@@ -26,6 +28,8 @@ class Services:
         self._passwords: Passwords | None = None
         self._tokens: Tokens | None = None
         self._lock = threading.Lock()
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary())
         self.started = False
 
     def start(self) -> None:
@@ -65,6 +69,17 @@ class Services:
         self.start()
         assert self._tokens is not None
         return self._tokens
+
+    def db_gate(self) -> asyncio.Semaphore:
+        """Admits requests to the database while the pool surely has a connection for each (``api.deps``).
+
+        One per event loop (a server process has one; tests may run an app on several in turn).
+        """
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(self.db.request_slots)
+        return gate
 
     def wake_runner(self) -> None:
         if self.runner is not None:

@@ -52,11 +52,16 @@ PAGE = 1000
 
 
 def say(message: str) -> None:
-    print(f"[load] {message}", file=sys.stderr, flush=True)
+    sys.stderr.write(f"[load] {message}\n")
+    sys.stderr.flush()
 
 
 class SetupError(Exception):
     """The run could not start (server, database, accounts): exit status 2."""
+
+
+class CountError(Exception):
+    """The rows could not be counted after the timed phase (the server stopped answering): exit status 1."""
 
 
 # --- the server under test -----------------------------------------------------------------------------------
@@ -189,26 +194,42 @@ def machine_cpu() -> tuple[float, float]:
     return sum(values) - idle, sum(values)
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU seconds of a process and all its descendants now alive."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
+def _processes() -> dict[int, tuple[str, int, float]]:
+    """pid -> (command name, parent pid, user + system CPU seconds) of every process now alive."""
+    found: dict[int, tuple[str, int, float]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
+                head, _, tail = stat.read().rpartition(")")
         except OSError:
             continue
-        parents[int(entry)] = int(fields[1])
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        fields = tail.split()
+        found[int(entry)] = (head.partition("(")[2], int(fields[1]),
+                             (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return found
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of a process and all its descendants now alive."""
+    found = _processes()
+    parents = {pid: parent for pid, (_, parent, _) in found.items()}
+    times = {pid: seconds for pid, (_, _, seconds) in found.items()}
     total, todo = 0.0, [root]
     while todo:
         pid = todo.pop()
         total += times.get(pid, 0.0)
         todo += [child for child, parent in parents.items() if parent == pid]
     return total
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU seconds of the local PostgreSQL server (its postmaster and backends), if one runs on this machine."""
+    found = _processes()
+    roots = [pid for pid, (name, parent, _) in found.items()
+             if name == "postgres" and found.get(parent, ("", 0, 0.0))[0] != "postgres"]
+    return sum(tree_cpu_seconds(pid) for pid in roots) if roots else None
 
 
 # --- clients -----------------------------------------------------------------------------------------------------
@@ -282,20 +303,29 @@ async def sign_in(http: httpx.AsyncClient, email: str, password: str) -> tuple[s
     response, seconds, error = await timed_post(http, "/login/access-token",
                                                 data={"username": email, "password": password})
     if response is None or response.status_code != 200:
-        raise SetupError(f"sign-in of {email} failed: {error or response and response.text}")
+        raise SetupError(f"sign-in of {email} failed: {error or (response and response.text)}")
     return response.json()["access_token"], seconds
 
 
-async def make_accounts(url: str, clients: int, run: str, coordinator: tuple[str, str], timeout: float
-                        ) -> tuple[list[Client], httpx.AsyncClient, dict[str, Any]]:
-    """The coordinator signs in; half the clients sign up as volunteers, half are made registrars; all sign in."""
+async def make_accounts(url: str, clients: int, run: str, coordinator: tuple[str, str], timeout: float,
+                        concurrency: int) -> tuple[list[Client], httpx.AsyncClient, dict[str, Any]]:
+    """The coordinator signs in; half the clients sign up as volunteers, half are made registrars; all sign in.
+
+    At most ``concurrency`` accounts are being made at once: each costs two argon2 hashes (64 MiB, slow on purpose),
+    and 200 at once would only queue up behind each other past any sensible timeout.
+    """
     coord = httpx.AsyncClient(base_url=url, timeout=timeout)
+    gate = asyncio.Semaphore(concurrency)
     token, _ = await sign_in(coord, *coordinator)
     coord.headers["Authorization"] = f"Bearer {token}"
     signups: list[float] = []
     logins: list[float] = []
 
     async def account(index: int) -> Client:
+        async with gate:
+            return await make_account(index)
+
+    async def make_account(index: int) -> Client:
         kind = "vehicle" if index % 2 == 0 else "household"
         email = f"{run}-{index}@load.example.org"
         http = httpx.AsyncClient(base_url=url, timeout=timeout, limits=httpx.Limits(max_connections=1))
@@ -305,7 +335,7 @@ async def make_accounts(url: str, clients: int, run: str, coordinator: tuple[str
         else:  # registrars are made by a coordinator
             response, seconds, error = await timed_post(coord, "/users", json={**account_body, "role": "registrar"})
         if response is None or response.status_code != 201:
-            raise SetupError(f"account {email} not created: {error or response and response.text}")
+            raise SetupError(f"account {email} not created: {error or (response and response.text)}")
         signups.append(seconds)
         token, seconds = await sign_in(http, email, PASSWORD)
         logins.append(seconds)
@@ -380,12 +410,14 @@ async def run_load(url: str, args: argparse.Namespace, coordinator: tuple[str, s
     run = f"load-{secrets.token_hex(4)}"
     places = positions()
     say(f"{args.clients} clients sign up and sign in (password hashing, not timed below)")
-    clients, coord, accounts = await make_accounts(url, args.clients, run, coordinator, args.timeout)
+    clients, coord, accounts = await make_accounts(url, args.clients, run, coordinator, args.timeout,
+                                                   args.signup_concurrency)
     say(f"accounts: {accounts['accounts']} in {accounts['seconds']} s ({accounts['accounts_per_second']}/s); "
         f"registering for {args.seconds:g} s" + (f" at {args.rate:g}/s" if args.rate else " as fast as possible"))
     interval = args.clients / args.rate if args.rate else 0.0
     cpu_before, own_before = machine_cpu(), time.process_time()
     server_before = tree_cpu_seconds(server_pid) if server_pid else None
+    postgres_before = postgres_cpu_seconds()
     start = time.perf_counter()
     deadline = start + args.seconds
     try:
@@ -394,9 +426,13 @@ async def run_load(url: str, args: argparse.Namespace, coordinator: tuple[str, s
         elapsed = time.perf_counter() - start
         cpu_after, own_after = machine_cpu(), time.process_time()
         server_after = tree_cpu_seconds(server_pid) if server_pid else None
+        postgres_after = postgres_cpu_seconds()
         results = [r for c in clients for r in c.results]
-        rows = {"vehicle": await stored(coord, "/vehicles", "label", run),
-                "household": await stored(coord, "/households", "name", run)}
+        try:
+            rows = {"vehicle": await stored(coord, "/vehicles", "label", run),
+                    "household": await stored(coord, "/households", "name", run)}
+        except httpx.HTTPError as exc:
+            raise CountError(f"counting the rows failed: {type(exc).__name__}: {exc}") from None
     finally:
         await asyncio.gather(*(c.http.aclose() for c in clients), coord.aclose())
     checks = {kind: check_rows([r for r in results if r.kind == kind], rows[kind]) for kind in rows}
@@ -409,6 +445,11 @@ async def run_load(url: str, args: argparse.Namespace, coordinator: tuple[str, s
                            "load_generator_cores": round((own_after - own_before) / elapsed, 2)}
     if server_before is not None and server_after is not None:
         cpu["server_cores"] = round((server_after - server_before) / elapsed, 2)
+    if postgres_before is not None and postgres_after is not None:
+        cpu["postgres_cores"] = round((postgres_after - postgres_before) / elapsed, 2)
+    if ok:  # CPU milliseconds per accepted registration, by where it was spent
+        cpu["ms_per_registration"] = {k.removesuffix("_cores"): round(v * elapsed / len(ok) * 1000, 2)
+                                      for k, v in cpu.items() if k.endswith("_cores")}
     return {
         "run": run, "url": url, "clients": args.clients, "seconds": round(elapsed, 2), "target_rate": args.rate,
         "accounts": accounts,
@@ -436,7 +477,8 @@ def report(summary: dict[str, Any]) -> str:
                                                         if summary["target_rate"] else ""),
         f"latency of accepted registrations: p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, p99 {lat['p99_ms']} ms, "
         f"max {lat['max_ms']} ms",
-        f"errors: {summary['errors']} of {summary['requests']} requests; statuses {summary['statuses']}",
+        f"errors: {summary['errors']} of {summary['requests']} requests; statuses {summary['statuses']}"
+        + "".join(f"\n  {e['status'] or 'no answer'}: {e['error']}" for e in summary["error_examples"]),
         "rows: " + "; ".join(f"{kind}s accepted {r['accepted']}, stored {r['stored']}, lost {r['lost']}, duplicated "
                              f"{r['duplicated']}, wrong id {r['wrong_id']}, stored but unconfirmed "
                              f"{r['stored_but_not_confirmed']}" for kind, r in rows.items()),
@@ -468,12 +510,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--coordinator-email", default="coordinator@load.example.org")
     parser.add_argument("--coordinator-password", default="coordinator-load-password",
                         help="with --url: an existing coordinator's password")
+    parser.add_argument("--signup-concurrency", type=int, default=8,
+                        help="accounts made at once before the timed phase (default 8)")
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, seconds (default 30)")
     parser.add_argument("--json", type=Path, help="also write the summary here as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and server log")
     args = parser.parse_args(argv)
-    if args.clients < 1 or args.seconds <= 0 or args.rate < 0 or args.workers < 1:
-        parser.error("--clients and --workers must be >= 1, --seconds > 0, --rate >= 0")
+    if min(args.clients, args.workers, args.signup_concurrency) < 1 or args.seconds <= 0 or args.rate < 0:
+        parser.error("--clients, --workers and --signup-concurrency must be >= 1, --seconds > 0, --rate >= 0")
     if args.seconds > 3600 or args.clients > 5000:
         parser.error("bounded on purpose: --seconds <= 3600 and --clients <= 5000")
     return args
@@ -501,12 +545,16 @@ def main(argv: list[str] | None = None) -> int:
     except SetupError as exc:
         say(f"setup failed: {exc}")
         return 2
+    except CountError as exc:
+        say(f"FAIL: {exc}")
+        return 1
     finally:
         if args.keep:
             say(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(report(summary), flush=True)
+    sys.stdout.write(report(summary) + "\n")
+    sys.stdout.flush()
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1), encoding="utf-8")
     ok = passed(summary)
