@@ -44,6 +44,18 @@ class Context:
 # --- shared steps ---------------------------------------------------------------------------------------------
 
 
+R = TypeVar("R", models.Vehicle, models.Household, models.Shelter)
+
+
+def _insert(ctx: Context, row: R, entity: str) -> R:
+    """Store a new row with its audit entry in one transaction."""
+    ctx.session.add(row)
+    ctx.session.flush()
+    audit.record(ctx.session, ctx.user, "create", entity, row.id)
+    commit(ctx.session, entity, row.id)
+    return row
+
+
 def commit(session: Session, entity: str, entity_id: object = "") -> None:
     """Commit; a lost version race becomes 409, a clash with stored data (a duplicate) 409 too."""
     try:
@@ -193,11 +205,7 @@ def new_vehicle(ctx: Context, data: schemas.VehicleCreate, record: str = "vehicl
 
 def create_vehicle(ctx: Context, data: schemas.VehicleCreate) -> models.Vehicle:
     vehicle = new_vehicle(ctx, data)
-    ctx.session.add(vehicle)
-    ctx.session.flush()
-    audit.record(ctx.session, ctx.user, "create", "vehicle", vehicle.id)
-    commit(ctx.session, "vehicle", vehicle.id)
-    return vehicle
+    return _insert(ctx, vehicle, "vehicle")
 
 
 def find_vehicle(ctx: Context, vehicle_id: int) -> models.Vehicle:
@@ -281,11 +289,7 @@ def new_household(ctx: Context, data: schemas.HouseholdCreate, record: str = "ho
 
 def create_household(ctx: Context, data: schemas.HouseholdCreate) -> models.Household:
     household = new_household(ctx, data)
-    ctx.session.add(household)
-    ctx.session.flush()
-    audit.record(ctx.session, ctx.user, "create", "household", household.id)
-    commit(ctx.session, "household", household.id)
-    return household
+    return _insert(ctx, household, "household")
 
 
 def find_household(ctx: Context, household_id: int) -> models.Household:
@@ -359,11 +363,7 @@ def new_shelter(ctx: Context, data: schemas.ShelterCreate, record: str = "shelte
 
 def create_shelter(ctx: Context, data: schemas.ShelterCreate) -> models.Shelter:
     shelter = new_shelter(ctx, data)
-    ctx.session.add(shelter)
-    ctx.session.flush()
-    audit.record(ctx.session, ctx.user, "create", "shelter", shelter.id)
-    commit(ctx.session, "shelter", shelter.id)
-    return shelter
+    return _insert(ctx, shelter, "shelter")
 
 
 def get_shelter(ctx: Context, shelter_id: int) -> models.Shelter:
