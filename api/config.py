@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matcher.settings import Settings as MatcherSettings
 from matcher.settings import get_settings as matcher_settings
+from matcher.settings import parse_pickup_targets
 
 #: The map bundled with the project (Kotka harbour district), used when ``EVAC_MAP`` is not set.
 BUNDLED_MAP = Path(__file__).resolve().parent.parent / "data" / "kotka.osm.pbf"
@@ -63,6 +64,17 @@ class Settings(BaseSettings):
     #: Requests of one server process using the database at once (the others wait, holding no thread); capped by
     #: the connection pool. A few keep a Python process busiest: more only contend for its lock (scripts/load.py).
     db_concurrency: int = Field(default=4, ge=1)
+    #: Phone numbers without a country code are read in this region (ISO 3166 alpha-2) and stored in E.164.
+    phone_region: str = Field(default="FI", min_length=2, max_length=2)
+    #: Two registrations with the same name this close (meters) are taken for one household (409).
+    duplicate_meters: float = Field(default=50.0, ge=0)
+    #: The needs and urgency rules (docs/needs.md): seats a pet takes, the longest ride for medical needs,
+    #: pickup targets per priority (``priority:minutes,...``), walking limits to a meeting point.
+    seats_per_pet: int = Field(default=1, ge=0, le=4)
+    medical_max_ride_minutes: float = Field(default=45.0, gt=0)
+    pickup_targets: str = "1:30,2:60"
+    walk_meters: float = Field(default=250.0, ge=0)
+    wheelchair_walk_meters: float = Field(default=100.0, ge=0)
 
     @property
     def is_sqlite(self) -> bool:
@@ -85,6 +97,11 @@ class Settings(BaseSettings):
             cache_dir=self.cache_dir or base.cache_dir,
             snap_max_meters=self.snap_max_meters,
             time_limit_seconds=self.time_limit_seconds,
+            seats_per_pet=self.seats_per_pet,
+            medical_max_ride_minutes=self.medical_max_ride_minutes,
+            pickup_targets=parse_pickup_targets(self.pickup_targets),
+            walk_meters=self.walk_meters,
+            wheelchair_walk_meters=self.wheelchair_walk_meters,
         )
 
     def map_path(self) -> Path:

@@ -10,17 +10,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+import numpy as np
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from api import access, audit, models, planning, schemas
 from api.config import Settings
-from api.errors import Conflict, Forbidden, NotFound, StaleVersion
+from api.errors import Conflict, Duplicate, Forbidden, NotFound, StaleVersion
 from api.geocode import Geocoder, resolve_position
+from api.phones import to_e164
 from api.security import Passwords
 from matcher.errors import InputError
+from matcher.roads.graph import haversine_m
 
 M = TypeVar("M", bound=models.Base)
 
@@ -28,7 +31,7 @@ M = TypeVar("M", bound=models.Base)
 NOT_NULL = frozenset({"name", "phone", "language", "label", "address", "lat", "lon", "seats", "wheelchair_spaces",
                       "available_from_minute", "people", "wheelchair_users", "needs", "pets", "priority", "notes",
                       "capacity", "wheelchair_accessible", "pets_allowed", "password", "role", "is_active",
-                      "status"})
+                      "status", "takes_pets", "languages", "medical_support"})
 
 
 @dataclass
@@ -278,13 +281,58 @@ def _registrar(ctx: Context, registrar_id: int | None) -> int:
     return registrar.id
 
 
-def new_household(ctx: Context, data: schemas.HouseholdCreate, record: str = "household") -> models.Household:
+def new_household(
+    ctx: Context, data: schemas.HouseholdCreate, record: str = "household",
+    pending: Sequence[tuple[str, models.Household]] = (),
+) -> models.Household:
+    """A checked household, not yet added; refused as a duplicate of a stored or ``pending`` one (409).
+
+    The phone is stored in E.164 (422 naming ``phone`` when it is no number).
+    """
     registrar_id = _registrar(ctx, data.registrar_id)
+    phone = to_e164(record, data.phone, ctx.settings.phone_region)
     lat, lon = place(ctx, record, data.address, data.lat, data.lon)
-    household = models.Household(registrar_id=registrar_id, lat=lat, lon=lon,
-                                 **data.model_dump(exclude={"registrar_id", "lat", "lon"}))
+    household = models.Household(registrar_id=registrar_id, lat=lat, lon=lon, phone=phone,
+                                 **data.model_dump(exclude={"registrar_id", "lat", "lon", "phone", "not_duplicate"}))
     planning.check_household(record, household)
+    if not data.not_duplicate:
+        refuse_duplicate(ctx, record, household, pending)
     return household
+
+
+def _same_place(a: models.Household, b: models.Household, meters: float) -> bool:
+    return bool(haversine_m(np.array([a.lon]), np.array([a.lat]), np.array([b.lon]), np.array([b.lat]))[0] <= meters)
+
+
+def refuse_duplicate(
+    ctx: Context, record: str, household: models.Household, pending: Sequence[tuple[str, models.Household]] = ()
+) -> None:
+    """Raise ``Conflict`` (409) naming the household this one repeats: same phone, or same name at the same place.
+
+    Only the id is named: the caller may not be allowed to read the other registration, and an id lets a
+    coordinator look. ``pending`` are ``(label, row)`` of the same import, not yet stored (``row 3``).
+    """
+    name = household.name.strip().casefold()
+    clauses = []
+    if household.phone:
+        clauses.append(models.Household.phone == household.phone)
+    if name:
+        clauses.append(func.lower(models.Household.name) == household.name.strip().lower())
+    if not clauses:
+        return
+    stored = ctx.session.scalars(select(models.Household).where(or_(*clauses)).order_by(models.Household.id)).all()
+    meters = ctx.settings.duplicate_meters
+    for label, other in [*((f"household {o.id}", o) for o in stored), *pending]:
+        if other is household:
+            continue
+        if household.phone and other.phone == household.phone:
+            field, why = "phone", f"phone {household.phone}"
+        elif name and other.name.strip().casefold() == name and _same_place(household, other, meters):
+            field, why = "name", f"name at the same place (within {meters:g} m)"
+        else:
+            continue
+        raise Duplicate(record, field, f"looks like {label}, already registered (same {why}); if it is a different "
+                        "household, send it again with not_duplicate: true")
 
 
 def create_household(ctx: Context, data: schemas.HouseholdCreate) -> models.Household:
@@ -322,6 +370,8 @@ def list_households(ctx: Context, registrar_id: int | None, offset: int, limit: 
 
 
 def change_household(ctx: Context, household: models.Household, changes: dict[str, Any], record: str) -> None:
+    if "phone" in changes:
+        changes["phone"] = to_e164(record, changes["phone"], ctx.settings.phone_region)
     moved_place(ctx, record, household, changes)
     for name, value in changes.items():
         setattr(household, name, value)

@@ -1,7 +1,9 @@
 """CSV import and export of the rosters. An import lands whole or not at all, reporting every bad row.
 
 Rows count like a spreadsheet's: the header is row 1. A row with an ``id`` updates that record (its ``version``,
-when given, must still be current); a row without one creates a record. ``needs`` are separated by ``;``.
+when given, must still be current); a row without one creates a record. ``needs`` and ``languages`` are separated
+by ``;``. A household row that repeats a stored household or an earlier row (same phone, or same name at the same
+place) is reported like any bad row.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from pydantic import ValidationError
 from sqlalchemy import Select, select
 
 from api import audit, crud, models, schemas
-from api.errors import NotFound, RowError, RowErrors, ServiceError
+from api.errors import Duplicate, NotFound, RowError, RowErrors, ServiceError
 from matcher.errors import InputError
 
 MAX_ROWS = 50_000
+#: Columns holding lists, separated by ``;`` in a cell.
+LISTS = frozenset({"needs", "languages"})
 #: Text cells starting with these would run as formulas in a spreadsheet; exported with a leading apostrophe.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -57,20 +61,21 @@ ROSTERS = {
     "vehicles": Roster(
         "vehicle", models.Vehicle,
         ("id", "version", "owner_email", "label", "seats", "wheelchair_spaces", "available_from_minute",
-         "available_until_minute", "address", "lat", "lon"),
+         "available_until_minute", "address", "lat", "lon", "takes_pets", "languages"),
         ("owner_email", "owner_id"), schemas.VehicleCreate, schemas.VehicleUpdate, crud.new_vehicle,
         crud.find_vehicle, crud.change_vehicle, crud.vehicles_query, ("volunteer", "coordinator"),
     ),
     "households": Roster(
         "household", models.Household,
         ("id", "version", "registrar_email", "name", "phone", "address", "lat", "lon", "people", "wheelchair_users",
-         "needs", "pets", "language", "priority", "notes"),
+         "needs", "pets", "language", "priority", "max_walk_meters", "notes"),
         ("registrar_email", "registrar_id"), schemas.HouseholdCreate, schemas.HouseholdUpdate, crud.new_household,
         _find_household, crud.change_household, crud.households_query, ("registrar", "coordinator"),
     ),
     "shelters": Roster(
         "shelter", models.Shelter,
-        ("id", "version", "name", "address", "lat", "lon", "capacity", "wheelchair_accessible", "pets_allowed"),
+        ("id", "version", "name", "address", "lat", "lon", "capacity", "wheelchair_accessible", "pets_allowed",
+         "pet_capacity", "medical_support", "languages"),
         None, schemas.ShelterCreate, schemas.ShelterUpdate, crud.new_shelter, _find_shelter, crud.change_shelter,
         crud.shelters_query, ("coordinator",),
     ),
@@ -157,7 +162,7 @@ def _values(row: dict[str, str], roster: Roster) -> dict[str, Any]:
             continue
         if cell.startswith("'") and cell[1:].startswith(FORMULA_START):
             cell = cell[1:]
-        values[column] = [n.strip() for n in cell.split(";") if n.strip()] if column == "needs" else cell
+        values[column] = [n.strip() for n in cell.split(";") if n.strip()] if column in LISTS else cell
     return values
 
 
@@ -173,6 +178,7 @@ def import_csv(ctx: crud.Context, kind: str, content: bytes) -> schemas.ImportRe
     errors: list[RowError] = []
     created: list[Any] = []
     updated: list[Any] = []
+    labels: list[str] = []  # per created household row: how a later duplicate names it
     people: dict[str, int | None] = {}
     for number, row in enumerate(rows, start=2):
         record = f"row {number}"
@@ -187,6 +193,11 @@ def import_csv(ctx: crud.Context, kind: str, content: bytes) -> schemas.ImportRe
                 values[roster.person[1]] = people[email]
             if row.get("id"):
                 updated.append(_update_row(ctx, roster, row, values, record))
+            elif roster.entity == "household":
+                data = schemas.HouseholdCreate.model_validate(values)
+                row_obj = crud.new_household(ctx, data, record, list(zip(labels, created, strict=True)))
+                created.append(row_obj)
+                labels.append(f"row {number} of this file")
             else:
                 created.append(roster.new(ctx, roster.create.model_validate(values), record))
         except ValidationError as exc:
@@ -195,6 +206,8 @@ def import_csv(ctx: crud.Context, kind: str, content: bytes) -> schemas.ImportRe
             errors.append(RowError(number, exc.field, exc.message))
         except NotFound as exc:
             errors.append(RowError(number, "id", exc.message))
+        except Duplicate as exc:
+            errors.append(RowError(number, exc.field, exc.message.split(": ", 2)[-1]))
         except ServiceError as exc:
             errors.append(RowError(number, "row", exc.message))
     if errors:

@@ -40,6 +40,15 @@ class Conflict(ServiceError):
     status = 409
 
 
+class Duplicate(Conflict):
+    """A registration that repeats a stored one (same phone, or same name at the same place): names both."""
+
+    def __init__(self, record: str, field: str, message: str) -> None:
+        self.record = record
+        self.field = field
+        super().__init__(f"{record}: {field}: {message}")
+
+
 class StaleVersion(Conflict):
     def __init__(self, entity: str, entity_id: object, given: int | None, current: int | None) -> None:
         now = f"; it is now at version {current}" if current is not None else ""

@@ -24,6 +24,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -109,6 +111,10 @@ class Vehicle(Versioned, Base):
     address: Mapped[str] = mapped_column(String(500), default="")
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
+    #: False: the volunteer takes no pets (allergy, small car); service animals still ride.
+    takes_pets: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    #: Language codes the driver speaks (``fi``, ``sv``, ...).
+    languages: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -136,6 +142,8 @@ class Household(Versioned, Base):
     pets: Mapped[int] = mapped_column(Integer, default=0)
     language: Mapped[str] = mapped_column(String(20), default="")
     priority: Mapped[int] = mapped_column(Integer, default=3)
+    #: Walk to a meeting point when the street is closed; ``None``: the default rule, 0: cannot walk.
+    max_walk_meters: Mapped[float | None] = mapped_column(Float)
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -152,6 +160,11 @@ class Shelter(Versioned, Base):
     capacity: Mapped[int] = mapped_column(Integer)
     wheelchair_accessible: Mapped[bool] = mapped_column(Boolean, default=True)
     pets_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Pets it can keep; ``None`` with pets allowed: no limit beyond its capacity for people.
+    pet_capacity: Mapped[int | None] = mapped_column(Integer)
+    #: Power and staff for oxygen, power-dependent and dialysis users.
+    medical_support: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    languages: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

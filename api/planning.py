@@ -91,25 +91,40 @@ def _named(record: str) -> Iterator[None]:
 
 
 def check_vehicle(record: str, vehicle: models.Vehicle) -> None:
-    """The matcher's own rules for a driver (seats or wheelchair spaces, availability order)."""
+    """The matcher's own rules for a driver (seats or wheelchair spaces, availability order, language codes).
+
+    Language codes are stored as the matcher writes them (``en-GB``, lower-case base).
+    """
     with _named(record):
-        Driver(id=record, lat=vehicle.lat, lon=vehicle.lon, seats=vehicle.seats,
-               wheelchair_spaces=vehicle.wheelchair_spaces, available_from_minute=vehicle.available_from_minute,
-               available_until_minute=vehicle.available_until_minute)
+        driver = Driver(id=record, lat=vehicle.lat, lon=vehicle.lon, seats=vehicle.seats,
+                        wheelchair_spaces=vehicle.wheelchair_spaces,
+                        available_from_minute=vehicle.available_from_minute,
+                        available_until_minute=vehicle.available_until_minute,
+                        takes_pets=bool(vehicle.takes_pets), languages=tuple(vehicle.languages or ()))
+    vehicle.languages = list(driver.languages)
 
 
 def check_household(record: str, household: models.Household) -> None:
-    """The matcher's own rules for a household (wheelchair users within people, ...)."""
+    """The matcher's own rules for a household (wheelchair users within people, needs, language, walk limit).
+
+    Known needs are stored in their canonical spelling (``Power dependent`` -> ``power_dependent``).
+    """
     with _named(record):
-        Household(id=record, lat=household.lat, lon=household.lon, people=household.people,
-                  wheelchair_users=household.wheelchair_users, priority=household.priority, pets=household.pets,
-                  needs=tuple(household.needs))
+        checked = Household(id=record, lat=household.lat, lon=household.lon, people=household.people,
+                            wheelchair_users=household.wheelchair_users, priority=household.priority,
+                            pets=household.pets, needs=tuple(household.needs or ()),
+                            language=household.language or "", max_walk_meters=household.max_walk_meters)
+    household.needs = list(checked.needs)
+    household.language = checked.language
 
 
 def check_shelter(record: str, shelter: models.Shelter) -> None:
     with _named(record):
-        Shelter(id=record, lat=shelter.lat, lon=shelter.lon, capacity=shelter.capacity,
-                wheelchair_accessible=shelter.wheelchair_accessible)
+        checked = Shelter(id=record, lat=shelter.lat, lon=shelter.lon, capacity=shelter.capacity,
+                          wheelchair_accessible=shelter.wheelchair_accessible,
+                          pets_allowed=bool(shelter.pets_allowed), pet_capacity=shelter.pet_capacity,
+                          medical_support=bool(shelter.medical_support), languages=tuple(shelter.languages or ()))
+    shelter.languages = list(checked.languages)
 
 
 def check_alert(deadline_minutes: float, closed_ways: list[int], flood_zones: list[dict[str, Any]]) -> None:
@@ -143,18 +158,21 @@ def build_scenario(
         "households": [
             {"id": plan_id("household", h.id), "lat": h.lat, "lon": h.lon, "people": h.people,
              "wheelchair_users": h.wheelchair_users, "priority": h.priority, "needs": list(h.needs),
-             "pets": h.pets, "language": h.language}
-            for h in households
+             "pets": h.pets, "language": h.language, "max_walk_meters": h.max_walk_meters}
+            for h in dict.fromkeys(households)  # one registration is planned once, however it was selected
         ],
         "drivers": [
             {"id": plan_id("vehicle", v.id), "lat": v.lat, "lon": v.lon, "seats": v.seats,
              "wheelchair_spaces": v.wheelchair_spaces, "available_from_minute": v.available_from_minute,
-             "available_until_minute": v.available_until_minute}
+             "available_until_minute": v.available_until_minute, "takes_pets": v.takes_pets,
+             "languages": list(v.languages or ())}
             for v in vehicles
         ],
         "shelters": [
             {"id": plan_id("shelter", s.id), "name": s.name, "lat": s.lat, "lon": s.lon, "capacity": s.capacity,
-             "wheelchair_accessible": s.wheelchair_accessible}
+             "wheelchair_accessible": s.wheelchair_accessible, "pets_allowed": s.pets_allowed,
+             "pet_capacity": s.pet_capacity, "medical_support": s.medical_support,
+             "languages": list(s.languages or ())}
             for s in shelters
         ],
     }

@@ -24,7 +24,14 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50), 
 Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_no_nul)]
 Language = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), AfterValidator(_no_nul)]
 Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_no_nul)]
+#: A need of the vocabulary (``matcher.needs.Need``, checked with a suggestion for near misses) or free text.
 Need = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_no_nul)]
+#: An ISO 639 language code (``fi``, ``sv``, ``en-GB``), checked by ``matcher.needs.parse_language``.
+LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=20),
+                         AfterValidator(_no_nul)]
+Languages = Annotated[list[LanguageCode], Field(max_length=20)]
+#: Meters a household can walk to a meeting point; ``None``: the default rule; 0: cannot walk.
+WalkMeters = Annotated[float, Field(ge=0, le=5_000, allow_inf_nan=False)]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
@@ -116,6 +123,10 @@ class VehicleBase(Positioned):
     available_from_minute: Minutes = 0.0
     #: ``None``: until the alert's deadline.
     available_until_minute: Minutes | None = None
+    #: False: no pets in this car (allergy, small car); service animals still ride.
+    takes_pets: bool = True
+    #: Languages the driver speaks.
+    languages: Languages = Field(default_factory=list)
 
 
 class VehicleCreate(VehicleBase):
@@ -133,6 +144,8 @@ class VehicleUpdate(Strict):
     address: Address | None = None
     lat: Lat | None = None
     lon: Lon | None = None
+    takes_pets: bool | None = None
+    languages: Languages | None = None
 
 
 class VehiclePublic(Public):
@@ -146,6 +159,8 @@ class VehiclePublic(Public):
     address: str
     lat: float
     lon: float
+    takes_pets: bool
+    languages: list[str]
     version: int
     created_at: datetime
 
@@ -159,14 +174,18 @@ class HouseholdBase(Positioned):
     needs: list[Need] = Field(default_factory=list, max_length=20)
     pets: int = Field(default=0, ge=0, le=50)
     language: Language = ""
-    #: 1 is the most urgent.
+    #: 1 is the most urgent ("first of all" on the forms).
     priority: int = Field(default=3, ge=1, le=9)
+    max_walk_meters: WalkMeters | None = None
     notes: Notes = ""
 
 
 class HouseholdCreate(HouseholdBase):
     #: Coordinators may name the registrar; otherwise it is whoever registers the household.
     registrar_id: DbId | None = None
+    #: True when a household that looks like a registered one (same phone, or same name and place) is
+    #: another household: without it such a registration is refused with 409 naming the existing record.
+    not_duplicate: bool = False
 
 
 class HouseholdUpdate(Strict):
@@ -182,6 +201,8 @@ class HouseholdUpdate(Strict):
     pets: int | None = Field(default=None, ge=0, le=50)
     language: Language | None = None
     priority: int | None = Field(default=None, ge=1, le=9)
+    #: ``null`` sets the default rule back.
+    max_walk_meters: WalkMeters | None = None
     notes: Notes | None = None
 
 
@@ -199,6 +220,7 @@ class HouseholdPublic(Public):
     pets: int
     language: str
     priority: int
+    max_walk_meters: float | None = None
     notes: str
     version: int
     created_at: datetime
@@ -209,6 +231,12 @@ class ShelterBase(Positioned):
     capacity: int = Field(ge=0, le=1_000_000)
     wheelchair_accessible: bool = True
     pets_allowed: bool = False
+    #: Pets it can keep; ``None`` with pets allowed: no separate limit.
+    pet_capacity: int | None = Field(default=None, ge=0, le=100_000)
+    #: Power and staff for oxygen, power-dependent and dialysis users.
+    medical_support: bool = False
+    #: Languages its staff speak.
+    languages: Languages = Field(default_factory=list)
 
 
 class ShelterCreate(ShelterBase):
@@ -224,6 +252,10 @@ class ShelterUpdate(Strict):
     capacity: int | None = Field(default=None, ge=0, le=1_000_000)
     wheelchair_accessible: bool | None = None
     pets_allowed: bool | None = None
+    #: ``null``: no separate limit.
+    pet_capacity: int | None = Field(default=None, ge=0, le=100_000)
+    medical_support: bool | None = None
+    languages: Languages | None = None
 
 
 class ShelterPublic(Public):
@@ -235,6 +267,9 @@ class ShelterPublic(Public):
     capacity: int
     wheelchair_accessible: bool
     pets_allowed: bool
+    pet_capacity: int | None = None
+    medical_support: bool = False
+    languages: list[str] = Field(default_factory=list)
     version: int
     created_at: datetime
 

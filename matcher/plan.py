@@ -13,10 +13,33 @@ StopType = Literal["pickup", "dropoff"]
 
 
 @dataclass(frozen=True)
+class MeetingPoint:
+    """Where a household whose own street is closed walks to be picked up: a corner on an open road.
+
+    ``name`` names the corner by its streets (``Kotkankatu / Keskuskatu``); ``walk_meters`` is the
+    straight-line walk from the door.
+    """
+
+    lat: float
+    lon: float
+    name: str
+    walk_meters: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "lat": self.lat, "lon": self.lon, "walk_meters": round(self.walk_meters, 1)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MeetingPoint:
+        return cls(float(data["lat"]), float(data["lon"]), str(data.get("name", "")), float(data["walk_meters"]))
+
+
+@dataclass(frozen=True)
 class Stop:
     """A pickup at a household's home, or a drop-off of one or more households at a shelter.
 
     A pickup of a split household (larger than any car) carries ``part`` and ``parts`` (1-based).
+    A pickup at a meeting point (the home's street is closed) is at the meeting point's position and
+    names it in ``meeting_point``. ``pets`` counts the pets boarding or unloading (service animals aside).
     """
 
     type: StopType
@@ -31,6 +54,8 @@ class Stop:
     wheelchair_users: int = 0
     part: int | None = None
     parts: int | None = None
+    pets: int = 0
+    meeting_point: MeetingPoint | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
@@ -41,11 +66,15 @@ class Stop:
             if self.parts is not None and self.parts > 1:
                 out["part"] = self.part
                 out["parts"] = self.parts
+            if self.meeting_point is not None:
+                out["meeting_point"] = self.meeting_point.to_dict()
         else:
             out["shelter_id"] = self.shelter_id
             out["household_ids"] = list(self.household_ids)
             out["people"] = self.people
             out["wheelchair_users"] = self.wheelchair_users
+        if self.pets:
+            out["pets"] = self.pets
         out.update(
             lat=self.lat,
             lon=self.lon,
@@ -69,6 +98,8 @@ class Stop:
             wheelchair_users=int(data.get("wheelchair_users", 0)),
             part=data.get("part"),
             parts=data.get("parts"),
+            pets=int(data.get("pets", 0)),
+            meeting_point=MeetingPoint.from_dict(data["meeting_point"]) if data.get("meeting_point") else None,
         )
 
 
@@ -152,9 +183,25 @@ class Metrics:
     solve_seconds: float = 0.0
     drive_minutes: float = 0.0
     first_plan_seconds: float | None = None
+    #: Per priority (as text, JSON keys): the latest minute a household of that priority is picked up.
+    latest_pickup_by_priority: dict[str, float] = field(default_factory=dict)
+    #: Households with a pickup target (``Rules.pickup_targets``) served, and those picked up within it.
+    pickup_targets_total: int = 0
+    pickup_targets_met: int = 0
+    #: Served households that registered a language, and those whose driver speaks it.
+    language_households: int = 0
+    language_matched: int = 0
+
+    @property
+    def language_match_share(self) -> float | None:
+        """Share of served households with a language whose driver speaks it (``None``: nobody gave one)."""
+        return self.language_matched / self.language_households if self.language_households else None
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        out["latest_pickup_by_priority"] = {k: round(v, 2) for k, v in self.latest_pickup_by_priority.items()}
+        share = self.language_match_share
+        out["language_match_share"] = None if share is None else round(share, 4)
         return out
 
     @classmethod

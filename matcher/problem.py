@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from matcher.errors import InputError
+from matcher.needs import MEDICAL, Need, known, parse_language, parse_languages, parse_needs
 from matcher.travel import TravelTimes
 
 #: Default maximum time on board: this factor times the direct drive to the shelter, plus the slack below.
@@ -38,6 +39,16 @@ def _check_minutes(record: str, name: str, value: Any) -> None:
         raise InputError(record, name, f"{value!r} is not a number of minutes")
 
 
+def _check_bool(record: str, name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise InputError(record, name, f"{value!r} is not true/false")
+
+
+def _set(record: Any, name: str, value: Any) -> None:
+    """Store a normalised value on a frozen record (canonical needs, lower-case language codes)."""
+    object.__setattr__(record, name, value)
+
+
 @dataclass(frozen=True)
 class Household:
     """People at one address who need a ride; ``people`` includes the wheelchair users."""
@@ -52,9 +63,13 @@ class Household:
     max_ride_minutes: float | None = None
     name: str = ""
     phone: str = ""
+    #: Needs of the vocabulary (``matcher.needs.Need``) and free text, kept in order.
     needs: tuple[str, ...] = ()
     pets: int = 0
     language: str = ""
+    #: How far the household can walk to a meeting point when its own street is closed; ``None``: the
+    #: rules' default (less for wheelchair users); 0: cannot walk.
+    max_walk_meters: float | None = None
 
     @property
     def record(self) -> str:
@@ -64,6 +79,18 @@ class Household:
     def seated(self) -> int:
         """People who take an ordinary seat."""
         return self.people - self.wheelchair_users
+
+    @property
+    def known_needs(self) -> frozenset[Need]:
+        return known(self.needs)
+
+    @property
+    def medical(self) -> frozenset[Need]:
+        """Needs that require a shelter with medical support."""
+        return self.known_needs & MEDICAL
+
+    def has(self, need: Need) -> bool:
+        return need.value in self.needs
 
     def __post_init__(self) -> None:
         _check_position(self.record, self.lat, self.lon)
@@ -77,6 +104,18 @@ class Household:
             )
         _check_int(self.record, "priority", self.priority, 1)
         _check_int(self.record, "pets", self.pets, 0)
+        if isinstance(self.needs, str) or not isinstance(self.needs, (tuple, list)):
+            raise InputError(self.record, "needs", f"{self.needs!r} is not a list of needs")
+        _set(self, "needs", parse_needs(self.needs, self.record))
+        _set(self, "language", parse_language(self.language, self.record))
+        if self.has(Need.ATTENDANT) and self.people < 2:  # noqa: PLR2004
+            raise InputError(self.record, "people", f"{self.people}: a household with an attendant counts the "
+                             "caregiver in people (at least 2)")
+        if self.max_walk_meters is not None:
+            _check_minutes(self.record, "max_walk_meters", self.max_walk_meters)
+            if self.max_walk_meters < 0:
+                raise InputError(self.record, "max_walk_meters", f"{self.max_walk_meters} must be >= 0 "
+                                 "(0: cannot walk)")
         _check_minutes(self.record, "ready_from_minute", self.ready_from_minute)
         if self.ready_from_minute < 0:
             raise InputError(self.record, "ready_from_minute", f"{self.ready_from_minute} is before the alert")
@@ -99,6 +138,10 @@ class Driver:
     available_until_minute: float | None = None
     name: str = ""
     phone: str = ""
+    #: False for a volunteer who is allergic or whose car has no room for animals (service animals still ride).
+    takes_pets: bool = True
+    #: Language codes the driver speaks (ISO 639, e.g. ``fi``, ``sv``).
+    languages: tuple[str, ...] = ()
 
     @property
     def record(self) -> str:
@@ -110,6 +153,8 @@ class Driver:
         _check_int(self.record, "wheelchair_spaces", self.wheelchair_spaces, 0)
         if self.seats == 0 and self.wheelchair_spaces == 0:
             raise InputError(self.record, "seats", "a driver needs seats or wheelchair spaces (both are 0)")
+        _check_bool(self.record, "takes_pets", self.takes_pets)
+        _set(self, "languages", parse_languages(self.languages, self.record))
         _check_minutes(self.record, "available_from_minute", self.available_from_minute)
         if self.available_from_minute < 0:
             raise InputError(self.record, "available_from_minute", "is before the alert")
@@ -134,16 +179,37 @@ class Shelter:
     capacity: int
     wheelchair_accessible: bool = True
     name: str = ""
+    pets_allowed: bool = False
+    #: Pets the shelter can keep; ``None`` with ``pets_allowed``: no limit beyond the people's capacity.
+    pet_capacity: int | None = None
+    #: Power and staff for oxygen, power-dependent and dialysis users.
+    medical_support: bool = False
+    #: Language codes its staff speak.
+    languages: tuple[str, ...] = ()
 
     @property
     def record(self) -> str:
         return f"shelter {self.id}"
 
+    @property
+    def pet_room(self) -> float:
+        """Pets it can take: 0 when pets are not allowed, ``inf`` when allowed without a limit."""
+        if not self.pets_allowed:
+            return 0.0
+        return math.inf if self.pet_capacity is None else float(self.pet_capacity)
+
     def __post_init__(self) -> None:
         _check_position(self.record, self.lat, self.lon)
         _check_int(self.record, "capacity", self.capacity, 0)
-        if not isinstance(self.wheelchair_accessible, bool):
-            raise InputError(self.record, "wheelchair_accessible", f"{self.wheelchair_accessible!r} is not true/false")
+        _check_bool(self.record, "wheelchair_accessible", self.wheelchair_accessible)
+        _check_bool(self.record, "pets_allowed", self.pets_allowed)
+        _check_bool(self.record, "medical_support", self.medical_support)
+        if self.pet_capacity is not None:
+            _check_int(self.record, "pet_capacity", self.pet_capacity, 0)
+            if self.pet_capacity > 0 and not self.pets_allowed:
+                raise InputError(self.record, "pet_capacity", f"{self.pet_capacity} pets but pets_allowed is false: "
+                                 "set pets_allowed to true or pet_capacity to 0")
+        _set(self, "languages", parse_languages(self.languages, self.record))
 
 
 @dataclass(frozen=True)
@@ -182,6 +248,49 @@ class ServiceMinutes:
                 raise InputError("service_minutes", name, f"{value} must be >= 0")
 
 
+#: Default pickup targets: priority 1 within 30 minutes of being ready, priority 2 within 60.
+DEFAULT_PICKUP_TARGETS: tuple[tuple[int, float], ...] = ((1, 30.0), (2, 60.0))
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How the plan treats needs and urgency; defaults come from the settings, a scenario's ``rules`` override them.
+
+    ``pickup_targets`` pairs a priority with the minutes after a household is ready by which it should be
+    picked up (a target the solver meets whenever it can without leaving anyone unserved).
+    """
+
+    #: Seats one pet takes (0 where pets travel in carriers on laps).
+    seats_per_pet: int = 1
+    #: Longest time on board for oxygen, power-dependent and dialysis users (unless a household sets less).
+    medical_max_ride_minutes: float = 45.0
+    pickup_targets: tuple[tuple[int, float], ...] = DEFAULT_PICKUP_TARGETS
+    #: Walk to a meeting point when the home's street is closed: default, and for wheelchair users.
+    walk_meters: float = 250.0
+    wheelchair_walk_meters: float = 100.0
+
+    def __post_init__(self) -> None:
+        _check_int("rules", "seats_per_pet", self.seats_per_pet, 0)
+        for name in ("medical_max_ride_minutes", "walk_meters", "wheelchair_walk_meters"):
+            value = getattr(self, name)
+            _check_minutes("rules", name, value)
+            if value < 0 or (name == "medical_max_ride_minutes" and value == 0):
+                raise InputError("rules", name, f"{value} must be > 0" if value == 0 else f"{value} must be >= 0")
+        seen: set[int] = set()
+        for pair in self.pickup_targets:
+            if not (isinstance(pair, tuple) and len(pair) == 2):  # noqa: PLR2004
+                raise InputError("rules", "pickup_targets", f"{pair!r} is not (priority, minutes)")
+            _check_int("rules", "pickup_targets", pair[0], 1)
+            _check_minutes("rules", "pickup_targets", pair[1])
+            if pair[1] <= 0 or pair[0] in seen:
+                raise InputError("rules", "pickup_targets", f"priority {pair[0]}: minutes must be > 0, once each")
+            seen.add(pair[0])
+
+    def pickup_target(self, priority: int) -> float:
+        """Minutes after being ready by which a household of this priority should be picked up (``inf``: none)."""
+        return next((float(m) for p, m in self.pickup_targets if p == priority), math.inf)
+
+
 def _unique(records: Iterable[Household | Driver | Shelter], kind: str) -> None:
     seen: set[str] = set()
     for record in records:
@@ -212,6 +321,7 @@ class Problem:
     alert: Alert
     travel: TravelTimes
     service: ServiceMinutes = field(default_factory=ServiceMinutes)
+    rules: Rules = field(default_factory=Rules)
 
     def __post_init__(self) -> None:
         check_unique_ids(self.households, self.drivers, self.shelters)
@@ -260,6 +370,28 @@ class Problem:
     def max_ride_minutes(self, household: Household, shelter_id: str) -> float:
         """The longest a household may be on board on the way to ``shelter_id``."""
         if household.max_ride_minutes is not None:
-            return household.max_ride_minutes
-        direct = self.minutes("household", household.id, "shelter", shelter_id)
-        return RIDE_FACTOR * direct + RIDE_SLACK_MINUTES
+            limit = household.max_ride_minutes
+        else:
+            direct = self.minutes("household", household.id, "shelter", shelter_id)
+            limit = RIDE_FACTOR * direct + RIDE_SLACK_MINUTES
+        if household.medical:
+            limit = min(limit, self.rules.medical_max_ride_minutes)
+        return limit
+
+    def walk_limit(self, household: Household) -> float:
+        """Meters the household can walk to a meeting point (0: it cannot walk)."""
+        if household.max_walk_meters is not None:
+            return household.max_walk_meters
+        return self.rules.wheelchair_walk_meters if household.wheelchair_users else self.rules.walk_meters
+
+    def pet_seats(self, household: Household) -> int:
+        """Seats the household's pets take (a service animal takes none)."""
+        return household.pets * self.rules.seats_per_pet
+
+    def shelter_takes(self, household: Household, shelter: Shelter) -> bool:
+        """Whether a shelter's access, pets and medical support fit the household (room aside)."""
+        if household.wheelchair_users and not shelter.wheelchair_accessible:
+            return False
+        if household.pets and not shelter.pets_allowed:
+            return False
+        return not (household.medical and not shelter.medical_support)

@@ -18,7 +18,7 @@ import yaml
 
 from matcher.errors import InputError, MapError
 from matcher.matrix import matrix_for_places
-from matcher.problem import Alert, Driver, Household, Problem, ServiceMinutes, Shelter, check_unique_ids
+from matcher.problem import Alert, Driver, Household, Problem, Rules, ServiceMinutes, Shelter, check_unique_ids
 from matcher.roads.closures import EdgeClosures, edge_closures
 from matcher.roads.graph import RoadGraph
 from matcher.roads.load import load_road_graph
@@ -79,9 +79,10 @@ def _records(data: Mapping[str, Any], key: str, kind: str, cls: type[R]) -> tupl
                 raise InputError(label, name, "is required")
         values = {k: v for k, v in item.items() if k in allowed}
         values["id"] = str(values["id"])
-        if "needs" in values:
-            needs = values["needs"]
-            values["needs"] = tuple(needs) if isinstance(needs, list) else (str(needs),)
+        for name in ("needs", "languages"):
+            if name in values:
+                listed = values[name]
+                values[name] = tuple(listed) if isinstance(listed, list) else (str(listed),)
         try:
             out.append(cls(**values))
         except TypeError as exc:
@@ -112,6 +113,30 @@ def _service(data: Mapping[str, Any]) -> ServiceMinutes:
     return ServiceMinutes(**{k: v for k, v in service.items() if k in ("pickup", "dropoff")})
 
 
+def _rules(data: Mapping[str, Any], settings: Settings) -> Rules:
+    """The settings' rules, with the scenario's ``rules`` mapping over them."""
+    base = settings.rules()
+    given = data.get("rules") or {}
+    if not isinstance(given, dict):
+        raise InputError("scenario", "rules", "must be a mapping, e.g. {seats_per_pet: 1, pickup_targets: {1: 30}}")
+    allowed = {f.name for f in fields(Rules)}
+    for name in given:
+        if name not in allowed:
+            raise InputError("rules", str(name), f"unknown rule; the rules are: {', '.join(sorted(allowed))}")
+    values = {f.name: given.get(f.name, getattr(base, f.name)) for f in fields(Rules)}
+    targets = given.get("pickup_targets")
+    if targets is not None:
+        if not isinstance(targets, dict):
+            raise InputError("rules", "pickup_targets", "must map a priority to minutes, e.g. {1: 30, 2: 60}")
+        # JSON keys are text: "1" is priority 1.
+        values["pickup_targets"] = tuple((int(k) if isinstance(k, str) and k.isdigit() else k, v)
+                                         for k, v in targets.items())
+    try:
+        return Rules(**values)
+    except TypeError as exc:
+        raise InputError("scenario", "rules", str(exc)) from None
+
+
 def resolve_map(data: Mapping[str, Any], base: Path | None) -> Path:
     """The scenario's map path; relative paths resolve against the scenario file's folder."""
     raw = data.get("map")
@@ -140,6 +165,7 @@ def problem_from_dict(
     settings = settings or get_settings()
     say = progress or (lambda _m: None)
     _records_of(data)  # bad records fail before the map is touched
+    _rules(data, settings)
     map_path = resolve_map(data, base)
     if graph is None:
         say(f"loading map {map_path.name}")
@@ -168,6 +194,7 @@ def problem_on_graph(
     households, drivers, shelters = _records_of(data)
     alert = _alert(data)
     service = _service(data)
+    rules = _rules(data, settings)
     closures = edge_closures(graph, alert.closed_ways, alert.flood_zones)
     if closures.unknown_ways:
         say(f"warning: closed ways not on the drivable map: {', '.join(map(str, closures.unknown_ways))}")
@@ -179,7 +206,7 @@ def problem_on_graph(
     say(f"travel times among {len(places)} places ({closures.closed_count} road segments closed)")
     travel = matrix_for_places(graph, places, closures, settings.snap_max_meters)
     name = str(data.get("name") or "scenario")
-    return Problem(name, households, drivers, shelters, alert, travel, service), closures
+    return Problem(name, households, drivers, shelters, alert, travel, service, rules), closures
 
 
 def load_scenario(

@@ -6,6 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from matcher.errors import InputError
+from matcher.problem import DEFAULT_PICKUP_TARGETS, Rules
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -17,6 +20,29 @@ class Settings:
     snap_max_meters: float = 500.0
     #: Default solver time limit in seconds.
     time_limit_seconds: float = 8.0
+    #: The needs and urgency rules' defaults (docs/needs.md); a scenario's ``rules`` override them.
+    seats_per_pet: int = 1
+    medical_max_ride_minutes: float = 45.0
+    pickup_targets: tuple[tuple[int, float], ...] = DEFAULT_PICKUP_TARGETS
+    walk_meters: float = 250.0
+    wheelchair_walk_meters: float = 100.0
+
+    def rules(self) -> Rules:
+        """The default rules of a problem."""
+        return Rules(self.seats_per_pet, self.medical_max_ride_minutes, self.pickup_targets, self.walk_meters,
+                     self.wheelchair_walk_meters)
+
+
+def parse_pickup_targets(text: str) -> tuple[tuple[int, float], ...]:
+    """``"1:30,2:60"`` -> ``((1, 30.0), (2, 60.0))``; raises ``InputError`` naming the setting."""
+    out: list[tuple[int, float]] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        priority, _, minutes = item.partition(":")
+        try:
+            out.append((int(priority), float(minutes)))
+        except ValueError:
+            raise InputError("settings", "EVAC_PICKUP_TARGETS", f"{item!r} is not priority:minutes") from None
+    return tuple(out)
 
 
 def get_settings() -> Settings:
@@ -27,4 +53,9 @@ def get_settings() -> Settings:
         cache_dir=Path(cache),
         snap_max_meters=float(os.environ.get("EVAC_SNAP_MAX_METERS", "500")),
         time_limit_seconds=float(os.environ.get("EVAC_TIME_LIMIT_SECONDS", "8")),
+        seats_per_pet=int(os.environ.get("EVAC_SEATS_PER_PET", "1")),
+        medical_max_ride_minutes=float(os.environ.get("EVAC_MEDICAL_MAX_RIDE_MINUTES", "45")),
+        pickup_targets=parse_pickup_targets(os.environ.get("EVAC_PICKUP_TARGETS", "1:30,2:60")),
+        walk_meters=float(os.environ.get("EVAC_WALK_METERS", "250")),
+        wheelchair_walk_meters=float(os.environ.get("EVAC_WHEELCHAIR_WALK_METERS", "100")),
     )
