@@ -8,13 +8,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from matcher.errors import EvacError
-from matcher.plan import Leg, Plan, Route, Stop
+from matcher.needs import Need
+from matcher.plan import Leg, MeetingPoint, Plan, Route, Stop
 from matcher.problem import Driver, Household, Problem, Shelter
+from matcher.roads.graph import walk_meters
 
 #: Minutes of slack for times: plan files round times to 0.01 min, and floats drift.
 TOLERANCE_MINUTES = 0.05
 #: Degrees of slack for stop positions (about 0.1 m), for float noise only.
 TOLERANCE_DEGREES = 1e-6
+#: Meters of slack for walks to a meeting point (plan files round them to 0.1 m).
+WALK_TOLERANCE_METERS = 0.5
 
 #: Every violation code ``check_plan`` can report, with what it means.
 CODES: dict[str, str] = {
@@ -49,6 +53,14 @@ CODES: dict[str, str] = {
     "missing_geometry": "a leg has no road coordinates although a road graph is given",
     "off_road": "a leg's coordinates do not follow usable roads",
     "legs_disconnected": "a leg does not start where the previous leg ended",
+    "car_takes_no_pets": "pets ride in a car whose driver does not take pets",
+    "shelter_takes_no_pets": "pets are taken to a shelter that does not allow pets",
+    "shelter_over_pet_capacity": "more pets are taken to a shelter than its pet capacity",
+    "wrong_pets": "a household's pickups do not carry its pets",
+    "no_medical_support": "an oxygen, power-dependent or dialysis user is taken to a shelter without medical support",
+    "shared_ride": "a household that cannot share rides with another household on board",
+    "stretcher_routed": "a household that needs a stretcher is routed in a volunteer car",
+    "bad_meeting_point": "a pickup's meeting point is not the household's, or is beyond its walking limit",
 }
 
 
@@ -96,6 +108,7 @@ class _Part:
     people: int
     wheelchair_users: int
     depart_minute: float
+    pets: int = 0
 
 
 def _off(a: float, b: float, tolerance: float = TOLERANCE_MINUTES) -> bool:
@@ -119,6 +132,7 @@ class _Checker:
         self.pickups: dict[str, list[Stop]] = defaultdict(list)
         self.shelters_of: dict[str, set[str]] = defaultdict(set)
         self.delivered: Counter[str] = Counter()
+        self.pets_delivered: Counter[str] = Counter()
 
     def add(self, code: str, message: str, **who: str | None) -> None:
         self.violations.append(Violation(code, message, **who))
@@ -158,7 +172,7 @@ class _Checker:
                 if not stop.household_id:
                     self.add("bad_stop", f"stop {i}: pickup without household_id", driver_id=d)
                     continue
-                if stop.people < 1 or not 0 <= stop.wheelchair_users <= stop.people:
+                if (stop.people < 1 and stop.pets < 1) or not 0 <= stop.wheelchair_users <= stop.people or stop.pets < 0:
                     self.add(
                         "bad_stop",
                         f"stop {i}: pickup of {stop.people} people with {stop.wheelchair_users} wheelchair users",
@@ -190,6 +204,8 @@ class _Checker:
             else:
                 self.add("bad_stop", f"stop {i}: unknown stop type {stop.type!r}", driver_id=d)
                 continue
+            if stop.type == "pickup" and isinstance(place, Household):
+                place = self._check_meeting_point(i, stop, place, d)
             if _off(stop.lat, place.lat, TOLERANCE_DEGREES) or _off(stop.lon, place.lon, TOLERANCE_DEGREES):
                 self.add(
                     "wrong_position",
@@ -198,6 +214,24 @@ class _Checker:
                     household_id=stop.household_id,
                     shelter_id=stop.shelter_id,
                 )
+
+    def _check_meeting_point(self, i: int, stop: Stop, household: Household, d: str) -> Household | MeetingPoint:
+        """Where the pickup must be: the problem's meeting point for the household, or its home."""
+        expected = self.problem.meeting_points.get(household.id)
+        given = stop.meeting_point
+        if expected is None and given is None:
+            return household
+        if expected is None or given is None or given.name != expected.name \
+                or _off(given.lat, expected.lat, TOLERANCE_DEGREES) or _off(given.lon, expected.lon, TOLERANCE_DEGREES):
+            self.add("bad_meeting_point", f"stop {i}: meeting point {given and given.name!r}, expected "
+                     f"{expected and expected.name!r}", driver_id=d, household_id=household.id)
+            return household if expected is None else expected
+        limit = self.problem.walk_limit(household)
+        walk = walk_meters(household.lat, household.lon, expected.lat, expected.lon)
+        if walk > limit + WALK_TOLERANCE_METERS or _off(given.walk_meters, walk, WALK_TOLERANCE_METERS):
+            self.add("bad_meeting_point", f"stop {i}: a walk of {walk:.0f} m (plan says {given.walk_meters:.0f}), "
+                     f"limit {limit:.0f} m", driver_id=d, household_id=household.id)
+        return expected
 
     def _place(self, stop: Stop) -> int | None:
         """Matrix index of a stop's place, or ``None`` when the stop names no known place."""
@@ -275,9 +309,11 @@ class _Checker:
         on_board: list[_Part] = []
         for i, stop in enumerate(route.stops):
             if stop.type == "pickup" and stop.household_id:
-                on_board.append(_Part(stop.household_id, stop.people, stop.wheelchair_users, stop.depart_minute))
+                on_board.append(_Part(stop.household_id, stop.people, stop.wheelchair_users, stop.depart_minute,
+                                      stop.pets))
                 if stop.household_id in self.households:
                     self.pickups[stop.household_id].append(stop)
+                self._check_boarding(i, stop, on_board, driver, d)
             elif stop.type == "dropoff" and stop.shelter_id:
                 unloaded: list[_Part] = []
                 for household_id in stop.household_ids:
@@ -305,10 +341,13 @@ class _Checker:
                     self._deliver(i, stop, part, d)
             else:
                 continue  # malformed, already reported by _check_stops
-            seated = sum(p.people - p.wheelchair_users for p in on_board)
+            pet_seats = sum(p.pets for p in on_board) * self.problem.rules.seats_per_pet
+            seated = sum(p.people - p.wheelchair_users for p in on_board) + pet_seats
             wheelchairs = sum(p.wheelchair_users for p in on_board)
             if driver is not None and seated > driver.seats:
-                self.add("over_seats", f"stop {i}: {seated} seated on board, car has {driver.seats} seats", driver_id=d)
+                with_pets = f" (counting {pet_seats} seats for pets)" if pet_seats else ""
+                self.add("over_seats", f"stop {i}: {seated} seated on board{with_pets}, car has {driver.seats} seats",
+                         driver_id=d)
             if driver is not None and wheelchairs > driver.wheelchair_spaces:
                 self.add(
                     "over_wheelchair_spaces",
@@ -319,6 +358,22 @@ class _Checker:
         for household_id in dict.fromkeys(p.household_id for p in on_board):
             self.add("left_on_board", "still on board at the end of the route", driver_id=d, household_id=household_id)
 
+    def _check_boarding(self, i: int, stop: Stop, on_board: list[_Part], driver: Driver | None, d: str) -> None:
+        """Pets only in cars that take them; nobody shares with a household that cannot share; no stretchers."""
+        household = self.households.get(stop.household_id or "")
+        if stop.pets and driver is not None and not driver.takes_pets:
+            self.add("car_takes_no_pets", f"stop {i}: {stop.pets} pet(s) board a car that takes no pets",
+                     driver_id=d, household_id=stop.household_id)
+        if household is not None and household.has(Need.STRETCHER):
+            self.add("stretcher_routed", f"stop {i}: needs a stretcher, not a seat in a volunteer car",
+                     driver_id=d, household_id=household.id)
+        riders = {p.household_id for p in on_board}
+        alone = [h for h in riders if h in self.households and self.households[h].has(Need.CANNOT_SHARE)]
+        if len(riders) > 1 and alone:
+            self.add("shared_ride", f"stop {i}: {', '.join(sorted(alone))} cannot share, but "
+                     f"{', '.join(sorted(riders))} are on board together", driver_id=d,
+                     household_id=sorted(alone)[0])
+
     def _deliver(self, i: int, stop: Stop, part: _Part, driver_id: str) -> None:
         """Record one household part arriving at a shelter and check its ride time and the shelter's access."""
         shelter = self.shelters.get(stop.shelter_id or "")
@@ -326,9 +381,16 @@ class _Checker:
         if shelter is None:
             return
         self.delivered[shelter.id] += part.people
+        self.pets_delivered[shelter.id] += part.pets
         if household is None:
             return
         self.shelters_of[household.id].add(shelter.id)
+        who = {"driver_id": driver_id, "household_id": household.id, "shelter_id": shelter.id}
+        if part.pets and not shelter.pets_allowed:
+            self.add("shelter_takes_no_pets", f"stop {i}: {part.pets} pet(s) taken to a shelter without pets", **who)
+        if household.medical and not shelter.medical_support:
+            needs = ", ".join(sorted(n.value for n in household.medical))
+            self.add("no_medical_support", f"stop {i}: {needs} user taken to a shelter without medical support", **who)
         if part.wheelchair_users and not shelter.wheelchair_accessible:
             self.add(
                 "shelter_not_accessible",
@@ -372,6 +434,11 @@ class _Checker:
     # --- plan-wide -------------------------------------------------------------------------------------------
 
     def _check_shelters(self) -> None:
+        for shelter_id, pets in self.pets_delivered.items():
+            room = self.shelters[shelter_id].pet_room
+            if pets > room:
+                self.add("shelter_over_pet_capacity", f"{pets} pets delivered, pet capacity {room:g}",
+                         shelter_id=shelter_id)
         for shelter_id, people in self.delivered.items():
             capacity = self.shelters[shelter_id].capacity
             if people > capacity:
@@ -421,6 +488,9 @@ class _Checker:
                     f"{len(stops)} pickups numbered {sorted(numbers)} of {sorted(declared)}",
                     household_id=h,
                 )
+        pets = sum(stop.pets for stop in stops)
+        if pets != household.pets:
+            self.add("wrong_pets", f"pickups carry {pets} pets, household has {household.pets}", household_id=h)
         people = sum(stop.people for stop in stops)
         wheelchairs = sum(stop.wheelchair_users for stop in stops)
         if (people, wheelchairs) != (household.people, household.wheelchair_users):

@@ -15,6 +15,18 @@ def _point(lat: float, lon: float, properties: dict[str, Any]) -> dict[str, Any]
     return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": properties}
 
 
+def _line_or_point(positions: list[list[float]]) -> dict[str, Any]:
+    """A LineString through the distinct positions, or a Point when the leg has length zero.
+
+    GeoJSON (RFC 7946, 3.1.4) wants two or more positions in a LineString, and a line through one
+    place twice is no valid line for shapely and most map libraries either.
+    """
+    distinct = [p for k, p in enumerate(positions) if k == 0 or p != positions[k - 1]]
+    if len(distinct) < 2:  # noqa: PLR2004
+        return {"type": "Point", "coordinates": positions[-1]}
+    return {"type": "LineString", "coordinates": distinct}
+
+
 def _minutes(value: float) -> float:
     return round(value, 2)
 
@@ -36,11 +48,11 @@ def _route_features(route: Route, problem: Problem) -> list[dict[str, Any]]:
         if road:
             line = [[lon, lat] for lon, lat in leg.coordinates]
         else:
-            line = [previous, here] if previous is not None else [here, here]
+            line = [previous, here] if previous is not None else [here]
         features.append(
             {
                 "type": "Feature",
-                "geometry": {"type": "LineString", "coordinates": line},
+                "geometry": _line_or_point(line),
                 "properties": {
                     "feature": "leg",
                     "driver_id": route.driver_id,
@@ -65,10 +77,16 @@ def _route_features(route: Route, problem: Problem) -> list[dict[str, Any]]:
             "people": stop.people,
             "wheelchair_users": stop.wheelchair_users,
         }
+        if stop.pets:
+            properties["pets"] = stop.pets
         if stop.type == "pickup":
             properties["household_id"] = stop.household_id
             if stop.parts is not None and stop.parts > 1:
                 properties.update(part=stop.part, parts=stop.parts)
+            if stop.meeting_point is not None:
+                # The corner's street names and the walk; the home itself stays off the map.
+                properties["meeting_point"] = stop.meeting_point.name
+                properties["walk_meters"] = round(stop.meeting_point.walk_meters, 1)
         else:
             properties["shelter_id"] = stop.shelter_id
             properties["household_ids"] = list(stop.household_ids)
@@ -80,7 +98,9 @@ def plan_to_geojson(plan: Plan, problem: Problem) -> dict[str, Any]:
     """The plan as a GeoJSON FeatureCollection (coordinates ``[lon, lat]``), JSON-serialisable as is.
 
     Every feature's ``properties.feature`` is ``leg``, ``stop``, ``shelter`` or ``unserved``. Legs without a road
-    path (times from a table) are straight lines with ``road_path: false``. Times are minutes after the alert
+    path (times from a table) are straight lines with ``road_path: false``; a leg of length zero (two stops at
+    one place) is a Point, never a LineString of fewer than two positions. A pickup at a meeting point names it
+    (``meeting_point``, ``walk_meters``). Times are minutes after the alert
     start. Unserved ids the problem does not know are left out (there is no place to draw them).
     """
     features: list[dict[str, Any]] = []
@@ -98,6 +118,9 @@ def plan_to_geojson(plan: Plan, problem: Problem) -> dict[str, Any]:
             "name": shelter.name,
             "capacity": shelter.capacity,
             "wheelchair_accessible": shelter.wheelchair_accessible,
+            "pets_allowed": shelter.pets_allowed,
+            "pet_capacity": shelter.pet_capacity,
+            "medical_support": shelter.medical_support,
             "people_assigned": assigned[shelter.id],
         }
         features.append(_point(shelter.lat, shelter.lon, properties))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from matcher.plan import Leg, Metrics, Plan, Route, Stop, Unserved
 from matcher.problem import Driver, Household, Problem, Shelter
+from matcher.schedule import needs_figures
 from matcher.travel import LegPath, LocationRef, TravelTimes
 
 
@@ -261,6 +262,7 @@ def merge(problem: Problem, residual: Residual, future: Plan) -> Plan:
         solve_seconds=future.metrics.solve_seconds,
         drive_minutes=sum(leg.minutes for r in routes for leg in r.legs),
         first_plan_seconds=future.metrics.first_plan_seconds,
+        **asdict(needs_figures(problem, routes)),
     )
     return Plan(problem.name, metrics, tuple(routes), tuple(unserved))
 

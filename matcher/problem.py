@@ -7,11 +7,12 @@ Times are minutes after the alert start; positions are WGS84 degrees.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from matcher.errors import InputError
+from matcher.plan import MeetingPoint
 from matcher.needs import MEDICAL, Need, known, parse_language, parse_languages, parse_needs
 from matcher.travel import TravelTimes
 
@@ -322,6 +323,9 @@ class Problem:
     travel: TravelTimes
     service: ServiceMinutes = field(default_factory=ServiceMinutes)
     rules: Rules = field(default_factory=Rules)
+    #: Households picked up at a meeting point because their own street is closed (household id -> point);
+    #: their place in ``travel`` is the meeting point.
+    meeting_points: Mapping[str, MeetingPoint] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_unique_ids(self.households, self.drivers, self.shelters)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import math
+from dataclasses import asdict, dataclass
 
+from matcher.needs import speaks
 from matcher.plan import Leg, Metrics, Plan, Route, Stop, Unserved
 from matcher.problem import Problem
 from matcher.requests import Request
@@ -84,17 +86,68 @@ def _time_visits(problem: Problem, sequences: Mapping[str, Sequence[Visit]]) -> 
 
 
 def _stop(problem: Problem, visit: Visit, arrive: float, depart: float) -> Stop:
-    """The plan stop of a visit: a pickup of one request, or a drop-off of the requests it unloads."""
+    """The plan stop of a visit: a pickup of one request (at its meeting point when the home's street is
+    closed), or a drop-off of the requests it unloads."""
     if isinstance(visit, Pickup):
         r = visit.request
         h = problem.household(r.household_id)
-        return Stop("pickup", h.lat, h.lon, arrive, depart, household_id=h.id, people=r.people,
-                    wheelchair_users=r.wheelchair_users, part=r.part, parts=r.parts)
+        meet = problem.meeting_points.get(h.id)
+        lat, lon = (meet.lat, meet.lon) if meet else (h.lat, h.lon)
+        return Stop("pickup", lat, lon, arrive, depart, household_id=h.id, people=r.people,
+                    wheelchair_users=r.wheelchair_users, part=r.part, parts=r.parts, pets=r.pets,
+                    meeting_point=meet)
     s = problem.shelter(visit.shelter_id)
     ids = tuple(dict.fromkeys(r.household_id for r in visit.requests))
     return Stop("dropoff", s.lat, s.lon, arrive, depart, shelter_id=s.id, household_ids=ids,
                 people=sum(r.people for r in visit.requests),
-                wheelchair_users=sum(r.wheelchair_users for r in visit.requests))
+                wheelchair_users=sum(r.wheelchair_users for r in visit.requests),
+                pets=sum(r.pets for r in visit.requests))
+
+
+@dataclass(frozen=True)
+class NeedsFigures:
+    """Urgency and language figures of a plan's routes (see ``Metrics``)."""
+
+    latest_pickup_by_priority: dict[str, float]
+    pickup_targets_total: int
+    pickup_targets_met: int
+    language_households: int
+    language_matched: int
+
+
+def needs_figures(problem: Problem, routes: Sequence[Route]) -> NeedsFigures:
+    """Latest pickup minute per priority, pickup targets met, and language matches, from the routes.
+
+    A household's pickup minute is when boarding starts at its (last) pickup stop: ``depart - pickup
+    service``, the arrival or the ready minute, whichever is later. Its target is met when that is by
+    ``ready_from_minute`` + its priority's target.
+    """
+    pickup: dict[str, float] = {}
+    driver_of: dict[str, str] = {}
+    for route in routes:
+        for stop in route.stops:
+            if stop.type == "pickup" and stop.household_id is not None:
+                minute = stop.depart_minute - problem.service.pickup
+                pickup[stop.household_id] = max(pickup.get(stop.household_id, minute), minute)
+                driver_of.setdefault(stop.household_id, route.driver_id)
+    latest: dict[int, float] = {}
+    total = met = languages = matched = 0
+    known = {h.id: h for h in problem.households}
+    drivers = {d.id: d for d in problem.drivers}
+    for hid, minute in pickup.items():
+        h = known.get(hid)
+        if h is None:
+            continue
+        latest[h.priority] = max(latest.get(h.priority, minute), minute)
+        target = problem.rules.pickup_target(h.priority)
+        if math.isfinite(target):
+            total += 1
+            met += minute <= h.ready_from_minute + target + 1e-6
+        if h.language:
+            languages += 1
+            driver = drivers.get(driver_of[hid])
+            matched += driver is not None and speaks(driver.languages, h.language)
+    return NeedsFigures({str(p): latest[p] for p in sorted(latest)}, total, met, languages, matched)
 
 
 def build_plan(
@@ -148,5 +201,6 @@ def build_plan(
         solve_seconds=solve_seconds,
         drive_minutes=drive,
         first_plan_seconds=first_plan_seconds,
+        **asdict(needs_figures(problem, routes)),
     )
     return Plan(problem.name, metrics, tuple(routes), tuple(unserved))

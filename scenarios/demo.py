@@ -30,6 +30,32 @@ def _circle(lon: float, lat: float, radius_m: float, points: int = 16) -> dict[s
     return {"type": "Polygon", "coordinates": [ring]}
 
 
+#: Share of households with each need in the demo and the drills: pets in about a third of households,
+#: a few oxygen, power-dependent and dialysis users, two languages (Finnish and a Swedish-speaking minority).
+NEED_SHARES: tuple[tuple[str, float], ...] = (
+    ("oxygen", 0.03), ("power_dependent", 0.02), ("dialysis", 0.01), ("service_animal", 0.02),
+    ("cannot_share", 0.02), ("hearing", 0.04), ("vision", 0.03), ("cognitive", 0.04), ("stretcher", 0.005),
+)
+#: Free-text needs a registrar might write: kept and shown to the driver.
+OTHER_NEEDS = ("needs help on the stairs", "diabetic: bring insulin", "walks with a frame")
+
+
+def needs_mix(rng: np.random.Generator, people: int) -> dict[str, Any]:
+    """The needs, pets and language of one invented household (fields to add to its record)."""
+    needs = [need for need, share in NEED_SHARES if rng.random() < share]
+    if people >= 2 and rng.random() < 0.05:  # noqa: PLR2004
+        needs.append("attendant")
+    if rng.random() < 0.03:
+        needs.append(str(rng.choice(OTHER_NEEDS)))
+    out: dict[str, Any] = {}
+    if needs:
+        out["needs"] = needs
+    if rng.random() < 0.33:
+        out["pets"] = int(rng.choice([1, 1, 1, 2]))
+    out["language"] = str(rng.choice(["fi"] * 8 + ["sv"] * 2))
+    return out
+
+
 def demo_scenario(seed: int = 2026, households: int = 300, cars: int = 60) -> dict[str, Any]:
     """The demo: 300 households, 60 cars, 4 shelters, one flood zone, a 3-hour deadline."""
     graph = load_road_graph(MAP)
@@ -51,6 +77,10 @@ def demo_scenario(seed: int = 2026, households: int = 300, cars: int = 60) -> di
             "id": f"S{k + 1}", "name": ["Harbour school", "Sports hall", "Church hall", "Library"][k],
             "lat": round(float(lat[n]), 6), "lon": round(float(lon[n]), 6),
             "capacity": 300, "wheelchair_accessible": k % 2 == 0,
+            # Two take pets (the sports hall has room for many), two have power and staff for medical needs.
+            "pets_allowed": k in (0, 1), "pet_capacity": [60, 100, 0, 0][k],
+            "medical_support": k in (0, 2),
+            "languages": [["fi", "sv"], ["fi"], ["fi", "en"], ["fi", "sv", "en"]][k],
         })
     drivers = []
     for k in range(cars):
@@ -61,6 +91,9 @@ def demo_scenario(seed: int = 2026, households: int = 300, cars: int = 60) -> di
             "lat": la, "lon": lo, "seats": int(rng.choice([3, 4, 4, 4, 6])), "wheelchair_spaces": wheel,
             "available_from_minute": int(rng.choice([0, 0, 0, 10, 20])),
             "available_until_minute": int(rng.choice([180, 180, 180, 120])),
+            # Some volunteers are allergic or drive a small car.
+            "takes_pets": bool(rng.random() >= 0.15),
+            "languages": [["fi"], ["fi"], ["fi", "en"], ["fi", "sv"], ["sv", "fi", "en"]][int(rng.integers(5))],
         })
     homes = []
     for k in range(households):
@@ -73,10 +106,7 @@ def demo_scenario(seed: int = 2026, households: int = 300, cars: int = 60) -> di
             "priority": int(rng.choice([1, 2, 2, 3, 3, 3])),
             "ready_from_minute": int(rng.choice([0, 0, 0, 15, 30])),
         }
-        if rng.random() < 0.1:
-            record["needs"] = ["oxygen"]
-        if rng.random() < 0.2:
-            record["pets"] = 1
+        record.update(needs_mix(rng, people))
         homes.append(record)
     # The flood zone covers low ground in the middle of the district, between the shelters.
     flood = _circle(float(np.quantile(lon, 0.45)), float(np.quantile(lat, 0.55)), 160.0)

@@ -171,7 +171,7 @@ PERSONAL_DATA = (
     "+44 ",
     "+49 ",
     "oxygen",
-    "Tagalog",
+    "tgl",
 )
 
 
@@ -180,7 +180,7 @@ def example_problem_with_personal_data() -> Problem:
     example = example_problem()
     people: dict[str, dict[str, Any]] = {
         "H1": {"name": "Ada Lovelace", "phone": "+44 1111", "needs": ("oxygen",)},
-        "H2": {"name": "Grace Hopper", "phone": "+1 2222", "language": "Tagalog"},
+        "H2": {"name": "Grace Hopper", "phone": "+1 2222", "language": "tgl"},
         "H3": {"name": "Alan Turing", "phone": "+44 3333"},
         "H4": {"name": "Katherine Johnson", "phone": "+1 4444"},
         "D1": {"name": "Volunteer One", "phone": "+49 5555"},

@@ -25,6 +25,11 @@ def haversine_m(lon1: Floats, lat1: Floats, lon2: Floats, lat2: Floats) -> Float
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
+def walk_meters(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Straight-line meters between two positions: the walk to a meeting point as the plan states it."""
+    return float(haversine_m(np.array([lon1]), np.array([lat1]), np.array([lon2]), np.array([lat2]))[0])
+
+
 def _coordinate_keys(lon: Floats, lat: Floats) -> Ints:
     """One int64 per position at OSM's 1e-7 degree resolution, so equal OSM coordinates give equal keys."""
     x = np.rint(np.asarray(lon, dtype=np.float64) * 1e7).astype(np.int64) + 1_800_000_000

@@ -48,6 +48,44 @@ class Solution:
     def served_weight(self, inst: Instance) -> float:
         return float(priority_weight(inst)[self.assigned].sum())
 
+    def targets_weight(self, inst: Instance) -> float:
+        """Priority-weighted count of requests picked up within their pickup target."""
+        return float(priority_weight(inst)[targets_met(inst, self.trips)].sum())
+
+    def language_matches(self, inst: Instance) -> int:
+        """Requests whose driver speaks their household's language."""
+        return sum(int(inst.speaks[c, r]) for c, trips in enumerate(self.trips) for t in trips for r in t.pickups)
+
+
+#: Minutes of approach a car gives up to seed a trip with a household whose language its driver speaks:
+#: small, so language only decides between trips that are about as good.
+LANGUAGE_BONUS_MINUTES = 2.0
+
+
+def pickup_minutes(inst: Instance, car: int, trips: list[Trip]) -> list[tuple[int, float]]:
+    """``(request, minute its boarding starts)`` for each pickup of a car's trips, in driving order."""
+    T = inst.T
+    at, clock = inst.car_start[car], float(inst.car_from[car])
+    out: list[tuple[int, float]] = []
+    for trip in trips:
+        for r in trip.pickups:
+            start = max(clock + T[at, inst.home[r]], inst.ready[r])
+            out.append((r, float(start)))
+            clock, at = start + inst.pickup_minutes, inst.home[r]
+        dest = inst.shelter_loc[trip.shelter]
+        clock += T[at, dest] + inst.dropoff_minutes
+        at = dest
+    return out
+
+
+def targets_met(inst: Instance, trips: list[list[Trip]]) -> np.ndarray:
+    """Per request: picked up by its target minute (False when unassigned or without a target)."""
+    met = np.zeros(inst.n_requests, dtype=bool)
+    for car, car_trips in enumerate(trips):
+        for r, minute in pickup_minutes(inst, car, car_trips):
+            met[r] = minute <= inst.target[r] + 1e-6
+    return met
+
 
 def priority_weight(inst: Instance) -> np.ndarray:
     """Weight of leaving a request unserved: a priority-1 household outweighs any number of priority-2 ones.
@@ -84,6 +122,24 @@ def drive_car(inst: Instance, car: int, trips: list[Trip]) -> tuple[float, bool]
         clock = arrive + inst.dropoff_minutes
         at = dest
     return finish, ok and not on_board
+
+
+def trips_keep_rules(inst: Instance, car: int, trips: list[Trip]) -> bool:
+    """The needs rules of a car's trips: each rider fits the car (seats, pets) and its shelter, and a
+    ``cannot_share`` household rides with nobody else (checked on board, carry-overs included)."""
+    on_board: set[int] = set()
+    for trip in trips:
+        for r in trip.pickups:
+            if not inst.car_fits[car, r]:
+                return False
+            on_board.add(r)
+            if len(on_board) > 1 and inst.alone[list(on_board)].any():
+                return False
+        unload = on_board.copy() if trip.unload is None else set(trip.unload)
+        if not all(inst.shelter_takes[r, trip.shelter] for r in unload):
+            return False
+        on_board -= unload
+    return True
 
 
 @dataclass
@@ -139,10 +195,14 @@ def _kept_trips(inst: Instance, b: _Build, trips: list[list[Trip]], finish: np.n
 
 def _pick_seed(b: _Build, car: int, clock: float, at: int, limit: float, far_weight: float,
                by_priority: bool) -> _Seed | None:
-    """The request a free car starts a trip with, or ``None`` when it can take nobody by ``limit``."""
+    """The request a free car starts a trip with, or ``None`` when it can take nobody by ``limit``.
+
+    Households that can still be picked up by their pickup target come first, most urgent first:
+    targets rank above clearance in the objective.
+    """
     inst = b.inst
-    seats, wheel = int(inst.car_seats[car]), int(inst.car_wheelchair[car])
-    cand = np.flatnonzero(b.open_requests() & (inst.seated <= seats) & (inst.wheelchair <= wheel))
+    wheel = int(inst.car_wheelchair[car])
+    cand = np.flatnonzero(b.open_requests() & inst.car_fits[car])
     if cand.size == 0:
         return None
     approach = inst.T[at, inst.home[cand]]
@@ -152,6 +212,10 @@ def _pick_seed(b: _Build, car: int, clock: float, at: int, limit: float, far_wei
     if not feasible.any():
         return None
     cand, dep, fin = cand[feasible], dep[feasible], fin[feasible]
+    urgent = dep - inst.pickup_minutes <= inst.target[cand] + 1e-9
+    if urgent.any():
+        cand, dep, fin = cand[urgent], dep[urgent], fin[urgent]
+        by_priority = True
     scarce = False
     if wheel:
         needs = inst.wheelchair[cand] > 0
@@ -160,7 +224,7 @@ def _pick_seed(b: _Build, car: int, clock: float, at: int, limit: float, far_wei
             # While wheelchair users wait, a wheelchair car's time is the scarce resource:
             # a detour for seated riders that ordinary cars can take would only delay them.
             scarce = True
-    score = (dep - clock) - far_weight * b.direct[cand]
+    score = (dep - clock) - far_weight * b.direct[cand] - LANGUAGE_BONUS_MINUTES * inst.speaks[car, cand]
     if by_priority:
         score = score + 1e6 * inst.priority[cand].astype(np.float64)
     k = int(np.argmin(score))
@@ -182,10 +246,13 @@ def _pool(b: _Build, car: int, seed: _Seed, limit: float) -> tuple[list[int], fl
     wheel_left = int(inst.car_wheelchair[car]) - int(inst.wheelchair[seed.request])
     latest = last_dep + b.ride_limit[seed.request]  # the trip must reach the shelter by every rider's limit
     dest = inst.shelter_loc[s]
+    if inst.alone[seed.request]:  # cannot_share: this trip carries no other household
+        seats_left = wheel_left = 0
     while seats_left > 0 or wheel_left > 0:
         pool = np.flatnonzero(
-            (b.shelter == s) & ~b.assigned & b.rideable
+            (b.shelter == s) & ~b.assigned & b.rideable & ~inst.alone
             & (inst.seated <= seats_left) & (inst.wheelchair <= wheel_left)
+            & (inst.car_takes_pets[car] | (inst.pets == 0))
             & ((inst.wheelchair > 0) | (not seed.scarce))
         )
         if pool.size == 0:
@@ -271,7 +338,7 @@ def lower_bound(inst: Instance, shelter: np.ndarray) -> float:
         return 0.0
     T = inst.T
     reach = inst.car_from[:, None] + T[np.ix_(inst.car_start, inst.home[open_])]
-    fits = (inst.car_seats[:, None] >= inst.seated[open_]) & (inst.car_wheelchair[:, None] >= inst.wheelchair[open_])
+    fits = inst.car_fits[:, open_]
     reach = np.where(fits, reach, np.inf).min(axis=0)
     start = np.maximum(reach, inst.ready[open_]) + inst.pickup_minutes
     return float((start + T[inst.home[open_], inst.shelter_loc[shelter[open_]]]).max())

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from matcher.solver.construct import Solution, Trip, drive_car
+from matcher.solver.construct import Solution, Trip, drive_car, priority_weight, targets_met, trips_keep_rules
 from matcher.solver.instance import Instance
 from matcher.solver.model import GroupResult, improve_group
 
@@ -66,6 +66,14 @@ def _cut(inst: Instance, car: int, trips: list[Trip], bound: float) -> list[Trip
     return []
 
 
+def _targets(inst: Instance, cars: list[int], trips: list[list[Trip]]) -> float:
+    """Priority-weighted pickup targets met by a group's trips."""
+    every = [[] for _ in range(inst.n_cars)]  # type: list[list[Trip]]
+    for c, t in zip(cars, trips, strict=True):
+        every[c] = t
+    return float(priority_weight(inst)[targets_met(inst, every)].sum())
+
+
 def work_for(time_limit_seconds: float) -> int:
     """The work budget (model nodes) of a time limit: a function of the limit alone."""
     return int(time_limit_seconds * NODES_PER_SECOND)
@@ -93,7 +101,7 @@ def improve(
     rng = np.random.default_rng(seed)
     trips = [list(t) for t in sol.trips]
     finish = sol.finish.copy()
-    people = inst.seated + inst.wheelchair
+    people = inst.people
     assigned = sol.assigned
     start_clearance = sol.clearance
     tabu: dict[int, int] = {}
@@ -113,6 +121,8 @@ def improve(
         outside[group] = False
         room = inst.shelter_capacity - np.bincount(shelter[outside], weights=people[outside],
                                                    minlength=inst.n_shelters).astype(np.int64)
+        pet_room = inst.shelter_pet_room - np.bincount(shelter[outside], weights=inst.pets[outside],
+                                                       minlength=inst.n_shelters)
         group_trips = [trips[c] for c in cars]
         # A small fleet (the group is every car) first gets a probe: cut every car at a finish below
         # the current worst and ask OR-Tools to fit what was cut back in. On large fleets probes
@@ -124,12 +134,13 @@ def improve(
             cut = [_cut(inst, c, t, target) for c, t in zip(cars, group_trips, strict=True)]
             result = improve_group(inst, shelter, room, cars, group_trips, bound=target,
                                    seconds=deadline - time.perf_counter(),
-                                   solutions=PROBE_SOLUTIONS, previous_car=previous_car, start=cut)
+                                   solutions=PROBE_SOLUTIONS, previous_car=previous_car, start=cut,
+                                   pet_room=pet_room)
             done += max(result.nodes, 1)
         if result.trips is None:
             result = improve_group(inst, shelter, room, cars, group_trips, bound=max(old),
                                    seconds=deadline - time.perf_counter(),
-                                   solutions=GROUP_SOLUTIONS, previous_car=previous_car)
+                                   solutions=GROUP_SOLUTIONS, previous_car=previous_car, pet_room=pet_room)
             done += max(result.nodes, 1)
         if result.trips is None:
             tabu[critical] = round_no + 3
@@ -138,8 +149,10 @@ def improve(
         feasible = True
         for c, t in zip(cars, result.trips, strict=True):
             f, ok = drive_car(inst, c, t)
-            feasible &= ok
+            feasible &= ok and trips_keep_rules(inst, c, t)
             new.append(f if t else float(inst.car_from[c]))
+        # Pickup targets rank above clearance: a group result may not meet fewer of them.
+        feasible &= _targets(inst, cars, result.trips) >= _targets(inst, cars, group_trips) - 1e-9
         tidier = previous_car is None and max(new) <= max(old) + 1e-9 and sum(new) < sum(old) - 1e-6
         if feasible and (max(new) < max(old) - 1e-6 or tidier):
             for c, t, f in zip(cars, result.trips, new, strict=True):

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from matcher.problem import Problem
+from matcher.needs import Need, speaks
+from matcher.problem import Household, Problem
 from matcher.requests import Request, requests_for
 
 FloatArray = npt.NDArray[np.float64]
@@ -19,7 +20,10 @@ class Instance:
     """Arrays over requests (r), cars (c) and shelters (s); ``T`` are travel minutes between matrix places.
 
     ``home[r]``, ``car_start[c]`` and ``shelter_loc[s]`` index into ``T``. ``max_ride[r, s]`` is the
-    longest ride allowed to shelter s. Everything is in minutes.
+    longest ride allowed to shelter s. Everything is in minutes. ``seated[r]`` counts seats: seated
+    people and the pets' seats; ``people[r]`` counts people (what a shelter's capacity counts).
+    ``car_fits[c, r]`` says whether car c may carry request r (seats, wheelchair spaces, pets);
+    ``shelter_takes[r, s]`` whether shelter s fits request r's household (access, pets, medical support).
     """
 
     problem: Problem
@@ -39,6 +43,16 @@ class Instance:
     shelter_loc: IntArray
     shelter_capacity: IntArray
     shelter_accessible: npt.NDArray[np.bool_]
+    people: IntArray
+    pets: IntArray
+    alone: npt.NDArray[np.bool_]  # cannot_share: never pooled with another household
+    target: FloatArray  # pickup target minute (inf: none)
+    car_takes_pets: npt.NDArray[np.bool_]
+    car_fits: npt.NDArray[np.bool_]
+    shelter_pet_room: FloatArray  # inf: pets allowed without a limit
+    shelter_medical: npt.NDArray[np.bool_]
+    shelter_takes: npt.NDArray[np.bool_]
+    speaks: npt.NDArray[np.bool_]  # (c, r): the driver speaks the household's language (False when none given)
     pickup_minutes: float
     dropoff_minutes: float
     deadline: float
@@ -56,14 +70,18 @@ class Instance:
         return len(self.shelter_loc)
 
     def fits(self, car: int, request: int) -> bool:
-        seats_ok = self.car_seats[car] >= self.seated[request]
-        return bool(seats_ok and self.car_wheelchair[car] >= self.wheelchair[request])
+        return bool(self.car_fits[car, request])
+
+
+def _language_matrix(problem: Problem, households: list[Household]) -> npt.NDArray[np.bool_]:
+    return np.array([[bool(h.language) and speaks(d.languages, h.language) for h in households]
+                     for d in problem.drivers], dtype=bool).reshape(len(problem.drivers), len(households))
 
 
 def build_instance(problem: Problem) -> Instance:
     """Index the problem: split households into requests and gather every figure into arrays."""
     travel = problem.travel
-    requests = tuple(requests_for(problem.households, problem.drivers))
+    requests = tuple(requests_for(problem.households, problem.drivers, problem.rules.seats_per_pet))
     households = [problem.household(r.household_id) for r in requests]
     shelters = problem.shelters
     home = np.array([travel.index("household", h.id) for h in households], dtype=np.int64)
@@ -73,24 +91,47 @@ def build_instance(problem: Problem) -> Instance:
         for j, s in enumerate(shelters):
             max_ride[i, j] = problem.max_ride_minutes(h, s.id)
     drivers = problem.drivers
+    seated = np.array([r.seats for r in requests], dtype=np.int64)
+    wheelchair = np.array([r.wheelchair_users for r in requests], dtype=np.int64)
+    pets = np.array([r.pets for r in requests], dtype=np.int64)
+    car_seats = np.array([d.seats for d in drivers], dtype=np.int64)
+    car_wheelchair = np.array([d.wheelchair_spaces for d in drivers], dtype=np.int64)
+    car_takes_pets = np.array([d.takes_pets for d in drivers], dtype=bool)
+    car_fits = ((car_seats[:, None] >= seated[None, :]) & (car_wheelchair[:, None] >= wheelchair[None, :])
+                & (car_takes_pets[:, None] | (pets[None, :] == 0)))
+    takes = np.array([[problem.shelter_takes(h, s) for s in shelters] for h in households],
+                     dtype=bool).reshape(len(requests), len(shelters))
+    # Only the parts carrying pets need a pet shelter's pet room, but every part of a household goes
+    # to one shelter, so the household's pets decide for all of them (shelter_takes above).
     return Instance(
         problem=problem,
         requests=requests,
         T=np.asarray(travel.minutes, dtype=np.float64),
         home=home,
-        seated=np.array([r.seated for r in requests], dtype=np.int64),
-        wheelchair=np.array([r.wheelchair_users for r in requests], dtype=np.int64),
+        seated=seated,
+        wheelchair=wheelchair,
         ready=np.array([h.ready_from_minute for h in households], dtype=np.float64),
         priority=np.array([h.priority for h in households], dtype=np.int64),
         max_ride=max_ride,
         car_start=np.array([travel.index("driver", d.id) for d in drivers], dtype=np.int64),
         car_from=np.array([d.available_from_minute for d in drivers], dtype=np.float64),
         car_end=np.array([problem.driver_end(d) for d in drivers], dtype=np.float64),
-        car_seats=np.array([d.seats for d in drivers], dtype=np.int64),
-        car_wheelchair=np.array([d.wheelchair_spaces for d in drivers], dtype=np.int64),
+        car_seats=car_seats,
+        car_wheelchair=car_wheelchair,
         shelter_loc=shelter_loc,
         shelter_capacity=np.array([s.capacity for s in shelters], dtype=np.int64),
         shelter_accessible=np.array([s.wheelchair_accessible for s in shelters], dtype=bool),
+        people=np.array([r.people for r in requests], dtype=np.int64),
+        pets=pets,
+        alone=np.array([h.has(Need.CANNOT_SHARE) for h in households], dtype=bool),
+        target=np.array([h.ready_from_minute + problem.rules.pickup_target(h.priority) for h in households],
+                        dtype=np.float64),
+        car_takes_pets=car_takes_pets,
+        car_fits=car_fits,
+        shelter_pet_room=np.array([s.pet_room for s in shelters], dtype=np.float64),
+        shelter_medical=np.array([s.medical_support for s in shelters], dtype=bool),
+        shelter_takes=takes,
+        speaks=_language_matrix(problem, households),
         pickup_minutes=problem.service.pickup,
         dropoff_minutes=problem.service.dropoff,
         deadline=problem.deadline,

@@ -23,6 +23,12 @@ SPAN_COST = 1000
 LEAVE_OUT_PENALTY = 10**8
 #: Arc-cost units of moving one household to another car in a re-plan: one minute of clearance.
 MOVE_PENALTY = SPAN_COST * SCALE
+#: Cost per second a pickup starts after its target (times the priority's rank): above clearance, so
+#: targets come first, as in the objective order.
+TARGET_COST = 10 * SPAN_COST
+#: Arc-cost units (seconds of driving) for a car whose driver does not speak the household's language,
+#: when another car of the group does: a preference below clearance.
+LANGUAGE_COST = 120
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ def _nodes(inst: Instance, shelter: np.ndarray, cars: list[int], requests: list[
         for s in range(inst.n_shelters):
             direct = T[inst.home[r], inst.shelter_loc[s]]
             ok = np.isfinite(direct) and direct <= inst.max_ride[r, s] + 1e-9
-            ok &= not (inst.wheelchair[r] and not inst.shelter_accessible[s])
+            ok &= bool(inst.shelter_takes[r, s])  # access, pets, medical support
             # A split household's parts must meet at one shelter: they keep theirs.
             ok &= inst.requests[r].parts == 1
             if ok or s == shelter[r]:
@@ -143,11 +149,16 @@ def _register_times(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingMode
     drive = travel.copy()
     drive[:, ends] = 0
     time_cb = routing.RegisterTransitMatrix(transit.astype(np.int64).tolist())
-    if previous_car:
+    requests = np.asarray(nodes.requests, dtype=np.int64)
+    speaks = inst.speaks[np.ix_(np.asarray(cars, dtype=np.int64), requests)]  # (v, k)
+    # A household whose language one car of the group speaks costs the others a little driving to take.
+    unmatched = speaks.any(axis=0)[None, :] & ~speaks
+    if previous_car or unmatched.any():
         for v, car in enumerate(cars):
-            moved = [k for k, r in enumerate(nodes.requests) if previous_car.get(r, car) != car]
+            moved = [k for k, r in enumerate(nodes.requests) if previous_car and previous_car.get(r, car) != car]
             cost = drive.copy()
             cost[:, moved] += MOVE_PENALTY
+            cost[:, :n_req] += np.where(unmatched[v], LANGUAGE_COST, 0)[None, :]
             routing.SetArcCostEvaluatorOfVehicle(routing.RegisterTransitMatrix(cost.astype(np.int64).tolist()), v)
     else:
         routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(drive.astype(np.int64).tolist()))
@@ -178,13 +189,30 @@ def _add_time_limits(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingMod
         time_dim.CumulVar(routing.End(v)).SetMax(limit)
 
 
+def _add_needs(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexManager,
+               routing: pywrapcp.RoutingModel, time_dim: pywrapcp.RoutingDimension,
+               alternatives_of: dict[int, list[tuple[int, int]]]) -> None:
+    """Riders who may not share go straight to their shelter in an empty car; pickup targets are soft bounds."""
+    seats, wheel = routing.GetDimensionOrDie("seats"), routing.GetDimensionOrDie("wc")
+    for k, r in enumerate(nodes.requests):
+        p = manager.NodeToIndex(k)
+        if inst.alone[r]:
+            seats.CumulVar(p).SetMax(0)
+            wheel.CumulVar(p).SetMax(0)
+            routing.NextVar(p).SetValues([p, *(d for _, d in alternatives_of[k])])  # p: unperformed (probe)
+        if np.isfinite(inst.target[r]):
+            time_dim.SetCumulVarSoftUpperBound(p, int(np.floor(inst.target[r] * SCALE)),
+                                               TARGET_COST * int(inst.priority.max() - inst.priority[r] + 1))
+
+
 def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexManager,
                   routing: pywrapcp.RoutingModel, time_dim: pywrapcp.RoutingDimension,
-                  room: np.ndarray, probe: bool) -> None:
-    """Pickup-and-delivery sets, ready times, allowed cars, ride limits and shelter room."""
+                  room: np.ndarray, probe: bool, pet_room: np.ndarray | None = None) -> None:
+    """Pickup-and-delivery sets, ready times, allowed cars, ride limits, shelter room for people and pets."""
     solver = routing.solver()
     n_car = nodes.n_car
     by_shelter: dict[int, list[tuple[int, int]]] = {}
+    pets_at: dict[int, list[tuple[int, int]]] = {}
     alternatives_of: dict[int, list[tuple[int, int]]] = {}
     for (k, s), d in nodes.delivery_of.items():
         alternatives_of.setdefault(k, []).append((s, manager.NodeToIndex(d)))
@@ -209,10 +237,17 @@ def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexM
                 # can always satisfy it, so it binds only the shelter actually chosen.
                 limit = int(np.floor((ride + inst.pickup_minutes) * SCALE))
                 solver.Add(time_dim.CumulVar(d) <= time_dim.CumulVar(p) + limit)
-            by_shelter.setdefault(s, []).append((int(inst.seated[r] + inst.wheelchair[r]), d))
+            by_shelter.setdefault(s, []).append((int(inst.people[r]), d))
+            if inst.pets[r]:
+                pets_at.setdefault(s, []).append((int(inst.pets[r]), d))
     for s, items in by_shelter.items():
         if sum(people for people, _ in items) > room[s]:
             solver.Add(solver.Sum([routing.ActiveVar(d) * people for people, d in items]) <= int(room[s]))
+    for s, items in pets_at.items():
+        limit = np.inf if pet_room is None else float(pet_room[s])
+        if sum(pets for pets, _ in items) > limit:
+            solver.Add(solver.Sum([routing.ActiveVar(d) * pets for pets, d in items]) <= int(max(limit, 0)))
+    _add_needs(inst, nodes, manager, routing, time_dim, alternatives_of)
 
 
 def _initial_routes(nodes: _Nodes, manager: pywrapcp.RoutingIndexManager, shelter: np.ndarray,
@@ -263,6 +298,7 @@ def improve_group(
     solutions: int,
     previous_car: dict[int, int] | None = None,
     start: list[list[Trip]] | None = None,
+    pet_room: np.ndarray | None = None,
 ) -> GroupResult:
     """Re-route ``cars`` over the requests of their ``trips`` so that none finishes after ``bound``.
 
@@ -293,7 +329,7 @@ def improve_group(
     time_dim.SetGlobalSpanCostCoefficient(0 if probe else SPAN_COST)
     _add_capacities(inst, nodes, routing)
     _add_time_limits(inst, nodes, routing, time_dim, bound)
-    _add_requests(inst, nodes, manager, routing, time_dim, room, probe)
+    _add_requests(inst, nodes, manager, routing, time_dim, room, probe, pet_room)
 
     initial = _initial_routes(nodes, manager, shelter, start if start is not None else trips)
     params = _params(seconds, solutions)

@@ -12,7 +12,14 @@ from matcher.errors import SolverError
 from matcher.plan import Plan, Unserved
 from matcher.problem import Problem
 from matcher.schedule import Dropoff, Pickup, Visit, build_plan
-from matcher.solver.construct import Solution, construct, drive_car, lower_bound, priority_weight
+from matcher.solver.construct import (
+    Solution,
+    construct,
+    drive_car,
+    lower_bound,
+    priority_weight,
+    trips_keep_rules,
+)
 from matcher.solver.improve import improve, work_for
 from matcher.solver.instance import Instance, build_instance
 from matcher.solver.triage import triage
@@ -49,14 +56,21 @@ class SolveParams:
 
 
 def _better(a: Solution, b: Solution | None, inst: Instance) -> bool:
-    """Fewest unserved (priority-weighted), then earliest clearance, then least driving."""
+    """Fewest unserved (priority-weighted), then pickup targets met (priority-weighted), then earliest
+    clearance, then language matches, then least driving."""
     if b is None:
         return True
     wa, wb = a.served_weight(inst), b.served_weight(inst)
     if wa != wb:
         return wa > wb
+    ta, tb = a.targets_weight(inst), b.targets_weight(inst)
+    if ta != tb:
+        return ta > tb
     if abs(a.clearance - b.clearance) > 1e-6:
         return a.clearance < b.clearance
+    la, lb = a.language_matches(inst), b.language_matches(inst)
+    if la != lb:
+        return la > lb
     return drive_minutes(inst, a) < drive_minutes(inst, b)
 
 
@@ -85,6 +99,7 @@ def best_construction(inst: Instance, shelter: np.ndarray, params: SolveParams, 
                 best = sol
     assert best is not None
     target = best.served_weight(inst)
+    met = best.targets_weight(inst)
     lo, hi = lower_bound(inst, shelter), best.clearance
     progress(f"first plan: {int(best.assigned.sum())} requests, clearance {hi:.1f} min (bound >= {lo:.1f})")
     while hi - lo > params.bisect_tolerance_minutes and time.perf_counter() < deadline:
@@ -92,7 +107,7 @@ def best_construction(inst: Instance, shelter: np.ndarray, params: SolveParams, 
         found: Solution | None = None
         for w in FAR_WEIGHTS:
             sol = construct(inst, shelter, mid, far_weight=w)
-            if sol.served_weight(inst) >= target and _better(sol, found, inst):
+            if sol.served_weight(inst) >= target and sol.targets_weight(inst) >= met and _better(sol, found, inst):
                 found = sol
         if found is None:
             lo = mid
@@ -113,11 +128,16 @@ def leftover_reasons(inst: Instance, sol: Solution, shelter: np.ndarray) -> list
         if shelter[r] < 0 or sol.assigned[r] or req.household_id in out:
             continue
         wheel = "wheelchair-capable " if inst.wheelchair[r] else ""
+        household = inst.problem.household(req.household_id)
+        kind = f"{wheel}cars that take pets" if household.pets else f"{wheel}cars"
+        if inst.alone[r]:
+            kind += " (rides alone: cannot share)"
         if best_served is not None and best_served < inst.priority[r]:
-            reason = f"not enough {wheel}cars before the deadline: left for higher-priority households"
+            reason = f"not enough {kind} before the deadline: left for higher-priority households"
         else:
-            reason = f"not enough {wheel}cars before the deadline"
-        out[req.household_id] = Unserved(req.household_id, reason + ": add drivers", "not_enough_cars")
+            reason = f"not enough {kind} before the deadline"
+        add = "add drivers who take pets" if household.pets else "add drivers"
+        out[req.household_id] = Unserved(req.household_id, f"{reason}: {add}", "not_enough_cars")
     return list(out.values())
 
 
@@ -140,6 +160,9 @@ def _verify(inst: Instance, sol: Solution) -> None:
         if trips and not drive_car(inst, car, trips)[1]:
             raise SolverError(f"driver {inst.problem.drivers[car].id}: the solver built trips that break a time "
                               "or ride rule; this is a bug")
+        if trips and not trips_keep_rules(inst, car, trips):
+            raise SolverError(f"driver {inst.problem.drivers[car].id}: the solver built trips that break a needs "
+                              "rule (pets, shelter, sharing); this is a bug")
 
 
 def solve(problem: Problem, params: SolveParams | None = None, progress: Progress | None = None) -> Plan:

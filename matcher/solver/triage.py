@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.needs import Need
 from matcher.plan import Unserved
 from matcher.solver.instance import Instance
 
@@ -43,7 +44,7 @@ def _in_time(inst: Instance, reach: _Reach, rs: list[int]) -> np.ndarray:
     """Per shelter: can a car that fits every part reach the home and that shelter before its limit?"""
     ok = np.zeros(inst.n_shelters, dtype=bool)
     for r in rs:
-        fits = (inst.car_seats >= inst.seated[r]) & (inst.car_wheelchair >= inst.wheelchair[r])
+        fits = inst.car_fits[:, r]
         start = np.maximum(inst.car_from[fits] + reach.from_cars[fits, r], inst.ready[r]) + inst.pickup_minutes
         finish = start[:, None] + reach.to_shelter[r][None, :]
         limit = inst.car_end[fits][:, None]
@@ -54,10 +55,56 @@ def _in_time(inst: Instance, reach: _Reach, rs: list[int]) -> np.ndarray:
     return ok
 
 
+def _pets(n: int) -> str:
+    return f"{n} pet" if n == 1 else f"{n} pets"
+
+
+def _need_words(inst: Instance, hid: str) -> str:
+    """``uses oxygen`` / ``is power-dependent`` / ``is on dialysis``: the medical needs in words."""
+    words = {Need.OXYGEN: "uses oxygen", Need.POWER_DEPENDENT: "depends on a powered medical device",
+             Need.DIALYSIS: "is on dialysis"}
+    medical = inst.problem.household(hid).medical
+    return " and ".join(words[n] for n in sorted(medical, key=list(words).index))
+
+
+def _before_roads(inst: Instance, hid: str, rs: list[int]) -> Unserved | None:
+    """Needs no volunteer car can meet, whatever the roads: a stretcher, pets with no car that takes them."""
+    household = inst.problem.household(hid)
+    if household.has(Need.STRETCHER):
+        return Unserved(hid, "needs a stretcher: call an ambulance (a volunteer car cannot carry a stretcher)",
+                        "needs_stretcher")
+    if household.pets and not inst.car_fits[:, rs].any(axis=0).all():
+            return Unserved(hid, f"has {_pets(household.pets)}; no volunteer car that takes pets has room for them: "
+                            "find a driver who takes pets, or ask a family member to take the pets", "no_pet_car")
+    return None
+
+
+def _shelter_reason(inst: Instance, reach: _Reach, hid: str, rs: list[int], allowed: np.ndarray) -> Unserved:
+    """Why no shelter that can be reached fits the household's needs."""
+    household = inst.problem.household(hid)
+    r0 = rs[0]
+    if household.medical:
+        medical = allowed & inst.shelter_medical
+        limit = inst.problem.rules.medical_max_ride_minutes
+        if not medical.any():
+            return Unserved(hid, f"{_need_words(inst, hid)}; no shelter with medical support can be reached: open "
+                            "one (power and staff) or call the ambulance service", "no_medical_shelter")
+        if not (reach.to_shelter[r0][medical] <= inst.max_ride[r0][medical] + 1e-9).any():
+            return Unserved(hid, f"{_need_words(inst, hid)}; no shelter with medical support can be reached in "
+                            f"{limit:g} minutes: call the ambulance service", "no_medical_shelter")
+    if household.pets and not (allowed & (inst.shelter_pet_room > 0)).any():
+        return Unserved(hid, f"has {_pets(household.pets)}; no pet-friendly shelter can be reached: open a "
+                        "pet-friendly shelter or ask a family member to take the pets", "no_pet_shelter")
+    return Unserved(hid, "needs a wheelchair-accessible shelter; none can be reached", "no_accessible_shelter")
+
+
 def _allowed_shelters(inst: Instance, reach: _Reach, hid: str, rs: list[int]) -> np.ndarray | Unserved:
     """The shelters a household may be taken to, or why no plan could serve it."""
     r0 = rs[0]
     wheelchair = int(inst.wheelchair[rs].max())
+    early = _before_roads(inst, hid, rs)
+    if early is not None:
+        return early
     if not np.isfinite(reach.from_cars[:, r0]).any():
         return Unserved(hid, f"cut off by {reach.road_word}: no volunteer car can drive to this address", "cut_off")
     reachable = np.isfinite(reach.to_shelter[r0])
@@ -67,15 +114,19 @@ def _allowed_shelters(inst: Instance, reach: _Reach, hid: str, rs: list[int]) ->
         return Unserved(
             hid, f"needs {wheelchair} wheelchair space(s); no volunteer car has that many: find a wheelchair van",
             "no_wheelchair_car")
-    allowed = reachable & (inst.shelter_accessible if wheelchair else np.ones(inst.n_shelters, dtype=bool))
-    if not allowed.any():
-        return Unserved(hid, "needs a wheelchair-accessible shelter; none can be reached", "no_accessible_shelter")
+    allowed = reachable & inst.shelter_takes[r0]
+    ride_ok = reach.to_shelter[r0] <= inst.max_ride[r0] + 1e-9
+    if not (allowed & ride_ok).any():
+        return _shelter_reason(inst, reach, hid, rs, reachable & (inst.shelter_accessible | (wheelchair == 0)))
     allowed &= _in_time(inst, reach, rs)
     if not allowed.any():
         kind = "wheelchair-capable car" if wheelchair else "car"
+        if inst.pets[rs].any():
+            kind = "car that takes pets"
         return Unserved(
             hid, f"no {kind} can reach this address and a shelter before the deadline"
-            + (f" (ready only at minute {inst.ready[r0]:g})" if inst.ready[r0] > 0 else ""), "too_late")
+            + (f" (ready only at minute {inst.ready[r0]:g})" if inst.ready[r0] > 0 else "") + ": add drivers",
+            "too_late")
     return allowed
 
 
@@ -92,38 +143,64 @@ def _candidate(inst: Instance, reach: _Reach, hid: str, rs: list[int], allowed: 
     return _Candidate((0 if hid in preferred else 1, int(inst.priority[r0]), -regret, hid), hid, rs, times)
 
 
+def _scarce_kinds(inst: Instance, ordered: list[_Candidate]) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Scarce shelter room kept for the households that need it: (shelters, who needs them, people still to place).
+
+    Wheelchair users need accessible shelters, medical needs shelters with medical support, pets
+    pet-friendly ones. A household that can go anywhere takes such room only when nothing else is left.
+    """
+    kinds = []
+    need_access = np.array([inst.wheelchair[c.requests].max() > 0 for c in ordered], dtype=bool)
+    need_medical = np.array([bool(inst.problem.household(c.household_id).medical) for c in ordered], dtype=bool)
+    need_pets = np.array([inst.pets[c.requests].sum() > 0 for c in ordered], dtype=bool)
+    people = np.array([int(inst.people[c.requests].sum()) for c in ordered], dtype=np.int64)
+    for mask, needs in ((inst.shelter_accessible, need_access), (inst.shelter_medical, need_medical),
+                        (inst.shelter_pet_room > 0, need_pets)):
+        kinds.append((mask, needs, int(people[needs].sum())))
+    return kinds
+
+
+def _room_reason(inst: Instance, c: _Candidate, pets: int, pet_room: np.ndarray) -> Unserved:
+    """Why a household found no shelter with room (people or pets left) among those it may use."""
+    household = inst.problem.household(c.household_id)
+    hid = c.household_id
+    if pets and all(pet_room[s] < pets for s in np.flatnonzero(np.isfinite(c.times))):
+        return Unserved(hid, f"has {_pets(pets)}; no pet-friendly shelter has room for them: open a pet-friendly "
+                        "shelter or ask a family member to take the pets", "no_pet_shelter")
+    if household.medical:
+        return Unserved(hid, f"{_need_words(inst, hid)}; no shelter with medical support it can reach has room "
+                        "left: open one (power and staff) or call the ambulance service", "no_medical_shelter")
+    what = "no wheelchair-accessible shelter it can reach has room" if household.wheelchair_users else \
+        "no shelter it can reach has room"
+    return Unserved(hid, f"{what} left: open another shelter or raise a capacity", "no_shelter_room")
+
+
 def _place_in_shelters(inst: Instance, candidates: list[_Candidate], shelter: np.ndarray,
                        unserved: dict[str, Unserved]) -> None:
-    """Each candidate in order at its nearest shelter with room, keeping accessible room for wheelchair users."""
+    """Each candidate in order at its nearest shelter with room (people and pets), keeping scarce room."""
     room = inst.shelter_capacity.astype(np.int64).copy()
-    accessible = inst.shelter_accessible
+    pet_room = inst.shelter_pet_room.copy()
     ordered = sorted(candidates, key=lambda c: c.order)
-
-    def needs_access(rs: list[int]) -> bool:
-        return bool(inst.wheelchair[rs].max() > 0)
-
-    # Room in accessible shelters is kept for the wheelchair households still to be placed: a
-    # household that can go anywhere takes it only when nothing else is left for them.
-    reserve = sum(int(sum(inst.requests[r].people for r in c.requests)) for c in ordered if needs_access(c.requests))
-    for c in ordered:
+    kinds = _scarce_kinds(inst, ordered)
+    for i, c in enumerate(ordered):
         rs, times = c.requests, c.times
-        people = int(sum(inst.requests[r].people for r in rs))
-        wheel = needs_access(rs)
-        if wheel:
-            reserve -= people
-        fitting = [s for s in np.argsort(times, kind="stable") if np.isfinite(times[s]) and room[s] >= people]
-        if not wheel and len(fitting) > 1:
-            spare = int(room[accessible].sum()) - reserve
-            keep_free = [s for s in fitting if not (accessible[s] and spare - people < 0)]
-            fitting = keep_free or fitting
+        people = int(inst.people[rs].sum())
+        pets = int(inst.pets[rs].sum())
+        fitting = [s for s in np.argsort(times, kind="stable")
+                   if np.isfinite(times[s]) and room[s] >= people and pet_room[s] >= pets]
+        for k, (mask, needs, reserve) in enumerate(kinds):
+            if needs[i]:
+                kinds[k] = (mask, needs, reserve - people)
+            elif len(fitting) > 1:
+                spare = int(room[mask].sum()) - reserve
+                keep_free = [s for s in fitting if not (mask[s] and spare - people < 0)]
+                fitting = keep_free or fitting
         if fitting:
             room[fitting[0]] -= people
+            pet_room[fitting[0]] -= pets
             shelter[rs] = fitting[0]
         else:
-            what = "no wheelchair-accessible shelter it can reach has room" if wheel else \
-                "no shelter it can reach has room"
-            reason = f"{what} left: open another shelter or raise a capacity"
-            unserved[c.household_id] = Unserved(c.household_id, reason, "no_shelter_room")
+            unserved[c.household_id] = _room_reason(inst, c, pets, pet_room)
 
 
 def triage(inst: Instance, preferred: Mapping[str, int] | None = None) -> Triage:

@@ -94,7 +94,17 @@ BAD: list[tuple[str, str, Any, str]] = [
     # a household of nobody
     ("households", "people", 0, "household H001: people"),
     # more wheelchair users than people
-    ("households", "wheelchair_users", 5, "household H001: wheelchair_users"),
+    ("households", "wheelchair_users", 50, "household H001: wheelchair_users"),
+    # a need spelt wrong: refused with the right word
+    ("households", "needs", ["oxigen"], "household H001: needs: unknown need 'oxigen': did you mean 'oxygen'?"),
+    # a negative number of pets
+    ("households", "pets", -1, "household H001: pets"),
+    # a negative walk
+    ("households", "max_walk_meters", -5, "household H001: max_walk_meters"),
+    # a driver's language that is no language code
+    ("drivers", "languages", ["klingon"], "driver D01: languages"),
+    # room for 60 pets at a shelter that says it takes none
+    ("shelters", "pets_allowed", False, "shelter S1: pet_capacity"),
     # a car with negative seats
     ("drivers", "seats", -1, "driver D01: seats"),
     # a latitude out of range

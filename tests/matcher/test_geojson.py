@@ -6,6 +6,9 @@ import dataclasses
 import json
 from typing import Any
 
+import shapely.geometry
+import shapely.validation
+
 from matcher.geojson import plan_to_geojson
 from matcher.plan import Leg
 from tests.factories import PERSONAL_DATA, example_plan, example_problem, example_problem_with_personal_data
@@ -87,6 +90,9 @@ def test_shelters_and_unserved() -> None:
         "name": "North school",
         "capacity": 10,
         "wheelchair_accessible": True,
+        "pets_allowed": False,
+        "pet_capacity": None,
+        "medical_support": False,
         "people_assigned": 9,
     }
     assert shelters["S2"]["people_assigned"] == 0 and shelters["S2"]["wheelchair_accessible"] is False
@@ -105,3 +111,27 @@ def test_no_personal_data_and_valid_json() -> None:
     for secret in PERSONAL_DATA:
         assert secret not in text
     assert "phone" not in text and '"name": "North school"' in text
+
+
+def _assert_valid_geojson(collection: dict[str, Any]) -> None:
+    """Every geometry reads in shapely and is valid; no LineString has fewer than two distinct positions."""
+    for feature in collection["features"]:
+        geometry = feature["geometry"]
+        if geometry["type"] == "LineString":
+            assert len(geometry["coordinates"]) >= 2, feature["properties"]
+        shape = shapely.geometry.shape(geometry)
+        assert shape.is_valid, (feature["properties"], shapely.validation.explain_validity(shape))
+
+
+def test_zero_length_legs_are_points_and_every_geometry_is_valid() -> None:
+    """A leg between two stops at one place (one road position, or none) is a Point, never a short LineString."""
+    problem = example_problem()
+    plan = example_plan(problem)
+    here = (8.0, 50.0)
+    route = dataclasses.replace(plan.routes[1], legs=(Leg(0, 0.0, (here,)), Leg(0, 0.0, (here, here))))
+    plan = dataclasses.replace(plan, routes=(plan.routes[0], route))
+    collection = plan_to_geojson(plan, problem)
+    legs = [f for f in _features(collection, "leg") if f["properties"]["driver_id"] == "D2"]
+    assert [f["geometry"] for f in legs] == [{"type": "Point", "coordinates": list(here)}] * 2
+    _assert_valid_geojson(collection)
+    _assert_valid_geojson(plan_to_geojson(example_plan(problem), problem))

@@ -88,7 +88,12 @@ def test_small_yaml_scenario_loads_on_the_kotka_map(tmp_path: Path, settings: Se
     assert [h.id for h in p.households] == ["H001", "H002", "H003", "H004", "H005", "H006"]
     assert [d.id for d in p.drivers] == ["D01", "D02", "D03"]
     assert [s.id for s in p.shelters] == ["S1", "S2"]
-    assert p.household("H003").needs == ("oxygen",)
+    # Free text is kept as given, known needs and languages as read; shelters and drivers carry what they take.
+    assert p.household("H001").needs == ("needs help on the stairs",)
+    assert (p.household("H001").pets, p.household("H005").needs, p.household("H005").language) == \
+        (1, ("cognitive",), "sv")
+    assert p.shelter("S1").pets_allowed and p.shelter("S1").medical_support and p.shelter("S1").pet_capacity == 60
+    assert all(d.languages for d in p.drivers)
     assert p.deadline == 120
     assert (p.service.pickup, p.service.dropoff) == (3, 2)
     assert scenario.path == path
