@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.plan import Leg, Metrics, Plan, Route, Stop, Unserved
-from matcher.problem import Alert, Driver, Household, Problem, ServiceMinutes, Shelter
+from matcher.problem import Alert, Driver, Household, Problem, Rules, ServiceMinutes, Shelter
 from matcher.travel import LocationKind, LocationRef, TravelTimes
 
 #: Minutes between two places that ``minutes`` does not mention.
@@ -94,6 +94,7 @@ def make_problem(
     default_minutes: float = DEFAULT_MINUTES,
     service: ServiceMinutes | None = None,
     name: str = "test",
+    rules: Rules | None = None,
 ) -> Problem:
     """A Problem over the given records (a bare id makes a default record) and hand-written travel times.
 
@@ -117,6 +118,7 @@ def make_problem(
         alert=Alert(deadline_minutes=deadline),
         travel=travel_times(locations, minutes, default_minutes),
         service=service or ServiceMinutes(),
+        rules=rules or Rules(),
     )
 
 

@@ -74,6 +74,12 @@ def _targets(inst: Instance, cars: list[int], trips: list[list[Trip]]) -> float:
     return float(priority_weight(inst)[targets_met(inst, every)].sum())
 
 
+def _speaking(inst: Instance, cars: list[int], trips: list[list[Trip]]) -> int:
+    """Households of a group's trips whose driver speaks their language."""
+    return sum(int(inst.speaks[c, r]) for c, car_trips in zip(cars, trips, strict=True) for t in car_trips
+               for r in t.pickups)
+
+
 def work_for(time_limit_seconds: float) -> int:
     """The work budget (model nodes) of a time limit: a function of the limit alone."""
     return int(time_limit_seconds * NODES_PER_SECOND)
@@ -153,7 +159,8 @@ def improve(
             new.append(f if t else float(inst.car_from[c]))
         # Pickup targets rank above clearance: a group result may not meet fewer of them.
         feasible &= _targets(inst, cars, result.trips) >= _targets(inst, cars, group_trips) - 1e-9
-        tidier = previous_car is None and max(new) <= max(old) + 1e-9 and sum(new) < sum(old) - 1e-6
+        tidier = previous_car is None and max(new) <= max(old) + 1e-9 and (
+            sum(new) < sum(old) - 1e-6 or _speaking(inst, cars, result.trips) > _speaking(inst, cars, group_trips))
         if feasible and (max(new) < max(old) - 1e-6 or tidier):
             for c, t, f in zip(cars, result.trips, new, strict=True):
                 trips[c] = t
