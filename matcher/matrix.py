@@ -73,10 +73,25 @@ def _vertex_of(nodes: Ints, vertex_count: int, extra_nodes: Ints) -> Ints:
 
 
 def _problem_graph(graph: RoadGraph, nodes: Ints, closed: npt.NDArray[np.bool_] | None) -> _ProblemGraph:
-    """Split the edges that carry snapped shape points at those points, drop closed edges, keep the fastest."""
+    """Split the edges that carry snapped shape points at those points, drop closed edges, keep the fastest.
+
+    ``closed`` is one bool per edge, or one per geometry position (a closed step, see ``EdgeClosures``):
+    then edges are also cut where open steps meet closed ones, so the open part of a partly flooded
+    street stays drivable from its open end.
+    """
     V = graph.vertex_count
-    extra = np.unique(nodes[nodes >= V])
     g, offsets = graph.geometry_nodes, graph.geometry_offsets
+    per_step = closed is not None and len(closed) == len(g) and len(g) != graph.edge_count
+    boundary = np.zeros(0, dtype=np.int64)
+    if per_step:
+        assert closed is not None
+        inner = np.ones(len(g), dtype=bool)
+        inner[offsets[:-1]] = False
+        inner[offsets[1:] - 1] = False
+        change = np.zeros(len(g), dtype=bool)
+        change[1:] = closed[1:] != closed[:-1]
+        boundary = g[inner & change]
+    extra = np.unique(np.concatenate((nodes[nodes >= V], boundary[boundary >= V])))
     edge_first, edge_last = offsets[:-1], offsets[1:] - 1
     # Cut positions: every edge's ends, plus each place where a snapped shape point lies inside an edge.
     cut = np.zeros(len(g), dtype=bool)
@@ -90,13 +105,19 @@ def _problem_graph(graph: RoadGraph, nodes: Ints, closed: npt.NDArray[np.bool_] 
     edge = edge_at[:-1][pair]
     seconds = np.add.reduceat(graph.segment_seconds, positions)[:-1][pair]
     meters = np.add.reduceat(graph.segment_meters, positions)[:-1][pair]
+    piece_closed = None
+    if per_step:
+        assert closed is not None
+        piece_closed = np.logical_or.reduceat(closed, positions)[:-1][pair]
+    elif closed is not None:
+        piece_closed = closed[edge]
 
     tail = _vertex_of(g[first], V, extra)
     head = _vertex_of(g[last], V, extra)
 
     usable = tail != head  # a loop never shortens a path
-    if closed is not None:
-        usable &= ~closed[edge]
+    if piece_closed is not None:
+        usable &= ~piece_closed
     index = np.flatnonzero(usable)
     # Parallel pieces: sort by (tail, head, seconds) and keep the first of each pair.
     index = index[np.lexsort((seconds[index], head[index], tail[index]))]
@@ -210,7 +231,8 @@ def build_travel_times(
 ) -> TravelTimes:
     """Driving minutes between snapped places (``nodes[i]`` is the graph node of ``refs[i]``).
 
-    ``closed_mask`` (one bool per graph edge) removes closed edges. Unreachable pairs are ``inf``; the
+    ``closed_mask`` (one bool per graph edge, or per step as ``EdgeClosures.segments``) removes closed edges
+    (or only their closed steps). Unreachable pairs are ``inf``; the
     diagonal is 0. The result's router gives the road path of any leg.
     """
     node_array = np.asarray(nodes, dtype=np.int64).reshape(-1)
@@ -219,8 +241,9 @@ def build_travel_times(
     if len(node_array) and (node_array.min() < 0 or node_array.max() >= graph.node_count):
         raise ValueError("a snapped node is not a node of the graph")
     closed = None if closed_mask is None else np.asarray(closed_mask, dtype=bool)
-    if closed is not None and closed.shape != (graph.edge_count,):
-        raise ValueError(f"closed_mask has shape {closed.shape}, expected ({graph.edge_count},)")
+    if closed is not None and closed.shape not in ((graph.edge_count,), graph.geometry_nodes.shape):
+        raise ValueError(f"closed_mask has shape {closed.shape}, expected ({graph.edge_count},) per edge or "
+                         f"{graph.geometry_nodes.shape} per step")
     problem = _problem_graph(graph, node_array, closed)
     vertex = problem.vertex_of(node_array)
     unique, column = np.unique(vertex, return_inverse=True)
@@ -257,5 +280,5 @@ def matrix_for_places(
         [lon for _, _, lon in places],
         max_snap_meters,
     )
-    mask = closures.closed if isinstance(closures, EdgeClosures) else closures
+    mask = closures.mask if isinstance(closures, EdgeClosures) else closures
     return build_travel_times(graph, refs, snapped.node, mask)

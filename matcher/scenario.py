@@ -41,7 +41,8 @@ class Scenario:
 
     @property
     def closed_mask(self) -> npt.NDArray[np.bool_]:
-        return self.closures.closed
+        """What the checker takes: closed steps (a flood closes only the flooded part of a street)."""
+        return self.closures.mask
 
 
 def read_scenario_file(path: str | Path) -> dict[str, Any]:

@@ -89,7 +89,7 @@ def route_map(base: Scenario, final: Scenario, plan: Plan, at_risk: set[str], pa
     ax.set_aspect(1 / math.cos(math.radians(lat0)))
     segments = [np.column_stack((g.lon[g.edge_nodes(e)], g.lat[g.edge_nodes(e)])) for e in range(g.edge_count)]
     ax.add_collection(LineCollection(segments, colors="#bdbdbd", linewidths=0.8, zorder=1))
-    newly = np.flatnonzero(final.closed_mask & ~base.closed_mask)
+    newly = np.flatnonzero(final.closures.closed & ~base.closures.closed)
     if len(newly):
         ax.add_collection(LineCollection([segments[e] for e in newly], colors="#cb181d", linewidths=2.2, zorder=4,
                                          label="closed in the drill"))

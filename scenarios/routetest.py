@@ -20,7 +20,7 @@ SLOWER_MINUTES = 3.0
 def _closed_steps(ctx: DrillContext) -> dict[tuple[float, float, float, float], int]:
     """Road steps closed by the drill (not by the scenario itself), with their OSM way."""
     g = ctx.graph
-    newly = ctx.final_stage.closed_mask & ~ctx.stage(0).closed_mask
+    newly = ctx.final_stage.closures.closed & ~ctx.stage(0).closures.closed
     lon, lat = g.lon.tolist(), g.lat.tolist()
     steps: dict[tuple[float, float, float, float], int] = {}
     for e in np.flatnonzero(newly):

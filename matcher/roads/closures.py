@@ -17,14 +17,26 @@ from matcher.roads.graph import RoadGraph
 
 @dataclass(frozen=True)
 class EdgeClosures:
-    """``closed[e]`` is true when edge ``e`` may not be driven; ``unknown_ways`` are closed way ids the graph lacks.
+    """``closed[e]`` is true when any part of edge ``e`` may not be driven; ``unknown_ways`` are closed way ids the
+    graph lacks.
 
+    ``segments[k]`` (one per position of ``graph.geometry_nodes``) is true when the step from position k to
+    the next node of its edge is closed: a closed way closes all of its steps, a flood zone only the steps
+    with a node inside it or crossing it, so the dry part of a street stays usable from its dry end.
     A way id can be unknown because it is no car road, lies outside the map, or was cut off the largest
     strongly connected part; callers may warn about these.
     """
 
     closed: npt.NDArray[np.bool_]
     unknown_ways: tuple[int, ...] = ()
+    segments: npt.NDArray[np.bool_] | None = None
+    #: Per graph node: inside a flood zone.
+    flooded_nodes: npt.NDArray[np.bool_] | None = None
+
+    @property
+    def mask(self) -> npt.NDArray[np.bool_]:
+        """What the matrix and the checker take: the per-step mask when known, else the per-edge one."""
+        return self.closed if self.segments is None else self.segments
 
     @property
     def closed_count(self) -> int:
@@ -56,22 +68,31 @@ def edge_closures(
 ) -> EdgeClosures:
     """Mark the edges of closed ways, and every edge with a node inside or a segment crossing a flood zone."""
     ways = np.unique(np.fromiter((int(w) for w in closed_ways), dtype=np.int64))
-    closed = np.isin(graph.edge_way, ways)
+    way_closed = np.isin(graph.edge_way, ways)
     unknown = tuple(int(w) for w in np.setdiff1d(ways, graph.edge_way))
+    g = graph.geometry_nodes
+    last = np.zeros(len(g), dtype=bool)
+    last[graph.geometry_offsets[1:] - 1] = True  # an edge's last node starts no step
+    segments = way_closed[graph.geometry_edge] & ~last
+    node_in = np.zeros(graph.node_count, dtype=bool)
     flood = flood_geometry(flood_zones)
     if flood is not None:
         shapely.prepare(flood)
         node_in = shapely.contains_xy(flood, graph.lon, graph.lat)
-        g = graph.geometry_nodes
-        closed |= np.logical_or.reduceat(node_in[g], graph.geometry_offsets[:-1])
-        # A long segment can cross a narrow zone with both its nodes outside; test the segments of open edges.
-        starts = np.flatnonzero(~closed[graph.geometry_edge])
-        starts = starts[graph.segment_meters[starts] > 0]
-        if len(starts):
-            a, b = g[starts], g[starts + 1]
+        starts = np.flatnonzero(~last)
+        wet = node_in[g[starts]] | node_in[g[starts + 1]]
+        segments[starts[wet]] = True
+        # A long step can cross a narrow zone with both its nodes outside; test the dry steps near the zone.
+        dry = starts[~wet & (graph.segment_meters[starts] > 0)]
+        west, south, east, north = flood.bounds
+        a, b = g[dry], g[dry + 1]
+        near = ~((np.maximum(graph.lon[a], graph.lon[b]) < west) | (np.minimum(graph.lon[a], graph.lon[b]) > east)
+                 | (np.maximum(graph.lat[a], graph.lat[b]) < south) | (np.minimum(graph.lat[a], graph.lat[b]) > north))
+        dry, a, b = dry[near], a[near], b[near]
+        if len(dry):
             coords = np.stack(
                 (np.column_stack((graph.lon[a], graph.lat[a])), np.column_stack((graph.lon[b], graph.lat[b]))), axis=1
             )
-            crossing = shapely.intersects(flood, shapely.linestrings(coords))
-            closed[graph.geometry_edge[starts[crossing]]] = True
-    return EdgeClosures(closed, unknown)
+            segments[dry[shapely.intersects(flood, shapely.linestrings(coords))]] = True
+    closed = way_closed | np.logical_or.reduceat(segments, graph.geometry_offsets[:-1])
+    return EdgeClosures(closed, unknown, segments, node_in)

@@ -102,8 +102,9 @@ class RoadGraph:
         return share * self.edge_seconds[edge]
 
     @cached_property
-    def _segment_table(self) -> tuple[Ints, Ints]:
-        """Every directed node-to-node step of every edge, keyed by the two coordinates, sorted by key."""
+    def _segment_table(self) -> tuple[Ints, Ints, Ints]:
+        """Every directed node-to-node step of every edge, keyed by the two coordinates, sorted by key: the keys,
+        each step's edge and its geometry position."""
         g = self.geometry_nodes
         inner = np.ones(len(g), dtype=bool)
         inner[self.geometry_offsets[1:] - 1] = False  # the last node of an edge starts no step
@@ -112,7 +113,7 @@ class RoadGraph:
         b = self._coord_rank[g[positions + 1]]
         keys = a * np.int64(len(self._coord_keys)) + b
         order = np.argsort(keys, kind="stable")
-        return keys[order], self.geometry_edge[positions][order]
+        return keys[order], self.geometry_edge[positions][order], positions[order]
 
     @cached_property
     def _node_key(self) -> Ints:
@@ -131,8 +132,9 @@ class RoadGraph:
         """Check that ``(lon, lat)`` points walk road segments node to node in an allowed direction.
 
         Returns ``None`` when every consecutive pair is one step along an edge (repeating a point is
-        allowed) and, with ``closed_mask`` (one bool per edge), at least one open edge has that step;
-        otherwise a one-line description of the first offending point or step.
+        allowed) and, with ``closed_mask`` (one bool per edge, or per geometry position as
+        ``EdgeClosures.segments``), at least one open edge (or open step) has that step; otherwise a
+        one-line description of the first offending point or step.
         """
         points = np.asarray(coordinates, dtype=np.float64).reshape(-1, 2)
         if len(points) == 0:
@@ -146,7 +148,7 @@ class RoadGraph:
             return f"point {i} {_fmt(points[i])} is not a node of the road map"
         if len(points) == 1:
             return None
-        seg_keys, seg_edges = self._segment_table
+        seg_keys, seg_edges, seg_positions = self._segment_table
         size = np.int64(len(self._coord_keys))
         step = ranks[:-1] * size + ranks[1:]
         lo = np.searchsorted(seg_keys, step, side="left")
@@ -155,9 +157,14 @@ class RoadGraph:
             usable = hi - lo
         else:
             mask = np.asarray(closed_mask, dtype=bool)
-            if mask.shape != (self.edge_count,):
-                raise ValueError(f"closed_mask has shape {mask.shape}, expected ({self.edge_count},)")
-            open_cum = np.concatenate(([0], np.cumsum(~mask[seg_edges])))
+            if mask.shape == (self.edge_count,):
+                step_closed = mask[seg_edges]
+            elif mask.shape == self.geometry_nodes.shape:
+                step_closed = mask[seg_positions]
+            else:
+                raise ValueError(f"closed_mask has shape {mask.shape}, expected ({self.edge_count},) or "
+                                 f"{self.geometry_nodes.shape}")
+            open_cum = np.concatenate(([0], np.cumsum(~step_closed)))
             usable = open_cum[hi] - open_cum[lo]
         bad = np.flatnonzero((usable == 0) & (ranks[:-1] != ranks[1:]))
         if not len(bad):

@@ -104,7 +104,8 @@ def test_small_yaml_scenario_loads_on_the_kotka_map(tmp_path: Path, settings: Se
     off_diagonal = p.travel.minutes[~np.eye(11, dtype=bool)]
     assert off_diagonal.min() >= 0
     assert off_diagonal.max() < 20
-    assert scenario.closed_mask.shape == (scenario.graph.edge_count,)
+    assert scenario.closed_mask.shape == scenario.graph.geometry_nodes.shape  # one per step
+    assert scenario.closures.closed.shape == (scenario.graph.edge_count,)
     assert not scenario.closed_mask.any()
     plan = _solve_valid(scenario)
     assert plan.unserved == ()
