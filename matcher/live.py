@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from matcher.plan import Leg, Metrics, Plan, Route, Stop, Unserved
+from matcher.plan import Leg, MeetingPoint, Metrics, Plan, Route, Stop, Unserved
 from matcher.problem import Driver, Household, Problem, Shelter
 from matcher.schedule import needs_figures
 from matcher.travel import LegPath, LocationRef, TravelTimes
@@ -171,35 +171,41 @@ def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Resi
     picked = {key for f in frozen.values() for key in f.picked}
     picked_households = {hid for hid, _ in picked}
     delivered: dict[str, int] = {}
+    pets_delivered: dict[str, int] = {}
     for f in frozen.values():
         for stop in f.stops:
             if stop.type == "dropoff":
                 delivered[str(stop.shelter_id)] = delivered.get(str(stop.shelter_id), 0) + stop.people
+                pets_delivered[str(stop.shelter_id)] = pets_delivered.get(str(stop.shelter_id), 0) + stop.pets
 
     no_shows = tuple(
         Unserved(hid, "no-show: not at the address when the driver came; call them", "no_show")
         for hid in sorted(state.no_shows - picked_households)
         if any(h.id == hid for h in problem.households)
     )
-    picked_people: dict[str, tuple[int, int]] = {}
+    picked_people: dict[str, tuple[int, int, int]] = {}
     for f in frozen.values():
         for stop in f.stops:
             if stop.type == "pickup" and str(stop.household_id) not in state.no_shows:
-                people, wheel = picked_people.get(str(stop.household_id), (0, 0))
-                picked_people[str(stop.household_id)] = (people + stop.people, wheel + stop.wheelchair_users)
+                people, wheel, pets = picked_people.get(str(stop.household_id), (0, 0, 0))
+                picked_people[str(stop.household_id)] = (people + stop.people, wheel + stop.wheelchair_users,
+                                                         pets + stop.pets)
     households_left: list[Household] = []
     for h in problem.households:
         if h.id in state.no_shows:
             continue
-        people, wheel = picked_people.get(h.id, (0, 0))
+        people, wheel, pets = picked_people.get(h.id, (0, 0, 0))
         if people >= h.people:
             continue
         # Part of a split household is on its way: the rest of it still waits for a car.
         households_left.append(h if people == 0 else dataclasses.replace(
-            h, people=h.people - people, wheelchair_users=h.wheelchair_users - wheel))
+            h, people=h.people - people, wheelchair_users=h.wheelchair_users - wheel, pets=max(0, h.pets - pets)))
     households = tuple(households_left)
     shelters = tuple(
-        dataclasses.replace(s, capacity=max(0, s.capacity - delivered.get(s.id, 0))) for s in problem.shelters
+        dataclasses.replace(s, capacity=max(0, s.capacity - delivered.get(s.id, 0)),
+                            pet_capacity=None if s.pet_capacity is None else
+                            max(0, s.pet_capacity - pets_delivered.get(s.id, 0)))
+        for s in problem.shelters
     )
     drivers: list[Driver] = []
     places: list[LocationRef] = []
@@ -223,15 +229,19 @@ def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Resi
         [travel.index("household", h.id) for h in households] + [travel.index("shelter", s.id) for s in shelters]
     minutes = travel.minutes[np.ix_(index, index)]
     residual_travel = TravelTimes(tuple(refs), minutes, _RemappedRouter(travel, index))
+    left = {h.id for h in households}
     residual = Problem(problem.name, households, tuple(drivers), shelters, problem.alert, residual_travel,
-                       problem.service)
+                       problem.service, problem.rules,
+                       {hid: m for hid, m in problem.meeting_points.items() if hid in left},
+                       {hid: why for hid, why in problem.unreachable.items() if hid in left})
     return Residual(residual, frozen, delivered, no_shows, previous_trips)
 
 
 def _coordinates(problem: Problem, place: LocationRef) -> tuple[float, float]:
-    record: Household | Driver | Shelter
+    record: Household | Driver | Shelter | MeetingPoint
     if place.kind == "household":
-        record = problem.household(place.id)
+        # A car that picked a household up at its meeting point is there, not at the door.
+        record = problem.meeting_points.get(place.id) or problem.household(place.id)
     elif place.kind == "shelter":
         record = problem.shelter(place.id)
     else:

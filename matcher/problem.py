@@ -7,7 +7,7 @@ Times are minutes after the alert start; positions are WGS84 degrees.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,9 +109,6 @@ class Household:
             raise InputError(self.record, "needs", f"{self.needs!r} is not a list of needs")
         _set(self, "needs", parse_needs(self.needs, self.record))
         _set(self, "language", parse_language(self.language, self.record))
-        if self.has(Need.ATTENDANT) and self.people < 2:  # noqa: PLR2004
-            raise InputError(self.record, "people", f"{self.people}: a household with an attendant counts the "
-                             "caregiver in people (at least 2)")
         if self.max_walk_meters is not None:
             _check_minutes(self.record, "max_walk_meters", self.max_walk_meters)
             if self.max_walk_meters < 0:
@@ -326,6 +323,8 @@ class Problem:
     #: Households picked up at a meeting point because their own street is closed (household id -> point);
     #: their place in ``travel`` is the meeting point.
     meeting_points: Mapping[str, MeetingPoint] = field(default_factory=dict)
+    #: Households no car can reach and no open road is within their walk (household id -> what to do).
+    unreachable: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_unique_ids(self.households, self.drivers, self.shelters)
@@ -384,9 +383,16 @@ class Problem:
 
     def walk_limit(self, household: Household) -> float:
         """Meters the household can walk to a meeting point (0: it cannot walk)."""
-        if household.max_walk_meters is not None:
-            return household.max_walk_meters
-        return self.rules.wheelchair_walk_meters if household.wheelchair_users else self.rules.walk_meters
+        return self.walk_rule(self.rules)(household)
+
+    @staticmethod
+    def walk_rule(rules: Rules) -> Callable[[Household], float]:
+        """The walking limit of a household under ``rules``: its own, else less for wheelchair users."""
+        def limit(household: Household) -> float:
+            if household.max_walk_meters is not None:
+                return float(household.max_walk_meters)
+            return rules.wheelchair_walk_meters if household.wheelchair_users else rules.walk_meters
+        return limit
 
     def pet_seats(self, household: Household) -> int:
         """Seats the household's pets take (a service animal takes none)."""

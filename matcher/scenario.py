@@ -22,6 +22,7 @@ from matcher.problem import Alert, Driver, Household, Problem, Rules, ServiceMin
 from matcher.roads.closures import EdgeClosures, edge_closures
 from matcher.roads.graph import RoadGraph
 from matcher.roads.load import load_road_graph
+from matcher.roads.meeting import plan_access, read_way_names
 from matcher.settings import Settings, get_settings
 from matcher.travel import LocationRef
 
@@ -171,7 +172,7 @@ def problem_from_dict(
     if graph is None:
         say(f"loading map {map_path.name}")
         graph = load_road_graph(map_path, settings.cache_dir)
-    problem, closures = problem_on_graph(data, graph, settings, say)
+    problem, closures = problem_on_graph(data, graph, settings, say, map_path=map_path)
     return Scenario(None, map_path, problem, graph, closures, dict(data))
 
 
@@ -188,8 +189,14 @@ def problem_on_graph(
     graph: RoadGraph,
     settings: Settings | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    map_path: Path | None = None,
 ) -> tuple[Problem, EdgeClosures]:
-    """The problem of a scenario mapping on a road graph already loaded (its ``map`` is not read)."""
+    """The problem of a scenario mapping on a road graph already loaded (its ``map`` is not read).
+
+    Households whose street is closed are placed at a meeting point within their walk (named by the
+    streets of ``map_path`` when given), or listed as unreachable with what to do.
+    """
     settings = settings or get_settings()
     say = progress or (lambda _m: None)
     households, drivers, shelters = _records_of(data)
@@ -199,15 +206,23 @@ def problem_on_graph(
     closures = edge_closures(graph, alert.closed_ways, alert.flood_zones)
     if closures.unknown_ways:
         say(f"warning: closed ways not on the drivable map: {', '.join(map(str, closures.unknown_ways))}")
+    walk = Problem.walk_rule(rules)
+    names = read_way_names(map_path) if map_path is not None and closures.closed.any() else None
+    access = plan_access(graph, closures, households, walk, names)
+    if access.meeting_points:
+        say(f"{len(access.meeting_points)} households meet their car at a corner: their street is closed")
+    meet = access.meeting_points
     places = (
         [(LocationRef("driver", d.id), d.lat, d.lon) for d in drivers]
-        + [(LocationRef("household", h.id), h.lat, h.lon) for h in households]
+        + [(LocationRef("household", h.id), *((meet[h.id].lat, meet[h.id].lon) if h.id in meet else (h.lat, h.lon)))
+           for h in households]
         + [(LocationRef("shelter", s.id), s.lat, s.lon) for s in shelters]
     )
     say(f"travel times among {len(places)} places ({closures.closed_count} road segments closed)")
     travel = matrix_for_places(graph, places, closures, settings.snap_max_meters)
     name = str(data.get("name") or "scenario")
-    return Problem(name, households, drivers, shelters, alert, travel, service, rules), closures
+    return Problem(name, households, drivers, shelters, alert, travel, service, rules, access.meeting_points,
+                   access.unreachable), closures
 
 
 def load_scenario(

@@ -105,6 +105,8 @@ def _allowed_shelters(inst: Instance, reach: _Reach, hid: str, rs: list[int]) ->
     early = _before_roads(inst, hid, rs)
     if early is not None:
         return early
+    if hid in inst.problem.unreachable:
+        return Unserved(hid, inst.problem.unreachable[hid], "cut_off")
     if not np.isfinite(reach.from_cars[:, r0]).any():
         return Unserved(hid, f"cut off by {reach.road_word}: no volunteer car can drive to this address", "cut_off")
     reachable = np.isfinite(reach.to_shelter[r0])
