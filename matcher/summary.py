@@ -37,6 +37,18 @@ def _headline(plan: Plan, problem: Problem) -> list[str]:
         )
     first = "" if m.first_plan_seconds is None else f", first plan after {m.first_plan_seconds:.2f} s"
     lines.append(f"  driving     {_minute(m.drive_minutes)} min in all; solved in {m.solve_seconds:.2f} s{first}")
+    if m.latest_pickup_by_priority:
+        latest = ", ".join(f"priority {p} by minute {_minute(v)}" for p, v in m.latest_pickup_by_priority.items())
+        lines.append(f"  pickups     {latest}")
+    if m.pickup_targets_total:
+        lines.append(f"  targets     {m.pickup_targets_met} of {m.pickup_targets_total} urgent households picked "
+                     "up within their target")
+    if m.language_households:
+        lines.append(f"  language    {m.language_matched} of {m.language_households} households with a driver who "
+                     "speaks their language")
+    meeting = sum(1 for r in plan.routes for s in r.stops if s.type == "pickup" and s.meeting_point is not None)
+    if meeting:
+        lines.append(f"  meeting     {_count(meeting, 'pickup')} at a meeting point (street closed)")
     return lines
 
 
@@ -47,9 +59,18 @@ def _shelters(plan: Plan, problem: Problem) -> list[str]:
             if stop.type == "dropoff" and stop.shelter_id:
                 arrivals[stop.shelter_id] += stop.people
     width = max((len(s.id) for s in problem.shelters), default=0)
+    pets: Counter[str] = Counter()
+    for route in plan.routes:
+        for stop in route.stops:
+            if stop.type == "dropoff" and stop.shelter_id:
+                pets[stop.shelter_id] += stop.pets
     lines = ["Shelters (people arriving / capacity)"]
     for s in problem.shelters:
         flags = [] if s.wheelchair_accessible else ["not wheelchair accessible"]
+        if s.pets_allowed:
+            flags.append(f"{pets[s.id]} pets" + ("" if s.pet_capacity is None else f" / {s.pet_capacity}"))
+        if s.medical_support:
+            flags.append("medical support")
         if arrivals[s.id] > s.capacity:
             flags.append("OVER CAPACITY")
         note = f"  ({', '.join(flags)})" if flags else ""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shapely.geometry
 from typer.testing import CliRunner
 
 from matcher.check import assert_plan_valid
@@ -48,7 +49,8 @@ def test_plan_writes_plan_geojson_and_matrix(tmp_path: Path, cache_env: dict[str
     """Exit 0, a summary on stdout, and plan / GeoJSON / matrix files of the documented shapes."""
     data = small_scenario()
     h = data["households"][3]
-    data["alert"]["flood_zones"] = [circle(h["lat"], h["lon"], 60)]  # H004 cut off: null cells in the matrix
+    data["alert"]["flood_zones"] = [circle(h["lat"], h["lon"], 60)]
+    h["max_walk_meters"] = 0  # H004 cannot walk out of the flood: cut off, null cells in the matrix
     scenario_path = write_scenario(tmp_path, data)
     out, geo, matrix = tmp_path / "plan.json", tmp_path / "plan.geojson", tmp_path / "matrix.json"
     result = _runner().invoke(
@@ -65,6 +67,8 @@ def test_plan_writes_plan_geojson_and_matrix(tmp_path: Path, cache_env: dict[str
     assert {"scenario", "metrics", "routes", "unserved"} <= plan_data.keys()
     assert plan_data["metrics"]["households_served"] == 5
     assert [(u["household_id"], u["code"]) for u in plan_data["unserved"]] == [("H004", "cut_off")]
+    assert plan_data["unserved"][0]["reason"].startswith("inside the flood zone")
+    assert "needs a boat or the fire service" in plan_data["unserved"][0]["reason"]
     assert all({"driver_id", "stops", "legs"} <= r.keys() for r in plan_data["routes"])
     assert all(len(r["stops"]) == len(r["legs"]) for r in plan_data["routes"])
     # The written plan reads back and passes the checker on the same scenario, legs on real roads.
@@ -75,6 +79,10 @@ def test_plan_writes_plan_geojson_and_matrix(tmp_path: Path, cache_env: dict[str
     geo_data = json.loads(geo.read_text(encoding="utf-8"))
     assert geo_data["type"] == "FeatureCollection"
     assert geo_data["features"]
+    for feature in geo_data["features"]:  # valid GeoJSON geometry, read back by shapely
+        if feature["geometry"]["type"] == "LineString":
+            assert len(feature["geometry"]["coordinates"]) >= 2
+        assert shapely.geometry.shape(feature["geometry"]).is_valid
 
     m = json.loads(matrix.read_text(encoding="utf-8"))
     assert m.keys() == {"locations", "minutes"}

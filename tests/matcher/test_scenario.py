@@ -15,8 +15,9 @@ import yaml
 
 from matcher.check import assert_plan_valid
 from matcher.errors import InputError, MapError
+from matcher.roads.load import load_road_graph
 from matcher.roads.snap import snap_points
-from matcher.scenario import Scenario, load_scenario
+from matcher.scenario import Scenario, load_scenario, problem_from_dict
 from matcher.settings import Settings
 from matcher.solver import SolveParams, solve
 
@@ -319,3 +320,69 @@ def test_cache_dir_from_environment_is_used(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("EVAC_CACHE_DIR", str(cache))
     load_scenario(write_scenario(tmp_path, small_scenario(households=1, drivers=1)))
     assert cache.is_dir() and any(cache.iterdir())
+
+
+# --- closed streets: meeting points ---------------------------------------------------------------------------
+
+
+def _home_ways(household: dict[str, Any]) -> list[int]:
+    """The OSM ways through the road node nearest a household's door."""
+    graph = load_road_graph(KOTKA)
+    node = int(snap_points(graph, ["h"], [household["lat"]], [household["lon"]]).node[0])
+    edges = graph.geometry_edge[np.flatnonzero(graph.geometry_nodes == node)]
+    return sorted({int(graph.edge_way[e]) for e in edges})
+
+
+def test_closed_street_with_a_corner_in_reach_gets_a_meeting_point(settings: Settings) -> None:
+    """H001's streets are closed: the car meets it at the nearest open corner within 250 m, named by its street."""
+    data = small_scenario()
+    data["alert"]["closed_ways"] = _home_ways(data["households"][0])
+    scenario = problem_from_dict(data, settings=settings)
+    meet = scenario.problem.meeting_points["H001"]
+    assert 0 < meet.walk_meters <= 250 and meet.name and "road point" not in meet.name
+    plan = _solve_valid(scenario)
+    stops = [s for r in plan.routes for s in r.stops if s.household_id == "H001"]
+    assert stops and all(s.meeting_point == meet and (s.lat, s.lon) == (meet.lat, meet.lon) for s in stops)
+    assert plan.to_dict()["routes"] and "meeting_point" in next(
+        st for r in plan.to_dict()["routes"] for st in r["stops"] if st.get("household_id") == "H001")
+    # Without the rule (cannot walk) the same household is cut off with what to do.
+    data["households"][0]["max_walk_meters"] = 0
+    cut = problem_from_dict(data, settings=settings).problem
+    assert "H001" not in cut.meeting_points
+    assert cut.unreachable["H001"].startswith("its street is closed and it cannot walk to an open road")
+
+
+def test_flooded_home_with_no_open_road_in_reach_needs_a_boat(settings: Settings) -> None:
+    data = small_scenario()
+    h = data["households"][0]
+    data["alert"]["flood_zones"] = [circle(h["lat"], h["lon"], 400)]
+    scenario = problem_from_dict(data, settings=settings)
+    plan = _solve_valid(scenario)
+    (reason,) = [u.reason for u in plan.unserved if u.household_id == "H001"]
+    assert reason == ("inside the flood zone, and no open road is within its walk (250 m): needs a boat or the "
+                      "fire service")
+
+
+def test_a_flood_closes_only_the_flooded_part_of_a_street(settings: Settings) -> None:
+    """A small flood in the middle of a long two-way street: a home on its dry part is served at the door,
+    reached from the street's dry end, and the flooded steps stay closed."""
+    graph = load_road_graph(KOTKA)
+    pairs = {(int(t), int(h), int(w)) for t, h, w in zip(graph.edge_tail, graph.edge_head, graph.edge_way,
+                                                           strict=True)}
+    two_way = [e for e in range(graph.edge_count)
+               if (int(graph.edge_head[e]), int(graph.edge_tail[e]), int(graph.edge_way[e])) in pairs]
+    edge = max(two_way, key=lambda e: len(graph.edge_nodes(e)))
+    nodes = graph.edge_nodes(edge)
+    assert len(nodes) >= 6  # noqa: PLR2004
+    middle, dry = int(nodes[len(nodes) // 2]), int(nodes[1])
+    data = small_scenario()
+    data["households"][0].update(lat=float(graph.lat[dry]), lon=float(graph.lon[dry]), max_walk_meters=0)
+    data["alert"]["flood_zones"] = [circle(float(graph.lat[middle]), float(graph.lon[middle]), 3)]
+    scenario = problem_from_dict(data, settings=settings)
+    steps = scenario.closures.segments
+    assert steps is not None and scenario.closures.closed[edge]
+    first, last = graph.geometry_offsets[edge], graph.geometry_offsets[edge + 1] - 1
+    assert steps[first:last].any() and not steps[first:last].all()
+    assert "H001" not in scenario.problem.meeting_points and "H001" not in scenario.problem.unreachable
+    plan = _solve_valid(scenario)
+    assert "H001" not in {u.household_id for u in plan.unserved}
