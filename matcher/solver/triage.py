@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.codes import UnservedCode
 from matcher.plan import Unserved
 from matcher.solver.instance import Instance
 
@@ -41,8 +42,8 @@ def triage(inst: Instance, preferred: Mapping[str, int] | None = None) -> Triage
         by_household[req.household_id].append(r)
 
     if inst.n_shelters == 0 or inst.n_cars == 0:
-        missing = ("no shelter is open: open a shelter", "no_shelter_room") if inst.n_shelters == 0 else \
-            ("no volunteer driver is available: find drivers", "not_enough_cars")
+        missing = ("no shelter is open: open a shelter", UnservedCode.NO_SHELTER_ROOM) if inst.n_shelters == 0 \
+            else ("no volunteer driver is available: find drivers", UnservedCode.NOT_ENOUGH_CARS)
         return Triage(shelter, {hid: Unserved(hid, *missing) for hid in by_household})
     to_shelter = T[np.ix_(inst.home, inst.shelter_loc)]  # (r, s)
     from_cars = T[np.ix_(inst.car_start, inst.home)]  # (c, r)
@@ -54,22 +55,22 @@ def triage(inst: Instance, preferred: Mapping[str, int] | None = None) -> Triage
         wheelchair = int(inst.wheelchair[rs].max())
         if not np.isfinite(from_cars[:, r0]).any():
             unserved[hid] = Unserved(hid, f"cut off by {road_word}: no volunteer car can drive to this address",
-                                     "cut_off")
+                                     UnservedCode.CUT_OFF)
             continue
         reachable = np.isfinite(to_shelter[r0])
         if not reachable.any():
             unserved[hid] = Unserved(hid, f"cut off by {road_word}: no shelter can be reached from this address",
-                                     "cut_off")
+                                     UnservedCode.CUT_OFF)
             continue
         if wheelchair and not (inst.car_wheelchair >= wheelchair).any():
             unserved[hid] = Unserved(
                 hid, f"needs {wheelchair} wheelchair space(s); no volunteer car has that many: find a wheelchair van",
-                "no_wheelchair_car")
+                UnservedCode.NO_WHEELCHAIR_CAR)
             continue
         allowed = reachable & (inst.shelter_accessible if wheelchair else np.ones(n_s, dtype=bool))
         if not allowed.any():
             unserved[hid] = Unserved(hid, "needs a wheelchair-accessible shelter; none can be reached",
-                                     "no_accessible_shelter")
+                                     UnservedCode.NO_ACCESSIBLE_SHELTER)
             continue
         # Can any car that fits every part reach the home and a shelter before the deadline?
         ok = np.zeros(n_s, dtype=bool)
@@ -86,7 +87,8 @@ def triage(inst: Instance, preferred: Mapping[str, int] | None = None) -> Triage
             kind = "wheelchair-capable car" if wheelchair else "car"
             unserved[hid] = Unserved(
                 hid, f"no {kind} can reach this address and a shelter before the deadline"
-                + (f" (ready only at minute {inst.ready[r0]:g})" if inst.ready[r0] > 0 else ""), "too_late")
+                + (f" (ready only at minute {inst.ready[r0]:g})" if inst.ready[r0] > 0 else ""),
+                UnservedCode.TOO_LATE)
             continue
         times = np.where(allowed, to_shelter[r0], np.inf)
         order = np.sort(times)
@@ -124,5 +126,5 @@ def triage(inst: Instance, preferred: Mapping[str, int] | None = None) -> Triage
             what = "no wheelchair-accessible shelter it can reach has room" if wheelchair else \
                 "no shelter it can reach has room"
             unserved[hid] = Unserved(hid, f"{what} left: open another shelter or raise a capacity",
-                                     "no_shelter_room")
+                                     UnservedCode.NO_SHELTER_ROOM)
     return Triage(shelter, unserved)
