@@ -172,14 +172,15 @@ class _Checker:
                 if not stop.household_id:
                     self.add("bad_stop", f"stop {i}: pickup without household_id", driver_id=d)
                     continue
-                if (stop.people < 1 and stop.pets < 1) or not 0 <= stop.wheelchair_users <= stop.people or stop.pets < 0:
+                nobody = stop.people < 1 and stop.pets < 1
+                if nobody or not 0 <= stop.wheelchair_users <= stop.people or stop.pets < 0:
                     self.add(
                         "bad_stop",
                         f"stop {i}: pickup of {stop.people} people with {stop.wheelchair_users} wheelchair users",
                         driver_id=d,
                         household_id=stop.household_id,
                     )
-                place: Household | Shelter | None = self.households.get(stop.household_id)
+                place: Household | Shelter | MeetingPoint | None = self.households.get(stop.household_id)
                 if place is None:
                     self.add(
                         "unknown_household",

@@ -22,7 +22,7 @@ def _line_or_point(positions: list[list[float]]) -> dict[str, Any]:
     place twice is no valid line for shapely and most map libraries either.
     """
     distinct = [p for k, p in enumerate(positions) if k == 0 or p != positions[k - 1]]
-    if len(distinct) < 2:  # noqa: PLR2004
+    if len(distinct) < 2:
         return {"type": "Point", "coordinates": positions[-1]}
     return {"type": "LineString", "coordinates": distinct}
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from matcher.errors import InputError
-from matcher.plan import MeetingPoint
 from matcher.needs import MEDICAL, Need, known, parse_language, parse_languages, parse_needs
+from matcher.plan import MeetingPoint
 from matcher.travel import TravelTimes
 
 #: Default maximum time on board: this factor times the direct drive to the shelter, plus the slack below.
@@ -276,7 +276,7 @@ class Rules:
                 raise InputError("rules", name, f"{value} must be > 0" if value == 0 else f"{value} must be >= 0")
         seen: set[int] = set()
         for pair in self.pickup_targets:
-            if not (isinstance(pair, tuple) and len(pair) == 2):  # noqa: PLR2004
+            if not (isinstance(pair, tuple) and len(pair) == 2):
                 raise InputError("rules", "pickup_targets", f"{pair!r} is not (priority, minutes)")
             _check_int("rules", "pickup_targets", pair[0], 1)
             _check_minutes("rules", "pickup_targets", pair[1])

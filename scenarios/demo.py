@@ -43,7 +43,7 @@ OTHER_NEEDS = ("needs help on the stairs", "diabetic: bring insulin", "walks wit
 def needs_mix(rng: np.random.Generator, people: int) -> dict[str, Any]:
     """The needs, pets and language of one invented household (fields to add to its record)."""
     needs = [need for need, share in NEED_SHARES if rng.random() < share]
-    if people >= 2 and rng.random() < 0.05:  # noqa: PLR2004
+    if people >= 2 and rng.random() < 0.05:
         needs.append("attendant")
     if rng.random() < 0.03:
         needs.append(str(rng.choice(OTHER_NEEDS)))

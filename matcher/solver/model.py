@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from matcher.solver.construct import Trip
@@ -150,9 +151,9 @@ def _register_times(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingMode
     drive[:, ends] = 0
     time_cb = routing.RegisterTransitMatrix(transit.astype(np.int64).tolist())
     requests = np.asarray(nodes.requests, dtype=np.int64)
-    speaks = inst.speaks[np.ix_(np.asarray(cars, dtype=np.int64), requests)]  # (v, k)
+    speaks: npt.NDArray[np.bool_] = inst.speaks[np.ix_(np.asarray(cars, dtype=np.int64), requests)]  # (v, k)
     # A household whose language one car of the group speaks costs the others a little driving to take.
-    unmatched = speaks.any(axis=0)[None, :] & ~speaks
+    unmatched: npt.NDArray[np.bool_] = np.asarray(speaks.any(axis=0))[None, :] & ~speaks
     if previous_car or unmatched.any():
         for v, car in enumerate(cars):
             moved = [k for k, r in enumerate(nodes.requests) if previous_car and previous_car.get(r, car) != car]
@@ -243,10 +244,10 @@ def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexM
     for s, items in by_shelter.items():
         if sum(people for people, _ in items) > room[s]:
             solver.Add(solver.Sum([routing.ActiveVar(d) * people for people, d in items]) <= int(room[s]))
-    for s, items in pets_at.items():
-        limit = np.inf if pet_room is None else float(pet_room[s])
-        if sum(pets for pets, _ in items) > limit:
-            solver.Add(solver.Sum([routing.ActiveVar(d) * pets for pets, d in items]) <= int(max(limit, 0)))
+    for s, pet_items in pets_at.items():
+        pet_limit = np.inf if pet_room is None else float(pet_room[s])
+        if sum(pets for pets, _ in pet_items) > pet_limit:
+            solver.Add(solver.Sum([routing.ActiveVar(d) * pets for pets, d in pet_items]) <= int(max(pet_limit, 0)))
     _add_needs(inst, nodes, manager, routing, time_dim, alternatives_of)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.codes import UnservedCode
 from matcher.errors import SolverError
 from matcher.plan import Plan, Unserved
 from matcher.problem import Problem
@@ -137,7 +138,7 @@ def leftover_reasons(inst: Instance, sol: Solution, shelter: np.ndarray) -> list
         else:
             reason = f"not enough {kind} before the deadline"
         add = "add drivers who take pets" if household.pets else "add drivers"
-        out[req.household_id] = Unserved(req.household_id, f"{reason}: {add}", "not_enough_cars")
+        out[req.household_id] = Unserved(req.household_id, f"{reason}: {add}", UnservedCode.NOT_ENOUGH_CARS)
     return list(out.values())
 
 

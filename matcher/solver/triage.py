@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.codes import UnservedCode
 from matcher.needs import Need
 from matcher.plan import Unserved
 from matcher.solver.instance import Instance
@@ -72,10 +73,11 @@ def _before_roads(inst: Instance, hid: str, rs: list[int]) -> Unserved | None:
     household = inst.problem.household(hid)
     if household.has(Need.STRETCHER):
         return Unserved(hid, "needs a stretcher: call an ambulance (a volunteer car cannot carry a stretcher)",
-                        "needs_stretcher")
+                        UnservedCode.NEEDS_STRETCHER)
     if household.pets and not inst.car_fits[:, rs].any(axis=0).all():
             return Unserved(hid, f"has {_pets(household.pets)}; no volunteer car that takes pets has room for them: "
-                            "find a driver who takes pets, or ask a family member to take the pets", "no_pet_car")
+                            "find a driver who takes pets, or ask a family member to take the pets",
+                            UnservedCode.NO_PET_CAR)
     return None
 
 
@@ -88,14 +90,15 @@ def _shelter_reason(inst: Instance, reach: _Reach, hid: str, rs: list[int], allo
         limit = inst.problem.rules.medical_max_ride_minutes
         if not medical.any():
             return Unserved(hid, f"{_need_words(inst, hid)}; no shelter with medical support can be reached: open "
-                            "one (power and staff) or call the ambulance service", "no_medical_shelter")
+                            "one (power and staff) or call the ambulance service", UnservedCode.NO_MEDICAL_SHELTER)
         if not (reach.to_shelter[r0][medical] <= inst.max_ride[r0][medical] + 1e-9).any():
             return Unserved(hid, f"{_need_words(inst, hid)}; no shelter with medical support can be reached in "
-                            f"{limit:g} minutes: call the ambulance service", "no_medical_shelter")
+                            f"{limit:g} minutes: call the ambulance service", UnservedCode.NO_MEDICAL_SHELTER)
     if household.pets and not (allowed & (inst.shelter_pet_room > 0)).any():
         return Unserved(hid, f"has {_pets(household.pets)}; no pet-friendly shelter can be reached: open a "
-                        "pet-friendly shelter or ask a family member to take the pets", "no_pet_shelter")
-    return Unserved(hid, "needs a wheelchair-accessible shelter; none can be reached", "no_accessible_shelter")
+                        "pet-friendly shelter or ask a family member to take the pets", UnservedCode.NO_PET_SHELTER)
+    return Unserved(hid, "needs a wheelchair-accessible shelter; none can be reached",
+                    UnservedCode.NO_ACCESSIBLE_SHELTER)
 
 
 def _allowed_shelters(inst: Instance, reach: _Reach, hid: str, rs: list[int]) -> np.ndarray | Unserved:
@@ -106,16 +109,18 @@ def _allowed_shelters(inst: Instance, reach: _Reach, hid: str, rs: list[int]) ->
     if early is not None:
         return early
     if hid in inst.problem.unreachable:
-        return Unserved(hid, inst.problem.unreachable[hid], "cut_off")
+        return Unserved(hid, inst.problem.unreachable[hid], UnservedCode.CUT_OFF)
     if not np.isfinite(reach.from_cars[:, r0]).any():
-        return Unserved(hid, f"cut off by {reach.road_word}: no volunteer car can drive to this address", "cut_off")
+        return Unserved(hid, f"cut off by {reach.road_word}: no volunteer car can drive to this address",
+                        UnservedCode.CUT_OFF)
     reachable = np.isfinite(reach.to_shelter[r0])
     if not reachable.any():
-        return Unserved(hid, f"cut off by {reach.road_word}: no shelter can be reached from this address", "cut_off")
+        return Unserved(hid, f"cut off by {reach.road_word}: no shelter can be reached from this address",
+                        UnservedCode.CUT_OFF)
     if wheelchair and not (inst.car_wheelchair >= wheelchair).any():
         return Unserved(
             hid, f"needs {wheelchair} wheelchair space(s); no volunteer car has that many: find a wheelchair van",
-            "no_wheelchair_car")
+            UnservedCode.NO_WHEELCHAIR_CAR)
     allowed = reachable & inst.shelter_takes[r0]
     ride_ok = reach.to_shelter[r0] <= inst.max_ride[r0] + 1e-9
     if not (allowed & ride_ok).any():
@@ -128,7 +133,7 @@ def _allowed_shelters(inst: Instance, reach: _Reach, hid: str, rs: list[int]) ->
         return Unserved(
             hid, f"no {kind} can reach this address and a shelter before the deadline"
             + (f" (ready only at minute {inst.ready[r0]:g})" if inst.ready[r0] > 0 else "") + ": add drivers",
-            "too_late")
+            UnservedCode.TOO_LATE)
     return allowed
 
 
@@ -168,13 +173,14 @@ def _room_reason(inst: Instance, c: _Candidate, pets: int, pet_room: np.ndarray)
     hid = c.household_id
     if pets and all(pet_room[s] < pets for s in np.flatnonzero(np.isfinite(c.times))):
         return Unserved(hid, f"has {_pets(pets)}; no pet-friendly shelter has room for them: open a pet-friendly "
-                        "shelter or ask a family member to take the pets", "no_pet_shelter")
+                        "shelter or ask a family member to take the pets", UnservedCode.NO_PET_SHELTER)
     if household.medical:
         return Unserved(hid, f"{_need_words(inst, hid)}; no shelter with medical support it can reach has room "
-                        "left: open one (power and staff) or call the ambulance service", "no_medical_shelter")
+                        "left: open one (power and staff) or call the ambulance service",
+                        UnservedCode.NO_MEDICAL_SHELTER)
     what = "no wheelchair-accessible shelter it can reach has room" if household.wheelchair_users else \
         "no shelter it can reach has room"
-    return Unserved(hid, f"{what} left: open another shelter or raise a capacity", "no_shelter_room")
+    return Unserved(hid, f"{what} left: open another shelter or raise a capacity", UnservedCode.NO_SHELTER_ROOM)
 
 
 def _place_in_shelters(inst: Instance, candidates: list[_Candidate], shelter: np.ndarray,
@@ -224,8 +230,8 @@ def triage(inst: Instance, preferred: Mapping[str, int] | None = None) -> Triage
         by_household[req.household_id].append(r)
 
     if inst.n_shelters == 0 or inst.n_cars == 0:
-        missing = ("no shelter is open: open a shelter", "no_shelter_room") if inst.n_shelters == 0 else \
-            ("no volunteer driver is available: find drivers", "not_enough_cars")
+        missing = ("no shelter is open: open a shelter", UnservedCode.NO_SHELTER_ROOM) if inst.n_shelters == 0 else \
+            ("no volunteer driver is available: find drivers", UnservedCode.NOT_ENOUGH_CARS)
         return Triage(shelter, {hid: Unserved(hid, *missing) for hid in by_household})
     reach = _Reach(inst.T[np.ix_(inst.home, inst.shelter_loc)], inst.T[np.ix_(inst.car_start, inst.home)],
                    "closed roads" if closures else "the road network")

@@ -373,7 +373,7 @@ def test_a_flood_closes_only_the_flooded_part_of_a_street(settings: Settings) ->
                if (int(graph.edge_head[e]), int(graph.edge_tail[e]), int(graph.edge_way[e])) in pairs]
     edge = max(two_way, key=lambda e: len(graph.edge_nodes(e)))
     nodes = graph.edge_nodes(edge)
-    assert len(nodes) >= 6  # noqa: PLR2004
+    assert len(nodes) >= 6
     middle, dry = int(nodes[len(nodes) // 2]), int(nodes[1])
     data = small_scenario()
     data["households"][0].update(lat=float(graph.lat[dry]), lon=float(graph.lon[dry]), max_walk_meters=0)
