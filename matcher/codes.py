@@ -101,10 +101,6 @@ class StopStatus(StrEnum):
     PICKED_UP = "picked_up"
     DROPPED_OFF = "dropped_off"
     NO_SHOW = "no_show"
-    NEEDS_STRETCHER = "needs_stretcher"
-    NO_PET_CAR = "no_pet_car"
-    NO_PET_SHELTER = "no_pet_shelter"
-    NO_MEDICAL_SHELTER = "no_medical_shelter"
     CANNOT_REACH = "cannot_reach"
 
 

@@ -255,9 +255,10 @@ def test_missing_scenario_file_and_unparsable_file(tmp_path: Path, settings: Set
 
 
 def test_flood_zone_over_a_household_cuts_it_off(tmp_path: Path, settings: Settings) -> None:
-    """A flood zone drawn around H004's front door makes H004 unserved as cut_off; the others are served."""
+    """A flood zone drawn around H004's front door, and H004 cannot walk: unserved as cut_off, with what to do."""
     data = small_scenario()
     h = data["households"][3]
+    h["max_walk_meters"] = 0
     data["alert"]["flood_zones"] = [circle(h["lat"], h["lon"], 60)]
     scenario = load_scenario(write_scenario(tmp_path, data), settings)
     assert scenario.closed_mask.any()
@@ -265,7 +266,7 @@ def test_flood_zone_over_a_household_cuts_it_off(tmp_path: Path, settings: Setti
     unserved = {u.household_id: u for u in plan.unserved}
     assert unserved.keys() == {"H004"}
     assert unserved["H004"].code == "cut_off"
-    assert "closed roads" in unserved["H004"].reason
+    assert "needs a boat or the fire service" in unserved["H004"].reason
     assert plan.metrics.households_served == 5
 
 
@@ -275,6 +276,7 @@ def test_closed_ways_at_a_household_cut_it_off(tmp_path: Path, settings: Setting
     open_scenario = load_scenario(write_scenario(tmp_path / "open", data), settings)
     graph = open_scenario.graph
     h = data["households"][4]
+    h["max_walk_meters"] = 0  # no meeting point: it cannot walk to the next open road
     (node,) = snap_points(graph, ["household H005"], [h["lat"]], [h["lon"]]).node
     edges = np.unique(graph.geometry_edge[graph.geometry_nodes == node])
     ways = sorted({int(w) for w in graph.edge_way[edges]})
