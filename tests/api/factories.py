@@ -54,18 +54,21 @@ def user(app: FastAPI, client: TestClient, email: str, role: str = "volunteer") 
 
 def shelter_body(i: int = 0) -> dict[str, Any]:
     s = kotka()["shelters"][i]
-    return {k: s[k] for k in ("name", "lat", "lon", "capacity", "wheelchair_accessible")}
+    return {k: s[k] for k in ("name", "lat", "lon", "capacity", "wheelchair_accessible", "pets_allowed",
+                              "pet_capacity", "medical_support", "languages")}
 
 
 def vehicle_body(i: int = 0) -> dict[str, Any]:
     d = kotka()["drivers"][i]
-    return {k: d[k] for k in ("lat", "lon", "seats", "wheelchair_spaces", "available_from_minute")}
+    return {k: d[k] for k in ("lat", "lon", "seats", "wheelchair_spaces", "available_from_minute", "takes_pets",
+                              "languages")}
 
 
 def household_body(i: int = 0) -> dict[str, Any]:
     h = kotka()["households"][i]
-    body = {k: h[k] for k in ("name", "phone", "lat", "lon", "people", "wheelchair_users", "priority")}
+    body = {k: h[k] for k in ("name", "phone", "lat", "lon", "people", "wheelchair_users", "priority", "language")}
     body["needs"] = list(h.get("needs", []))
+    body["pets"] = h.get("pets", 0)
     return body
 
 
