@@ -40,9 +40,20 @@ class ManifestHousehold(BaseModel):
     people: int
     wheelchair_users: int
     needs: list[str]
+    #: The needs in words for the driver (``matcher.needs.describe``); free-text needs as registered.
+    needs_described: list[str] = Field(default_factory=list)
     pets: int
     language: str
     notes: str
+
+
+class ManifestMeetingPoint(BaseModel):
+    """Where the household waits because its street is closed: a corner named by its streets, and the walk."""
+
+    name: str
+    lat: float
+    lon: float
+    walk_meters: float
 
 
 class ManifestShelter(BaseModel):
@@ -51,6 +62,7 @@ class ManifestShelter(BaseModel):
     address: str
     wheelchair_accessible: bool | None = None
     pets_allowed: bool | None = None
+    medical_support: bool | None = None
 
 
 class ManifestLeg(BaseModel):
@@ -78,6 +90,10 @@ class ManifestStop(BaseModel):
     part: int | None = None
     parts: int | None = None
     household: ManifestHousehold | None = None
+    #: Pickups at a meeting point (the household's street is closed): where, and how far they walk.
+    meeting_point: ManifestMeetingPoint | None = None
+    #: Pets boarding or getting off here (service animals aside).
+    pets: int = 0
     #: Drop-offs: the plan's shelter id (``S<id>``), the shelter, and who gets off there.
     shelter_id: str | None = None
     shelter: ManifestShelter | None = None

@@ -15,6 +15,7 @@ from api import access, alerts, audit, livestate, models, planning
 from api import live_schemas as ls
 from api.crud import Context, commit
 from api.errors import NotFound
+from matcher.needs import describe
 from matcher.plan import Leg, Plan, Stop
 
 
@@ -26,8 +27,9 @@ def _household(row: models.Household | None) -> ls.ManifestHousehold | None:
     if row is None:  # deleted since the plan was made: the stop stays, the data is gone
         return None
     return ls.ManifestHousehold(id=row.id, name=row.name, phone=row.phone, address=row.address, people=row.people,
-                                wheelchair_users=row.wheelchair_users, needs=list(row.needs), pets=row.pets,
-                                language=row.language, notes=row.notes)
+                                wheelchair_users=row.wheelchair_users, needs=list(row.needs),
+                                needs_described=describe(row.needs), pets=row.pets, language=row.language,
+                                notes=row.notes)
 
 
 def _shelter(plan_shelter_id: str, rows: dict[int, models.Shelter], scenario: dict[str, Any]) -> ls.ManifestShelter:
@@ -35,7 +37,8 @@ def _shelter(plan_shelter_id: str, rows: dict[int, models.Shelter], scenario: di
     row = None if db_id is None else rows.get(db_id)
     if row is not None:
         return ls.ManifestShelter(id=row.id, name=row.name, address=row.address,
-                                  wheelchair_accessible=row.wheelchair_accessible, pets_allowed=row.pets_allowed)
+                                  wheelchair_accessible=row.wheelchair_accessible, pets_allowed=row.pets_allowed,
+                                  medical_support=row.medical_support)
     # Deleted since: the name the plan was made with is still where the driver is going.
     known: dict[str, Any] = next((s for s in scenario.get("shelters", []) if s.get("id") == plan_shelter_id), {})
     return ls.ManifestShelter(id=db_id, name=str(known.get("name", plan_shelter_id)), address="")
@@ -65,7 +68,8 @@ def _stop(index: int, stop: Stop, leg: Leg, start: datetime, homes: dict[int, mo
         index=index, type=stop.type, arrive_minute=round(stop.arrive_minute, 2),
         depart_minute=round(stop.depart_minute, 2), lat=stop.lat, lon=stop.lon,
         arrive_at=_clock(start, round(stop.arrive_minute, 2)), depart_at=_clock(start, round(stop.depart_minute, 2)),
-        people=stop.people, wheelchair_users=stop.wheelchair_users,
+        people=stop.people, wheelchair_users=stop.wheelchair_users, pets=stop.pets,
+        meeting_point=None if stop.meeting_point is None else ls.ManifestMeetingPoint(**stop.meeting_point.to_dict()),
         leg=ls.ManifestLeg(**leg.to_dict()),
         status=None if status is None else ls.StopStatusName(status.status),
         status_version=None if status is None else status.version,

@@ -145,6 +145,30 @@ def other(needs: Iterable[str]) -> tuple[str, ...]:
     return tuple(n for n in needs if n not in values)
 
 
+#: How a registration form asks for each need: grouped by C-MIST category, in the asker's words.
+FORM_WORDS: dict[Need, str] = {
+    Need.OXYGEN: "Uses oxygen",
+    Need.POWER_DEPENDENT: "Depends on a medical device that needs mains power",
+    Need.DIALYSIS: "Needs dialysis",
+    Need.STRETCHER: "Cannot sit: must lie down (needs an ambulance)",
+    Need.ATTENDANT: "A caregiver comes along (count them in people)",
+    Need.SERVICE_ANIMAL: "Has a service animal, such as a guide dog (not counted as a pet)",
+    Need.CANNOT_SHARE: "Must ride without other households",
+    Need.HEARING: "Deaf or hard of hearing",
+    Need.VISION: "Blind or partially sighted",
+    Need.COGNITIVE: "Memory or understanding difficulties (for example dementia)",
+}
+
+
+def need_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """``(category, [(need, form words), ...])`` in C-MIST order, for forms."""
+    order = ["Maintaining health", "Transportation", "Independence", "Support and safety", "Communication"]
+    groups: dict[str, list[tuple[str, str]]] = {c: [] for c in order}
+    for need in Need:
+        groups[NEEDS[need].category].append((need.value, FORM_WORDS[need]))
+    return [(c, items) for c, items in groups.items() if items]
+
+
 def describe(needs: Iterable[str]) -> list[str]:
     """Each need in words a driver understands (free text as given)."""
     values = {n.value: n for n in Need}

@@ -108,6 +108,9 @@ def demo_scenario(seed: int = 2026, households: int = 300, cars: int = 60) -> di
         }
         record.update(needs_mix(rng, people))
         homes.append(record)
+    if not any("stretcher" in h.get("needs", ()) for h in homes):
+        # One bedridden resident, so the demo shows what the plan says about a stretcher.
+        homes[149]["needs"] = [*homes[149].get("needs", []), "stretcher"]
     # The flood zone covers low ground in the middle of the district, between the shelters.
     flood = _circle(float(np.quantile(lon, 0.45)), float(np.quantile(lat, 0.55)), 160.0)
     return {

@@ -14,6 +14,9 @@ from typing import Any
 import numpy as np
 
 from matcher.codes import UNSERVED_TEXTS
+from matcher.needs import Need
+
+KNOWN_NEEDS = frozenset(n.value for n in Need)
 
 #: A household served in fewer than this share of the replications it was at home for is "at risk".
 AT_RISK_BELOW = 0.95
@@ -38,6 +41,19 @@ class HouseholdInfo:
     people: int
     priority: int
     wheelchair_users: int
+    needs: tuple[str, ...] = ()
+    pets: int = 0
+
+    def need_labels(self) -> list[str]:
+        """The needs the at-risk table groups by: known needs, ``other needs``, ``pets``, ``wheelchair``."""
+        labels = [n for n in self.needs if n in KNOWN_NEEDS]
+        if any(n not in KNOWN_NEEDS for n in self.needs):
+            labels.append("other needs")
+        if self.pets:
+            labels.append("pets")
+        if self.wheelchair_users:
+            labels.append("wheelchair")
+        return labels or ["none"]
 
 
 def _r(value: Any, digits: int = 2) -> float:
@@ -84,9 +100,35 @@ def _at_risk(runs: list[dict[str, Any]], households: list[HouseholdInfo]) -> lis
                         if run["households"].get(h.id, {}).get("status") == code)
         reason = max(sorted(texts), key=lambda t: texts[t]) if any(texts) else ""
         out.append({"household": h.id, "name": h.name, "priority": h.priority, "people": h.people,
-                    "wheelchair_users": h.wheelchair_users, "served_share": _r(share, 3), "runs_at_home": len(home),
+                    "wheelchair_users": h.wheelchair_users, "needs": h.need_labels(),
+                    "served_share": _r(share, 3), "runs_at_home": len(home),
                     "reason_code": code, "reason": reason or STATUS_TEXT.get(code, code)})
     return sorted(out, key=lambda r: (r["served_share"], r["priority"], r["household"]))
+
+
+def _at_risk_by_need(at_risk: list[dict[str, Any]], households: list[HouseholdInfo]) -> dict[str, dict[str, int]]:
+    """Per need: households with it, and how many of them are at risk (a household counts under each need)."""
+    out: dict[str, dict[str, int]] = {}
+    risky = {r["household"] for r in at_risk}
+    for h in households:
+        for label in h.need_labels():
+            row = out.setdefault(label, {"households": 0, "at_risk": 0})
+            row["households"] += 1
+            row["at_risk"] += h.id in risky
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1]["at_risk"], kv[0])))
+
+
+def _latest_pickup(runs: list[dict[str, Any]], households: list[HouseholdInfo]) -> dict[str, dict[str, float]]:
+    """Per priority: the latest pickup minute of each replication, spread across replications."""
+    out: dict[str, dict[str, float]] = {}
+    for p in sorted({h.priority for h in households}):
+        members = [h.id for h in households if h.priority == p]
+        latest = [max(picked) for run in runs
+                  if (picked := [run["households"][hid].get("picked_up") for hid in members
+                                 if run["households"].get(hid, {}).get("picked_up") is not None])]
+        if latest:
+            out[str(p)] = _spread(latest)
+    return out
 
 
 def summarise(runs: list[dict[str, Any]], households: list[HouseholdInfo], deadline: float) -> dict[str, Any]:
@@ -111,6 +153,7 @@ def summarise(runs: list[dict[str, Any]], households: list[HouseholdInfo], deadl
         shares = shares or [1.0]
         coverage[str(p)] = {"households": len(members), "mean": _r(np.mean(shares), 4), "min": _r(min(shares), 4)}
     statuses: Counter[str] = Counter(rec["status"] for run in runs for rec in run["households"].values())
+    at_risk = _at_risk(runs, households)
     replans = [rp for run in runs for rp in run["replans"]]
     triggers: Counter[str] = Counter(rp["trigger"] for rp in replans)
     drivers = sorted({d for run in runs for d in run["drivers"]})
@@ -132,7 +175,9 @@ def summarise(runs: list[dict[str, Any]], households: list[HouseholdInfo], deadl
                                "busiest": [[d, _r(u, 3)] for d, u in sorted(use.items(), key=lambda kv: -kv[1])[:5]],
                                "idle": sorted(d for d, u in use.items() if u == 0.0)},
         "curve": _curve(runs, deadline),
-        "at_risk": _at_risk(runs, households),
+        "at_risk": at_risk,
+        "at_risk_by_need": _at_risk_by_need(at_risk, households),
+        "latest_pickup_by_priority": _latest_pickup(runs, households),
     }
 
 

@@ -31,7 +31,8 @@ def build_report(ctx: DrillContext, runs: list[dict[str, Any]], advice: dict[str
     """Every figure of the drill as plain data; a function of the drill, its seed and the replications only."""
     spec = ctx.spec
     final = ctx.final_stage.problem
-    infos = [HouseholdInfo(h.id, h.name, h.people, h.priority, h.wheelchair_users) for h in final.households]
+    infos = [HouseholdInfo(h.id, h.name, h.people, h.priority, h.wheelchair_users, h.needs, h.pets)
+             for h in final.households]
     figures = summarise(runs, infos, spec.deadline)
     base = ctx.base_plan.metrics
     return {
@@ -160,8 +161,14 @@ def document(report: dict[str, Any], timings: dict[str, Any]) -> Doc:
               [[p, c["households"], f"{100 * c['mean']:.1f}%", f"{100 * c['min']:.1f}%"]
                for p, c in f["coverage_by_priority"].items()])
     doc.img("plots/coverage_by_priority.png", "Coverage by priority")
+    if f.get("latest_pickup_by_priority"):
+        doc.p("Latest pickup per priority (minute the last household of that priority is picked up; "
+              "priority 1 is \"first of all\"):")
+        doc.table(["priority", "mean", "worst", "best"],
+                  [[p, f"{v['mean']:.0f}", f"{v['max']:.0f}", f"{v['min']:.0f}"]
+                   for p, v in f["latest_pickup_by_priority"].items()])
     doc.img("plots/clearance.png", "Clearance time across replications")
-    _at_risk(doc, f["at_risk"])
+    _at_risk(doc, f["at_risk"], f.get("at_risk_by_need", {}))
     _shortfall(doc, adv)
     _route_test(doc, report["route_test"])
     _comparison(doc, report.get("comparison"))
@@ -191,15 +198,20 @@ def document(report: dict[str, Any], timings: dict[str, Any]) -> Doc:
     return doc
 
 
-def _at_risk(doc: Doc, rows: list[dict[str, Any]]) -> None:
+def _at_risk(doc: Doc, rows: list[dict[str, Any]], by_need: dict[str, dict[str, int]]) -> None:
     doc.h2("Who is at risk")
     if not rows:
         doc.p("Every household got out in at least 95% of the replications it was at home for.")
         return
+    needs = [[need, c["households"], c["at_risk"]] for need, c in by_need.items() if c["at_risk"]]
+    if needs:
+        doc.p("At risk by need (a household counts under each of its needs):")
+        doc.table(["need", "households with it", "at risk"], needs)
     doc.p(f"{len(rows)} households got out in fewer than 95% of the replications they were at home for"
           + (f" (the first {SHOW_ROWS} are shown; all are in report.json)." if len(rows) > SHOW_ROWS else "."))
-    doc.table(["household", "name", "priority", "people", "got out in", "most common reason"],
-              [[r["household"], r["name"], r["priority"], r["people"], f"{100 * r['served_share']:.0f}%", r["reason"]]
+    doc.table(["household", "name", "priority", "people", "needs", "got out in", "most common reason"],
+              [[r["household"], r["name"], r["priority"], r["people"], ", ".join(r.get("needs", [])),
+                f"{100 * r['served_share']:.0f}%", r["reason"]]
                for r in rows[:SHOW_ROWS]])
 
 

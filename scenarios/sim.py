@@ -98,6 +98,8 @@ class Replication:
         self.delivered: dict[str, int] = {}
         self.delivered_at: dict[str, float] = {}
         self.ride: dict[str, float] = {}
+        #: Minute boarding began, per household (its last part): the drill's latest pickup per priority.
+        self.pickup_at: dict[str, float] = {}
         self.first_driver: dict[str, str] = {}
         self.deliveries: list[tuple[float, int]] = []
         self._draw_world(world_rng)
@@ -221,6 +223,7 @@ class Replication:
                 wait = self.actual_ready.get(hid, 0.0) - self.env.now
                 if wait > 0:
                     yield self.env.timeout(wait)
+                self.pickup_at[hid] = self.env.now
                 yield self.env.timeout(service.pickup)
                 car.busy += service.pickup
                 car.on_board.setdefault(hid, []).append((stop.people, self.env.now))
@@ -430,6 +433,7 @@ class Replication:
                 status = "not_reached"
             households[h.id] = {"status": status, "delivered": None if at is None else round(at, 2),
                                 "ride": round(self.ride[h.id], 2) if h.id in self.ride else None,
+                                "picked_up": round(self.pickup_at[h.id], 2) if h.id in self.pickup_at else None,
                                 "driver": self.first_driver.get(h.id)}
         base = self.ctx.stage(0).problem
         drivers = {}

@@ -18,6 +18,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+
+from matcher.needs import need_groups
 from pydantic import BaseModel
 
 from api.deps import ServicesDep
@@ -27,6 +29,8 @@ from api.web import roads
 WEB = Path(__file__).resolve().parent.parent / "web"
 STATIC = WEB / "static"
 templates = Jinja2Templates(directory=str(WEB / "templates"))
+#: The needs vocabulary, so the household form offers exactly the words the plan acts on.
+templates.env.globals["NEED_GROUPS"] = need_groups()
 
 EVERYONE = ("coordinator", "volunteer", "registrar")
 

@@ -39,6 +39,8 @@ class Solution:
     trips: list[list[Trip]]
     finish: np.ndarray  # minute each car's last drop-off arrives (car_from when it drives nothing)
     assigned: np.ndarray = field(repr=False)  # bool per request
+    #: Figures worked out once per solution (the trips are not changed after construction).
+    memo: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def clearance(self) -> float:
@@ -49,12 +51,17 @@ class Solution:
         return float(priority_weight(inst)[self.assigned].sum())
 
     def targets_weight(self, inst: Instance) -> float:
-        """Priority-weighted count of requests picked up within their pickup target."""
-        return float(priority_weight(inst)[targets_met(inst, self.trips)].sum())
+        """Priority-weighted count of requests picked up within their pickup target (computed once)."""
+        if "targets" not in self.memo:
+            self.memo["targets"] = float(priority_weight(inst)[targets_met(inst, self.trips)].sum())
+        return self.memo["targets"]
 
     def language_matches(self, inst: Instance) -> int:
-        """Requests whose driver speaks their household's language."""
-        return sum(int(inst.speaks[c, r]) for c, trips in enumerate(self.trips) for t in trips for r in t.pickups)
+        """Requests whose driver speaks their household's language (computed once)."""
+        if "language" not in self.memo:
+            self.memo["language"] = sum(int(inst.speaks[c, r]) for c, trips in enumerate(self.trips)
+                                        for t in trips for r in t.pickups)
+        return int(self.memo["language"])
 
 
 #: Minutes of approach a car gives up to seed a trip with a household whose language its driver speaks:

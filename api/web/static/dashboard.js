@@ -175,6 +175,14 @@ function drawPlan() {
     h("li", {}, h("span", { class: "n" }, m.people_served ?? 0), "people get a ride"),
     h("li", {}, h("span", { class: "n" }, minutes(m.clearance_minute)), "until the last arrives"),
     h("li", {}, h("span", { class: "n" }, new Set(features("leg").map((f) => f.properties.driver_id)).size), "cars driving"),
+    // Urgency: the latest pickup per priority ("first of all" is priority 1), and the pickup targets met.
+    ...Object.entries(m.latest_pickup_by_priority || {}).map(([p, minute]) =>
+      h("li", {}, h("span", { class: "n" }, minutes(minute)), `until the last priority ${p} household is picked up`)),
+    m.pickup_targets_total ? h("li", { class: m.pickup_targets_met < m.pickup_targets_total ? "bad" : "" },
+      h("span", { class: "n" }, `${m.pickup_targets_met} of ${m.pickup_targets_total}`),
+      "urgent households picked up in time") : null,
+    m.language_households ? h("li", {}, h("span", { class: "n" }, `${Math.round(100 * m.language_matched / m.language_households)}%`),
+      "get a driver who speaks their language") : null,
   );
   // the map
   const map = state.planMap;
@@ -184,6 +192,7 @@ function drawPlan() {
   const drivers = [...new Set(features("leg").map((f) => f.properties.driver_id))];
   const color = (d) => PALETTE[drivers.indexOf(d) % PALETTE.length];
   for (const f of features("leg")) {
+    if (f.geometry.type !== "LineString") continue; // a leg of length zero (two stops at one place) is a Point
     map.line("routes", f.geometry.coordinates, { color: color(f.properties.driver_id), width: 3.5,
       title: `${carName(f.properties.driver_id)}: ${minutes(f.properties.minutes)} to stop ${f.properties.leg + 1}` });
   }

@@ -11,7 +11,7 @@ const STEPS = $$(".step").map((el) => el.dataset.step);
 const STEP_OF = {
   name: "who", phone: "who", address: "where", lat: "where", lon: "where", people: "people",
   wheelchair_users: "people", pets: "people", needs: "needs", other_needs: "needs", language: "needs",
-  notes: "needs", priority: "urgency",
+  max_walk_meters: "needs", notes: "needs", priority: "urgency",
 };
 const KNOWN_NEEDS = $$("[data-need]").map((el) => el.value);
 
@@ -60,6 +60,7 @@ function check(step) {
     }
   } else if (step === "needs") {
     if (needs().some((n) => n.length > 50)) ok = !fieldError("other_needs", "Keep each need short: at most 50 letters.");
+    ok = checkNumber("max_walk_meters", { min: 0, max: 5000 }) && ok;
   }
   return ok;
 }
@@ -90,6 +91,7 @@ function body() {
     pets: numberValue("pets") ?? 0,
     needs: needs(),
     language: $("#language").value.trim(),
+    max_walk_meters: numberValue("max_walk_meters"),
     notes: $("#notes").value.trim(),
     priority: priority(),
   };
@@ -188,6 +190,7 @@ function fill(x) {
   for (const el of $$("[data-need]")) el.checked = x.needs.includes(el.value);
   $("#other_needs").value = x.needs.filter((n) => !KNOWN_NEEDS.includes(n)).join(", ");
   $("#language").value = x.language;
+  $("#max_walk_meters").value = x.max_walk_meters ?? "";
   $("#notes").value = x.notes;
   let radio = $(`#priority-${x.priority}`);
   if (!radio) { // a level these screens do not offer (set through the API or a CSV): keep it selectable as it is

@@ -157,9 +157,16 @@ function stopItem(route, stop, next, names) {
     body.push(h("h3", { class: "stop-name" }, x ? x.name || `Household ${x.id}` : "Household (no longer registered)"));
     body.push(h("p", {}, x && x.address ? x.address
       : `No street address: the place is on the map below (${stop.lat.toFixed(5)}, ${stop.lon.toFixed(5)}).`));
+    if (stop.meeting_point) {
+      // The street is closed: the household walks to this corner; the driver goes there, not to the door.
+      const m = stop.meeting_point;
+      body.push(h("p", { class: "meeting-point" }, h("strong", {}, "Meet at: "),
+        `${m.name} (they walk about ${Math.round(m.walk_meters)} m: their street is closed)`));
+    }
     if (x && x.phone) body.push(h("p", {}, h("a", { class: "tel", href: telHref(x.phone) }, `Call ${x.phone}`)));
     const facts = [];
-    if (x && x.needs.length) facts.push(`Needs: ${x.needs.join(", ")}`);
+    const needs = x ? (x.needs_described && x.needs_described.length ? x.needs_described : x.needs) : [];
+    if (needs.length) facts.push(`Needs: ${needs.join(", ")}`);
     if (x && x.pets) facts.push(`Pets: ${x.pets}`);
     if (x && x.language) facts.push(`Language: ${x.language}`);
     if (facts.length) body.push(h("p", {}, facts.join(". ")));

@@ -20,7 +20,7 @@ async function load() {
     h("td", {}, s.address || `${s.lat.toFixed(5)}, ${s.lon.toFixed(5)}`),
     h("td", {}, `${s.capacity} people`),
     h("td", {}, yes(s.wheelchair_accessible)),
-    h("td", {}, yes(s.pets_allowed)),
+    h("td", {}, s.pets_allowed && s.pet_capacity != null ? `yes, ${s.pet_capacity}` : yes(s.pets_allowed)),
     coordinator ? h("td", {},
       h("button", { type: "button", class: "secondary", onclick: () => edit(s) }, "Change", h("span", { class: "visually-hidden" }, ` ${s.name}`)), " ",
       h("button", { type: "button", class: "secondary", onclick: () => remove(s) }, "Remove", h("span", { class: "visually-hidden" }, ` ${s.name}`))) : null,
@@ -43,6 +43,9 @@ function edit(s) {
   $("#capacity").value = s.capacity;
   $("#wheelchair_accessible").checked = s.wheelchair_accessible;
   $("#pets_allowed").checked = s.pets_allowed;
+  $("#pet_capacity").value = s.pet_capacity ?? "";
+  $("#medical_support").checked = s.medical_support;
+  $("#languages").value = (s.languages || []).join(", ");
   fillPlace(s, picker);
   $("#save").textContent = "Save the changes";
   $("#cancel").hidden = false;
@@ -78,6 +81,7 @@ async function submit(event) {
   let ok = true;
   if (!$("#name").value.trim()) ok = !fieldError("name", "Please enter the name of the shelter.");
   ok = checkNumber("capacity", { min: 0, max: 1000000, required: true, label: "how many people fit in" }) && ok;
+  ok = checkNumber("pet_capacity", { min: 0, max: 100000 }) && ok;
   const place = readPlace();
   if (!ok || !place) {
     form.querySelector("[aria-invalid]").focus();
@@ -88,6 +92,9 @@ async function submit(event) {
     capacity: numberValue("capacity"),
     wheelchair_accessible: $("#wheelchair_accessible").checked,
     pets_allowed: $("#pets_allowed").checked,
+    pet_capacity: numberValue("pet_capacity"),
+    medical_support: $("#medical_support").checked,
+    languages: $("#languages").value.split(",").map((x) => x.trim()).filter(Boolean),
     ...place,
   };
   if (place.lat === null) {

@@ -44,6 +44,8 @@ function edit(v) {
   $("#wheelchair_spaces").value = v.wheelchair_spaces;
   $("#available_from_minute").value = v.available_from_minute;
   $("#available_until_minute").value = v.available_until_minute ?? "";
+  $("#takes_pets").checked = v.takes_pets;
+  $("#languages").value = (v.languages || []).join(", ");
   fillPlace(v, picker);
   $("#save").textContent = "Save the changes";
   $("#cancel").hidden = false;
@@ -99,6 +101,8 @@ async function submit(event) {
     wheelchair_spaces: chairs,
     available_from_minute: from,
     available_until_minute: until,
+    takes_pets: $("#takes_pets").checked,
+    languages: $("#languages").value.split(",").map((x) => x.trim()).filter(Boolean),
     ...place,
   };
   if (place.lat === null) {
