@@ -192,8 +192,12 @@ def _add_time_limits(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingMod
 
 def _add_needs(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexManager,
                routing: pywrapcp.RoutingModel, time_dim: pywrapcp.RoutingDimension,
-               alternatives_of: dict[int, list[tuple[int, int]]]) -> None:
-    """Riders who may not share go straight to their shelter in an empty car; pickup targets are soft bounds."""
+               alternatives_of: dict[int, list[tuple[int, int]]], targets: bool) -> None:
+    """Riders who may not share go straight to their shelter in an empty car; pickup targets are soft bounds.
+
+    A re-plan (``targets`` false) leaves the targets out of the model: there a household moves to another car
+    only to lower the latest finish, and the caller still refuses any result that meets fewer targets.
+    """
     seats, wheel = routing.GetDimensionOrDie("seats"), routing.GetDimensionOrDie("wc")
     for k, r in enumerate(nodes.requests):
         p = manager.NodeToIndex(k)
@@ -201,14 +205,14 @@ def _add_needs(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexMana
             seats.CumulVar(p).SetMax(0)
             wheel.CumulVar(p).SetMax(0)
             routing.NextVar(p).SetValues([p, *(d for _, d in alternatives_of[k])])  # p: unperformed (probe)
-        if np.isfinite(inst.target[r]):
+        if targets and np.isfinite(inst.target[r]):
             time_dim.SetCumulVarSoftUpperBound(p, int(np.floor(inst.target[r] * SCALE)),
                                                TARGET_COST * int(inst.priority.max() - inst.priority[r] + 1))
 
 
 def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexManager,
                   routing: pywrapcp.RoutingModel, time_dim: pywrapcp.RoutingDimension,
-                  room: np.ndarray, probe: bool, pet_room: np.ndarray | None = None) -> None:
+                  room: np.ndarray, probe: bool, pet_room: np.ndarray | None = None, targets: bool = True) -> None:
     """Pickup-and-delivery sets, ready times, allowed cars, ride limits, shelter room for people and pets."""
     solver = routing.solver()
     n_car = nodes.n_car
@@ -248,7 +252,7 @@ def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexM
         pet_limit = np.inf if pet_room is None else float(pet_room[s])
         if sum(pets for pets, _ in pet_items) > pet_limit:
             solver.Add(solver.Sum([routing.ActiveVar(d) * pets for pets, d in pet_items]) <= int(max(pet_limit, 0)))
-    _add_needs(inst, nodes, manager, routing, time_dim, alternatives_of)
+    _add_needs(inst, nodes, manager, routing, time_dim, alternatives_of, targets)
 
 
 def _initial_routes(nodes: _Nodes, manager: pywrapcp.RoutingIndexManager, shelter: np.ndarray,
@@ -330,7 +334,7 @@ def improve_group(
     time_dim.SetGlobalSpanCostCoefficient(0 if probe else SPAN_COST)
     _add_capacities(inst, nodes, routing)
     _add_time_limits(inst, nodes, routing, time_dim, bound)
-    _add_requests(inst, nodes, manager, routing, time_dim, room, probe, pet_room)
+    _add_requests(inst, nodes, manager, routing, time_dim, room, probe, pet_room, targets=previous_car is None)
 
     initial = _initial_routes(nodes, manager, shelter, start if start is not None else trips)
     params = _params(seconds, solutions)
