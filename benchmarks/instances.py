@@ -7,6 +7,7 @@ phone numbers are synthetic. The same graph and seed always give the same instan
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -60,13 +61,17 @@ def random_instance(
     name: str | None = None,
     map_path: str | os.PathLike[str] | None = None,
     deadline_minutes: float = 180.0,
+    needs: bool = False,
 ) -> dict[str, Any]:
     """A scenario dict: households of 1-4 people (10% with a wheelchair user), priorities 1-3.
 
     ``cars`` defaults to one per five households (4 seats; 10% with one wheelchair space, at least one);
     shelters get capacities summing to 1.2 times the people, and at least two are wheelchair accessible.
     Every place is a distinct road node of the map's core, so it snaps to that node. ``map_path`` is
-    written as the scenario's ``map``.
+    written as the scenario's ``map``. With ``needs`` the records get the demo's realistic mix
+    (``scenarios.demo.needs_mix``: pets in about a third of households, a few medical needs, two
+    languages); 85% of drivers take pets, two shelters take pets (room for 60% of the pets each) and two
+    have medical support. The records without ``needs`` are the same as with it.
     """
     rng = np.random.default_rng(seed)
     cars = max(1, households // 5) if cars is None else cars
@@ -103,6 +108,8 @@ def random_instance(
          "wheelchair_accessible": bool(accessible[i])}
         for i, node in enumerate(site)
     ]
+    if needs:
+        add_needs(hh, dd, ss, seed)
     scenario: dict[str, Any] = {"name": name or f"Random {households} households (seed {seed})"}
     if map_path is not None:
         scenario["map"] = str(map_path)
@@ -114,6 +121,39 @@ def random_instance(
         households=hh,
     )
     return scenario
+
+
+def add_needs(households: list[dict[str, Any]], drivers: list[dict[str, Any]], shelters: list[dict[str, Any]],
+              seed: int) -> None:
+    """Give the records a realistic needs mix in place (its own random stream: the base records stay as they are)."""
+    from scenarios.demo import needs_mix  # the demo's mix, so the benchmark and the drills share it
+
+    rng = np.random.default_rng([seed, 9])
+    for h in households:
+        h.update(needs_mix(rng, int(h["people"])))
+    for d in drivers:
+        d["takes_pets"] = bool(rng.random() >= 0.15)
+        d["languages"] = ["fi", "sv"] if rng.random() < 0.3 else ["fi"]
+    pets = sum(int(h.get("pets", 0)) for h in households)
+    for k, s in enumerate(shelters):
+        s["pets_allowed"] = k in (0, 1)
+        s["pet_capacity"] = int(np.ceil(0.6 * pets)) if k in (0, 1) else 0
+        s["medical_support"] = k in (1, 2)
+        s["wheelchair_accessible"] = s["wheelchair_accessible"] or k == 1
+        s["languages"] = ["fi", "sv"]
+
+
+def strip_needs(scenario: dict[str, Any]) -> dict[str, Any]:
+    """The same scenario without needs, pets, languages or what cars and shelters take: the rules have nothing
+    to act on (the benchmark's "without the needs rules")."""
+    out = dict(scenario)
+    out["households"] = [{k: v for k, v in h.items() if k not in ("needs", "pets", "language")}
+                         for h in scenario["households"]]
+    out["drivers"] = [{k: v for k, v in d.items() if k not in ("takes_pets", "languages")}
+                      for d in scenario["drivers"]]
+    out["shelters"] = [{k: v for k, v in s.items() if k not in ("pets_allowed", "pet_capacity", "medical_support",
+                                                                 "languages")} for s in scenario["shelters"]]
+    return out
 
 
 def write_scenario(scenario: dict[str, Any], path: str | os.PathLike[str]) -> Path:
@@ -130,3 +170,8 @@ def write_scenario(scenario: dict[str, Any], path: str | os.PathLike[str]) -> Pa
 def build_problem(scenario: dict[str, Any], graph: RoadGraph) -> Problem:
     """The scenario's problem with travel times on ``graph`` (closures applied), through the project's loader."""
     return problem_on_graph(scenario, graph)[0]
+
+
+def with_rules(problem: Problem, **rules: Any) -> Problem:
+    """The same problem (same matrix) under other rules, e.g. ``pickup_targets=()``."""
+    return dataclasses.replace(problem, rules=dataclasses.replace(problem.rules, **rules))

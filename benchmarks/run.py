@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import bep
-from benchmarks.instances import build_problem, random_instance
+from benchmarks.instances import build_problem, random_instance, strip_needs, with_rules
 from benchmarks.peers.greedy import solve_greedy
 from benchmarks.peers.vroom_peer import VroomModel, solve_vroom, solve_vroom_bisect
 from matcher.check import check_plan
@@ -146,6 +146,66 @@ def map_section(map_path: Path, sizes: list[int], time_limit: float, seed: int,
         yield from method_table(run_methods(problem, graph, time_limit, seed, vroom_factor), size)
 
 
+def _latest(plan: Plan, priority: int) -> str:
+    value = plan.metrics.latest_pickup_by_priority.get(str(priority))
+    return _f(value)
+
+
+def needs_table(variants: list[tuple[str, Problem]], graph: RoadGraph | None, time_limit: float, seed: int,
+                vroom_factor: float) -> Iterator[str]:
+    """Per variant of one instance and per method: served, clearance, latest pickup per priority, targets, language."""
+    yield from [
+        "| rules | method | served | clearance (min) | latest pickup p1 / p2 / p3 (min) | p1-p2 targets met "
+        "| language match | check |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for label, problem in variants:
+        for r in run_methods(problem, graph, time_limit, seed, vroom_factor):
+            if r.plan is None:
+                yield f"| {label} | {r.method} | – | – | – | – | – | {r.note} |"
+                continue
+            m = r.plan.metrics
+            share = m.language_match_share
+            targets = f"{m.pickup_targets_met}/{m.pickup_targets_total}" if m.pickup_targets_total else "–"
+            check = "valid" if r.violations == 0 else f"**{r.violations} violations**"
+            yield (f"| {label} | {r.method} | {m.households_served}/{len(problem.households)} | "
+                   f"{_f(m.clearance_minute)} | {_latest(r.plan, 1)} / {_latest(r.plan, 2)} / {_latest(r.plan, 3)} | "
+                   f"{targets} | {'–' if share is None else f'{100 * share:.0f}%'} | {check} |")
+
+
+def needs_section(map_path: Path, size: int, time_limit: float, seed: int, vroom_factor: float) -> Iterator[str]:
+    """One instance with the realistic needs mix, under the needs rules and pickup targets, and without them.
+
+    "Without the needs rules" is the same instance with needs, pets and languages taken off (the same
+    places, so the same roads); "no targets" keeps the needs and drops the pickup targets.
+    """
+    if not map_path.is_file():
+        yield f"Skipped the needs benchmark: {map_path} is not there."
+        return
+    graph = load_road_graph(map_path, cache_dir=get_settings().cache_dir)
+    scenario = random_instance(graph, size, seed=seed, map_path=map_path, needs=True)
+    full = build_problem(scenario, graph)
+    plain = build_problem(strip_needs(scenario), graph)
+    h = full.households
+    yield from [
+        f"### {size} households with the needs mix: {sum(1 for x in h if x.pets)} with pets, "
+        f"{sum(1 for x in h if x.medical)} with medical needs, {sum(1 for x in h if x.language == 'sv')} "
+        f"Swedish-speaking, {sum(1 for x in h if x.has_stretcher)} needing a stretcher; {len(full.drivers)} cars "
+        f"({sum(1 for d in full.drivers if not d.takes_pets)} take no pets)",
+        "",
+        f"Pickup targets: {', '.join(f'priority {p} within {m:g} min' for p, m in full.rules.pickup_targets)}; "
+        f"medical ride limit {full.rules.medical_max_ride_minutes:g} min. Every method gets the same rules.",
+        "",
+    ]
+    variants = [
+        ("needs + targets", full),
+        ("needs, no targets", with_rules(full, pickup_targets=())),
+        ("no needs, targets", plain),
+        ("no needs, no targets", with_rules(plain, pickup_targets=())),
+    ]
+    yield from needs_table(variants, graph, time_limit, seed, vroom_factor)
+
+
 BepResult = tuple[float | None, float, int, str]
 
 
@@ -209,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bep", action="store_true", help="also run the Bus Evacuation Problem instances")
     parser.add_argument("--bep-time-limit", type=float, default=2.0, help="our solver's seconds per BEP instance")
     parser.add_argument("--no-map", action="store_true", help="skip the map benchmark (e.g. with --bep)")
+    parser.add_argument("--needs-size", type=int, default=1000,
+                        help="households in the needs benchmark (0 skips it)")
     parser.add_argument("--out", type=Path, help="also write the markdown here")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -227,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         emit(["## Random instances on a real map", ""])
         emit(map_section(args.map, sizes, args.time_limit, args.seed, args.vroom_factor))
         emit([""])
+        if args.needs_size:
+            emit(["## Needs rules and pickup targets", ""])
+            emit(needs_section(args.map, args.needs_size, args.time_limit, args.seed, args.vroom_factor))
+            emit([""])
     if args.bep:
         emit(["## Bus Evacuation Problem (Bish 2011; CEC 2017 GRASP instances)", "",
               f"Evacuation time = our clearance minute; reference = best of CPLEX and GRASP (random sets only). "

@@ -93,6 +93,10 @@ class Household:
     def has(self, need: Need) -> bool:
         return need.value in self.needs
 
+    @property
+    def has_stretcher(self) -> bool:
+        return self.has(Need.STRETCHER)
+
     def __post_init__(self) -> None:
         _check_position(self.record, self.lat, self.lon)
         _check_int(self.record, "people", self.people, 1)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from matcher.codes import UnservedCode
+from matcher.needs import Need
 from matcher.plan import Plan, Unserved
 from matcher.problem import Household, Problem
 from matcher.requests import Request, requests_for
@@ -38,15 +39,28 @@ class ShelterChoice:
 
 
 def _eligible_minutes(problem: Problem, household: Household) -> list[tuple[float, str]]:
-    """(minutes, shelter id) of the shelters this household may use and reach, nearest first."""
+    """(minutes, shelter id) of the shelters this household may use and reach, nearest first.
+
+    The same needs rules as the solver: access, pets, medical support, and a direct drive within the
+    longest ride (shorter for medical needs).
+    """
     out = []
     for s in problem.shelters:
-        if household.wheelchair_users and not s.wheelchair_accessible:
+        if not problem.shelter_takes(household, s):
             continue
         minutes = problem.minutes("household", household.id, "shelter", s.id)
-        if math.isfinite(minutes):
+        if math.isfinite(minutes) and minutes <= problem.max_ride_minutes(household, s.id) + EPS:
             out.append((minutes, s.id))
     return sorted(out)
+
+
+def _cannot_go(problem: Problem, household: Household) -> Unserved | None:
+    """Needs no car of the problem can meet: a stretcher, or pets and no car that takes them."""
+    if household.has(Need.STRETCHER):
+        return Unserved(household.id, "needs a stretcher: call an ambulance", UnservedCode.NEEDS_STRETCHER)
+    if household.pets and not any(d.takes_pets for d in problem.drivers):
+        return Unserved(household.id, "has pets; no car takes pets", UnservedCode.NO_PET_CAR)
+    return None
 
 
 def assign_shelters(problem: Problem) -> ShelterChoice:
@@ -57,6 +71,10 @@ def assign_shelters(problem: Problem) -> ShelterChoice:
     unserved: list[Unserved] = []
     options: dict[str, list[tuple[float, str]]] = {}
     for h in problem.households:
+        cannot = _cannot_go(problem, h)
+        if cannot is not None:
+            unserved.append(cannot)
+            continue
         eligible = _eligible_minutes(problem, h)
         if eligible:
             options[h.id] = eligible
@@ -65,20 +83,25 @@ def assign_shelters(problem: Problem) -> ShelterChoice:
         ):
             unserved.append(Unserved(h.id, "needs a wheelchair-accessible shelter; none can be reached",
                                      UnservedCode.NO_ACCESSIBLE_SHELTER))
+        elif h.pets or h.medical:
+            code = UnservedCode.NO_MEDICAL_SHELTER if h.medical else UnservedCode.NO_PET_SHELTER
+            unserved.append(Unserved(h.id, "no shelter that fits its needs can be reached", code))
         else:
             unserved.append(Unserved(h.id, "cut off: no shelter can be reached from this address",
                                      UnservedCode.CUT_OFF))
     room = {s.id: s.capacity for s in problem.shelters}
+    pet_room = {s.id: s.pet_room for s in problem.shelters}
     shelter_of: dict[str, str] = {}
     by_far = sorted(options, key=lambda hid: (-options[hid][0][0], problem.household(hid).priority, hid))
     for hid in by_far:
-        people = problem.household(hid).people
-        chosen = next((sid for _m, sid in options[hid] if room[sid] >= people), None)
+        people, pets = problem.household(hid).people, problem.household(hid).pets
+        chosen = next((sid for _m, sid in options[hid] if room[sid] >= people and pet_room[sid] >= pets), None)
         if chosen is None:
-            unserved.append(Unserved(hid, f"no shelter it can reach has room for {people} people",
-                                     UnservedCode.NO_SHELTER_ROOM))
+            unserved.append(Unserved(hid, f"no shelter it can reach has room for {people} people and {pets} pets",
+                                     UnservedCode.NO_PET_SHELTER if pets else UnservedCode.NO_SHELTER_ROOM))
             continue
         room[chosen] -= people
+        pet_room[chosen] -= pets
         shelter_of[hid] = chosen
     order = [hid for hid in by_far if hid in shelter_of]
     order.sort(key=lambda hid: -problem.minutes("household", hid, "shelter", shelter_of[hid]))
@@ -95,6 +118,7 @@ class _Car:
     end: float
     seats: int
     wheelchair: int
+    takes_pets: bool
     visits: list[Visit]
 
 
@@ -107,10 +131,12 @@ class _Dispatch:
         travel = problem.travel
         self.requests = requests
         self.home = np.array([travel.index("household", r.household_id) for r in requests], dtype=np.int64)
-        self.seated = np.array([r.seated for r in requests], dtype=np.int64)
+        self.seated = np.array([r.seats for r in requests], dtype=np.int64)  # pets take seats too
+        self.pets = np.array([r.pets for r in requests], dtype=np.int64)
         self.wheel = np.array([r.wheelchair_users for r in requests], dtype=np.int64)
         households = [problem.household(r.household_id) for r in requests]
         self.ready = np.array([h.ready_from_minute for h in households])
+        self.alone = np.array([h.has(Need.CANNOT_SHARE) for h in households], dtype=bool)
         self.shelter_id = [choice.shelter_of[r.household_id] for r in requests]
         self.dest = np.array([travel.index("shelter", s) for s in self.shelter_id], dtype=np.int64)
         self.max_ride = np.array([problem.max_ride_minutes(h, s) for h, s in zip(households, self.shelter_id,
@@ -118,7 +144,7 @@ class _Dispatch:
         self.open = np.ones(len(requests), dtype=bool)
         self.cars = [
             _Car(i, travel.index("driver", d.id), d.available_from_minute, problem.driver_end(d), d.seats,
-                 d.wheelchair_spaces, [])
+                 d.wheelchair_spaces, d.takes_pets, [])
             for i, d in enumerate(problem.drivers)
         ]
 
@@ -145,7 +171,9 @@ class _Dispatch:
         """
         trip = [seed]
         seats, wheel = car.seats - self.seated[seed], car.wheelchair - self.wheel[seed]
-        kind = (self.wheel > 0) if car.wheelchair else True
+        kind = ((self.wheel > 0) if car.wheelchair else True) & ~self.alone & ((self.pets == 0) | car.takes_pets)
+        if self.alone[seed]:  # cannot_share: a trip of its own
+            seats = wheel = 0
         while seats > 0 or wheel > 0:
             last = self.home[trip[-1]]
             pool = np.flatnonzero(self.open & kind & (self.dest == self.dest[seed]) & (self.seated <= seats)
@@ -167,13 +195,13 @@ class _Dispatch:
             seats, wheel = seats - self.seated[added], wheel - self.wheel[added]
         return trip
 
-    def fleets(self, seated: int, wheel: int, first: int) -> list[list[_Car]]:
+    def fleets(self, seated: int, wheel: int, first: int, pets: bool = False) -> list[list[_Car]]:
         """Cars that can carry this load, in the order to try them, each group by arrival at ``first``.
 
         A load without wheelchair users tries the ordinary cars first: wheelchair spaces are the scarce
         capacity, and a careful dispatcher keeps those cars for the people who need them.
         """
-        cars = [c for c in self.cars if c.seats >= seated and c.wheelchair >= wheel]
+        cars = [c for c in self.cars if c.seats >= seated and c.wheelchair >= wheel and (c.takes_pets or not pets)]
         cars.sort(key=lambda c: (c.clock + self.T[c.at, first], c.index))
         if wheel:
             return [cars]
@@ -185,7 +213,8 @@ class _Dispatch:
         A later arrival at the first home never finishes earlier, so the first car, by arrival there, that
         can drive the trip within its rules is the one.
         """
-        for fleet in self.fleets(int(self.seated[trip].sum()), int(self.wheel[trip].sum()), self.home[trip[0]]):
+        for fleet in self.fleets(int(self.seated[trip].sum()), int(self.wheel[trip].sum()), self.home[trip[0]],
+                                 bool(self.pets[trip].any())):
             for car in fleet:
                 arrive = self.finish(car.at, car.clock, car.end, trip)
                 if arrive is not None:
@@ -214,7 +243,8 @@ class _Dispatch:
     def could_ever(self, r: int) -> bool:
         """Whether some fitting car, fresh from its start, could drive this request alone in time."""
         fresh = [(self.problem.travel.index("driver", d.id), d.available_from_minute, self.problem.driver_end(d))
-                 for d in self.problem.drivers if d.seats >= self.seated[r] and d.wheelchair_spaces >= self.wheel[r]]
+                 for d in self.problem.drivers if d.seats >= self.seated[r] and d.wheelchair_spaces >= self.wheel[r]
+                 and (d.takes_pets or not self.pets[r])]
         return any(self.finish(at, clock, end, [r]) is not None for at, clock, end in fresh)
 
 
@@ -237,7 +267,8 @@ def solve_greedy(problem: Problem) -> Plan:
     started = time.perf_counter()
     choice = assign_shelters(problem)
     rank = {hid: i for i, hid in enumerate(choice.order)}
-    all_requests = [r for r in requests_for(problem.households, problem.drivers) if r.household_id in rank]
+    all_requests = [r for r in requests_for(problem.households, problem.drivers, problem.rules.seats_per_pet)
+                    if r.household_id in rank]
     all_requests.sort(key=lambda r: (rank[r.household_id], r.part))
     excluded: dict[str, Unserved] = {}
     while True:

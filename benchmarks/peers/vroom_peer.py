@@ -26,12 +26,17 @@ import vroom
 
 from benchmarks.peers.greedy import assign_shelters
 from matcher.codes import UnservedCode
+from matcher.needs import Need
 from matcher.plan import Plan, Unserved
 from matcher.problem import Problem
 from matcher.requests import Request, requests_for
 from matcher.schedule import Dropoff, Pickup, Visit, build_plan
 
 EPS = 1e-6
+#: VROOM skill of a car whose driver takes pets (the needs rules, as the solver has them).
+PET_SKILL = 1
+#: Household slots per car: a ``cannot_share`` household takes all of them, so it rides alone.
+SHARE_SLOTS = 1000
 
 
 @dataclass
@@ -63,10 +68,10 @@ class VroomModel:
         self.shelter_of = choice.shelter_of
         self.unserved: dict[str, Unserved] = {u.household_id: u for u in choice.unserved}
         self.requests: list[Request] = []
-        for r in requests_for(problem.households, problem.drivers):
+        for r in requests_for(problem.households, problem.drivers, problem.rules.seats_per_pet):
             if r.household_id in self.unserved or r.household_id not in self.shelter_of:
                 continue
-            if not any(d.seats >= r.seated and d.wheelchair_spaces >= r.wheelchair_users for d in problem.drivers):
+            if not any(d.seats >= r.seats and d.wheelchair_spaces >= r.wheelchair_users for d in problem.drivers):
                 self.unserved[r.household_id] = Unserved(
                     r.household_id, f"needs {r.wheelchair_users} wheelchair space(s); no car has that many",
                     UnservedCode.NO_WHEELCHAIR_CAR)
@@ -94,8 +99,12 @@ class VroomModel:
             end_s = _seconds_down(end) + dropoff_s
             if end_s < start_s:
                 continue
+            # Skill 1: takes pets. The third capacity counts households on board: a cannot_share household
+            # fills it alone (SHARE_SLOTS), anyone else takes one slot.
             inp.add_vehicle(vroom.Vehicle(
-                k, start=travel.index("driver", d.id), capacity=vroom.Amount([d.seats, d.wheelchair_spaces]),
+                k, start=travel.index("driver", d.id),
+                capacity=vroom.Amount([d.seats, d.wheelchair_spaces, SHARE_SLOTS]),
+                skills={PET_SKILL} if d.takes_pets else set(),
                 time_window=vroom.TimeWindow(start_s, end_s)))
         for j, r in enumerate(self.requests):
             h = problem.household(r.household_id)
@@ -106,7 +115,9 @@ class VroomModel:
                                    time_windows=[vroom.TimeWindow(_seconds_up(h.ready_from_minute), 2**31 - 1)]),
                 # Setup, not service: VROOM counts it once for consecutive drop-offs at one shelter, as we do.
                 vroom.ShipmentStep(2 * j + 1, location=dest, default_setup=dropoff_s),
-                amount=vroom.Amount([r.seated, r.wheelchair_users]),
+                amount=vroom.Amount([r.seats, r.wheelchair_users,
+                                     SHARE_SLOTS if h.has(Need.CANNOT_SHARE) else 1]),
+                skills={PET_SKILL} if r.pets else set(),
                 priority=100 // h.priority,  # VROOM: higher is more important; ours: 1 is most urgent
             ))
         return inp
@@ -225,7 +236,7 @@ def lower_bound(model: VroomModel) -> float:
         home = travel.index("household", h.id)
         reach = min(
             (d.available_from_minute + float(travel.minutes[travel.index("driver", d.id), home])
-             for d in problem.drivers if d.seats >= r.seated and d.wheelchair_spaces >= r.wheelchair_users),
+             for d in problem.drivers if d.seats >= r.seats and d.wheelchair_spaces >= r.wheelchair_users),
             default=math.inf,
         )
         direct = float(travel.minutes[home, travel.index("shelter", model.shelter_of[h.id])])
