@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
+from benchmarks.instances import random_instance
 from matcher.check import assert_plan_valid
 from matcher.plan import Plan
 from matcher.problem import Problem, Rules
+from matcher.roads.load import load_road_graph
+from matcher.scenario import problem_on_graph
 from matcher.solver import SolveParams, solve
 from tests.factories import driver, household, make_problem, shelter
+from tests.matcher.test_scenario import circle
 
 FAST = SolveParams(time_limit_seconds=0.5)
 
@@ -205,3 +212,29 @@ def test_a_driver_who_speaks_the_language_is_preferred_and_the_share_reported() 
     assert _driver_of(plan, "H1") == "D2"
     assert (plan.metrics.language_households, plan.metrics.language_matched) == (1, 1)
     assert plan.to_dict()["metrics"]["language_match_share"] == 1.0
+
+
+# --- real maps ---------------------------------------------------------------------------------------------------
+
+#: The shared real maps, next to the repository (CI has them; a worktree elsewhere may point EVAC_SHARED_MAPS there).
+MAPS = Path(os.environ.get("EVAC_SHARED_MAPS") or Path(__file__).resolve().parents[3] / ".." / "shared" / "maps")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["heidelberg.test.pbf", "monaco.osm.pbf"])
+def test_needs_mix_on_real_maps_passes_the_checker(name: str, tmp_path: Path) -> None:
+    """150 households with the realistic needs mix, a closed street and a flood zone on a real map: every rule
+    holds on the roads (checker with the road graph), meeting points included."""
+    path = MAPS / name
+    if not path.is_file():
+        pytest.skip(f"real map {path} not present (expected in ../shared/maps next to the repository)")
+    graph = load_road_graph(path, cache_dir=tmp_path)
+    scenario = random_instance(graph, 150, seed=3, map_path=path, needs=True)
+    h = scenario["households"][0]
+    scenario["alert"]["flood_zones"] = [circle(h["lat"], h["lon"], 150)]
+    problem, closures = problem_on_graph(scenario, graph)
+    plan = solve(problem, SolveParams(time_limit_seconds=2.0))
+    assert_plan_valid(problem, plan, road_graph=graph, closed_mask=closures.mask)
+    assert plan.metrics.households_served > 100
+    codes = {u.code for u in plan.unserved}
+    assert "needs_stretcher" in codes or not any(x.has_stretcher for x in problem.households)
