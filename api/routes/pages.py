@@ -18,13 +18,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-
-from matcher.needs import need_groups
 from pydantic import BaseModel
 
 from api.deps import ServicesDep
 from api.errors import NotFound
 from api.web import roads
+from matcher.needs import need_groups
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 STATIC = WEB / "static"
