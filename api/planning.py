@@ -181,7 +181,8 @@ def solve_scenario(
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
     plan = solve(scenario.problem, params, progress)
     assert_plan_valid(scenario.problem, plan, scenario.graph, scenario.closed_mask)
-    return SolvedPlan(plan.to_dict(), plan_to_geojson(plan, scenario.problem))
+    # Format 1 (legs as coordinate pairs) until the service reads plans through ``Plan`` (issue 14 part 2).
+    return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, scenario.problem))
 
 
 # --- re-planning from the live state ------------------------------------------------------------------------
@@ -221,7 +222,7 @@ def replan_scenario(
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
     result = replan(scenario.problem, Plan.from_dict(previous_plan), state, params, progress)
     assert_plan_valid(result.residual, result.future, scenario.graph, scenario.closed_mask)
-    plan = result.plan.to_dict()
+    plan = result.plan.to_dict(format_version=1)
     for entry in plan["unserved"]:
         if entry["household_id"] in live.cannot_reach:
             entry["reason"] = CANNOT_REACH_REASON

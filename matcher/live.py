@@ -212,8 +212,9 @@ def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Resi
         if clock >= end:
             continue
         lat, lon = _coordinates(problem, place)
+        # The driver's own limit, not ``end``: their unloading counts against it (``Problem.latest_arrival``).
         drivers.append(dataclasses.replace(d, lat=lat, lon=lon, available_from_minute=clock,
-                                           available_until_minute=end))
+                                           available_until_minute=d.available_until_minute))
         places.append(place)
     travel = problem.travel
     refs = [LocationRef("driver", d.id) for d in drivers] + \

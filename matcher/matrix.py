@@ -12,6 +12,7 @@ import numpy.typing as npt
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from matcher.polyline import encode
 from matcher.roads.closures import EdgeClosures
 from matcher.roads.graph import RoadGraph
 from matcher.roads.snap import snap_points
@@ -179,7 +180,7 @@ class MapRouter:
     def _leg(self, pred: npt.NDArray[np.int32], i: int, j: int) -> LegPath:
         minutes = float(self._minutes[i, j])
         if not np.isfinite(minutes):
-            return LegPath(minutes, None, ())
+            return LegPath(minutes, None)
         problem, graph = self._problem, self._problem.graph
         source, target = int(self._vertex[i]), int(self._vertex[j])
         chain = [target]
@@ -198,8 +199,7 @@ class MapRouter:
         # Two OSM nodes at one spot would repeat a point; a path lists each position once.
         same = np.zeros(len(path), dtype=bool)
         same[1:] = (lon[1:] == lon[:-1]) & (lat[1:] == lat[:-1])
-        coordinates = tuple(zip(lon[~same].tolist(), lat[~same].tolist(), strict=True))
-        return LegPath(minutes, meters, coordinates)
+        return LegPath(minutes, meters, polyline=encode(np.column_stack((lon[~same], lat[~same]))))
 
 
 def build_travel_times(

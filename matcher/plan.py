@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy.typing as npt
+
+from matcher.polyline import EncodedPath
+
 StopType = Literal["pickup", "dropoff"]
+
+#: The plan format written by ``Plan.to_dict``: 2 keeps each leg's road path as an encoded polyline
+#: (1 wrote ``coordinates`` as ``[lon, lat]`` pairs; ``Plan.from_dict`` reads both).
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -72,29 +80,45 @@ class Stop:
         )
 
 
-@dataclass(frozen=True)
-class Leg:
-    """The drive to a stop: minutes, meters (``None`` when times came from a table) and the road path."""
+@dataclass(frozen=True, init=False)
+class Leg(EncodedPath):
+    """The drive to a stop: minutes, meters (``None`` when times came from a table) and the road path.
+
+    The road path is kept as an encoded polyline (``polyline``, 1e-7 degrees, see ``matcher/polyline.py``);
+    ``coordinates`` decodes it to ``(lon, lat)`` points. Give either the coordinates or the polyline.
+    """
 
     minutes: float
     meters: float | None
-    coordinates: tuple[tuple[float, float], ...] = ()
+    polyline: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def __init__(self, minutes: float, meters: float | None, coordinates: npt.ArrayLike | None = None, *,
+                 polyline: str | None = None) -> None:
+        object.__setattr__(self, "minutes", minutes)
+        object.__setattr__(self, "meters", meters)
+        self._init_path(coordinates, polyline)
+
+    def to_dict(self, format_version: int = FORMAT_VERSION) -> dict[str, Any]:
+        """The JSON form: ``polyline`` in format 2, ``coordinates`` as ``[lon, lat]`` pairs in format 1."""
+        out: dict[str, Any] = {
             "minutes": round(self.minutes, 2),
             "meters": None if self.meters is None else round(self.meters, 1),
-            "coordinates": [list(c) for c in self.coordinates],
         }
+        if format_version == 1:
+            out["coordinates"] = self.lonlat.tolist()
+        else:
+            out["polyline"] = self.polyline
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Leg:
+        """A leg of either format: ``polyline`` (format 2) or ``coordinates`` as ``[lon, lat]`` pairs (format 1)."""
         meters = data.get("meters")
-        return cls(
-            minutes=float(data["minutes"]),
-            meters=None if meters is None else float(meters),
-            coordinates=tuple((float(c[0]), float(c[1])) for c in data.get("coordinates", ())),
-        )
+        meters = None if meters is None else float(meters)
+        if "polyline" in data:
+            return cls(float(data["minutes"]), meters, polyline=str(data["polyline"]))
+        coordinates = [(float(c[0]), float(c[1])) for c in data.get("coordinates", ())]
+        return cls(float(data["minutes"]), meters, coordinates)
 
 
 @dataclass(frozen=True)
@@ -105,11 +129,11 @@ class Route:
     stops: tuple[Stop, ...]
     legs: tuple[Leg, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, format_version: int = FORMAT_VERSION) -> dict[str, Any]:
         return {
             "driver_id": self.driver_id,
             "stops": [s.to_dict() for s in self.stops],
-            "legs": [leg.to_dict() for leg in self.legs],
+            "legs": [leg.to_dict(format_version) for leg in self.legs],
         }
 
     @classmethod
@@ -173,11 +197,15 @@ class Plan:
     unserved: tuple[Unserved, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, format_version: int = FORMAT_VERSION) -> dict[str, Any]:
+        """The JSON form (``format_version`` 2: compact legs; 1: legs as coordinate pairs, for older readers)."""
+        if format_version not in (1, FORMAT_VERSION):
+            raise ValueError(f"plan format_version {format_version!r}: this version writes 1 or {FORMAT_VERSION}")
         out: dict[str, Any] = {
+            "format_version": format_version,
             "scenario": self.scenario,
             "metrics": self.metrics.to_dict(),
-            "routes": [r.to_dict() for r in self.routes],
+            "routes": [r.to_dict(format_version) for r in self.routes],
             "unserved": [u.to_dict() for u in self.unserved],
         }
         out.update(self.extra)
@@ -185,7 +213,10 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
-        known = {"scenario", "metrics", "routes", "unserved"}
+        known = {"format_version", "scenario", "metrics", "routes", "unserved"}
+        version = data.get("format_version", 1)
+        if version not in (1, FORMAT_VERSION):
+            raise ValueError(f"plan format_version {version!r} is not one this version reads (1 or {FORMAT_VERSION})")
         return cls(
             scenario=data.get("scenario", ""),
             metrics=Metrics.from_dict(data["metrics"]),

@@ -72,7 +72,7 @@ class VroomModel:
                 continue
             self.requests.append(r)
         self.requests = [r for r in self.requests if r.household_id not in self.unserved]
-        horizon = max((problem.driver_end(d) for d in problem.drivers), default=problem.deadline)
+        horizon = max((problem.latest_arrival(d) for d in problem.drivers), default=problem.deadline)
         seconds = np.ceil(problem.travel.minutes * 60.0 - EPS)
         # Longer than any shift, so a route with an unreachable leg always breaks its vehicle's window.
         unreachable = min(4 * _seconds_up(horizon + problem.service.dropoff) + 1, np.iinfo(np.uint32).max)
@@ -87,7 +87,7 @@ class VroomModel:
         inp = vroom.Input()
         inp.set_durations_matrix("car", self.matrix)
         for k, d in enumerate(problem.drivers):
-            end = problem.driver_end(d) if end_bound is None else min(problem.driver_end(d), end_bound)
+            end = problem.latest_arrival(d) if end_bound is None else min(problem.latest_arrival(d), end_bound)
             start_s = _seconds_up(d.available_from_minute)
             # VROOM's route ends after the last unloading; our limit is on the drop-off's arrival.
             end_s = _seconds_down(end) + dropoff_s
