@@ -17,7 +17,7 @@ import orjson
 import yaml
 
 from matcher.errors import InputError, MapError
-from matcher.matrix import matrix_for_places
+from matcher.matrix import UpdateReport, matrix_for_places
 from matcher.problem import Alert, Driver, Household, Problem, ServiceMinutes, Shelter, check_unique_ids
 from matcher.roads.closures import EdgeClosures, edge_closures
 from matcher.roads.graph import RoadGraph
@@ -165,8 +165,13 @@ def problem_on_graph(
     graph: RoadGraph,
     settings: Settings | None = None,
     progress: Callable[[str], None] | None = None,
+    previous: Problem | None = None,
 ) -> tuple[Problem, EdgeClosures]:
-    """The problem of a scenario mapping on a road graph already loaded (its ``map`` is not read)."""
+    """The problem of a scenario mapping on a road graph already loaded (its ``map`` is not read).
+
+    ``previous``, a problem of the same map before closures were added (a re-plan), lets the travel times
+    be updated instead of rebuilt: only sources whose shortest paths used a newly closed road run again.
+    """
     settings = settings or get_settings()
     say = progress or (lambda _m: None)
     households, drivers, shelters = records_of(data)
@@ -181,7 +186,14 @@ def problem_on_graph(
         + [(LocationRef("shelter", s.id), s.lat, s.lon) for s in shelters]
     )
     say(f"travel times among {len(places)} places ({closures.closed_count} road segments closed)")
-    travel = matrix_for_places(graph, places, closures, settings.snap_max_meters)
+    def told(update: UpdateReport) -> None:
+        if update.full_rebuild_reason:
+            say(f"travel times rebuilt: {update.full_rebuild_reason}")
+        else:
+            say(f"travel times updated: {update.recomputed} of {update.sources} sources recomputed")
+
+    travel = matrix_for_places(graph, places, closures, settings.snap_max_meters,
+                               previous=None if previous is None else previous.travel, report=told)
     name = str(data.get("name") or "scenario")
     return Problem(name, households, drivers, shelters, alert, travel, service), closures
 
