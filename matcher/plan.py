@@ -194,9 +194,13 @@ class Metrics:
     solve_seconds: float = 0.0
     drive_minutes: float = 0.0
     first_plan_seconds: float | None = None
+    #: No plan serving every household the solver let through clears before this minute (``solver/bound.py``).
+    clearance_bound_minute: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        if out["clearance_bound_minute"] is None:
+            del out["clearance_bound_minute"]  # plans made without a bound keep their old shape
         return out
 
     @classmethod

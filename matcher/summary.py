@@ -67,6 +67,10 @@ def _headline(plan: Plan, problem: Problem, time_limit: float | None) -> list[st
             f"  clearance   minute {_minute(m.clearance_minute)}{clock.note(m.clearance_minute)} of deadline "
             f"{_minute(problem.deadline)}{clock.note(problem.deadline)} ({verdict})"
         )
+        if m.clearance_bound_minute:
+            gap = 100.0 * (m.clearance_minute / m.clearance_bound_minute - 1.0)
+            lines.append(f"  bound       no plan serving all of them clears before minute "
+                         f"{_minute(m.clearance_bound_minute)} (gap {gap:.0f}%)")
     first = "" if m.first_plan_seconds is None else f", first plan after {m.first_plan_seconds:.2f} s"
     limit = "" if time_limit is None else f" (limit {time_limit:g} s)"
     solved = f"solved in {m.solve_seconds:.2f} s{limit}{first}"

@@ -235,6 +235,18 @@ def lower_bound(model: VroomModel) -> float:
     return best
 
 
+def fleet_bound(problem: Problem) -> tuple[float, int]:
+    """``matcher.solver.bound``'s clearance bound for serving every household our triage lets through,
+    and how many households that is."""
+    from matcher.solver.bound import clearance_bound
+    from matcher.solver.instance import build_instance
+    from matcher.solver.triage import triage
+
+    inst = build_instance(problem)
+    tri = triage(inst)
+    return clearance_bound(inst, tri.shelter).minute, len(problem.households) - len(tri.unserved)
+
+
 def solve_vroom_bisect(problem: Problem, *, budget_seconds: float = 30.0, plain: VroomRun | None = None,
                        exploration: int = 2, tolerance_minutes: float = 1.0,
                        model: VroomModel | None = None) -> VroomRun:
@@ -259,6 +271,10 @@ def solve_vroom_bisect(problem: Problem, *, budget_seconds: float = 30.0, plain:
         best, dropped, before = plain.plan, plain.dropped_for_ride, plain.wall_seconds
     target = best.metrics.households_served
     lo, hi = lower_bound(model), best.metrics.clearance_minute
+    bound, households = fleet_bound(problem)
+    if target == households:
+        # Serving every household our triage lets through, no plan beats the clearance bound: probes start there.
+        lo = max(lo, bound)
     probes: list[tuple[float, int, float | None]] = []
     while hi - lo > tolerance_minutes and left() > 0.2:
         expected = max(1, math.ceil(math.log2((hi - lo) / tolerance_minutes)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from matcher.errors import SolverError
 from matcher.plan import Plan, Unserved
 from matcher.problem import Problem
 from matcher.schedule import Dropoff, Pickup, Visit, build_plan
+from matcher.solver.bound import clearance_bound
 from matcher.solver.construct import Solution, construct, drive_car, lower_bound, priority_weight
 from matcher.solver.improve import improve, work_for
 from matcher.solver.instance import Instance, build_instance
@@ -187,7 +189,9 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     sol = first_construction(inst, tri.shelter)
     first_plan = time.perf_counter() - started
     lo = lower_bound(inst, tri.shelter)
-    say(f"first plan: {int(sol.assigned.sum())} requests, clearance {sol.clearance:.1f} min (bound >= {lo:.1f})")
+    bound = clearance_bound(inst, tri.shelter)
+    say(f"first plan: {int(sol.assigned.sum())} requests, clearance {sol.clearance:.1f} min "
+        f"(bound >= {bound.minute:.1f}, {bound.kind})")
     lap("first plan")
     sol = bisect(inst, tri.shelter, sol, lo, params, deadline, say)
     lap("bisection")
@@ -202,7 +206,9 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     plan = build_plan(problem, to_visits(inst, sol), unserved,
                       solve_seconds=time.perf_counter() - started, first_plan_seconds=first_plan)
     lap("road paths")
-    return plan
+    if not sol.assigned[tri.shelter >= 0].all():
+        return plan  # the bound speaks of serving everyone the triage let through; this plan does not
+    return dataclasses.replace(plan, metrics=dataclasses.replace(plan.metrics, clearance_bound_minute=bound.minute))
 
 
 __all__ = ["SolveParams", "priority_weight", "solve"]
