@@ -13,7 +13,6 @@ from api.crud import Context, changes_of, check_version, commit, page
 from api.errors import NotFound
 from matcher.errors import InputError
 
-
 #: How far from now an alert may start, either way.
 MAX_START_OFFSET = timedelta(days=366)
 

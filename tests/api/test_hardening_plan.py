@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -28,7 +29,13 @@ from tests.api.factories import (
     vehicle_body,
     wait_job,
 )
-from tests.api.test_live import Live, live  # noqa: F401 -- the fixture: an active alert with a published plan
+from tests.api.test_live import Live, _live
+
+
+@pytest.fixture
+def live(app: FastAPI, client: TestClient) -> Live:
+    """An active alert with a published plan (``tests/api/test_live.py``)."""
+    return _live(app, client)
 
 
 def _queued(app: FastAPI, alert_id: int) -> list[models.PlanJob]:
