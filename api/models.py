@@ -7,6 +7,7 @@ as in the matcher, because volunteers register weeks before any alert ("free fro
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,12 +29,15 @@ from sqlalchemy import (
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from matcher.codes import StopStatus as StopStatusCode
+from matcher.plan import Plan as MatcherPlan
+
 ROLES = ("coordinator", "volunteer", "registrar")
 ALERT_STATUSES = ("active", "closed")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 #: ``plan``: solve the alert from scratch; ``replan``: continue the latest plan version from the live state.
 JOB_KINDS = ("plan", "replan")
-STOP_STATUSES = ("on_the_way", "picked_up", "dropped_off", "no_show", "cannot_reach")
+STOP_STATUSES = tuple(StopStatusCode)
 #: Self-signed-up accounts and volunteer-registered cars start ``pending``: they take no part in a plan until a
 #: coordinator approves them (docs/security.md "Vetting").
 APPROVALS = ("pending", "approved")
@@ -253,6 +257,11 @@ class Plan(Base):
     minute: Mapped[float | None] = mapped_column(Float)
     stability: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @functools.cached_property
+    def parsed(self) -> MatcherPlan:
+        """The plan JSON parsed once into the matcher's typed ``Plan`` (a published plan never changes)."""
+        return MatcherPlan.from_dict(self.plan)
 
 
 class StopStatus(Versioned, Base):
