@@ -29,7 +29,7 @@ from matcher.roads.graph import RoadGraph
 from matcher.roads.load import load_road_graph
 from matcher.settings import get_settings
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(os.environ.get("EVAC_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 DEFAULT_MAP = SHARED / "maps" / "heidelberg.test.pbf"
 PEERS = ("greedy", "VROOM plain", "VROOM bisect")
 
