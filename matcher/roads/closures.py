@@ -32,11 +32,18 @@ class EdgeClosures:
     segments: npt.NDArray[np.bool_] | None = None
     #: Per graph node: inside a flood zone.
     flooded_nodes: npt.NDArray[np.bool_] | None = None
+    #: Some closed edge keeps open steps (the dry part of a flooded street).
+    partial: bool = False
 
     @property
     def mask(self) -> npt.NDArray[np.bool_]:
-        """What the matrix and the checker take: the per-step mask when known, else the per-edge one."""
-        return self.closed if self.segments is None else self.segments
+        """What the matrix and the checker take: per step when a road is only partly closed, else per edge.
+
+        Per edge where it says the same, so that only a partly flooded street costs a full matrix rebuild.
+        """
+        if self.segments is None or not self.partial:
+            return self.closed
+        return self.segments
 
     @property
     def closed_count(self) -> int:
@@ -95,4 +102,5 @@ def edge_closures(
             )
             segments[dry[shapely.intersects(flood, shapely.linestrings(coords))]] = True
     closed = way_closed | np.logical_or.reduceat(segments, graph.geometry_offsets[:-1])
-    return EdgeClosures(closed, unknown, segments, node_in)
+    partial = bool((closed[graph.geometry_edge] & ~segments & ~last).any())
+    return EdgeClosures(closed, unknown, segments, node_in, partial)

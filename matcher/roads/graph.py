@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -128,6 +129,28 @@ class RoadGraph:
     def _coord_rank(self) -> Ints:
         return np.searchsorted(self._coord_keys, self._node_key)
 
+    def _open_steps(self, closed_mask: Bools) -> Ints:
+        """Running count of open steps along the segment table for one closure mask (the last one is kept).
+
+        A checker asks for every leg of a plan with the same mask: computing this once per mask, not per
+        leg, keeps the check proportional to the plan's size rather than legs times map size.
+        """
+        mask = np.asarray(closed_mask, dtype=bool)
+        if mask.shape not in ((self.edge_count,), self.geometry_nodes.shape):
+            raise ValueError(f"closed_mask has shape {mask.shape}, expected ({self.edge_count},) per edge or "
+                             f"{self.geometry_nodes.shape} per step")
+        key = hashlib.blake2b(np.packbits(mask).tobytes() + bytes(str(mask.shape), "ascii"),
+                              digest_size=16).digest()
+        cached = self.__dict__.get("_open_steps_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        _, seg_edges, seg_positions = self._segment_table
+        # Per step (a flood closes only its flooded steps), or per edge (every step of a closed way).
+        step_closed = mask[seg_positions] if mask.shape == self.geometry_nodes.shape else mask[seg_edges]
+        open_cum = np.concatenate(([0], np.cumsum(~step_closed)))
+        self.__dict__["_open_steps_cache"] = (key, open_cum)
+        return open_cum
+
     def follows_roads(self, coordinates: Sequence[Sequence[float]], closed_mask: Bools | None = None) -> str | None:
         """Check that ``(lon, lat)`` points walk road segments node to node in an allowed direction.
 
@@ -148,7 +171,7 @@ class RoadGraph:
             return f"point {i} {_fmt(points[i])} is not a node of the road map"
         if len(points) == 1:
             return None
-        seg_keys, seg_edges, seg_positions = self._segment_table
+        seg_keys, seg_edges, _ = self._segment_table
         size = np.int64(len(self._coord_keys))
         step = ranks[:-1] * size + ranks[1:]
         lo = np.searchsorted(seg_keys, step, side="left")
@@ -156,15 +179,7 @@ class RoadGraph:
         if closed_mask is None:
             usable = hi - lo
         else:
-            mask = np.asarray(closed_mask, dtype=bool)
-            if mask.shape == (self.edge_count,):
-                step_closed = mask[seg_edges]
-            elif mask.shape == self.geometry_nodes.shape:
-                step_closed = mask[seg_positions]
-            else:
-                raise ValueError(f"closed_mask has shape {mask.shape}, expected ({self.edge_count},) or "
-                                 f"{self.geometry_nodes.shape}")
-            open_cum = np.concatenate(([0], np.cumsum(~step_closed)))
+            open_cum = self._open_steps(closed_mask)
             usable = open_cum[hi] - open_cum[lo]
         bad = np.flatnonzero((usable == 0) & (ranks[:-1] != ranks[1:]))
         if not len(bad):

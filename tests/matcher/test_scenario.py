@@ -105,7 +105,7 @@ def test_small_yaml_scenario_loads_on_the_kotka_map(tmp_path: Path, settings: Se
     off_diagonal = p.travel.minutes[~np.eye(11, dtype=bool)]
     assert off_diagonal.min() >= 0
     assert off_diagonal.max() < 20
-    assert scenario.closed_mask.shape == scenario.graph.geometry_nodes.shape  # one per step
+    assert scenario.closed_mask.shape == (scenario.graph.edge_count,)  # per edge: nothing is partly closed
     assert scenario.closures.closed.shape == (scenario.graph.edge_count,)
     assert not scenario.closed_mask.any()
     plan = _solve_valid(scenario)
@@ -382,7 +382,8 @@ def test_a_flood_closes_only_the_flooded_part_of_a_street(settings: Settings) ->
     data["alert"]["flood_zones"] = [circle(float(graph.lat[middle]), float(graph.lon[middle]), 3)]
     scenario = problem_from_dict(data, settings=settings)
     steps = scenario.closures.segments
-    assert steps is not None and scenario.closures.closed[edge]
+    assert steps is not None and scenario.closures.closed[edge] and scenario.closures.partial
+    assert scenario.closed_mask.shape == graph.geometry_nodes.shape  # per step: the street is partly closed
     first, last = graph.geometry_offsets[edge], graph.geometry_offsets[edge + 1] - 1
     assert steps[first:last].any() and not steps[first:last].all()
     assert "H001" not in scenario.problem.meeting_points and "H001" not in scenario.problem.unreachable

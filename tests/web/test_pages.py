@@ -236,7 +236,7 @@ def test_registrar_registers_a_household_with_the_keyboard(page: Page, backend: 
     expect(page.locator("#progress")).to_have_text("Step 4 of 6")
     page.get_by_label("Uses oxygen").check()
     page.get_by_label("Other needs").fill("hearing aid")
-    page.get_by_label("Language they speak").fill("Finnish")
+    page.get_by_label("Language they speak").fill("fi")
     page.get_by_label("Notes for the driver").fill("Third floor, no lift.")
     page.get_by_role("button", name="Next").click()
 
