@@ -28,6 +28,8 @@ from scenarios.world import DrillContext, stage_data
 MAX_CARS = 60
 #: Seats of a suggested car, and of a suggested wheelchair van (plus one wheelchair space).
 CAR_SEATS, VAN_SEATS = 4, 3
+#: A suggested car is sized for the household it is near, up to a people carrier.
+MAX_SUGGESTED_SEATS = 8
 #: Households per added car in a batch: a car does several trips before the deadline.
 HOUSEHOLDS_PER_CAR = 4
 
@@ -74,9 +76,13 @@ def _spread_out(candidates: list[dict[str, Any]], k: int) -> list[dict[str, Any]
 
 def _car(number: int, at: dict[str, Any], deadline: float) -> dict[str, Any]:
     van = int(at.get("wheelchair_users", 0)) > 0
+    # Big enough for the household it is suggested for (people and pets): a 4-seat car near a family of
+    # five that no car of the roster can take whole would be advice that helps nobody.
+    need = int(at.get("people", 1)) - int(at.get("wheelchair_users", 0)) + int(at.get("pets", 0) or 0)
+    seats = VAN_SEATS if van else min(MAX_SUGGESTED_SEATS, max(CAR_SEATS, need))
     return {"id": f"EXTRA{number:02d}", "name": f"Suggested {'wheelchair van' if van else 'car'} {number}",
             "phone": "", "lat": float(at["lat"]), "lon": float(at["lon"]),
-            "seats": VAN_SEATS if van else CAR_SEATS, "wheelchair_spaces": 1 if van else 0,
+            "seats": seats, "wheelchair_spaces": 1 if van else 0,
             "available_from_minute": 0, "available_until_minute": deadline, "near_household": str(at["id"])}
 
 
