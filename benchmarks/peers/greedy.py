@@ -41,15 +41,15 @@ class ShelterChoice:
 def _eligible_minutes(problem: Problem, household: Household) -> list[tuple[float, str]]:
     """(minutes, shelter id) of the shelters this household may use and reach, nearest first.
 
-    The same needs rules as the solver: access, pets, medical support, and a direct drive within the
-    longest ride (shorter for medical needs).
+    The same shelter rules as the solver: access, pets, medical support (ride limits, shorter for medical
+    needs, are kept by the dispatch, or by dropping too-long rides afterwards).
     """
     out = []
     for s in problem.shelters:
         if not problem.shelter_takes(household, s):
             continue
         minutes = problem.minutes("household", household.id, "shelter", s.id)
-        if math.isfinite(minutes) and minutes <= problem.max_ride_minutes(household, s.id) + EPS:
+        if math.isfinite(minutes):
             out.append((minutes, s.id))
     return sorted(out)
 
