@@ -50,8 +50,9 @@ def test_demo_serves_nearly_everyone_who_is_not_cut_off(demo: tuple[Scenario, Pl
     assert plan.metrics.households_served >= 0.95 * reachable
     assert all(u.reason.strip() and u.code for u in plan.unserved)
     assert plan.metrics.households_served + plan.metrics.households_unserved == 300
-    # The flood zone is there to cut some households off; not half the town.
-    assert 0 < len(cut_off) < 30
+    # The flood zone closes roads; households on them walk to a meeting point or are cut off, not half the town.
+    assert scenario.closures.closed.any() and len(cut_off) < 30
+    assert {u.code for u in plan.unserved} <= {"cut_off", "needs_stretcher"}
 
 
 @pytest.mark.slow
