@@ -122,16 +122,14 @@ def _alert(session: Session, settings: Settings, context: models.Message, word: 
     if kind != "household":  # a driver: "1" acknowledges; other answers are kept for the coordinators
         return Outcome.CONFIRMED if word in YES else Outcome.IGNORED
     household_id = int(raw_id)
-    in_scope = alert.household_ids is None or household_id in alert.household_ids
-    if not in_scope:  # withdrawn already: nothing brings the request back by text
-        return Outcome.IGNORED
-    if word in YES:
-        return Outcome.CONFIRMED
-    if word in WITHDRAW:
-        return _withdraw(session, alert, household_id, context)
-    if word in HELP:
+    if word in HELP:  # even after withdrawing: a person asking for help is always heard
         _ask_coordinators(session, settings, alert, household_id)
         return Outcome.HELP
+    in_scope = alert.household_ids is None or household_id in alert.household_ids
+    if word in YES or word in WITHDRAW:
+        if not in_scope:  # withdrawn already: nothing brings the request back by text
+            return Outcome.IGNORED
+        return Outcome.CONFIRMED if word in YES else _withdraw(session, alert, household_id, context)
     _help_text(session, context, Template.HELP_TEXT, f"helptext:{alert.id}")
     return Outcome.HELP_TEXT
 
