@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
+
+#: A database id (bounded so no backend sees an integer it cannot store).
+DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 MessageStatus = Literal["queued", "sending", "sent", "delivered", "failed", "replied", "cancelled"]
 
@@ -69,8 +72,8 @@ class CheckinPublic(BaseModel):
 class CheckinAnswer(BaseModel):
     """A registrar's, owner's or coordinator's answer for records they may change."""
 
-    household_ids: list[int] = Field(default_factory=list, max_length=1000)
-    vehicle_ids: list[int] = Field(default_factory=list, max_length=1000)
+    household_ids: list[DbId] = Field(default_factory=list, max_length=1000)
+    vehicle_ids: list[DbId] = Field(default_factory=list, max_length=1000)
     changed: bool = False
 
 

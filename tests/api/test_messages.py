@@ -192,7 +192,8 @@ def test_reply_2_withdraws_and_the_replan_tells_only_the_affected(world: World) 
     affected_people = len(expected) + len(changed)
     assert len(told) + len(driver_events) <= 2 * max(1, affected_people)
     # The withdrawn household got exactly one confirmation, and every SMS went once.
-    assert [r.template for r in world.rows(recipient=f"household:{leaving[1:]}", event=f"withdrawn:{world.alert['id']}")] == ["withdrawn"]
+    confirmation = world.rows(recipient=f"household:{leaving[1:]}", event=f"withdrawn:{world.alert['id']}")
+    assert [r.template for r in confirmation] == ["withdrawn"]
     bodies = [s.body for s in world.sms.received]
     assert len(bodies) == len(set(bodies))
 
