@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     reminder_minutes: float = Field(default=15.0, ge=0)
     #: Sender: rows claimed per batch, sends per second per channel (0: unlimited), retries, backoff.
     notifier_batch: int = Field(default=50, ge=1)
+    #: Messages a sender process hands over at once (each waits for the provider's answer).
+    notifier_threads: int = Field(default=8, ge=1, le=64)
     sms_per_second: float = Field(default=10.0, ge=0)
     email_per_second: float = Field(default=5.0, ge=0)
     message_max_attempts: int = Field(default=5, ge=1)

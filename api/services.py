@@ -18,8 +18,8 @@ from api.config import Settings
 from api.db import Database, secure_sqlite_file
 from api.geocode import Geocoder, make_geocoder
 from api.jobs import JobRunner
-from api.messaging.sender import Sender
 from api.limits import Limits
+from api.messaging.sender import Sender
 from api.security import Passwords, Tokens
 
 log = logging.getLogger(__name__)

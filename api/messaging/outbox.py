@@ -23,6 +23,8 @@ from api import livestate, models, planning
 from api.config import Settings
 from api.messaging import phones
 from api.messaging.texts import Template, language_of, render
+from matcher.codes import DONE, StopStatus
+from matcher.plan import Stop
 
 #: A pickup window's length, told to households.
 WINDOW_MINUTES = 15
@@ -105,7 +107,7 @@ def _pickups(plan: dict[str, Any], skip: set[str]) -> tuple[dict[str, Pickup], d
 
 def _done(session: Session, plan: models.Plan) -> set[str]:
     return {row.household_id for row in livestate.statuses(session, plan.id).values()
-            if row.household_id is not None and row.status in livestate.DONE}
+            if row.household_id is not None and row.status in DONE}
 
 
 class _Clock:
@@ -277,17 +279,18 @@ def _remind(session: Session, settings: Settings, alert: models.Alert, roster: _
 
 
 def stop_reported(session: Session, settings: Settings, alert: models.Alert, plan: models.Plan,
-                  row: models.StopStatus, stop: dict[str, Any]) -> int:
+                  row: models.StopStatus, stop: Stop) -> int:
     """"On the way" to a pickup tells its household; a drop-off tells the households it delivered."""
-    if row.status == "on_the_way" and stop.get("type") == "pickup":
-        template, household_ids = Template.ON_THE_WAY, [stop.get("household_id")]
-    elif row.status == "dropped_off":
-        template, household_ids = Template.AT_SHELTER, list(stop.get("household_ids", []))
+    if row.status == StopStatus.ON_THE_WAY and stop.type == "pickup":
+        template = Template.ON_THE_WAY
+    elif row.status == StopStatus.DROPPED_OFF:
+        template = Template.AT_SHELTER
     else:
         return 0
+    household_ids = list(stop.households())
     roster = _Roster.load(session, [h for h in household_ids if h], [row.driver_id])
     user, _vehicle = roster.driver(row.driver_id)
-    shelter_id = planning.db_id(str(stop.get("shelter_id", "")))
+    shelter_id = planning.db_id(str(stop.shelter_id or ""))
     shelter = None if shelter_id is None else session.get(models.Shelter, shelter_id)
     count = 0
     for hid in household_ids:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -41,19 +42,22 @@ def _outgoing(row: models.Message) -> Outgoing:
 
 
 class _Pace:
-    """At most ``per_second`` sends per channel from this process (0: no limit)."""
+    """At most ``per_second`` sends per channel from this process (0: no limit); shared by the send threads."""
 
     def __init__(self, per_second: float) -> None:
         self.gap = 1.0 / per_second if per_second > 0 else 0.0
         self.next = 0.0
+        self.lock = threading.Lock()
 
     def wait(self) -> None:
         if not self.gap:
             return
-        now = time.monotonic()
-        if self.next > now:
-            time.sleep(self.next - now)
-        self.next = max(now, self.next) + self.gap
+        with self.lock:  # each caller books the next free slot, then sleeps until it outside the lock
+            now = time.monotonic()
+            slot = max(now, self.next)
+            self.next = slot + self.gap
+        if slot > now:
+            time.sleep(slot - now)
 
 
 class Sender:
@@ -67,6 +71,8 @@ class Sender:
                      "log": _Pace(0)}
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
+        # Sends wait on the provider's answer: a few at once keep the sender busy (each records its own message).
+        self._pool = ThreadPoolExecutor(settings.notifier_threads, thread_name_prefix="message-send")
 
     # --- one cycle ------------------------------------------------------------------------------------------
 
@@ -77,12 +83,20 @@ class Sender:
         with self.db.sessions() as session:
             self.recover(session)
             ids = self.claim(session)
-        for message_id in ids:
-            if self._stop.is_set():
-                self.release(ids[ids.index(message_id):])
-                break
-            self.deliver(message_id)
+        # One person's messages go one after another (in order, and counted against their limit one by one);
+        # different people's at once.
+        by_person: dict[str, list[int]] = {}
+        for message_id, to in ids:
+            by_person.setdefault(to, []).append(message_id)
+        list(self._pool.map(self._deliver_in_turn, by_person.values()))
         return len(ids)
+
+    def _deliver_in_turn(self, ids: list[int]) -> None:
+        for i, message_id in enumerate(ids):
+            if self._stop.is_set():
+                self.release(ids[i:])
+                return
+            self.deliver(message_id)
 
     def _global_room(self, session: Session) -> int:
         limit = self.settings.global_per_minute
@@ -92,8 +106,8 @@ class Sender:
         sent = session.scalar(select(func.count()).select_from(models.Message).where(models.Message.sent_at >= since))
         return max(0, min(self.settings.notifier_batch, limit - int(sent or 0)))
 
-    def claim(self, session: Session) -> list[int]:
-        """Claim up to a batch of due messages on this sender's channels. Commits."""
+    def claim(self, session: Session) -> list[tuple[int, str]]:
+        """Claim up to a batch of due messages on this sender's channels; ``(id, address)`` each. Commits."""
         room = self._global_room(session)
         now = models.utcnow()
         if room == 0:
@@ -113,8 +127,8 @@ class Sender:
             update(models.Message)
             .where(models.Message.id.in_(ids), models.Message.status == "queued")
             .values(status="sending", claimed_by=self.worker, claimed_at=now)
-            .returning(models.Message.id)
-        ).scalars().all()
+            .returning(models.Message.id, models.Message.to_address)
+        ).tuples().all()
         session.commit()
         return sorted(claimed)
 
@@ -274,6 +288,7 @@ class Sender:
         self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._pool.shutdown(wait=True)
         for channel in self.channels.values():
             close = getattr(channel, "close", None)
             if close is not None:

@@ -1,7 +1,8 @@
 """``kill -9`` of a real ``evac notifier`` process mid-batch, on SQLite and PostgreSQL: no message is lost and none is
-sent twice. The local Messages API server holds its answer to one request after storing the message, so the
-process dies exactly between "the provider has it" and "we recorded it"; the next notifier finds it at the
-provider and records it instead of sending it again, and sends the rest of the batch it had claimed.
+sent twice. The local Messages API server holds its answers after storing the ``HOLD_AT``-th message, so the
+process (sending several at once on its threads) dies exactly between "the provider has it" and "we recorded it";
+the next notifier finds those at the provider and records them instead of sending them again, and sends the rest
+of the batch it had claimed.
 """
 
 from __future__ import annotations
@@ -72,9 +73,11 @@ def test_kill_9_mid_batch_loses_and_duplicates_nothing(settings: Settings) -> No
             if first.poll() is None:
                 first.kill()
         assert first.returncode == -signal.SIGKILL
-        assert len(sms.received) == HOLD_AT
-        assert _count(db, "sent") == HOLD_AT - 1  # the held one reached the provider but was never recorded
-        assert _count(db, "sending") >= 1
+        held = len(sms.received)
+        # At least the held message(s) reached the provider but were never recorded; they are still claimed.
+        assert HOLD_AT <= held < MESSAGES
+        assert _count(db, "sent") <= held - 1
+        assert _count(db, "sending") >= held - _count(db, "sent")
         sms.release()
 
         second = _notifier(settings, sms)
