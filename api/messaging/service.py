@@ -146,7 +146,7 @@ def _stale_public(kind: str, row: models.Household | models.Vehicle) -> ms.Stale
                           confirmed_at=row.confirmed_at, changed_at=row.changed_at)
 
 
-def stale(ctx: Context, days: int | None, kind: str | None, limit: int) -> list[ms.StaleRecord]:
+def stale(ctx: Context, days: int | None, kind: str | None, offset: int, limit: int) -> list[ms.StaleRecord]:
     """Records not confirmed within ``days`` (default the setting) or flagged changed: coordinators see all,
     registrars their households, volunteers their cars."""
     cutoff = models.utcnow() - timedelta(days=days or ctx.settings.checkin_stale_days)
@@ -159,7 +159,7 @@ def stale(ctx: Context, days: int | None, kind: str | None, limit: int) -> list[
         if not coordinator:
             q = q.where(models.Household.registrar_id == ctx.user.id)
         out += [_stale_public("household", h) for h in ctx.session.scalars(q.order_by(models.Household.id)
-                                                                            .limit(limit))]
+                                                                            .limit(offset + limit))]
     if kind in (None, "vehicle"):
         q2 = select(models.Vehicle).where(or_(models.Vehicle.confirmed_at.is_(None),
                                               models.Vehicle.confirmed_at < cutoff,
@@ -167,7 +167,8 @@ def stale(ctx: Context, days: int | None, kind: str | None, limit: int) -> list[
         if not coordinator:
             q2 = q2.where(models.Vehicle.owner_id == ctx.user.id)
         out += [_stale_public("vehicle", v) for v in ctx.session.scalars(q2.order_by(models.Vehicle.id)
-                                                                          .limit(limit))]
-    audit.record(ctx.session, ctx.user, "list", "stale_records", None, count=len(out))
+                                                                          .limit(offset + limit))]
+    page = out[offset:offset + limit]  # households first, then vehicles, each by id
+    audit.record(ctx.session, ctx.user, "list", "stale_records", None, count=len(page))
     commit(ctx.session, "stale records")
-    return out[:limit]
+    return page

@@ -18,8 +18,8 @@ from sqlalchemy import update
 from twilio.request_validator import RequestValidator
 
 from api import alerts, models
-from api.deps import Ctx, IdPath, Limit, Offset, ServicesDep
-from api.errors import Forbidden
+from api.deps import Ctx, IdPath, Limit, Offset, ServicesDep, TokenDep, token_user
+from api.errors import Forbidden, NotFound
 from api.messaging import replies, service
 from api.messaging import schemas as ms
 from api.responses import errors
@@ -56,15 +56,25 @@ def live_change(ctx: Ctx, alert_id: IdPath) -> object:
 
 
 @router.get("/alerts/{alert_id}/events", response_class=StreamingResponse, responses={
-    **errors(401, 404), 200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}})
-def alert_events(ctx: Ctx, services: ServicesDep, alert_id: IdPath) -> StreamingResponse:
+    **errors(401, 403, 404), 200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}})
+async def alert_events(services: ServicesDep, token: TokenDep, alert_id: IdPath) -> StreamingResponse:
     """Server-sent events: a ``change`` event (``LiveChange`` JSON) whenever the alert gets a new plan version or
     stop report. The stream ends after ``EVAC_STREAM_SECONDS``; clients reconnect."""
-    alert = alerts.get_alert(ctx, alert_id)
-    first = service.live_change(ctx.session, alert.id)
-    ctx.session.commit()
-    return StreamingResponse(_changes(services, alert.id, first), media_type="text/event-stream",
+    # Its own short sessions, not the request's: a request's session (and its database slot) lives until the
+    # response ends, which for a stream would be its whole length.
+    first = await run_in_threadpool(_open_stream, services, token, alert_id)
+    return StreamingResponse(_changes(services, alert_id, first), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _open_stream(services: Services, token: str, alert_id: int) -> ms.LiveChange:
+    with services.db.sessions() as session:
+        user = token_user(services, session, token)
+        if user.must_change_password:
+            raise Forbidden("your password is a temporary one: change it first (POST /users/me/password)")
+        if session.get(models.Alert, alert_id) is None:
+            raise NotFound("alert", alert_id)
+        return service.live_change(session, alert_id)
 
 
 def _current(services: Services, alert_id: int) -> ms.LiveChange:
@@ -176,10 +186,11 @@ def checkin_answer(ctx: Ctx, data: ms.CheckinAnswer) -> object:
 
 @router.get("/checkins/stale", response_model=list[ms.StaleRecord], responses=errors(401))
 def stale_records(ctx: Ctx, days: Annotated[int | None, Query(ge=1, le=3650)] = None,
-                  kind: Literal["household", "vehicle"] | None = None, limit: Limit = 1000) -> object:
+                  kind: Literal["household", "vehicle"] | None = None, offset: Offset = 0,
+                  limit: Limit = 1000) -> object:
     """Records not confirmed within ``days`` (default ``EVAC_CHECKIN_STALE_DAYS``) or flagged changed: all for
     coordinators, your own for registrars and volunteers."""
-    return service.stale(ctx, days, kind, limit)
+    return service.stale(ctx, days, kind, offset, limit)
 
 
 
