@@ -128,9 +128,9 @@ class Sender:
             .where(models.Message.id.in_(ids), models.Message.status == "queued")
             .values(status="sending", claimed_by=self.worker, claimed_at=now)
             .returning(models.Message.id, models.Message.to_address)
-        ).tuples().all()
+        ).all()
         session.commit()
-        return sorted(claimed)
+        return sorted((int(r[0]), str(r[1])) for r in claimed)
 
     def _hold(self, session: Session, message_id: int) -> models.Message | None:
         """The row, if this sender still holds it; its claim is refreshed so no one takes it over. Commits."""

@@ -37,9 +37,9 @@ def alert_messages(ctx: Context, alert_id: int, status: str | None, offset: int,
     if status is not None:
         query = query.where(models.Message.status == status)
     rows = ctx.session.scalars(query.order_by(models.Message.id).offset(offset).limit(limit)).all()
-    counts = dict(ctx.session.execute(
+    counts = {str(r[0]): int(r[1]) for r in ctx.session.execute(
         select(models.Message.status, func.count()).where(models.Message.alert_id == alert.id)
-        .group_by(models.Message.status)).tuples().all())
+        .group_by(models.Message.status)).all()}
     queued_channels = set(ctx.session.scalars(select(models.Message.channel).distinct().where(
         models.Message.alert_id == alert.id, models.Message.status == "queued")))
     blocked = sorted({f"{c}: {r}" for c in queued_channels if (r := channels.not_sent_reason(c, ctx.settings))})
@@ -89,7 +89,7 @@ def start_checkin(ctx: Context, data: ms.CheckinCreate) -> ms.CheckinPublic:
     cars = ctx.session.execute(
         select(models.User, func.sum(models.Vehicle.seats), func.sum(models.Vehicle.wheelchair_spaces))
         .join(models.Vehicle, models.Vehicle.owner_id == models.User.id).where(models.User.is_active.is_(True))
-        .group_by(models.User.id).order_by(models.User.id)).tuples().all()
+        .group_by(models.User.id).order_by(models.User.id)).all()
     for user, seats, wheelchair in cars:
         address = outbox.user_address(user, ctx.settings)
         body = render(Template.CHECKIN_VOLUNTEER, address.language, seats=int(seats or 0),
