@@ -30,8 +30,9 @@ class Settings(BaseSettings):
     #: because every server process sharing a PostgreSQL database must sign with the same key).
     secret_key: SecretStr | None = None
     access_token_minutes: int = Field(default=12 * 60, ge=1)
-    #: A geopy geocoder name (``nominatim``, ...) or ``none`` to refuse addresses without lat/lon.
-    geocoder: str = "nominatim"
+    #: ``local``: the map file's own addresses, no network (default). A geopy geocoder name (``nominatim``, ...) to
+    #: look addresses up online instead, or ``none`` to refuse addresses without lat/lon.
+    geocoder: str = "local"
     geocoder_user_agent: str = "evac-rideshare"
     geocoder_timeout_seconds: float = 5.0
     #: ``embedded``: each server process also runs plan jobs on a background thread.

@@ -7,7 +7,7 @@ import logging
 import threading
 import weakref
 
-from api import migrate, planning
+from api import migrate, places, planning
 from api.config import Settings
 from api.db import Database
 from api.geocode import Geocoder, make_geocoder
@@ -43,6 +43,7 @@ class Services:
             self._tokens = Tokens(self.settings.resolve_secret(), self.settings.access_token_minutes)
             # Loaded now so the first registration does not wait for it, and a bad map stops the start.
             planning.road_graph(self.settings)
+            places.address_index(self.settings)
             if self.settings.worker_mode == "embedded":
                 self.runner = JobRunner(self.db, self.settings)
                 self.runner.start()
