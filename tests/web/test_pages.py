@@ -345,11 +345,14 @@ def test_coordinator_starts_an_alert_and_sees_the_plan(page: Page, backend: Back
     page.evaluate("document.getElementById('plan-title').scrollIntoView()")
     screenshot(page, screenshot_dir, "dashboard-plan", full_page=False)
 
-    # Close a road (chosen in the list; the map fills the same list) and the plan is made again around it.
-    select = page.get_by_label("Road to close")
-    way = select.locator("option").nth(5).get_attribute("value")
-    select.select_option(way)
-    page.get_by_role("button", name="Close the road and plan again").click()
+    # Close a road (chosen in the list, grouped by street; the map fills the same list) and plan again around it.
+    page.get_by_label("Find a road").fill("between")
+    select = page.get_by_label("Road", exact=True)
+    value = select.locator("optgroup[label='Roads without a name'] option").first.get_attribute("value")
+    assert value is not None and value.startswith("way:")
+    way = value[4:]
+    select.select_option(value)
+    page.get_by_role("button", name="Close and plan again").click()
     expect(page.locator("#plan-info")).to_contain_text("Plan version 2", timeout=60_000)
     assert int(way) in backend.call("GET", f"/alerts/{alerts[0]['id']}", COORDINATOR)["closed_ways"]
     expect(page.locator(f'#plan-map path.road.closed[data-way="{way}"]')).to_have_count(1)
