@@ -47,7 +47,7 @@ def describe_unnamed(names: dict[int, str], nodes_of: dict[int, set[int]]) -> di
         for node in nodes:
             ways_at[node].add(way)
     out: dict[int, str] = {}
-    for way, nodes in nodes_of.items():
+    for way in nodes_of:
         if names.get(way):
             continue
         met: list[str] = []

@@ -93,10 +93,10 @@ class AddressIndex:
         for street in features.streets:
             self.streets.setdefault(normalize(street.name), street.name)
             self._street_points.setdefault(street.name, []).extend(street.coords)
-            for a, b in zip(street.coords, street.coords[1:], strict=False):
+            for start, end in zip(street.coords, street.coords[1:], strict=False):
                 names.append(street.name)
-                starts.append(a)
-                ends.append(b)
+                starts.append(start)
+                ends.append(end)
         lats = [p[1] for s in features.streets for p in s.coords] or [0.0]
         self._cos = math.cos(math.radians(sum(lats) / len(lats)))
         self._seg_names = names
@@ -164,7 +164,7 @@ class AddressIndex:
     # --- reverse ------------------------------------------------------------------------------------------------
 
     def describe(self, lat: float, lon: float) -> Description | None:
-        """The address at a position, else "near" the closest street (and its closest number); ``None``: nothing near."""
+        """The address at a position, else "near" the closest street (and its closest number); ``None``: none near."""
         p = self._xy(np.array([[lon, lat]], dtype=np.float64))[0]
         if len(self.addresses):
             d = np.hypot(*(self._addr_xy - p).T)
