@@ -9,6 +9,8 @@
 // headless browsers), its labels are real text (searchable, testable, readable by assistive technology), and
 // it needs no tile build step or font files.
 
+import { api } from "./common.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 let roadsPromise = null;
 let basePromise = null;
@@ -520,8 +522,24 @@ export async function placePicker(container, latInput, lonInput) {
       latInput.value = lat;
       lonInput.value = lon;
       pin();
+      describePick(lat, lon);
     },
   });
+  // The chosen place in words, from the map's own addresses ("near Tikankatu 11"), so a click can be checked.
+  const said = document.createElement("p");
+  said.className = "hint picked-place";
+  said.setAttribute("aria-live", "polite");
+  container.append(said);
+  let asked = 0;
+  async function describePick(lat, lon) {
+    const mine = ++asked;
+    try {
+      const place = await api(`/geocode/reverse?lat=${lat}&lon=${lon}`);
+      if (mine === asked) said.textContent = `Chosen place: ${place.label}.`;
+    } catch (exc) {
+      said.textContent = "";
+    }
+  }
   function pin() {
     map.clear("pins");
     const lat = Number(latInput.value);
