@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from api.config import Settings, get_settings
 from api.errors import RowErrors, ServiceError
-from api.routes import alerts, audit, households, jobs, live, login, maps, pages, shelters, users, vehicles
+from api.routes import alerts, apidocs, audit, households, jobs, live, login, maps, pages, shelters, users, vehicles
 from api.services import Services
 from matcher.errors import InputError
 
@@ -82,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Register volunteers' cars, households who need a ride and shelters; plan evacuations.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by api.routes.apidocs from local copies: FastAPI's own pages load Swagger UI from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -91,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StaleDataError, _stale)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(Exception, _internal)
-    for module in (login, users, vehicles, households, shelters, alerts, live, jobs, audit, maps, pages):
+    for module in (login, users, vehicles, households, shelters, alerts, live, jobs, audit, maps, apidocs, pages):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])

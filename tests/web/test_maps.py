@@ -221,3 +221,14 @@ def test_driver_opens_a_stop_in_the_map_app(phone: BrowserContext, backend: Back
     expect(page.locator(".trip .map text.stop-number").first).to_have_text("1")
     check_a11y(page, "manifest with places")
     screenshot(page, screenshot_dir, "manifest-places-phone", full_page=False)
+
+
+def test_api_docs_work_offline(page: Page, offsite: Offsite, screenshot_dir: Path) -> None:
+    """/docs shows every operation with Swagger UI served by the service itself; the pages have a favicon."""
+    page.goto("/docs")
+    expect(page.locator(".opblock").first).to_be_visible()
+    expect(page.locator(".opblock-summary-path").filter(has_text="/geocode/search")).to_have_count(1)
+    screenshot(page, screenshot_dir, "api-docs", full_page=False)
+    page.goto("/app/")
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    assert icon and page.request.get(icon).headers["content-type"].startswith("image/svg+xml")
