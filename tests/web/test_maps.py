@@ -130,6 +130,13 @@ def test_plan_map_shows_street_names_and_a_clicked_street_closes_over_the_routes
     expect(page.locator("#closure-choice")).to_contain_text("closed")
     page.locator("#plan-map").scroll_into_view_if_needed()
     screenshot(page, screenshot_dir, "dashboard-street-closed", full_page=False)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#unserved-title").scroll_into_view_if_needed()
+    reason = page.locator("#unserved-table td.reason").first
+    assert (reason.bounding_box() or {"width": 0})["width"] > 300  # the whole width of the phone, not a sliver
+    check_a11y(page, "dashboard on a phone")
+    screenshot(page, screenshot_dir, "dashboard-phone", full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Reopen it the same way: by clicking it.
     x, y = street_point(page, "#plan-map", street)
