@@ -105,7 +105,7 @@ def _alert_with_plan(app: FastAPI, client: TestClient) -> tuple[dict[str, str], 
 
 
 def test_manifest_says_who_drives_and_where_each_stop_is_in_words(app: FastAPI, client: TestClient) -> None:
-    coordinator, driver, alert = _alert_with_plan(app, client)
+    _coordinator, driver, alert = _alert_with_plan(app, client)
     manifest = client.get(f"/alerts/{alert['id']}/manifest", headers=driver).json()
     assert manifest["driver_name"] == "Driver Dan" and manifest["driver_phone"] == "+358 40 123 4567"
     stops = [s for r in manifest["routes"] for s in r["stops"]]
