@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.codes import UnservedCode
 from matcher.errors import SolverError
 from matcher.plan import Plan, Unserved
 from matcher.problem import Problem
@@ -117,7 +118,7 @@ def leftover_reasons(inst: Instance, sol: Solution, shelter: np.ndarray) -> list
             reason = f"not enough {wheel}cars before the deadline: left for higher-priority households"
         else:
             reason = f"not enough {wheel}cars before the deadline"
-        out[req.household_id] = Unserved(req.household_id, reason + ": add drivers", "not_enough_cars")
+        out[req.household_id] = Unserved(req.household_id, f"{reason}: add drivers", UnservedCode.NOT_ENOUGH_CARS)
     return list(out.values())
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.codes import UnservedCode
 from matcher.plan import Unserved
 from matcher.solver.instance import Instance
 
@@ -59,23 +60,27 @@ def _allowed_shelters(inst: Instance, reach: _Reach, hid: str, rs: list[int]) ->
     r0 = rs[0]
     wheelchair = int(inst.wheelchair[rs].max())
     if not np.isfinite(reach.from_cars[:, r0]).any():
-        return Unserved(hid, f"cut off by {reach.road_word}: no volunteer car can drive to this address", "cut_off")
+        return Unserved(hid, f"cut off by {reach.road_word}: no volunteer car can drive to this address",
+                        UnservedCode.CUT_OFF)
     reachable = np.isfinite(reach.to_shelter[r0])
     if not reachable.any():
-        return Unserved(hid, f"cut off by {reach.road_word}: no shelter can be reached from this address", "cut_off")
+        return Unserved(hid, f"cut off by {reach.road_word}: no shelter can be reached from this address",
+                        UnservedCode.CUT_OFF)
     if wheelchair and not (inst.car_wheelchair >= wheelchair).any():
         return Unserved(
             hid, f"needs {wheelchair} wheelchair space(s); no volunteer car has that many: find a wheelchair van",
-            "no_wheelchair_car")
+            UnservedCode.NO_WHEELCHAIR_CAR)
     allowed = reachable & (inst.shelter_accessible if wheelchair else np.ones(inst.n_shelters, dtype=bool))
     if not allowed.any():
-        return Unserved(hid, "needs a wheelchair-accessible shelter; none can be reached", "no_accessible_shelter")
+        return Unserved(hid, "needs a wheelchair-accessible shelter; none can be reached",
+                        UnservedCode.NO_ACCESSIBLE_SHELTER)
     allowed &= _in_time(inst, reach, rs)
     if not allowed.any():
         kind = "wheelchair-capable car" if wheelchair else "car"
         return Unserved(
             hid, f"no {kind} can reach this address and a shelter before the deadline"
-            + (f" (ready only at minute {inst.ready[r0]:g})" if inst.ready[r0] > 0 else ""), "too_late")
+            + (f" (ready only at minute {inst.ready[r0]:g})" if inst.ready[r0] > 0 else ""),
+            UnservedCode.TOO_LATE)
     return allowed
 
 
@@ -123,7 +128,7 @@ def _place_in_shelters(inst: Instance, candidates: list[_Candidate], shelter: np
             what = "no wheelchair-accessible shelter it can reach has room" if wheel else \
                 "no shelter it can reach has room"
             reason = f"{what} left: open another shelter or raise a capacity"
-            unserved[c.household_id] = Unserved(c.household_id, reason, "no_shelter_room")
+            unserved[c.household_id] = Unserved(c.household_id, reason, UnservedCode.NO_SHELTER_ROOM)
 
 
 def triage(inst: Instance, preferred: Mapping[str, int] | None = None) -> Triage:
@@ -145,8 +150,8 @@ def triage(inst: Instance, preferred: Mapping[str, int] | None = None) -> Triage
         by_household[req.household_id].append(r)
 
     if inst.n_shelters == 0 or inst.n_cars == 0:
-        missing = ("no shelter is open: open a shelter", "no_shelter_room") if inst.n_shelters == 0 else \
-            ("no volunteer driver is available: find drivers", "not_enough_cars")
+        missing = ("no shelter is open: open a shelter", UnservedCode.NO_SHELTER_ROOM) if inst.n_shelters == 0 else \
+            ("no volunteer driver is available: find drivers", UnservedCode.NOT_ENOUGH_CARS)
         return Triage(shelter, {hid: Unserved(hid, *missing) for hid in by_household})
     reach = _Reach(inst.T[np.ix_(inst.home, inst.shelter_loc)], inst.T[np.ix_(inst.car_start, inst.home)],
                    "closed roads" if closures else "the road network")
