@@ -241,7 +241,10 @@ function drawStops() {
     const what = p.type === "pickup"
       ? `Pick up ${p.people}${p.parts ? ` (part ${p.part} of ${p.parts})` : ""}`
       : `Drop off ${p.people}`;
-    const where = p.type === "pickup" ? householdName(p.household_id) : shelterName(p.shelter_id);
+    const home = p.type === "pickup" ? state.households.get(dbId(p.household_id)) : null;
+    const where = p.type === "pickup"
+      ? [householdName(p.household_id), home && home.address ? h("span", { class: "hint" }, `, ${home.address}`) : ""]
+      : shelterName(p.shelter_id);
     rows.push(h("tr", {},
       h("td", {}, carName(p.driver_id)),
       h("td", {}, driverCell(p.driver_id, false)),

@@ -252,7 +252,7 @@ function render() {
 
 function drawRoute(box, route, title) {
   const map = new SvgMap(box, roads, { label: `Map of the drive of ${title}: the road to each stop, numbered in order`,
-    legend: ["route", "pickup", "shelter", "closed"] });
+    legend: ["route", "pickup", "shelter", "flood", "closed"] });
   maps.set(route.driver_id, { map, box, stops: route.stops });
   const points = [];
   for (const stop of route.stops) {
@@ -267,8 +267,9 @@ function drawRoute(box, route, title) {
     });
     points.push([stop.lon, stop.lat]);
   }
-  const closedWays = (alertList.find((a) => a.id === manifest.alert_id) || {}).closed_ways || [];
-  if (closedWays.length) map.closed(closedWays);
+  const alert = alertList.find((a) => a.id === manifest.alert_id) || {};
+  for (const zone of alert.flood_zones || []) map.geometry("flood", zone);
+  if ((alert.closed_ways || []).length) map.closed(alert.closed_ways);
   // Fit once the element has its size.
   requestAnimationFrame(() => map.fit(points));
 }
