@@ -292,6 +292,7 @@ def test_registrar_adds_a_household_during_an_alert(page: Page, backend: Backend
     alert = start_alert(backend)
     sign_in(page, "registrar@example.org")
     page.goto("/app/households/new")
+    expect(page.locator("#who")).to_be_visible()  # signed in: the page's buttons work from now on
     page.get_by_label("Name of the person or family").fill("Late Lauri")
     page.get_by_role("button", name="Next").click()
     page.get_by_label("Latitude").fill(str(household_body(40)["lat"]))
