@@ -47,16 +47,23 @@ def offsite(context: BrowserContext, phone: BrowserContext, server: str) -> Iter
 
 
 def street_point(page: Page, map_selector: str, name: str) -> tuple[float, float]:
-    """Screen position of the middle of a road of that name on the map (its click target)."""
+    """Screen position of a point of a road of that name where a click reaches the road (not a marker on it)."""
     return page.evaluate(
         """([sel, name]) => {
             const hits = [...document.querySelectorAll(sel + ' path.road-hit')]
-              .filter((p) => p.querySelector('title').textContent.startsWith(name + ' ('));
-            const p = hits.sort((a, b) => b.getTotalLength() - a.getTotalLength())[0];
-            p.scrollIntoView({block: 'center'});
-            const pt = p.getPointAtLength(p.getTotalLength() / 2);
-            const m = p.getScreenCTM();
-            return [pt.x * m.a + pt.y * m.c + m.e, pt.x * m.b + pt.y * m.d + m.f];
+              .filter((p) => p.querySelector('title').textContent.startsWith(name + ' ('))
+              .sort((a, b) => b.getTotalLength() - a.getTotalLength());
+            hits[0].scrollIntoView({block: 'center'});
+            for (const p of hits) {
+              for (const f of [0.5, 0.35, 0.65, 0.2, 0.8]) {
+                const pt = p.getPointAtLength(p.getTotalLength() * f);
+                const m = p.getScreenCTM();
+                const x = pt.x * m.a + pt.y * m.c + m.e;
+                const y = pt.x * m.b + pt.y * m.d + m.f;
+                if (hits.includes(document.elementFromPoint(x, y))) return [x, y];
+              }
+            }
+            throw new Error('no clickable point on ' + name);
         }""",
         [map_selector, name],
     )
