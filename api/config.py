@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Helsinki"
     #: After a re-plan, a household is told again only if its driver changed or its pickup moved more than this.
     notify_moved_minutes: float = Field(default=10.0, ge=0)
+    #: Coordinators are told of a household not confirming its ride, or a driver (by SMS) not acknowledging the
+    #: plan, this long after the message (0: never).
+    confirm_within_minutes: float = Field(default=30.0, ge=0)
+    ack_within_minutes: float = Field(default=15.0, ge=0)
     #: A reminder goes this long before each pickup (0: none).
     reminder_minutes: float = Field(default=15.0, ge=0)
     #: Sender: rows claimed per batch, sends per second per channel (0: unlimited), retries, backoff.

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from api import models
 from api.config import Settings
@@ -299,3 +300,23 @@ def test_checkin_confirms_and_flags_records(world: World) -> None:
     stale = world.client.get("/checkins/stale", headers=world.coordinator).json()
     flagged = [r for r in stale if r["changed_at"] is not None]
     assert len(stale) == HOUSEHOLDS - 1 + 2 and len(flagged) == 1
+
+
+def test_households_gone_quiet_are_reported_to_coordinators_once(world: World) -> None:
+    """Households not confirming within the setting are named to the coordinators (once each); one that
+    confirmed is not; drivers reached by e-mail cannot acknowledge by text and are not chased."""
+    world.deliver()
+    told = [r for r in world.rows(event=f"plan:{world.alert['id']}:v1")]
+    households = [r for r in told if r.recipient.startswith("household:")]
+    assert sms_reply(world.client, "SMq1", households[0].to_address, "1").status_code == 200
+    with world.svc.db.session() as session:  # the setting's time has passed (no waiting on the clock)
+        session.execute(update(models.Message).values(sent_at=models.utcnow() - timedelta(minutes=31)))
+    world.deliver()
+    world.deliver()
+    chased = world.rows(template="coordinator_unconfirmed")
+    assert sorted(r.event for r in chased) == sorted(f"unconfirmed:{world.alert['id']}:{r.recipient}"
+                                                    for r in households[1:])
+    assert not world.rows(template="coordinator_no_ack")
+    mails = world.smtp.inbox.to("coord@example.org")
+    assert len(mails) == len(households) - 1
+    assert all("has not confirmed" in m.get_payload(decode=True).decode() for m in mails)
