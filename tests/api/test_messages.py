@@ -347,3 +347,29 @@ def test_team_contact_lists_after_a_checkin(world: World) -> None:
     assert world.client.get(path, headers=login(world.client, "bert@example.org")).status_code == 404
     assert world.client.get(f"/checkins/999/teams/{driver_id}/contacts",
                             headers=world.coordinator).status_code == 404
+
+
+def test_event_stream_sends_changes_and_holds_no_database_slot(settings: Settings) -> None:
+    """The page's stream: the current state first, then a change event when a new plan version is published;
+    while it is open every database slot stays free for requests (a request's session would hold one for the
+    stream's whole length)."""
+    app = create_app(Settings(**{**settings.model_dump(), "embedded_notifier": False, "stream_seconds": 60,
+                                 "stream_poll_seconds": 0.1, "db_concurrency": 2}))
+    with TestClient(app) as client:
+        coordinator, alert = _seed(app, client)
+        svc = services(app)
+        with client.stream("GET", f"/alerts/{alert['id']}/events", headers=coordinator) as stream:
+            assert stream.status_code == 200
+            lines = stream.iter_lines()
+            first = next(line for line in lines if line.startswith("data:"))
+            assert '"version":1' in first.replace(" ", "")
+            gates = list(svc._gates.values())
+            assert gates and all(g._value == svc.db.request_slots for g in gates)
+            assert client.get(f"/alerts/{alert['id']}/live", headers=coordinator).json()["version"] == 1
+            job = client.post(f"/alerts/{alert['id']}/replan", headers=coordinator)
+            assert job.status_code == 202, job.text
+            assert wait_job(client, coordinator, job.json()["id"])["status"] == "done"
+            change = next(line for line in lines if line.startswith("data:"))
+            assert '"version":2' in change.replace(" ", "")
+        assert client.get(f"/alerts/{alert['id']}/events", headers={"Authorization": "Bearer nope"}
+                          ).status_code == 401
