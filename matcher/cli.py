@@ -43,6 +43,60 @@ def export_matrix(problem: Any) -> dict[str, Any]:
     }
 
 
+def _bar(done: int, total: int) -> None:
+    """A progress bar of zones solved, one line per zone (stderr is often a log, not a terminal)."""
+    width = 20
+    filled = round(width * done / max(total, 1))
+    _say(f"zones [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+
+
+def _check_or_exit(problem: Any, result: Any, graph: Any, closed: Any) -> None:
+    from matcher.check import check_plan
+
+    violations = check_plan(problem, result, graph, closed)
+    if violations:
+        for v in violations[:20]:
+            _say(f"plan check: {v}")
+        _say(f"error: the plan failed its check ({len(violations)} violations); this is a bug")
+        raise typer.Exit(3)
+    _say("plan check: ok")
+
+
+def _solve_regional(scenario: Path, zones: Path | None, scheduler: str | None, workers: int | None,
+                    limit: float, seed: int, settings: Any) -> tuple[Any, Any, Any, Any]:
+    """Load, zone and solve a scenario by zones; the cluster starts while the travel times are computed."""
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import ExitStack
+
+    from matcher.cluster import executor_for
+    from matcher.region import RegionParams, region_from_dict, solve_region
+    from matcher.roads.load import load_road_graph
+    from matcher.scenario import read_scenario_file, records_of, resolve_map
+    from matcher.zones import read_zones_file
+
+    data = read_scenario_file(scenario)
+    records_of(data)  # bad records fail before the map or the cluster is touched
+    zones_file = read_zones_file(zones) if zones is not None else None
+    map_path = resolve_map(data, scenario.parent.resolve())
+    n_workers = settings.dask_workers if workers is None else workers
+    address = scheduler or settings.dask_scheduler
+    stack = ExitStack()
+    with ThreadPoolExecutor(1) as pool:
+        starting = pool.submit(lambda: stack.enter_context(executor_for(n_workers, address)))
+        try:
+            _say(f"loading map {map_path.name}")
+            graph = load_road_graph(map_path, settings.cache_dir)
+            params = RegionParams(time_limit_seconds=limit, seed=seed, zone_households=settings.zone_households)
+            region = region_from_dict(data, graph, zones_file=zones_file, params=params, settings=settings,
+                                      progress=_say)
+            executor = starting.result()
+            result = solve_region(region, params, executor, _say, _bar)
+        finally:
+            starting.exception()  # wait for the cluster to be up (or failed) before closing it
+            stack.close()
+    return region.problem, result, graph, region.closures.closed if region.closures else None
+
+
 @app.command()
 def plan(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (.yaml or .json).")],
@@ -53,37 +107,55 @@ def plan(
     matrix_out: Annotated[
         Path | None, typer.Option("--export-matrix", help="Write the travel-time matrix JSON here.")
     ] = None,
+    zones: Annotated[
+        Path | None, typer.Option("--zones", help="Zones GeoJSON (named polygons): plan by these zones.")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address for zone solves (else a local "
+                                 "cluster; also EVAC_DASK_SCHEDULER).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Local Dask workers for zone solves (0: in this process).")
+    ] = None,
+    regional: Annotated[
+        bool | None, typer.Option("--regional/--single", help="Plan by zones, or as one problem (default: by "
+                                  "zones when zones are given or the problem is large).")
+    ] = None,
 ) -> None:
     """Solve a scenario: print a summary, optionally write the plan, its GeoJSON and the matrix."""
-    from matcher.check import check_plan
-    from matcher.scenario import load_scenario
+    from matcher.scenario import load_scenario, read_scenario_file
     from matcher.solver import SolveParams, solve
     from matcher.summary import format_summary
 
     settings = get_settings()
     try:
         started = time.perf_counter()
-        loaded = load_scenario(scenario, settings, _say)
-        _say(f"problem ready in {time.perf_counter() - started:.1f} s")
-        if matrix_out is not None:
-            _write_json(matrix_out, export_matrix(loaded.problem))
-            _say(f"matrix written to {matrix_out}")
         limit = settings.time_limit_seconds if time_limit is None else time_limit
-        result = solve(loaded.problem, SolveParams(time_limit_seconds=limit, seed=seed), _say)
-        violations = check_plan(loaded.problem, result, loaded.graph, loaded.closed_mask)
-        if violations:
-            for v in violations[:20]:
-                _say(f"plan check: {v}")
-            _say(f"error: the plan failed its check ({len(violations)} violations); this is a bug")
-            raise typer.Exit(3)
-        _say("plan check: ok")
+        if regional is None:
+            data = read_scenario_file(scenario)
+            listed = data.get("households")
+            households: list[Any] = listed if isinstance(listed, list) else []
+            zoned = any(isinstance(h, dict) and h.get("zone") for h in households)
+            regional = zones is not None or zoned or len(households) > settings.region_min_households
+        if regional:
+            problem, result, graph, closed = _solve_regional(scenario, zones, scheduler, workers, limit, seed,
+                                                             settings)
+        else:
+            loaded = load_scenario(scenario, settings, _say)
+            _say(f"problem ready in {time.perf_counter() - started:.1f} s")
+            problem, graph, closed = loaded.problem, loaded.graph, loaded.closed_mask
+            result = solve(problem, SolveParams(time_limit_seconds=limit, seed=seed), _say)
+        if matrix_out is not None:
+            _write_json(matrix_out, export_matrix(problem))
+            _say(f"matrix written to {matrix_out}")
+        _check_or_exit(problem, result, graph, closed)
         if out is not None:
             _write_json(out, result.to_dict())
             _say(f"plan written to {out}")
         if geojson is not None:
-            _write_json(geojson, plan_to_geojson(result, loaded.problem))
+            _write_json(geojson, plan_to_geojson(result, problem))
             _say(f"GeoJSON written to {geojson}")
-        typer.echo(format_summary(result, loaded.problem))
+        typer.echo(format_summary(result, problem))
     except EvacError as exc:
         _say(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from None
