@@ -8,6 +8,7 @@ here too, so plans and drills handle clusters the same way.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -54,9 +55,11 @@ class DaskExecutor:
 
         if not items:
             return []
-        # Scattered first: each task's sub-problem (a few MB) goes straight to a worker, not through the graph.
-        data = self.client.scatter(list(items))
-        futures = [self.client.submit(fn, d, pure=False) for d in data]
+        # Each task carries its sub-problem (a few MB) in the graph, not scattered: the scheduler keeps it,
+        # so a task whose worker dies runs again elsewhere (scattered data would die with the worker).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Large object.*")
+            futures = [self.client.submit(fn, item, pure=False) for item in items]
         for done, _ in enumerate(as_completed(futures), start=1):
             if progress is not None:
                 progress(done, len(items))

@@ -36,6 +36,8 @@ CLUSTER_ROUNDS = 3
 NEIGHBOUR_PROBES = 8
 #: Zones that share fewer household contacts than this are not neighbours (a single stray pair is noise).
 MIN_CONTACTS = 2
+#: A car is lent at most this many zones away (1: a neighbour; 2: a neighbour's neighbour).
+LEND_HOPS = 2
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,8 @@ def _named(values: Sequence[str], labels: Sequence[str], names: list[str], known
 
 def zone_map(places: Places, csr: csr_matrix, zone_households: int, zones_file: ZonesFile | None = None) -> ZoneMap:
     """Zone every household and car (see the module doc) and find the neighbouring zones."""
-    names: list[str] = list(zones_file.names) if zones_file else []
+    # Registered names in sorted order, so a zone's number does not depend on who registered first.
+    names = list(zones_file.names) if zones_file else sorted({z for z in places.household_zone if z})
     hz = _named(places.household_zone, places.household_labels, names, zones_file is not None)
     dz = _named(places.driver_zone, places.driver_labels, names, zones_file is not None)
     hxy = project(places.household_lat, places.household_lon)
@@ -298,8 +301,8 @@ def allot_cars(zmap: ZoneMap, work: Work, driver_xy: Floats, household_xy: Float
     """The zone each car serves: its home zone, or a neighbour short of cars for its work.
 
     Wheelchair-capable cars and ordinary cars are shared separately (by wheelchair work and the rest).
-    A car is lent only to a neighbouring zone, the nearest of its home zone's cars to that zone first;
-    a zone whose neighbours have none to spare keeps what it has (perhaps none).
+    A car is lent only to a zone near its own (a neighbour first, else a neighbour's neighbour), the nearest
+    of the donor's cars to that zone first; a zone with none to spare near it keeps what it has (perhaps none).
     """
     n_z = len(zmap.names)
     serving = zmap.driver_zone.copy()
@@ -314,6 +317,18 @@ def allot_cars(zmap: ZoneMap, work: Work, driver_xy: Floats, household_xy: Float
     return serving
 
 
+def _hops(zmap: ZoneMap, zone: int) -> dict[int, int]:
+    """Zones within ``LEND_HOPS`` of ``zone`` (not itself) and how many hops away."""
+    seen = {zone: 0}
+    frontier = [zone]
+    for hop in range(1, LEND_HOPS + 1):
+        frontier = [n for z in frontier for n in sorted(zmap.neighbours[z]) if n not in seen]
+        for n in frontier:
+            seen.setdefault(n, hop)
+    del seen[zone]
+    return seen
+
+
 def _lend(serving: Ints, cars: Ints, target: Ints, zmap: ZoneMap, xy: Floats, centres: Floats) -> None:
     """Move cars of one pool from zones above their target to neighbouring zones below it, one at a time."""
     n_z = len(target)
@@ -325,10 +340,11 @@ def _lend(serving: Ints, cars: Ints, target: Ints, zmap: ZoneMap, xy: Floats, ce
         for z in np.argsort(short, kind="stable"):
             if short[z] >= 0:
                 break
-            donors = [d for d in sorted(zmap.neighbours[z]) if short[d] > 0]
+            hops = _hops(zmap, int(z))
+            donors = [d for d in sorted(hops) if short[d] > 0]
             if not donors:
                 continue
-            donor = max(donors, key=lambda d: (short[d], -d))
+            donor = max(donors, key=lambda d: (-hops[d], short[d], -d))
             own = cars[serving[cars] == donor]
             pick = own[np.argmin(((xy[own] - centres[z]) ** 2).sum(axis=1))]
             serving[pick] = z
