@@ -109,6 +109,8 @@ class Vehicle(Versioned, Base):
     address: Mapped[str] = mapped_column(String(500), default="")
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
+    #: The neighbourhood the volunteer registered in (a regional plan may lend the car to a neighbouring zone).
+    zone: Mapped[str] = mapped_column(String(80), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -137,6 +139,8 @@ class Household(Versioned, Base):
     language: Mapped[str] = mapped_column(String(20), default="")
     priority: Mapped[int] = mapped_column(Integer, default=3)
     notes: Mapped[str] = mapped_column(Text, default="")
+    #: The registered neighbourhood: a regional plan solves each zone on its own and then coordinates them.
+    zone: Mapped[str] = mapped_column(String(80), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -152,6 +156,7 @@ class Shelter(Versioned, Base):
     capacity: Mapped[int] = mapped_column(Integer)
     wheelchair_accessible: Mapped[bool] = mapped_column(Boolean, default=True)
     pets_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    zone: Mapped[str] = mapped_column(String(80), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
