@@ -34,7 +34,7 @@ from matcher.settings import Settings, get_settings
 from matcher.solver import SolveParams, solve
 from matcher.travel import LocationRef, TravelTimes
 from matcher.travel_bounded import Reach, RegionalTimes, regional_times
-from matcher.zones import Places, Work, ZoneMap, ZonesFile, allot_cars, project, split_capacity, zone_map
+from matcher.zones import Places, Work, ZoneMap, ZonesFile, _targets, allot_cars, project, split_capacity, zone_map
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -181,9 +181,12 @@ class Region:
         # Exact times for lent cars and for households none of this group's cars reaches within the bound.
         lent = [r for r, c in zip(driver_rows, cars, strict=True) if self.zones.driver_zone[c] not in group]
         self.times.fill_rows(lent)
-        block = self.times.minutes[np.ix_(driver_rows, household_cols)]
-        unreached = [household_cols[k] for k in np.flatnonzero(~np.isfinite(block).any(axis=0))]
-        self.times.fill_columns(unreached)
+        block = np.isfinite(self.times.minutes[np.ix_(driver_rows, household_cols)])
+        # A household only a wheelchair car can take must be reached by one of those, not just by any car.
+        wheel_cars = np.array([p.drivers[c].wheelchair_spaces for c in cars])
+        need = np.array([p.households[h].wheelchair_users for h in hh])
+        reached = (block & (wheel_cars[:, None] >= need[None, :])).any(axis=0)
+        self.times.fill_columns([household_cols[k] for k in np.flatnonzero(~reached)])
         room = self.capacity[list(group)].sum(axis=0)
         shelters = [replace(s, capacity=int(room[k])) for k, s in enumerate(p.shelters) if room[k] > 0]
         if not shelters:
@@ -303,6 +306,44 @@ def _solve_groups(region: Region, groups: Sequence[frozenset[int]], seconds: flo
     return out
 
 
+def _room_used(region: Region, result: ZoneResult) -> npt.NDArray[np.int64]:
+    """People a zone result takes to each shelter."""
+    index = {s.id: k for k, s in enumerate(region.problem.shelters)}
+    used = np.zeros(len(index), dtype=np.int64)
+    for visits in result.sequences.values():
+        for visit in visits:
+            if isinstance(visit, Dropoff):
+                used[index[visit.shelter_id]] += sum(r.people for r in visit.requests)
+    return used
+
+
+def _rebalance_room(region: Region, state: _State, seconds: float, seed: int, executor: Executor,
+                    say: Say) -> None:
+    """Zones that ran out of shelter room get the room the others left unused, and are solved again."""
+    needy = [g for g in sorted(state.groups, key=sorted)
+             if any(u.code == "no_shelter_room" for u in state.results[g].unserved)]
+    if not needy:
+        return
+    total = np.array([s.capacity for s in region.problem.shelters], dtype=np.int64)
+    for g in state.groups:  # every zone keeps what its plan uses ...
+        rows = sorted(g)
+        region.capacity[rows] = 0
+        region.capacity[rows[0]] = _room_used(region, state.results[g])
+    for g in needy:  # ... and each needy one in turn gets all that is left
+        rows = sorted(g)
+        region.capacity[rows[0]] += total - region.capacity.sum(axis=0)
+        before = state.results[g]
+        after = _solve_groups(region, [g], seconds, seed, executor, None)[g]
+        if len(after.unserved) <= len(before.unserved):
+            state.results[g] = after
+            say(f"shelter room rebalanced for {after.label}: {len(before.unserved)} -> {len(after.unserved)} unserved")
+        region.capacity[rows[0]] = _room_used(region, state.results[g])
+    # The room still left goes back in proportion to use, so later re-solves have slack again.
+    spare = total - region.capacity.sum(axis=0)
+    for k in range(len(total)):
+        region.capacity[:, k] += _targets(int(spare[k]), region.capacity[:, k].astype(np.float64) + 1e-9)
+
+
 def _move_cars(region: Region, state: _State, seconds: float, seed: int, executor: Executor,
                say: Say, rounds: int) -> None:
     """Lend cars from the earliest-finishing zone to the latest while the regional clearance drops."""
@@ -324,7 +365,10 @@ def _move_cars(region: Region, state: _State, seconds: float, seed: int, executo
         before = region.serving.copy()
         region.serving[moving] = min(worst)
         new = _solve_groups(region, [worst, donor], seconds, seed, executor, None)
-        if max(new[worst].key(), new[donor].key()) < (bad.short, bad.clearance - GAIN_MINUTES):
+        # Kept only if nobody more is left out (for any reason) and the pair now finishes earlier.
+        more_left = len(new[worst].unserved) + len(new[donor].unserved) > \
+            len(bad.unserved) + len(state.results[donor].unserved)
+        if not more_left and max(new[worst].key(), new[donor].key()) < (bad.short, bad.clearance - GAIN_MINUTES):
             state.results.update(new)
             say(f"moved {k} car(s) from {state.results[donor].label} to {bad.label}: clearance there "
                 f"{bad.clearance:.1f} -> {new[worst].clearance:.1f} min")
@@ -346,7 +390,8 @@ def _repair(region: Region, state: _State, seconds: float, seed: int, executor: 
         merged = worst | partner
         result = _solve_groups(region, [merged], 2 * seconds, seed, executor, None)[merged]
         before = max(state.results[worst].key(), state.results[partner].key())
-        if result.key() < (before[0], before[1] - GAIN_MINUTES):
+        left_before = len(state.results[worst].unserved) + len(state.results[partner].unserved)
+        if len(result.unserved) <= left_before and result.key() < (before[0], before[1] - GAIN_MINUTES):
             say(f"boundary repair {result.label}: clearance {before[1]:.1f} -> {result.clearance:.1f} min")
             state.groups = [g for g in state.groups if g not in (worst, partner)] + [merged]
             del state.results[worst], state.results[partner]
@@ -367,6 +412,7 @@ def solve_region(region: Region, params: RegionParams | None = None, executor: E
     groups = [frozenset({z}) for z in range(n_z)]
     say(f"solving {n_z} zones, {seconds:.1f} s of work each, on {executor.workers or 'no'} worker(s)")
     state = _State(groups, _solve_groups(region, groups, seconds, params.seed, executor, tick))
+    _rebalance_room(region, state, seconds, params.seed, executor, say)
     first = time.perf_counter() - started
     short, clearance = state.clearance()
     say(f"first regional plan in {first:.1f} s: clearance {clearance:.1f} min, {short} households short of cars")
