@@ -24,8 +24,8 @@ from matcher.errors import InputError, MapError
 from matcher.geojson import plan_to_geojson
 from matcher.live import LiveState
 from matcher.plan import Plan
-from matcher.region import RegionParams, plan_is_regional, region_from_dict, solve_region
 from matcher.problem import Alert, Driver, Household, Shelter
+from matcher.region import RegionParams, plan_is_regional, region_from_dict, solve_region
 from matcher.roads.closures import flood_geometry
 from matcher.roads.graph import RoadGraph
 from matcher.roads.load import load_road_graph
