@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
-from typing import Any
+from datetime import UTC, timedelta
 
 from sqlalchemy import select
 
@@ -13,6 +12,8 @@ from api.crud import Context, changes_of, check_version, commit, page
 from api.errors import NotFound
 from matcher.errors import InputError
 
+#: How far from now an alert may start, either way.
+MAX_START_OFFSET = timedelta(days=366)
 
 def _check_scope(ctx: Context, household_ids: list[int] | None) -> None:
     if not household_ids:
@@ -38,7 +39,12 @@ def create_alert(ctx: Context, data: schemas.AlertCreate) -> tuple[models.Alert,
                          household_ids=None if data.household_ids is None else sorted(set(data.household_ids)),
                          created_by=ctx.user.id, status="active")
     if data.start is not None:
-        alert.start = data.start if data.start.tzinfo else data.start.replace(tzinfo=UTC)
+        start = data.start if data.start.tzinfo else data.start.replace(tzinfo=UTC)
+        if abs(start - models.utcnow()) > MAX_START_OFFSET:
+            # Plan times are minutes after the start: year 9999 broke every manifest, year 1 re-planned at
+            # minute 1.07e9. A drill replaying last winter's storm is still within a year.
+            raise InputError("alert", "start", "must be within a year of now (plan times count from it)")
+        alert.start = start
     ctx.session.add(alert)
     ctx.session.flush()
     audit.record(ctx.session, ctx.user, "create", "alert", alert.id)
@@ -122,17 +128,17 @@ def _plan(ctx: Context, alert_id: int, version: int) -> tuple[models.Alert, mode
     return alert, plan
 
 
-def get_plan(ctx: Context, alert_id: int, version: int) -> dict[str, Any]:
+def get_plan(ctx: Context, alert_id: int, version: int) -> schemas.PlanPublic:
     """The solver's plan JSON, cut to what the user may see (``access.plan_view``); the read is audited."""
     alert, plan = _plan(ctx, alert_id, version)
-    view = access.plan_view(ctx.user, alert, plan.plan, ctx.session)
+    view = access.plan_view(ctx.user, alert, plan, ctx.session)
     audit.record(ctx.session, ctx.user, "read", "plan", plan.id, alert_id=alert_id, version=version,
-                 routes=len(view.get("routes", [])))
+                 routes=len(view.routes))
     commit(ctx.session, "plan", plan.id)
     return view
 
 
-def get_plan_geojson(ctx: Context, alert_id: int, version: int) -> dict[str, Any]:
+def get_plan_geojson(ctx: Context, alert_id: int, version: int) -> schemas.GeoJSONPublic:
     alert, plan = _plan(ctx, alert_id, version)
     view = access.geojson_view(ctx.user, alert, plan.geojson, ctx.session)
     audit.record(ctx.session, ctx.user, "read", "plan_geojson", plan.id, alert_id=alert_id, version=version)

@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from api.security import password_problem
+from matcher.codes import UnservedCode
 
 Role = Literal["coordinator", "volunteer", "registrar"]
+Approval = Literal["pending", "approved"]
+#: A bus or van may carry more than a car (only a coordinator marks a vehicle so).
+VehicleKind = Literal["car", "van", "bus"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 AlertStatus = Literal["active", "closed"]
 
@@ -30,7 +36,18 @@ Email = Annotated[
     StringConstraints(strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
     AfterValidator(_no_nul),
 ]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128), AfterValidator(_no_nul)]
+def _strong(value: str) -> str:
+    problem = password_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+#: Every password a person chooses or is given: 8 to 128 characters, not blank, not common (``password_problem``).
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128), AfterValidator(_no_nul),
+                     AfterValidator(_strong)]
+#: A password typed to prove who you are (checked, not judged): only bounded.
+CurrentPassword = Annotated[str, StringConstraints(max_length=128), AfterValidator(_no_nul)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude, degrees")]
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude, degrees")]
 #: Minutes after the alert starts; a week bounds every realistic value.
@@ -64,10 +81,18 @@ class UserBase(Strict):
 
 
 class UserSignup(UserBase):
-    """Anyone signing up becomes a volunteer."""
+    """Anyone signing up becomes a volunteer, pending until a coordinator approves the account."""
 
     email: Email
     password: Password
+
+    @model_validator(mode="after")
+    def _not_own_name(self) -> UserSignup:
+        # Judged again with the account's own words: "anna.virtanen2026" is weak for anna.virtanen@...
+        problem = password_problem(self.password, (self.email, *self.email.split("@"), self.name))
+        if problem is not None:
+            raise ValueError(f"password {problem}")
+        return self
 
 
 class UserCreate(UserSignup):
@@ -81,11 +106,30 @@ class UserUpdate(Strict):
     name: Name | None = None
     phone: Phone | None = None
     language: Language | None = None
-    password: Password | None = None
     #: Coordinators only.
     role: Role | None = None
-    #: Coordinators only; a deactivated account cannot sign in.
+    #: Coordinators only; a deactivated account cannot sign in, and its sessions end at once.
     is_active: bool | None = None
+
+
+class PasswordChange(Strict):
+    """Change your own password: the current one proves it is you; every other session of yours ends."""
+
+    current_password: CurrentPassword
+    new_password: Password
+
+
+class PasswordReset(Strict):
+    """A coordinator gives an account a temporary password, to be changed at its next sign-in."""
+
+    temporary_password: Password
+
+
+class SignupAccepted(BaseModel):
+    """The same answer whether or not the e-mail had an account (sign-up does not tell which)."""
+
+    detail: str = ("If this e-mail address had no account, one is made now: sign in with it. A coordinator "
+                   "approves new volunteers before they are given households to drive.")
 
 
 class UserPublic(Public):
@@ -96,6 +140,10 @@ class UserPublic(Public):
     phone: str
     language: str
     is_active: bool
+    #: ``pending`` until a coordinator approves a self-signed-up account; only approved accounts drive.
+    approval: Approval
+    #: A temporary password was given: the account may only change it (``POST /users/me/password``).
+    must_change_password: bool
     version: int
     created_at: datetime
 
@@ -121,6 +169,8 @@ class VehicleBase(Positioned):
     available_from_minute: Minutes = 0.0
     #: ``None``: until the alert's deadline.
     available_until_minute: Minutes | None = None
+    #: Cars take at most 8 seats and 4 wheelchair spaces; a coordinator may mark a van or bus, which take more.
+    kind: VehicleKind = "car"
 
 
 class VehicleCreate(VehicleBase):
@@ -135,6 +185,7 @@ class VehicleUpdate(Strict):
     wheelchair_spaces: int | None = Field(default=None, ge=0, le=20)
     available_from_minute: Minutes | None = None
     available_until_minute: Minutes | None = None
+    kind: VehicleKind | None = None
     address: Address | None = None
     lat: Lat | None = None
     lon: Lon | None = None
@@ -149,6 +200,9 @@ class VehiclePublic(Public):
     wheelchair_spaces: int
     available_from_minute: float
     available_until_minute: float | None
+    kind: VehicleKind
+    #: ``pending`` until a coordinator approves a car a volunteer registered; only approved cars are planned.
+    approval: Approval
     address: str
     lat: float
     lon: float
@@ -353,3 +407,95 @@ class AuditPublic(Public):
     entity: str
     entity_id: int | None
     detail: dict[str, Any]
+
+
+# --- the plan format (README "Plan format"): what GET /alerts/{id}/plans/{version} answers ---------------------
+
+
+class PlanModel(BaseModel):
+    """A part of the plan format; answers leave out the fields the stored plan does not have for a stop."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class StopPublic(PlanModel):
+    """A pickup at a household's home or a drop-off at a shelter; minutes are after the alert start."""
+
+    type: Literal["pickup", "dropoff"]
+    #: Pickups: the household (``H<id>``), and for a household split over cars, which part of how many.
+    household_id: str | None = None
+    part: int | None = None
+    parts: int | None = None
+    #: Drop-offs: the shelter (``S<id>``) and the households who get off there.
+    shelter_id: str | None = None
+    household_ids: list[str] | None = None
+    people: int
+    wheelchair_users: int
+    lat: float
+    lon: float
+    arrive_minute: float
+    depart_minute: float
+
+
+class LegPublic(PlanModel):
+    """The drive to a stop: minutes, meters (``null`` when times came from a table), road path ``[lon, lat]``."""
+
+    minutes: float
+    meters: float | None
+    coordinates: list[list[float]]
+
+
+class RoutePublic(PlanModel):
+    """One driver's stops in order; ``legs[i]`` ends at ``stops[i]``."""
+
+    driver_id: str
+    stops: list[StopPublic]
+    legs: list[LegPublic]
+
+
+class UnservedPublic(PlanModel):
+    """A household the plan does not bring out: a stable ``code`` (``matcher.codes.UnservedCode``), words."""
+
+    household_id: str
+    code: UnservedCode
+    reason: str
+
+
+class MetricsPublic(PlanModel):
+    clearance_minute: float
+    households_served: int
+    households_unserved: int
+    people_served: int
+    solve_seconds: float | None = None
+    drive_minutes: float | None = None
+    first_plan_seconds: float | None = None
+
+
+class ReplanPublic(PlanModel):
+    """A re-plan's figures (counts only): its live minute, the share of waiting households that kept their
+    driver, how many moved, and how long it took."""
+
+    minute: float
+    stability: float
+    households_reassigned: int
+    seconds: float
+
+
+class PlanPublic(PlanModel):
+    """A plan as this user may see it: coordinators see it whole; others (``redacted``) see the metrics, the
+    routes of their own vehicles while the alert is active, and the unserved households they registered."""
+
+    scenario: str | None = None
+    metrics: MetricsPublic
+    routes: list[RoutePublic]
+    unserved: list[UnservedPublic]
+    replan: ReplanPublic | None = None
+    redacted: bool | None = None
+
+
+class GeoJSONPublic(PlanModel):
+    """The plan as a GeoJSON FeatureCollection (features: shelters, stops, legs, unserved), cut like the plan."""
+
+    type: Literal["FeatureCollection"]
+    features: list[dict[str, Any]]
+    redacted: bool | None = None

@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from matcher.codes import UNSERVED_TEXTS, UnservedCode
 from matcher.errors import InputError
 from matcher.plan import Plan, Unserved
 from matcher.problem import Alert, Driver, Household, Problem, ServiceMinutes, Shelter
@@ -42,8 +43,8 @@ Say = Callable[[str], None]
 Tick = Callable[[int, int], None]
 
 #: The unserved code and reason of households in a zone that no car serves, and none near it can lend one.
-NO_CAR_NEAR = "no_car_near"
-NO_CAR_NEAR_REASON = "no volunteer car in or near this zone: find drivers here or in a neighbouring zone"
+NO_CAR_NEAR = UnservedCode.NO_CAR_NEAR
+NO_CAR_NEAR_REASON = UNSERVED_TEXTS[UnservedCode.NO_CAR_NEAR].remedy
 #: Share of the time limit for the first round of zone solves; the rest goes to coordination.
 FIRST_SHARE = 0.25
 #: Cores the zone budgets assume (the target machine's): with fewer workers the solve just takes longer.
@@ -145,7 +146,7 @@ def solve_zone(task: ZoneTask) -> ZoneResult:
     started = time.perf_counter()
     with np.errstate(invalid="ignore"):  # legs not computed are inf; inf - inf compares false, as meant
         plan = solve(task.problem, task.params)
-    short = sum(1 for u in plan.unserved if u.code == "not_enough_cars")
+    short = sum(1 for u in plan.unserved if u.code == UnservedCode.NOT_ENOUGH_CARS)
     return ZoneResult(task.label, _visits_of(plan), plan.unserved, plan.metrics.clearance_minute, short,
                       time.perf_counter() - started)
 
@@ -321,7 +322,7 @@ def _rebalance_room(region: Region, state: _State, seconds: float, seed: int, ex
                     say: Say) -> None:
     """Zones that ran out of shelter room get the room the others left unused, and are solved again."""
     needy = [g for g in sorted(state.groups, key=sorted)
-             if any(u.code == "no_shelter_room" for u in state.results[g].unserved)]
+             if any(u.code == UnservedCode.NO_SHELTER_ROOM for u in state.results[g].unserved)]
     if not needy:
         return
     total = np.array([s.capacity for s in region.problem.shelters], dtype=np.int64)
