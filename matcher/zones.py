@@ -364,7 +364,8 @@ def split_capacity(zone: Ints, people: Ints, wheelchair: npt.NDArray[np.bool_], 
     allowed = np.isfinite(to_shelter) & np.where(wheelchair[:, None], accessible[None, :], True)
     times = np.where(allowed, to_shelter, np.inf)
     ordered = np.sort(times, axis=1)
-    regret = ordered[:, 1] - ordered[:, 0] if n_s > 1 else np.zeros(len(zone))
+    with np.errstate(invalid="ignore"):  # inf - inf where a household reaches one shelter or none
+        regret = ordered[:, 1] - ordered[:, 0] if n_s > 1 else np.zeros(len(zone))
     regret = np.where(np.isfinite(regret), regret, 1e9)
     for h in np.lexsort((-regret, priority)):
         for s in np.argsort(times[h], kind="stable"):
