@@ -44,6 +44,9 @@ class DaskExecutor:
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        # Dask warns when a task carries more than 1 MB; ours do on purpose (see ``map``). The warning is raised
+        # on the client's own thread, so it is silenced for the process, not around the submit.
+        warnings.filterwarnings("ignore", message=".*Large object of size.*", category=UserWarning)
 
     @property
     def workers(self) -> int:
@@ -57,9 +60,7 @@ class DaskExecutor:
             return []
         # Each task carries its sub-problem (a few MB) in the graph, not scattered: the scheduler keeps it,
         # so a task whose worker dies runs again elsewhere (scattered data would die with the worker).
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Large object.*")
-            futures = [self.client.submit(fn, item, pure=False) for item in items]
+        futures = [self.client.submit(fn, item, pure=False) for item in items]
         for done, _ in enumerate(as_completed(futures), start=1):
             if progress is not None:
                 progress(done, len(items))
