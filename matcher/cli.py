@@ -61,8 +61,8 @@ def _check_or_exit(problem: Any, result: Any, graph: Any, closed: Any) -> None:
     _say("plan check: ok")
 
 
-def _solve_regional(scenario: Path, zones: Path | None, scheduler: str | None, workers: int | None,
-                    limit: float, seed: int, settings: Any) -> tuple[Any, Any, Any, Any]:
+def _solve_regional(scenario: Path, data: dict[str, Any], zones: Path | None, scheduler: str | None,
+                    workers: int | None, limit: float, seed: int, settings: Any) -> tuple[Any, Any, Any, Any]:
     """Load, zone and solve a scenario by zones; the cluster starts while the travel times are computed."""
     from concurrent.futures import ThreadPoolExecutor
     from contextlib import ExitStack
@@ -70,10 +70,9 @@ def _solve_regional(scenario: Path, zones: Path | None, scheduler: str | None, w
     from matcher.cluster import executor_for
     from matcher.region import RegionParams, region_from_dict, solve_region
     from matcher.roads.load import load_road_graph
-    from matcher.scenario import read_scenario_file, records_of, resolve_map
+    from matcher.scenario import records_of, resolve_map
     from matcher.zones import read_zones_file
 
-    data = read_scenario_file(scenario)
     records_of(data)  # bad records fail before the map or the cluster is touched
     zones_file = read_zones_file(zones) if zones is not None else None
     map_path = resolve_map(data, scenario.parent.resolve())
@@ -130,14 +129,14 @@ def plan(
     try:
         started = time.perf_counter()
         limit = settings.time_limit_seconds if time_limit is None else time_limit
+        data = read_scenario_file(scenario)
         if regional is None:
-            data = read_scenario_file(scenario)
             listed = data.get("households")
             households: list[Any] = listed if isinstance(listed, list) else []
             zoned = any(isinstance(h, dict) and h.get("zone") for h in households)
             regional = zones is not None or zoned or len(households) > settings.region_min_households
         if regional:
-            problem, result, graph, closed = _solve_regional(scenario, zones, scheduler, workers, limit, seed,
+            problem, result, graph, closed = _solve_regional(scenario, data, zones, scheduler, workers, limit, seed,
                                                              settings)
         else:
             loaded = load_scenario(scenario, settings, _say)
