@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 
 from matcher.errors import EvacError, SolverError
-from matcher.geojson import plan_to_geojson
-from matcher.settings import get_settings
+from matcher.settings import Settings, get_settings
+from matcher.timings import Stopwatch, process_start
+
+if TYPE_CHECKING:
+    from matcher.plan import Plan
+    from matcher.scenario import Scenario
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evacuation ride-share matcher.")
 
@@ -26,21 +28,56 @@ def _say(message: str) -> None:
     typer.echo(f"[evac] {message}", err=True)
 
 
-def _write_json(path: Path, data: Any) -> None:
-    """Write through a temporary file so a crash never leaves half a file behind."""
+def _write_json(path: Path, data: Any, *, pretty: bool = False) -> None:
+    """Write with orjson (C, about 20x the standard encoder with ``indent``) through a temporary file.
+
+    A crash never leaves half a file behind. ``pretty`` indents by two spaces; the default is compact.
+    """
+    import orjson
+
+    option = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if pretty else 0)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False), encoding="utf-8")
+    tmp.write_bytes(orjson.dumps(data, option=option))
     tmp.replace(path)
 
 
 def export_matrix(problem: Any) -> dict[str, Any]:
     """Travel minutes among all locations, ``null`` where unreachable, in the order of ``locations``."""
+    import numpy as np
+
     minutes = problem.travel.minutes
     rows = np.where(np.isfinite(minutes), np.round(minutes, 3), np.nan).tolist()
     return {
         "locations": [{"kind": ref.kind, "id": ref.id} for ref in problem.travel.locations],
         "minutes": [[None if v != v else v for v in row] for row in rows],
     }
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    """Where ``evac plan`` writes, and how."""
+
+    out: Path | None
+    geojson: Path | None
+    matrix: Path | None
+    pretty: bool
+
+
+def _load(scenario: Path, settings: Settings, watch: Stopwatch) -> Scenario:
+    """Read the scenario, load its map (cached) and build the travel times, one stage each."""
+    from matcher.roads.load import load_road_graph
+    from matcher.scenario import Scenario, problem_on_graph, read_scenario_file, records_of, resolve_map
+
+    data = read_scenario_file(scenario)
+    records_of(data)  # bad records fail before the map is touched
+    map_path = resolve_map(data, scenario.parent.resolve())
+    watch.lap("read scenario")
+    _say(f"loading map {map_path.name}")
+    graph = load_road_graph(map_path, settings.cache_dir)
+    watch.lap("road map")
+    problem, closures = problem_on_graph(data, graph, settings, _say)
+    watch.lap("travel times")
+    return Scenario(scenario, map_path, problem, graph, closures, data)
 
 
 def _bar(done: int, total: int) -> None:
@@ -50,10 +87,71 @@ def _bar(done: int, total: int) -> None:
     _say(f"zones [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
 
 
-def _check_or_exit(problem: Any, result: Any, graph: Any, closed: Any) -> None:
+@dataclass(frozen=True)
+class _Regional:
+    """How to plan by zones: the zones file, the Dask scheduler or local workers, the limit and seed."""
+
+    zones: Path | None
+    scheduler: str | None
+    workers: int | None
+    limit: float
+    seed: int
+
+
+def _is_regional(data: dict[str, Any], how: _Regional, forced: bool | None, settings: Settings) -> bool:
+    if forced is not None:
+        return forced
+    listed = data.get("households")
+    households: list[Any] = listed if isinstance(listed, list) else []
+    zoned = any(isinstance(h, dict) and h.get("zone") for h in households)
+    return how.zones is not None or zoned or len(households) > settings.region_min_households
+
+
+def _solve_regional(scenario: Path, data: dict[str, Any], how: _Regional, settings: Settings,
+                    watch: Stopwatch) -> tuple[Scenario, Plan]:
+    """Zone, time and solve a scenario by zones; the Dask cluster starts while the travel times are computed."""
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import ExitStack
+
+    from matcher.cluster import executor_for
+    from matcher.region import RegionParams, region_from_dict, solve_region
+    from matcher.roads.closures import edge_closures
+    from matcher.roads.load import load_road_graph
+    from matcher.scenario import Scenario, resolve_map
+    from matcher.zones import read_zones_file
+
+    zones_file = read_zones_file(how.zones) if how.zones is not None else None
+    map_path = resolve_map(data, scenario.parent.resolve())
+    workers = settings.dask_workers if how.workers is None else how.workers
+    stack = ExitStack()
+    with ThreadPoolExecutor(1) as pool:
+        starting = pool.submit(lambda: stack.enter_context(executor_for(workers, how.scheduler or
+                                                                        settings.dask_scheduler)))
+        try:
+            _say(f"loading map {map_path.name}")
+            graph = load_road_graph(map_path, settings.cache_dir)
+            watch.lap("road map")
+            params = RegionParams(time_limit_seconds=how.limit, seed=how.seed,
+                                  zone_households=settings.zone_households)
+            region = region_from_dict(data, graph, zones_file=zones_file, params=params, settings=settings,
+                                      progress=_say)
+            watch.lap("zones and travel times")
+            executor = starting.result()
+            watch.lap("cluster ready")
+            result = solve_region(region, params, executor, _say, _bar)
+            watch.lap("zone solves")
+        finally:
+            starting.exception()  # wait for the cluster to be up (or failed) before closing it
+            stack.close()
+    closures = region.closures if region.closures is not None else edge_closures(graph, (), ())
+    return Scenario(scenario, map_path, region.problem, graph, closures, data), result
+
+
+def _check(loaded: Scenario, result: Plan) -> None:
+    """Re-check the plan on the map; a violation is a solver bug (``SolverError``, exit code 3)."""
     from matcher.check import check_plan
 
-    violations = check_plan(problem, result, graph, closed)
+    violations = check_plan(loaded.problem, result, loaded.graph, loaded.closed_mask)
     if violations:
         for v in violations[:20]:
             _say(f"plan check: {v}")
@@ -61,38 +159,17 @@ def _check_or_exit(problem: Any, result: Any, graph: Any, closed: Any) -> None:
     _say("plan check: ok")
 
 
-def _solve_regional(scenario: Path, data: dict[str, Any], zones: Path | None, scheduler: str | None,
-                    workers: int | None, limit: float, seed: int, settings: Any) -> tuple[Any, Any, Any, Any]:
-    """Load, zone and solve a scenario by zones; the cluster starts while the travel times are computed."""
-    from concurrent.futures import ThreadPoolExecutor
-    from contextlib import ExitStack
+def _write(outputs: _Outputs, loaded: Scenario, result: Plan, watch: Stopwatch) -> None:
+    if outputs.out is not None:
+        _write_json(outputs.out, result.to_dict(), pretty=outputs.pretty)
+        _say(f"plan written to {outputs.out}")
+        watch.lap("write plan")
+    if outputs.geojson is not None:
+        from matcher.geojson import plan_to_geojson
 
-    from matcher.cluster import executor_for
-    from matcher.region import RegionParams, region_from_dict, solve_region
-    from matcher.roads.load import load_road_graph
-    from matcher.scenario import records_of, resolve_map
-    from matcher.zones import read_zones_file
-
-    records_of(data)  # bad records fail before the map or the cluster is touched
-    zones_file = read_zones_file(zones) if zones is not None else None
-    map_path = resolve_map(data, scenario.parent.resolve())
-    n_workers = settings.dask_workers if workers is None else workers
-    address = scheduler or settings.dask_scheduler
-    stack = ExitStack()
-    with ThreadPoolExecutor(1) as pool:
-        starting = pool.submit(lambda: stack.enter_context(executor_for(n_workers, address)))
-        try:
-            _say(f"loading map {map_path.name}")
-            graph = load_road_graph(map_path, settings.cache_dir)
-            params = RegionParams(time_limit_seconds=limit, seed=seed, zone_households=settings.zone_households)
-            region = region_from_dict(data, graph, zones_file=zones_file, params=params, settings=settings,
-                                      progress=_say)
-            executor = starting.result()
-            result = solve_region(region, params, executor, _say, _bar)
-        finally:
-            starting.exception()  # wait for the cluster to be up (or failed) before closing it
-            stack.close()
-    return region.problem, result, graph, region.closures.closed if region.closures else None
+        _write_json(outputs.geojson, plan_to_geojson(result, loaded.problem), pretty=outputs.pretty)
+        _say(f"GeoJSON written to {outputs.geojson}")
+        watch.lap("write GeoJSON")
 
 
 @app.command()
@@ -105,6 +182,12 @@ def plan(
     matrix_out: Annotated[
         Path | None, typer.Option("--export-matrix", help="Write the travel-time matrix JSON here.")
     ] = None,
+    pretty: Annotated[bool, typer.Option("--pretty", help="Indent the JSON files (larger, slower).")] = False,
+    timings: Annotated[bool, typer.Option("--timings", help="Print seconds per stage on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="One summary line per driver.")] = False,
+    ids_only: Annotated[
+        bool, typer.Option("--ids-only", help="Leave names and phones out of the summary (for logs).")
+    ] = False,
     zones: Annotated[
         Path | None, typer.Option("--zones", help="Zones GeoJSON (named polygons): plan by these zones.")
     ] = None,
@@ -117,43 +200,43 @@ def plan(
     ] = None,
     regional: Annotated[
         bool | None, typer.Option("--regional/--single", help="Plan by zones, or as one problem (default: by "
-                                  "zones when zones are given or the problem is large).")
+                                  "zones when zones are given, households have zones, or there are many).")
     ] = None,
 ) -> None:
     """Solve a scenario: print a summary, optionally write the plan, its GeoJSON and the matrix."""
-    from matcher.scenario import load_scenario, read_scenario_file
+    from matcher.scenario import read_scenario_file, records_of
     from matcher.solver import SolveParams, solve
     from matcher.summary import format_summary
 
+    watch = Stopwatch(started=process_start())
+    watch.lap("start-up")
     settings = get_settings()
+    outputs = _Outputs(out, geojson, matrix_out, pretty)
+    limit = settings.time_limit_seconds if time_limit is None else time_limit
+    how = _Regional(zones, scheduler, workers, limit, seed)
     try:
-        started = time.perf_counter()
-        limit = settings.time_limit_seconds if time_limit is None else time_limit
         data = read_scenario_file(scenario)
-        if regional is None:
-            listed = data.get("households")
-            households: list[Any] = listed if isinstance(listed, list) else []
-            zoned = any(isinstance(h, dict) and h.get("zone") for h in households)
-            regional = zones is not None or zoned or len(households) > settings.region_min_households
-        if regional:
-            problem, result, graph, closed = _solve_regional(scenario, data, zones, scheduler, workers, limit, seed,
-                                                             settings)
+        records_of(data)  # bad records fail before the map is touched
+        if _is_regional(data, how, regional, settings):
+            watch.lap("read scenario")
+            loaded, result = _solve_regional(scenario, data, how, settings, watch)
         else:
-            loaded = load_scenario(scenario, settings, _say)
-            _say(f"problem ready in {time.perf_counter() - started:.1f} s")
-            problem, graph, closed = loaded.problem, loaded.graph, loaded.closed_mask
-            result = solve(problem, SolveParams(time_limit_seconds=limit, seed=seed), _say)
-        if matrix_out is not None:
-            _write_json(matrix_out, export_matrix(problem))
-            _say(f"matrix written to {matrix_out}")
-        _check_or_exit(problem, result, graph, closed)
-        if out is not None:
-            _write_json(out, result.to_dict())
-            _say(f"plan written to {out}")
-        if geojson is not None:
-            _write_json(geojson, plan_to_geojson(result, problem))
-            _say(f"GeoJSON written to {geojson}")
-        typer.echo(format_summary(result, problem))
+            loaded = _load(scenario, settings, watch)
+        if outputs.matrix is not None:
+            _write_json(outputs.matrix, export_matrix(loaded.problem), pretty=pretty)
+            _say(f"matrix written to {outputs.matrix}")
+            watch.lap("write matrix")
+        if not _is_regional(data, how, regional, settings):
+            result = solve(loaded.problem, SolveParams(time_limit_seconds=limit, seed=seed), _say, watch.lap)
+        _check(loaded, result)
+        watch.lap("check")
+        _write(outputs, loaded, result, watch)
+        typer.echo(format_summary(result, loaded.problem, time_limit=limit, verbose=verbose, contacts=not ids_only))
+        watch.lap("summary")
+        if timings:
+            _say("timings (wall seconds from process start):")
+            for line in watch.lines():
+                _say(line)
     except EvacError as exc:
         _say(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from None
