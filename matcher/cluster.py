@@ -47,6 +47,7 @@ class DaskExecutor:
         # Dask warns when a task carries more than 1 MB; ours do on purpose (see ``map``). The warning is raised
         # on the client's own thread, so it is silenced for the process, not around the submit.
         warnings.filterwarnings("ignore", message=".*Large object of size.*", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*Sending large graph.*", category=UserWarning)
 
     @property
     def workers(self) -> int:
