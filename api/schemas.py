@@ -158,10 +158,15 @@ class UserPublic(Public):
 # --- rosters: positions are lat/lon, or an address geocoded when lat/lon are missing ---------------------------
 
 
+#: A registered neighbourhood (a regional plan's zone); empty when not registered.
+Zone = Annotated[str, Field(max_length=80)]
+
+
 class Positioned(Strict):
     address: Address = ""
     lat: Lat | None = None
     lon: Lon | None = None
+    zone: Zone = ""
 
 
 class VehicleBase(Positioned):
@@ -197,6 +202,7 @@ class VehicleUpdate(Strict):
     lon: Lon | None = None
     takes_pets: bool | None = None
     languages: Languages | None = None
+    zone: Zone | None = None
 
 
 class VehiclePublic(Public):
@@ -215,6 +221,7 @@ class VehiclePublic(Public):
     lon: float
     takes_pets: bool
     languages: list[str]
+    zone: str
     version: int
     created_at: datetime
 
@@ -258,6 +265,7 @@ class HouseholdUpdate(Strict):
     #: ``null`` sets the default rule back.
     max_walk_meters: WalkMeters | None = None
     notes: Notes | None = None
+    zone: Zone | None = None
 
 
 class HouseholdPublic(Public):
@@ -276,6 +284,7 @@ class HouseholdPublic(Public):
     priority: int
     max_walk_meters: float | None = None
     notes: str
+    zone: str
     version: int
     created_at: datetime
 
@@ -310,6 +319,7 @@ class ShelterUpdate(Strict):
     pet_capacity: int | None = Field(default=None, ge=0, le=100_000)
     medical_support: bool | None = None
     languages: Languages | None = None
+    zone: Zone | None = None
 
 
 class ShelterPublic(Public):
@@ -324,6 +334,7 @@ class ShelterPublic(Public):
     pet_capacity: int | None = None
     medical_support: bool = False
     languages: list[str] = Field(default_factory=list)
+    zone: str
     version: int
     created_at: datetime
 

@@ -25,6 +25,8 @@ class UnservedCode(StrEnum):
     NO_PET_CAR = "no_pet_car"
     NO_PET_SHELTER = "no_pet_shelter"
     NO_MEDICAL_SHELTER = "no_medical_shelter"
+    #: A regional plan: the household's zone has no car, and no zone near it had one to lend.
+    NO_CAR_NEAR = "no_car_near"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ UNSERVED_TEXTS: dict[UnservedCode, CodeText] = {
         "too far, or ready too late, for the deadline: ask them to be ready earlier"),
     UnservedCode.NOT_ENOUGH_CARS: CodeText(
         "not enough cars before the deadline", "add drivers", more_cars_help=True),
+    UnservedCode.NO_CAR_NEAR: CodeText(
+        "no volunteer car in or near this zone",
+        "no volunteer car in or near this zone: find drivers here or in a neighbouring zone", more_cars_help=True),
     UnservedCode.NO_SHOW: CodeText(
         "not at home when the driver came", "call them; undo the report if they are there after all"),
     UnservedCode.NEEDS_STRETCHER: CodeText(

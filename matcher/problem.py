@@ -35,6 +35,13 @@ def _check_int(record: str, name: str, value: Any, minimum: int) -> None:
         raise InputError(record, name, f"{value} is below the minimum of {minimum}")
 
 
+def _check_zone(record: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise InputError(record, "zone", f"{value!r} is not a zone name (text)")
+    if len(value) > 80:
+        raise InputError(record, "zone", "is longer than 80 characters")
+
+
 def _check_minutes(record: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise InputError(record, name, f"{value!r} is not a number of minutes")
@@ -71,6 +78,8 @@ class Household:
     #: How far the household can walk to a meeting point when its own street is closed; ``None``: the
     #: rules' default (less for wheelchair users); 0: cannot walk.
     max_walk_meters: float | None = None
+    #: The registered neighbourhood (a regional plan's zone); empty when not registered.
+    zone: str = ""
 
     @property
     def record(self) -> str:
@@ -118,6 +127,7 @@ class Household:
             if self.max_walk_meters < 0:
                 raise InputError(self.record, "max_walk_meters", f"{self.max_walk_meters} must be >= 0 "
                                  "(0: cannot walk)")
+        _check_zone(self.record, self.zone)
         _check_minutes(self.record, "ready_from_minute", self.ready_from_minute)
         if self.ready_from_minute < 0:
             raise InputError(self.record, "ready_from_minute", f"{self.ready_from_minute} is before the alert")
@@ -144,6 +154,8 @@ class Driver:
     takes_pets: bool = True
     #: Language codes the driver speaks (ISO 639, e.g. ``fi``, ``sv``).
     languages: tuple[str, ...] = ()
+    #: The neighbourhood the volunteer registered in; a regional plan may lend the car to a neighbouring zone.
+    zone: str = ""
 
     @property
     def record(self) -> str:
@@ -153,6 +165,7 @@ class Driver:
         _check_position(self.record, self.lat, self.lon)
         _check_int(self.record, "seats", self.seats, 0)
         _check_int(self.record, "wheelchair_spaces", self.wheelchair_spaces, 0)
+        _check_zone(self.record, self.zone)
         if self.seats == 0 and self.wheelchair_spaces == 0:
             raise InputError(self.record, "seats", "a driver needs seats or wheelchair spaces (both are 0)")
         _check_bool(self.record, "takes_pets", self.takes_pets)
@@ -188,6 +201,8 @@ class Shelter:
     medical_support: bool = False
     #: Language codes its staff speak.
     languages: tuple[str, ...] = ()
+    #: The neighbourhood the shelter lies in (shelters serve every zone; this is for lists and filters).
+    zone: str = ""
 
     @property
     def record(self) -> str:
@@ -212,6 +227,7 @@ class Shelter:
                 raise InputError(self.record, "pet_capacity", f"{self.pet_capacity} pets but pets_allowed is false: "
                                  "set pets_allowed to true or pet_capacity to 0")
         _set(self, "languages", parse_languages(self.languages, self.record))
+        _check_zone(self.record, self.zone)
 
 
 @dataclass(frozen=True)

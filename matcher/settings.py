@@ -20,6 +20,14 @@ class Settings:
     snap_max_meters: float = 500.0
     #: Default solver time limit in seconds.
     time_limit_seconds: float = 8.0
+    #: Above this many households a plan is made by zones (``matcher.region``) unless zones are given anyway.
+    region_min_households: int = 2000
+    #: About this many households per zone when zones are found by clustering on the road network.
+    zone_households: int = 500
+    #: Address of an existing Dask scheduler for regional solves (``tcp://host:8786``); none: a local cluster.
+    dask_scheduler: str | None = None
+    #: Workers of the local Dask cluster (0: solve zones in this process, one by one).
+    dask_workers: int = 2
     #: The needs and urgency rules' defaults (docs/needs.md); a scenario's ``rules`` override them.
     seats_per_pet: int = 1
     medical_max_ride_minutes: float = 45.0
@@ -58,4 +66,8 @@ def get_settings() -> Settings:
         pickup_targets=parse_pickup_targets(os.environ.get("EVAC_PICKUP_TARGETS", "1:30,2:60")),
         walk_meters=float(os.environ.get("EVAC_WALK_METERS", "250")),
         wheelchair_walk_meters=float(os.environ.get("EVAC_WHEELCHAIR_WALK_METERS", "100")),
+        region_min_households=int(os.environ.get("EVAC_REGION_MIN_HOUSEHOLDS", "2000")),
+        zone_households=int(os.environ.get("EVAC_ZONE_HOUSEHOLDS", "500")),
+        dask_scheduler=os.environ.get("EVAC_DASK_SCHEDULER") or None,
+        dask_workers=int(os.environ.get("EVAC_DASK_WORKERS", str(min(2, os.cpu_count() or 1)))),
     )
