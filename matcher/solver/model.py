@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from matcher.solver.construct import Trip
+from matcher.solver.construct import Trip, pickup_minutes
 from matcher.solver.instance import Instance
 
 SCALE = 60  # seconds per minute: OR-Tools works in integers
@@ -24,9 +24,6 @@ SPAN_COST = 1000
 LEAVE_OUT_PENALTY = 10**8
 #: Arc-cost units of moving one household to another car in a re-plan: one minute of clearance.
 MOVE_PENALTY = SPAN_COST * SCALE
-#: Cost per second a pickup starts after its target (times the priority's rank): above clearance, so
-#: targets come first, as in the objective order.
-TARGET_COST = 10 * SPAN_COST
 #: Arc-cost units (seconds of driving) for a car whose driver does not speak the household's language,
 #: when another car of the group does: a preference below clearance.
 LANGUAGE_COST = 120
@@ -192,11 +189,12 @@ def _add_time_limits(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingMod
 
 def _add_needs(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexManager,
                routing: pywrapcp.RoutingModel, time_dim: pywrapcp.RoutingDimension,
-               alternatives_of: dict[int, list[tuple[int, int]]], targets: bool) -> None:
-    """Riders who may not share go straight to their shelter in an empty car; pickup targets are soft bounds.
+               alternatives_of: dict[int, list[tuple[int, int]]], kept_targets: frozenset[int]) -> None:
+    """Riders who may not share go straight to their shelter in an empty car; a pickup target the given trips
+    meet stays met (a hard bound on the pickup time).
 
-    A re-plan (``targets`` false) leaves the targets out of the model: there a household moves to another car
-    only to lower the latest finish, and the caller still refuses any result that meets fewer targets.
+    Hard bounds, not soft costs: soft cumul costs bring OR-Tools' linear scheduling optimiser into the
+    search, and with it results that changed from run to run; a hard bound keeps a seed's plan the same.
     """
     seats, wheel = routing.GetDimensionOrDie("seats"), routing.GetDimensionOrDie("wc")
     for k, r in enumerate(nodes.requests):
@@ -205,14 +203,14 @@ def _add_needs(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexMana
             seats.CumulVar(p).SetMax(0)
             wheel.CumulVar(p).SetMax(0)
             routing.NextVar(p).SetValues([p, *(d for _, d in alternatives_of[k])])  # p: unperformed (probe)
-        if targets and np.isfinite(inst.target[r]):
-            time_dim.SetCumulVarSoftUpperBound(p, int(np.floor(inst.target[r] * SCALE)),
-                                               TARGET_COST * int(inst.priority.max() - inst.priority[r] + 1))
+        if r in kept_targets:
+            time_dim.CumulVar(p).SetMax(int(np.floor(inst.target[r] * SCALE + 1e-6)))
 
 
 def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexManager,
                   routing: pywrapcp.RoutingModel, time_dim: pywrapcp.RoutingDimension,
-                  room: np.ndarray, probe: bool, pet_room: np.ndarray | None = None, targets: bool = True) -> None:
+                  room: np.ndarray, probe: bool, pet_room: np.ndarray | None = None,
+                  kept_targets: frozenset[int] = frozenset()) -> None:
     """Pickup-and-delivery sets, ready times, allowed cars, ride limits, shelter room for people and pets."""
     solver = routing.solver()
     n_car = nodes.n_car
@@ -252,7 +250,7 @@ def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexM
         pet_limit = np.inf if pet_room is None else float(pet_room[s])
         if sum(pets for pets, _ in pet_items) > pet_limit:
             solver.Add(solver.Sum([routing.ActiveVar(d) * pets for pets, d in pet_items]) <= int(max(pet_limit, 0)))
-    _add_needs(inst, nodes, manager, routing, time_dim, alternatives_of, targets)
+    _add_needs(inst, nodes, manager, routing, time_dim, alternatives_of, kept_targets)
 
 
 def _initial_routes(nodes: _Nodes, manager: pywrapcp.RoutingIndexManager, shelter: np.ndarray,
@@ -336,7 +334,9 @@ def improve_group(
     time_dim.SetGlobalSpanCostCoefficient(0 if probe else SPAN_COST)
     _add_capacities(inst, nodes, routing)
     _add_time_limits(inst, nodes, routing, time_dim, bound)
-    _add_requests(inst, nodes, manager, routing, time_dim, room, probe, pet_room, targets=previous_car is None)
+    kept = frozenset(r for c, t in zip(cars, trips, strict=True) for r, minute in pickup_minutes(inst, c, t)
+                     if np.isfinite(inst.target[r]) and minute <= inst.target[r] + 1e-6)
+    _add_requests(inst, nodes, manager, routing, time_dim, room, probe, pet_room, kept)
 
     initial = _initial_routes(nodes, manager, shelter, start if start is not None else trips)
     params = _params(seconds, solutions, escape)
