@@ -130,7 +130,7 @@ def _visits_of(plan: Plan) -> dict[str, list[Visit]]:
         for stop in route.stops:
             if stop.type == "pickup":
                 request = Request(str(stop.household_id), stop.part or 1, stop.parts or 1, stop.people,
-                                  stop.wheelchair_users)
+                                  stop.wheelchair_users, stop.pets)
                 on_board.append(request)
                 visits.append(Pickup(request))
             else:
@@ -189,7 +189,10 @@ class Region:
         reached = (block & (wheel_cars[:, None] >= need[None, :])).any(axis=0)
         self.times.fill_columns([household_cols[k] for k in np.flatnonzero(~reached)])
         room = self.capacity[list(group)].sum(axis=0)
-        shelters = [replace(s, capacity=int(room[k])) for k, s in enumerate(p.shelters) if room[k] > 0]
+        # Pet room is shared out like the room for people, so zones solved apart never overbook it.
+        shelters = [replace(s, capacity=int(room[k]), pet_capacity=None if s.pet_capacity is None else
+                            int(s.pet_capacity * room[k] // max(s.capacity, 1)))
+                    for k, s in enumerate(p.shelters) if room[k] > 0]
         if not shelters:
             shelters = [replace(s, capacity=0) for s in p.shelters]
         shelter_rows = [t.index("shelter", s.id) for s in shelters]
@@ -200,7 +203,7 @@ class Region:
         drivers = tuple(p.drivers[c] for c in cars)
         label = "+".join(self.zones.names[z] for z in sorted(group))
         sub = Problem(f"{p.name} [{label}]", households, drivers, tuple(shelters), p.alert,
-                      TravelTimes(refs, minutes), p.service)
+                      TravelTimes(refs, minutes), p.service, p.rules)
         # The wall-clock guard sits far out: a busy machine must not change which plan a seed gives.
         params = SolveParams(time_limit_seconds=seconds, seed=seed, safety_stop_seconds=20 * seconds + 30)
         return ZoneTask(label, sub, params)
@@ -253,7 +256,7 @@ def build_region(name: str, problem_records: tuple[tuple[Household, ...], tuple[
                           settings.snap_max_meters)
     times = regional_times(graph, refs, snapped.node, None if closures is None else closures.closed,
                            params.reach, say)
-    problem = Problem(name, households, drivers, shelters, alert, times.travel_times(), service)
+    problem = Problem(name, households, drivers, shelters, alert, times.travel_times(), service, settings.rules())
     seconds_times = time.perf_counter() - started
     started = time.perf_counter()
     n_d = len(drivers)
