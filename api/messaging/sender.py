@@ -26,12 +26,15 @@ from api.config import Settings
 from api.db import Database
 from api.jobs import _rowcount, worker_name
 from api.messaging.channels import Channel, ChannelError, Outgoing, PermanentFailure, configured
+from api.messaging.escalation import escalate
 from api.messaging.texts import Template
 
 log = logging.getLogger(__name__)
 
 SUBJECTS = {Template.CHECKIN_HOUSEHOLD.value: "Monthly check-in", Template.CHECKIN_VOLUNTEER.value: "Monthly check-in",
             Template.COORDINATOR_HELP.value: "Help request"}
+#: How often a sender looks for households and drivers gone quiet (``api.messaging.escalation``).
+ESCALATE_SECONDS = 60.0
 #: A message over the per-person limit waits this long before it is looked at again.
 PERSON_WAIT = timedelta(minutes=5)
 
@@ -72,6 +75,7 @@ class Sender:
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
         # Sends wait on the provider's answer: a few at once keep the sender busy (each records its own message).
+        self._next_escalation = 0.0
         self._pool = ThreadPoolExecutor(settings.notifier_threads, thread_name_prefix="message-send")
 
     # --- one cycle ------------------------------------------------------------------------------------------
@@ -82,6 +86,7 @@ class Sender:
             return 0
         with self.db.sessions() as session:
             self.recover(session)
+            self._escalate(session)
             ids = self.claim(session)
         # One person's messages go one after another (in order, and counted against their limit one by one);
         # different people's at once.
@@ -97,6 +102,16 @@ class Sender:
                 self.release(ids[i:])
                 return
             self.deliver(message_id)
+
+    def _escalate(self, session: Session) -> None:
+        """Queue coordinators' messages about people gone quiet, at most every ``ESCALATE_SECONDS``."""
+        if time.monotonic() < self._next_escalation:
+            return
+        self._next_escalation = time.monotonic() + ESCALATE_SECONDS
+        if escalate(session, self.settings):
+            session.commit()
+        else:
+            session.rollback()
 
     def _global_room(self, session: Session) -> int:
         limit = self.settings.global_per_minute

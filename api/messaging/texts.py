@@ -40,6 +40,8 @@ class Template(enum.StrEnum):
     HELP_TEXT = "help_text"
     WITHDRAWN = "withdrawn"
     COORDINATOR_HELP = "coordinator_help"
+    COORDINATOR_UNCONFIRMED = "coordinator_unconfirmed"
+    COORDINATOR_NO_ACK = "coordinator_no_ack"
     CHECKIN_HOUSEHOLD = "checkin_household"
     CHECKIN_VOLUNTEER = "checkin_volunteer"
     CHECKIN_HELP = "checkin_help"
@@ -65,6 +67,10 @@ TEXTS: dict[Template, str] = {
                           "STOP ends these messages."),
     Template.WITHDRAWN: N_("Your ride is cancelled. Reply 3 if you need help."),
     Template.COORDINATOR_HELP: N_("Household %(household)s asked for help in alert %(alert)s. See the dashboard."),
+    Template.COORDINATOR_UNCONFIRMED: N_("Household %(household)s has not confirmed its ride in alert %(alert)s "
+                                        "after %(minutes)s minutes. Please call them."),
+    Template.COORDINATOR_NO_ACK: N_("Driver of car %(car)s has not acknowledged the plan in alert %(alert)s after "
+                                   "%(minutes)s minutes. Please call them."),
     Template.CHECKIN_HOUSEHOLD: N_("Monthly check-in: are your address, people and needs as registered? "
                                   "Reply 1 if yes, 2 if something changed."),
     Template.CHECKIN_VOLUNTEER: N_("Monthly check-in: can you still drive, with %(seats)s seats and %(wheelchair)s "

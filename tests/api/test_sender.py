@@ -140,7 +140,7 @@ def test_committed_catalogues_match_their_sources() -> None:
         for template, source in texts.TEXTS.items():
             assert po.get(source), f"{language}: {template} is not translated"
             values = {k: "X" for k in ("pickups", "time", "place", "link", "driver", "start", "end", "car",
-                                       "shelter", "household", "alert", "seats", "wheelchair")}
+                                       "shelter", "household", "alert", "seats", "wheelchair", "minutes")}
             assert texts.render(template, language, **values) != texts.render(template, "en", **values)
     assert texts.language_of("fi-FI") == "fi" and texts.language_of(["de", "es"]) == "es"
     assert texts.language_of("sv") == "en"
