@@ -1,21 +1,22 @@
 """Data operations: object-level authorization (``api.access``), positions, checks, audit entries, commit.
 
 Each operation commits its own transaction, so a route answers only after its change (and the change's audit
-entry) is stored. Lists are ordered by id and paged with ``offset``/``limit``.
+entry) is stored. Lists are ordered by id (or a ``sort`` the caller picks), filtered by ``api.listing`` and paged
+with ``offset``/``limit``; each answers a ``listing.Page`` (the page and the filtered list's total).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from api import access, audit, models, planning, schemas
+from api import access, audit, listing, models, planning, schemas
 from api.config import Settings
 from api.errors import Conflict, Forbidden, NotFound, StaleVersion
 from api.geocode import Geocoder, resolve_position
@@ -32,13 +33,35 @@ NOT_NULL = frozenset({"name", "phone", "language", "label", "address", "lat", "l
 
 
 @dataclass
+class PositionBatch:
+    """Positions of a bulk import, checked against the map in one vectorised step at the end (``place``)."""
+
+    records: list[str] = field(default_factory=list)
+    lats: list[float] = field(default_factory=list)
+    lons: list[float] = field(default_factory=list)
+
+    def add(self, record: str, lat: float, lon: float) -> None:
+        self.records.append(record)
+        self.lats.append(lat)
+        self.lons.append(lon)
+
+    def off_map(self, settings: Settings) -> list[tuple[str, str]]:
+        """``(record, message)`` for each position too far from the map's roads."""
+        return [(self.records[i], message) for i, message in planning.off_map(settings, self.lats, self.lons)]
+
+
+@dataclass
 class Context:
-    """What every operation needs: the transaction, the acting user, and the process's services."""
+    """What every operation needs: the transaction, the acting user, and the process's services.
+
+    ``positions``, when set, collects positions to check against the map later, all at once (imports).
+    """
 
     session: Session
     user: models.User
     settings: Settings
     geocoder: Geocoder
+    positions: PositionBatch | None = None
 
 
 # --- shared steps ---------------------------------------------------------------------------------------------
@@ -54,6 +77,31 @@ def _insert(ctx: Context, row: R, entity: str) -> R:
     audit.record(ctx.session, ctx.user, "create", entity, row.id)
     commit(ctx.session, entity, row.id)
     return row
+
+
+def bulk_insert(session: Session, rows: Sequence[R]) -> list[int]:
+    """Insert new, checked rows of one table in a few multi-row INSERT statements; their ids, in order.
+
+    Much faster than the unit of work for a 50,000-row import; the rows' own objects are not attached (read them
+    again if needed). Columns left unset take their defaults, as an ordinary insert would.
+    """
+    if not rows:
+        return []
+    model = type(rows[0])
+    columns = [c for c in model.__table__.columns if not c.primary_key]
+    values = []
+    for row in rows:
+        item = {}
+        for column in columns:
+            value = getattr(row, column.key)
+            default = column.default
+            if value is None and default is not None:
+                # A scalar default as is; a callable one (the clock, ``list``) is wrapped to take a context.
+                value = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
+            item[column.key] = value
+        values.append(item)
+    found = session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), values)
+    return list(found)
 
 
 def commit(session: Session, entity: str, entity_id: object = "") -> None:
@@ -86,8 +134,15 @@ def changes_of(data: schemas.Strict, record: str) -> dict[str, Any]:
 def place(ctx: Context, record: str, address: str, lat: float | None, lon: float | None) -> tuple[float, float]:
     """A record's position from lat/lon or its address, refused when off the loaded map."""
     lat, lon = resolve_position(ctx.geocoder, record, address, lat, lon)
-    planning.check_on_map(ctx.settings, record, lat, lon)
+    _on_map(ctx, record, lat, lon)
     return lat, lon
+
+
+def _on_map(ctx: Context, record: str, lat: float, lon: float) -> None:
+    if ctx.positions is not None:
+        ctx.positions.add(record, lat, lon)
+    else:
+        planning.check_on_map(ctx.settings, record, lat, lon)
 
 
 def moved_place(ctx: Context, record: str, obj: Any, changes: dict[str, Any]) -> None:
@@ -98,12 +153,12 @@ def moved_place(ctx: Context, record: str, obj: Any, changes: dict[str, Any]) ->
         lat, lon = resolve_position(ctx.geocoder, record, changes["address"], None, None)
     else:
         return
-    planning.check_on_map(ctx.settings, record, lat, lon)
+    _on_map(ctx, record, lat, lon)
     obj.lat, obj.lon = lat, lon
 
 
-def page(session: Session, query: Select[Any], offset: int, limit: int) -> Sequence[Any]:
-    return session.scalars(query.offset(offset).limit(limit)).all()
+def page(session: Session, query: Select[Any], offset: int, limit: int) -> listing.Page:
+    return listing.page(session, query, offset, limit)
 
 
 def _get(session: Session, model: type[M], entity: str, entity_id: int) -> M:
@@ -153,13 +208,13 @@ def get_user(ctx: Context, user_id: int) -> models.User:
     return user
 
 
-def list_users(ctx: Context, role: str | None, offset: int, limit: int) -> Sequence[models.User]:
+def list_users(ctx: Context, role: str | None, offset: int, limit: int) -> listing.Page:
     access.require_role(ctx.user, "coordinator", action="list accounts")
     query = select(models.User).order_by(models.User.id)
     if role is not None:
         query = query.where(models.User.role == role)
     users = page(ctx.session, query, offset, limit)
-    audit.record(ctx.session, ctx.user, "list", "user", ids=[u.id for u in users])
+    audit.record(ctx.session, ctx.user, "list", "user", ids=[u.id for u in users.items])
     commit(ctx.session, "user")
     return users
 
@@ -231,10 +286,12 @@ def vehicles_query(ctx: Context, owner_id: int | None = None) -> Select[Any]:
     return query if owner_id is None else query.where(models.Vehicle.owner_id == owner_id)
 
 
-def list_vehicles(ctx: Context, owner_id: int | None, offset: int, limit: int) -> Sequence[models.Vehicle]:
-    vehicles = page(ctx.session, vehicles_query(ctx, owner_id), offset, limit)
+def list_vehicles(ctx: Context, owner_id: int | None, offset: int, limit: int,
+                  filters: listing.VehicleFilters | None = None) -> listing.Page:
+    query = listing.filtered(vehicles_query(ctx, owner_id), models.Vehicle, filters)
+    vehicles = page(ctx.session, query, offset, limit)
     if access.is_coordinator(ctx.user):
-        audit.record(ctx.session, ctx.user, "list", "vehicle", ids=[v.id for v in vehicles])
+        audit.record(ctx.session, ctx.user, "list", "vehicle", ids=[v.id for v in vehicles.items])
         commit(ctx.session, "vehicle")
     return vehicles
 
@@ -314,9 +371,11 @@ def households_query(ctx: Context, registrar_id: int | None = None) -> Select[An
     return query if registrar_id is None else query.where(models.Household.registrar_id == registrar_id)
 
 
-def list_households(ctx: Context, registrar_id: int | None, offset: int, limit: int) -> Sequence[models.Household]:
-    households = page(ctx.session, households_query(ctx, registrar_id), offset, limit)
-    audit.record(ctx.session, ctx.user, "list", "household", ids=[h.id for h in households])
+def list_households(ctx: Context, registrar_id: int | None, offset: int, limit: int,
+                    filters: listing.HouseholdFilters | None = None) -> listing.Page:
+    query = listing.filtered(households_query(ctx, registrar_id), models.Household, filters)
+    households = page(ctx.session, query, offset, limit)
+    audit.record(ctx.session, ctx.user, "list", "household", ids=[h.id for h in households.items])
     commit(ctx.session, "household")
     return households
 
@@ -374,6 +433,10 @@ def shelters_query(ctx: Context) -> Select[Any]:
     return select(models.Shelter).order_by(models.Shelter.id)
 
 
+def list_shelters(ctx: Context, offset: int, limit: int, filters: listing.ShelterFilters | None = None) -> listing.Page:
+    return page(ctx.session, listing.filtered(shelters_query(ctx), models.Shelter, filters), offset, limit)
+
+
 def change_shelter(ctx: Context, shelter: models.Shelter, changes: dict[str, Any], record: str) -> None:
     moved_place(ctx, record, shelter, changes)
     for name, value in changes.items():
@@ -406,7 +469,7 @@ def delete_shelter(ctx: Context, shelter_id: int, version: int) -> None:
 
 def list_audit(
     ctx: Context, entity: str | None, entity_id: int | None, user_id: int | None, offset: int, limit: int
-) -> Sequence[models.AuditEntry]:
+) -> listing.Page:
     access.require_role(ctx.user, "coordinator", action="read the audit log")
     query = select(models.AuditEntry).order_by(models.AuditEntry.id)
     if entity is not None:

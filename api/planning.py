@@ -7,14 +7,11 @@ Ids in scenarios and plans are ``V<vehicle id>``, ``H<household id>`` and ``S<sh
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from api import models
 from api.config import Settings
@@ -27,7 +24,7 @@ from matcher.problem import Alert, Driver, Household, Shelter
 from matcher.roads.closures import flood_geometry
 from matcher.roads.graph import RoadGraph
 from matcher.roads.load import load_road_graph
-from matcher.roads.snap import snap_points
+from matcher.roads.snap import far_from_roads
 from matcher.scenario import problem_from_dict
 from matcher.solver import SolveParams, solve
 from matcher.solver.replan import replan
@@ -63,15 +60,12 @@ def off_map(settings: Settings, lats: Sequence[float], lons: Sequence[float]) ->
     """``(index, message)`` for every position farther than the snap limit from the map's roads."""
     if not lats:
         return []
-    graph = road_graph(settings)
-    labels = [f"#{i}" for i in range(len(lats))]
-    snapped = snap_points(graph, labels, lats, lons, max_meters=math.inf)
     limit = settings.snap_max_meters
-    far = [int(i) for i in np.flatnonzero(snapped.meters > limit)]
+    far, meters = far_from_roads(road_graph(settings), lats, lons, limit)
     return [
-        (i, f"({lats[i]:.6f}, {lons[i]:.6f}) is {snapped.meters[i]:.0f} m from the nearest road of the map "
-            f"{settings.map_path().name} (limit {limit:.0f} m): off the map, or no road near it")
-        for i in far
+        (int(i), f"({lats[i]:.6f}, {lons[i]:.6f}) is {m:.0f} m from the nearest road of the map "
+                 f"{settings.map_path().name} (limit {limit:.0f} m): off the map, or no road near it")
+        for i, m in zip(far, meters, strict=True)
     ]
 
 

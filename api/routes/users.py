@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
-from api import crud, schemas
+from api import crud, listing, schemas
 from api.access import require_role
 from api.deps import Ctx, CurrentUser, IdPath, Limit, Offset, ServicesDep, SessionDep
 from api.errors import Forbidden
@@ -36,9 +36,10 @@ def me(user: CurrentUser) -> object:
     return user
 
 
-@router.get("", response_model=list[schemas.UserPublic], responses=errors(401, 403))
-def list_users(ctx: Ctx, role: Role | None = None, offset: Offset = 0, limit: Limit = 100) -> object:
-    return crud.list_users(ctx, role, offset, limit)
+@router.get("", response_model=list[schemas.UserPublic], responses={**listing.TOTAL_DOC, **errors(401, 403)})
+def list_users(ctx: Ctx, response: Response, role: Role | None = None, offset: Offset = 0, limit: Limit = 100
+               ) -> object:
+    return listing.answer(response, crud.list_users(ctx, role, offset, limit))
 
 
 @router.get("/{user_id}", response_model=schemas.UserPublic, responses=errors(401, 404))

@@ -1,21 +1,33 @@
-// Households: a registrar sees those they registered, a coordinator all (GET /households decides).
-import { $, all, h, priorityWords, registerServiceWorker, say, start } from "./common.js";
+// Households: a registrar sees those they registered, a coordinator all (GET /households decides), one page at a
+// time, searched, filtered and sorted by the API; CSV import and export below the list.
+import { $, h, priorityWords, registerServiceWorker, say, start } from "./common.js";
+import { Pager, setupCsv } from "./roster.js";
 
-registerServiceWorker();
-start().then(async (user) => {
-  if (!user) return;
-  const households = await all("/households");
-  $("#household-table tbody").replaceChildren(...households.map((x) => h("tr", {},
+function row(x) {
+  return h("tr", {},
     h("td", {}, x.name || `Household ${x.id}`),
+    h("td", {}, x.phone ? h("a", { href: `tel:${x.phone}` }, x.phone) : ""),
     h("td", {}, x.address || `${x.lat.toFixed(5)}, ${x.lon.toFixed(5)}`),
     h("td", {}, x.people),
     h("td", {}, x.wheelchair_users),
     h("td", {}, priorityWords(x.priority)),
     h("td", {}, x.needs.join(", ")),
     h("td", {}, h("a", { href: `/app/households/${x.id}` }, "Change ", h("span", { class: "visually-hidden" }, x.name || `household ${x.id}`))),
-  )));
-  $("#household-table").hidden = households.length === 0;
-  $("#empty").hidden = households.length > 0;
+  );
+}
+
+registerServiceWorker();
+start().then(async (user) => {
+  if (!user) return;
   if (user.role === "registrar") $("h1").textContent = "Households you registered";
-  say(`${households.length} household${households.length === 1 ? "" : "s"}.`);
+  const pager = new Pager({
+    path: "/households", form: $("#household-find"), table: $("#household-table"), nav: $("#household-pages"),
+    noun: "household", nouns: "households",
+    render: (items) => $("#household-table tbody").replaceChildren(...items.map(row)),
+  });
+  await pager.load();
+  const searching = pager.query().toString() !== "";
+  $("#empty").hidden = pager.total > 0 || searching;
+  say(`${pager.total.toLocaleString("en-GB")} household${pager.total === 1 ? "" : "s"}${searching ? " found" : ""}.`);
+  setupCsv("households", { canImport: true, noun: "households", onImported: () => pager.load() });
 });

@@ -4,10 +4,12 @@ import {
   showApiError, start,
 } from "./common.js";
 import { fillPlace, readPlace, setupPlace } from "./place.js";
+import { Pager, setupCsv } from "./roster.js";
 
 let user = null;
 let editing = null; // the vehicle being changed, or null when registering a new one
 let picker = null;
+let pager = null; // coordinators: one page of all the cars at a time
 
 function describe(v) {
   const parts = [`${v.seats} seat${v.seats === 1 ? "" : "s"}`];
@@ -19,7 +21,13 @@ function describe(v) {
 }
 
 async function load() {
+  if (pager) return pager.load();
   const vehicles = await all("/vehicles");
+  cards(vehicles);
+  return vehicles;
+}
+
+function cards(vehicles) {
   const list = $("#vehicle-list");
   list.replaceChildren(...vehicles.map((v) => h("li", { class: "card" },
     h("h3", {}, v.label || `Car ${v.id}`),
@@ -30,8 +38,7 @@ async function load() {
       h("button", { type: "button", class: "secondary", onclick: () => edit(v) }, "Change ", h("span", { class: "visually-hidden" }, v.label || `car ${v.id}`)),
       h("button", { type: "button", class: "secondary", onclick: () => remove(v) }, "Remove ", h("span", { class: "visually-hidden" }, v.label || `car ${v.id}`))),
   )));
-  $("#empty").hidden = vehicles.length > 0;
-  return vehicles;
+  $("#empty").hidden = vehicles.length > 0 || (pager !== null && pager.query().toString() !== "");
 }
 
 function edit(v) {
@@ -128,7 +135,13 @@ start().then(async (me) => {
   $("#vehicle-form").addEventListener("submit", submit);
   $("#cancel").addEventListener("click", reset);
   picker = await setupPlace();
-  const vehicles = await load();
-  if (me.role === "coordinator") $("#list-title").textContent = `All registered cars (${vehicles.length})`;
+  if (me.role === "coordinator") {
+    $("#vehicle-find").hidden = false;
+    pager = new Pager({ path: "/vehicles", form: $("#vehicle-find"), table: $("#vehicle-list"), nav: $("#vehicle-pages"),
+      noun: "car", nouns: "cars", render: cards });
+    setupCsv("vehicles", { canImport: true, noun: "cars", onImported: load });
+  }
+  await load();
+  if (me.role === "coordinator") $("#list-title").textContent = `All registered cars (${pager.total.toLocaleString("en-GB")})`;
   else $("#list-title").textContent = "Your cars";
 });
