@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     #: Argon2 cost; the defaults are argon2-cffi's (RFC 9106 low-memory). Tests lower them for speed.
     password_time_cost: int = Field(default=3, ge=1)
     password_memory_kib: int = Field(default=65536, ge=64)
-    #: Largest CSV upload accepted, in bytes.
-    csv_max_bytes: int = Field(default=5_000_000, ge=1)
+    #: Largest CSV upload accepted, in bytes (a 50,000-household roster is about 6 MB).
+    csv_max_bytes: int = Field(default=20_000_000, ge=1)
     #: Requests of one server process using the database at once (the others wait, holding no thread); capped by
     #: the connection pool. A few keep a Python process busiest: more only contend for its lock (scripts/load.py).
     db_concurrency: int = Field(default=4, ge=1)

@@ -38,7 +38,8 @@ class Roster:
     person: tuple[str, str] | None
     create: type[schemas.Strict]
     update: type[schemas.Strict]
-    new: Callable[..., Any]
+    #: The checked column values of a new record (``crud.household_values``, ...).
+    values: Callable[..., dict[str, Any]]
     find: Callable[[crud.Context, int], Any]
     change: Callable[[crud.Context, Any, dict[str, Any], str], None]
     query: Callable[[crud.Context], Select[Any]]
@@ -63,20 +64,20 @@ ROSTERS = {
         "vehicle", models.Vehicle,
         ("id", "version", "owner_email", "label", "seats", "wheelchair_spaces", "available_from_minute",
          "available_until_minute", "address", "lat", "lon"),
-        ("owner_email", "owner_id"), schemas.VehicleCreate, schemas.VehicleUpdate, crud.new_vehicle,
+        ("owner_email", "owner_id"), schemas.VehicleCreate, schemas.VehicleUpdate, crud.vehicle_values,
         crud.find_vehicle, crud.change_vehicle, crud.vehicles_query, ("volunteer", "coordinator"),
     ),
     "households": Roster(
         "household", models.Household,
         ("id", "version", "registrar_email", "name", "phone", "address", "lat", "lon", "people", "wheelchair_users",
          "needs", "pets", "language", "priority", "notes"),
-        ("registrar_email", "registrar_id"), schemas.HouseholdCreate, schemas.HouseholdUpdate, crud.new_household,
+        ("registrar_email", "registrar_id"), schemas.HouseholdCreate, schemas.HouseholdUpdate, crud.household_values,
         _find_household, crud.change_household, crud.households_query, ("registrar", "coordinator"),
     ),
     "shelters": Roster(
         "shelter", models.Shelter,
         ("id", "version", "name", "address", "lat", "lon", "capacity", "wheelchair_accessible", "pets_allowed"),
-        None, schemas.ShelterCreate, schemas.ShelterUpdate, crud.new_shelter, _find_shelter, crud.change_shelter,
+        None, schemas.ShelterCreate, schemas.ShelterUpdate, crud.shelter_values, _find_shelter, crud.change_shelter,
         crud.shelters_query, ("coordinator",),
     ),
 }
@@ -189,7 +190,7 @@ def import_csv(ctx: crud.Context, kind: str, content: bytes) -> schemas.ImportRe
     if errors:
         ctx.session.rollback()
         raise RowErrors(sorted(errors, key=lambda e: e.row))
-    new_ids = crud.bulk_insert(ctx.session, created)
+    new_ids = crud.bulk_insert(ctx.session, roster.model, created)
     ids = new_ids + [obj.id for obj in updated]
     audit.record(ctx.session, ctx.user, "import", roster.entity, created=new_ids, updated=[o.id for o in updated])
     crud.commit(ctx.session, roster.entity)
@@ -212,7 +213,7 @@ def _check_row(ctx: crud.Context, roster: Roster, number: int, row: dict[str, st
         if row.get("id"):
             updated.append(_update_row(ctx, roster, row, values, record))
         else:
-            created.append(roster.new(ctx, roster.create.model_validate(values), record))
+            created.append(roster.values(ctx, roster.create.model_validate(values), record))
     except ValidationError as exc:
         return _pydantic_errors(number, exc)
     except InputError as exc:

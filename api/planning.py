@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from api import models
@@ -84,7 +85,7 @@ def _named(record: str) -> Iterator[None]:
         raise type(exc)(record, exc.field, exc.message) from None
 
 
-def check_vehicle(record: str, vehicle: models.Vehicle) -> None:
+def check_vehicle(record: str, vehicle: models.Vehicle | SimpleNamespace) -> None:
     """The matcher's own rules for a driver (seats or wheelchair spaces, availability order)."""
     with _named(record):
         Driver(id=record, lat=vehicle.lat, lon=vehicle.lon, seats=vehicle.seats,
@@ -92,7 +93,7 @@ def check_vehicle(record: str, vehicle: models.Vehicle) -> None:
                available_until_minute=vehicle.available_until_minute)
 
 
-def check_household(record: str, household: models.Household) -> None:
+def check_household(record: str, household: models.Household | SimpleNamespace) -> None:
     """The matcher's own rules for a household (wheelchair users within people, ...)."""
     with _named(record):
         Household(id=record, lat=household.lat, lon=household.lon, people=household.people,
@@ -100,7 +101,7 @@ def check_household(record: str, household: models.Household) -> None:
                   needs=tuple(household.needs))
 
 
-def check_shelter(record: str, shelter: models.Shelter) -> None:
+def check_shelter(record: str, shelter: models.Shelter | SimpleNamespace) -> None:
     with _named(record):
         Shelter(id=record, lat=shelter.lat, lon=shelter.lon, capacity=shelter.capacity,
                 wheelchair_accessible=shelter.wheelchair_accessible)
