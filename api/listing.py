@@ -53,6 +53,16 @@ class AtMost(Clause):
 
 
 @dataclass(frozen=True)
+class In(Clause):
+    """``column IN (values)`` (``?ids=3&ids=7``: the records a page needs by id, e.g. those in a plan)."""
+
+    column: str
+
+    def where(self, model: type[Any], value: Any) -> ColumnElement[bool]:
+        return getattr(model, self.column).in_(value)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
 class IsNull(Clause):
     """``true``: the column is empty (e.g. not yet confirmed); ``false``: it is set."""
 
@@ -98,6 +108,7 @@ def _no_nul(value: str | None) -> str | None:
 
 
 SearchText = Annotated[str | None, Field(max_length=200), AfterValidator(_no_nul)]
+Ids = Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None, Field(max_length=1000), In("id")]
 
 
 class Filters(BaseModel):
@@ -116,6 +127,7 @@ class HouseholdFilters(Filters):
                                 description="1 is the most urgent: 2 lists priorities 1 and 2")] = None
     needs: Annotated[SearchText, HasItem("needs"), Field(description="Households with this need, e.g. oxygen")] = None
     wheelchair_users: Annotated[int | None, Eq("wheelchair_users"), Field(ge=0, le=200)] = None
+    ids: Ids = None
     sort: Literal["id", "-id", "name", "-name", "address", "-address", "priority", "-priority", "people",
                   "-people", "created_at", "-created_at"] | None = None
 
@@ -126,6 +138,7 @@ class VehicleFilters(Filters):
     q: Annotated[SearchText, Text(("label", "address")),
                  Field(description="Words in the car's label or address (case-insensitive)")] = None
     wheelchair_spaces: Annotated[int | None, Eq("wheelchair_spaces"), Field(ge=0, le=50)] = None
+    ids: Ids = None
     sort: Literal["id", "-id", "label", "-label", "seats", "-seats", "wheelchair_spaces", "-wheelchair_spaces",
                   "available_from_minute", "-available_from_minute"] | None = None
 
@@ -143,7 +156,7 @@ def clauses(filters: Filters) -> list[tuple[Clause, Any]]:
     found = []
     for name, info in type(filters).model_fields.items():
         value = getattr(filters, name)
-        if value is None or value == "":
+        if value is None or value == "" or value == []:
             continue
         found += [(m, value) for m in info.metadata if isinstance(m, Clause)]
     return found

@@ -37,22 +37,37 @@ function count(n, label, bad = false) {
 }
 
 async function loadCounts() {
-  const [volunteers, vehicles, households, shelters] = await Promise.all([
-    all("/users?role=volunteer"), all("/vehicles"), all("/households"), all("/shelters")]);
-  state.households = new Map(households.map((x) => [x.id, x]));
-  state.vehicles = new Map(vehicles.map((v) => [v.id, v]));
-  const sum = (list, key) => list.reduce((s, x) => s + x[key], 0);
+  // Totals from one small answer, whatever the size of the rosters (GET /rosters/summary).
+  const t = await api("/rosters/summary");
   $("#counts").replaceChildren(
-    count(volunteers.length, "volunteers"),
-    count(vehicles.length, "cars"),
-    count(sum(vehicles, "seats"), "seats"),
-    count(sum(vehicles, "wheelchair_spaces"), "wheelchair places"),
-    count(households.length, "households"),
-    count(sum(households, "people"), "people to move"),
-    count(sum(households, "wheelchair_users"), "wheelchair users"),
-    count(shelters.length, "shelters"),
-    count(sum(shelters, "capacity"), "shelter places"),
+    count(t.volunteers, "volunteers"),
+    count(t.cars, "cars"),
+    count(t.seats, "seats"),
+    count(t.wheelchair_spaces, "wheelchair places"),
+    count(t.households, "households"),
+    count(t.people, "people to move"),
+    count(t.wheelchair_users, "wheelchair users"),
+    count(t.shelters, "shelters"),
+    count(t.shelter_places, "shelter places"),
   );
+}
+
+/** Names and phones of the households and cars in the plan shown (only those: the rosters may be large). */
+async function loadPlanPeople() {
+  const found = state.geojson.features.flatMap((f) => [f.properties.household_id, f.properties.driver_id,
+    ...(f.properties.household_ids || [])]);
+  const ids = (prefix) => [...new Set(found.filter((x) => x && String(x).startsWith(prefix)).map(dbId))];
+  const fetchAll = async (path, wanted) => {
+    const out = [];
+    for (let k = 0; k < wanted.length; k += 200) {
+      const q = wanted.slice(k, k + 200).map((id) => `ids=${id}`).join("&");
+      out.push(...await api(`${path}?limit=1000&${q}`));
+    }
+    return out;
+  };
+  const [households, vehicles] = await Promise.all([fetchAll("/households", ids("H")), fetchAll("/vehicles", ids("V"))]);
+  for (const x of households) state.households.set(x.id, x);
+  for (const v of vehicles) state.vehicles.set(v.id, v);
 }
 
 // --- alerts and jobs ------------------------------------------------------------------------------------------
@@ -121,9 +136,10 @@ async function refresh() {
     const plans = await api(`/alerts/${a.id}/plans`);
     const newest = plans[plans.length - 1] || null;
     if (newest && (!state.plan || state.plan.version !== newest.version || state.plan.alert_id !== a.id)) {
-      if (state.plan) await loadCounts(); // households may have been added since: their names are needed
+      if (state.plan) await loadCounts(); // households may have been added since
       state.plan = newest;
       state.geojson = await api(`/alerts/${a.id}/plans/${newest.version}/geojson`);
+      await loadPlanPeople();
       drawPlan();
     } else if (!newest) {
       state.plan = null;
