@@ -11,12 +11,13 @@ newest plan version of an alert while that alert is active (``can_read_household
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api import models, planning
+from api import models, planning, schemas
 from api.errors import Forbidden
 
 
@@ -54,18 +55,14 @@ def assigned_household_ids(user: models.User, session: Session) -> set[int]:
     newest = (select(models.Plan.alert_id, func.max(models.Plan.version).label("version"))
               .join(models.Alert, models.Alert.id == models.Plan.alert_id)
               .where(models.Alert.status == "active").group_by(models.Plan.alert_id).subquery())
-    plans = session.scalars(select(models.Plan.plan).join(
+    plans = session.scalars(select(models.Plan).join(
         newest, (models.Plan.alert_id == newest.c.alert_id) & (models.Plan.version == newest.c.version)))
     found: set[int] = set()
     for plan in plans:
-        for route in plan.get("routes", []):
-            if route.get("driver_id") not in drivers:
-                continue
-            for stop in route.get("stops", []):
-                for hid in [stop.get("household_id"), *stop.get("household_ids", [])]:
-                    db_id = None if hid is None else planning.db_id(hid)
-                    if db_id is not None:
-                        found.add(db_id)
+        for hid in plan.parsed.household_ids_of(drivers):
+            db_id = planning.db_id(hid)
+            if db_id is not None:
+                found.add(db_id)
     return found
 
 
@@ -85,29 +82,28 @@ def readable_household_ids(user: models.User, session: Session) -> set[str]:
     return {planning.plan_id("household", hid) for hid in session.scalars(query)}
 
 
-def plan_view(user: models.User, alert: models.Alert, plan: dict[str, Any], session: Session) -> dict[str, Any]:
-    """The plan JSON as this user may see it.
+def plan_view(user: models.User, alert: models.Alert, plan: models.Plan, session: Session) -> schemas.PlanPublic:
+    """The plan as this user may see it.
 
     Coordinators see it whole. Anyone else sees the metrics, the routes of their own vehicles while the alert
     is active, and the unserved entries of households they registered -- never another household's stop.
     """
     if is_coordinator(user):
-        return plan
+        return schemas.PlanPublic.model_validate(plan.plan)
     drivers = own_driver_ids(user, session) if alert.status == "active" else set()
     households = readable_household_ids(user, session)
-    view = {k: v for k, v in plan.items() if k not in ("routes", "unserved")}
-    view["routes"] = [r for r in plan.get("routes", []) if r.get("driver_id") in drivers]
-    view["unserved"] = [u for u in plan.get("unserved", []) if u.get("household_id") in households]
-    view["redacted"] = True
-    return view
+    whole = plan.parsed
+    cut = dataclasses.replace(whole, routes=tuple(r for r in whole.routes if r.driver_id in drivers),
+                              unserved=tuple(u for u in whole.unserved if u.household_id in households))
+    return schemas.PlanPublic.model_validate({**cut.to_dict(), "redacted": True})
 
 
 def geojson_view(
     user: models.User, alert: models.Alert, geojson: dict[str, Any], session: Session
-) -> dict[str, Any]:
+) -> schemas.GeoJSONPublic:
     """The plan's GeoJSON with the same cut as ``plan_view``; shelters are public and always kept."""
     if is_coordinator(user):
-        return geojson
+        return schemas.GeoJSONPublic.model_validate(geojson)
     drivers = own_driver_ids(user, session) if alert.status == "active" else set()
     households = readable_household_ids(user, session)
 
@@ -120,4 +116,5 @@ def geojson_view(
             return props.get("driver_id") in drivers
         return kind == "unserved" and props.get("household_id") in households
 
-    return {**geojson, "features": [f for f in geojson.get("features", []) if keep(f)], "redacted": True}
+    return schemas.GeoJSONPublic.model_validate(
+        {**geojson, "features": [f for f in geojson.get("features", []) if keep(f)], "redacted": True})

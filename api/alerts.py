@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Any
 
 from sqlalchemy import select
 
@@ -122,17 +121,17 @@ def _plan(ctx: Context, alert_id: int, version: int) -> tuple[models.Alert, mode
     return alert, plan
 
 
-def get_plan(ctx: Context, alert_id: int, version: int) -> dict[str, Any]:
+def get_plan(ctx: Context, alert_id: int, version: int) -> schemas.PlanPublic:
     """The solver's plan JSON, cut to what the user may see (``access.plan_view``); the read is audited."""
     alert, plan = _plan(ctx, alert_id, version)
-    view = access.plan_view(ctx.user, alert, plan.plan, ctx.session)
+    view = access.plan_view(ctx.user, alert, plan, ctx.session)
     audit.record(ctx.session, ctx.user, "read", "plan", plan.id, alert_id=alert_id, version=version,
-                 routes=len(view.get("routes", [])))
+                 routes=len(view.routes))
     commit(ctx.session, "plan", plan.id)
     return view
 
 
-def get_plan_geojson(ctx: Context, alert_id: int, version: int) -> dict[str, Any]:
+def get_plan_geojson(ctx: Context, alert_id: int, version: int) -> schemas.GeoJSONPublic:
     alert, plan = _plan(ctx, alert_id, version)
     view = access.geojson_view(ctx.user, alert, plan.geojson, ctx.session)
     audit.record(ctx.session, ctx.user, "read", "plan_geojson", plan.id, alert_id=alert_id, version=version)

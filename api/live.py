@@ -5,15 +5,15 @@ against re-plans being published, and commits its change, its audit entries and 
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from api import access, alerts, audit, crud, jobs, livestate, models, planning, schemas
 from api import live_schemas as ls
 from api.crud import Context, commit
 from api.errors import Conflict, NotFound, StaleVersion
+from matcher.codes import ALLOWED, DONE
 from matcher.errors import InputError
+from matcher.plan import Stop
 
 #: Largest number of closures an alert keeps (the same bounds as when it is posted).
 MAX_CLOSED_WAYS, MAX_FLOOD_ZONES = 10_000, 100
@@ -33,23 +33,23 @@ def _stop_public(row: models.StopStatus, plan_version: int) -> ls.StopStatusPubl
 # --- stop statuses ------------------------------------------------------------------------------------------
 
 
-def _route_stop(plan: models.Plan, driver_id: str, index: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    route = next((r for r in plan.plan.get("routes", []) if r["driver_id"] == driver_id), None)
-    if route is None or index >= len(route["stops"]):
+def _route_stop(plan: models.Plan, driver_id: str, index: int) -> tuple[tuple[Stop, ...], Stop]:
+    stop = plan.parsed.stop(driver_id, index)
+    if stop is None:
         raise NotFound("stop", f"{driver_id}/{index} of plan version {plan.version}")
-    return route["stops"], route["stops"][index]
+    return plan.parsed.stops_of(driver_id), stop
 
 
-def _check_order(stops: list[dict[str, Any]], index: int, status: str, status_of: dict[int, str]) -> None:
+def _check_order(stops: tuple[Stop, ...], index: int, status: str, status_of: dict[int, str]) -> None:
     """Stops are done in driving order, so the leading done stops are exactly what has happened."""
     record = f"stop {index}"
-    if status in livestate.DONE:
-        waiting = next((i for i in range(index) if status_of.get(i) not in livestate.DONE), None)
+    if status in DONE:
+        waiting = next((i for i in range(index) if status_of.get(i) not in DONE), None)
         if waiting is not None:
             raise InputError(record, "stop_index", f"stop {waiting} before it is not done yet: stops are done in "
                                                    "order, report that one first")
     else:
-        later = next((i for i in range(index + 1, len(stops)) if status_of.get(i) in livestate.DONE), None)
+        later = next((i for i in range(index + 1, len(stops)) if status_of.get(i) in DONE), None)
         if later is not None:
             raise InputError(record, "status", f"stop {later} after it is already done: a stop before a done "
                                                "stop cannot be undone")
@@ -73,9 +73,9 @@ def set_stop_status(
         raise Conflict(f"plan version {data.plan_version} is no longer current (version {plan.version} is): "
                        "reload your manifest and report the stop again")
     stops, stop = _route_stop(plan, data.driver_id, data.stop_index)
-    if data.status not in livestate.ALLOWED[stop["type"]]:
-        allowed = ", ".join(sorted(livestate.ALLOWED[stop["type"]]))
-        raise InputError(f"stop {data.stop_index}", "status", f"a {stop['type']} stop takes one of: {allowed}")
+    if data.status not in ALLOWED[stop.type]:
+        allowed = ", ".join(sorted(ALLOWED[stop.type]))
+        raise InputError(f"stop {data.stop_index}", "status", f"a {stop.type} stop takes one of: {allowed}")
     rows = {i: row for (d, i), row in livestate.statuses(ctx.session, plan.id).items() if d == data.driver_id}
     row = rows.get(data.stop_index)
     if (None if row is None else row.version) != data.version:
@@ -84,7 +84,7 @@ def set_stop_status(
     _check_order(stops, data.stop_index, data.status, {i: r.status for i, r in rows.items()})
     if row is None:
         row = models.StopStatus(plan_id=plan.id, driver_id=data.driver_id, stop_index=data.stop_index,
-                                household_id=stop.get("household_id"), status=data.status)
+                                household_id=stop.household_id, status=data.status)
         ctx.session.add(row)
     row.status, row.note, row.by_user_id, row.at = data.status, data.note, ctx.user.id, models.utcnow()
     ctx.session.flush()

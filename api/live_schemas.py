@@ -18,8 +18,10 @@ from api.schemas import (
     Strict,
     Version,
 )
+from matcher.codes import StopStatus
 
-StopStatusName = Literal["on_the_way", "picked_up", "dropped_off", "no_show", "cannot_reach"]
+#: A stop's status (``matcher.codes.StopStatus``).
+StopStatusName = StopStatus
 #: A plan's driver id, ``V<vehicle id>``.
 DriverId = Annotated[str, StringConstraints(pattern=r"^V[1-9][0-9]{0,9}$")]
 StopIndex = Annotated[int, Field(ge=0, le=100_000)]

@@ -16,12 +16,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from api import models, planning
-
-DONE = frozenset({"picked_up", "dropped_off", "no_show", "cannot_reach"})
-MISSED = frozenset({"no_show", "cannot_reach"})
-#: Which statuses fit which stop type (a drop-off is never a no-show: its riders are on board).
-ALLOWED = {"pickup": frozenset({"on_the_way", "picked_up", "no_show", "cannot_reach"}),
-           "dropoff": frozenset({"on_the_way", "dropped_off"})}
+from matcher.codes import DONE, MISSED, StopStatus
+from matcher.plan import Plan
 
 
 def lock_alert(session: Session, alert_id: int) -> models.Alert:
@@ -50,12 +46,12 @@ def statuses(session: Session, plan_id: int) -> dict[tuple[str, int], models.Sto
     return {(row.driver_id, row.stop_index): row for row in rows}
 
 
-def completed(plan: dict[str, Any], status_of: dict[tuple[str, int], str]) -> dict[str, int]:
+def completed(plan: Plan, status_of: dict[tuple[str, int], str]) -> dict[str, int]:
     """Per driver, how many leading stops of their route are done."""
     out: dict[str, int] = {}
-    for route in plan.get("routes", []):
-        driver, n = route["driver_id"], 0
-        while n < len(route["stops"]) and status_of.get((driver, n)) in DONE:
+    for route in plan.routes:
+        driver, n = route.driver_id, 0
+        while n < len(route.stops) and status_of.get((driver, n)) in DONE:
             n += 1
         if n:
             out[driver] = n
@@ -78,8 +74,8 @@ def missed(session: Session, alert_id: int, up_to_version: int) -> tuple[frozens
         if version == newest[str(household)]:
             seen.setdefault(str(household), set()).add(status)
     # A household of which any part was picked up is on its way, whatever happened at its other stops.
-    no_shows = {h for h, s in seen.items() if s & MISSED and "picked_up" not in s}
-    unreachable = {h for h in no_shows if "cannot_reach" in seen[h] and "no_show" not in seen[h]}
+    no_shows = {h for h, s in seen.items() if s & MISSED and StopStatus.PICKED_UP not in s}
+    unreachable = {h for h in no_shows if StopStatus.CANNOT_REACH in seen[h] and StopStatus.NO_SHOW not in seen[h]}
     return frozenset(no_shows), frozenset(unreachable)
 
 
@@ -98,7 +94,7 @@ def live_input(session: Session, alert: models.Alert, base: models.Plan, minute:
     """The live state of ``alert`` on its plan version ``base`` at ``minute``."""
     status_of = {key: row.status for key, row in statuses(session, base.id).items()}
     no_shows, unreachable = missed(session, alert.id, base.version)
-    return planning.LiveInput(minute, completed(base.plan, status_of), dropped_drivers(session, alert.id),
+    return planning.LiveInput(minute, completed(base.parsed, status_of), dropped_drivers(session, alert.id),
                               no_shows, unreachable)
 
 
@@ -114,13 +110,11 @@ def carry_over(scenario: dict[str, Any], base: models.Plan, live: planning.LiveI
     picked: set[str] = set()
     shelters: set[str] = set()
     drivers = {d for d, n in live.completed.items() if n > 0}
-    for route in base.plan.get("routes", []):
-        done = live.completed.get(route["driver_id"], 0)
-        for i, stop in enumerate(route["stops"]):
-            if stop["type"] == "dropoff":
-                shelters.add(stop["shelter_id"])
-            elif i < done:
-                picked.add(stop["household_id"])
+    for driver, i, stop in base.parsed.stops():
+        if stop.type == "dropoff":
+            shelters.add(str(stop.shelter_id))
+        elif i < live.completed.get(driver, 0):
+            picked.add(str(stop.household_id))
     wanted = {"households": picked, "drivers": drivers, "shelters": shelters}
     brought: dict[str, set[str]] = {}
     for kind, ids in wanted.items():
@@ -132,24 +126,16 @@ def carry_over(scenario: dict[str, Any], base: models.Plan, live: planning.LiveI
     return out, frozenset(brought.get("drivers", set()))
 
 
-def same_place(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Two plan stops at the same household (and part) or the same shelter."""
-    keys = ("type", "household_id", "part", "shelter_id")
-    return all(a.get(k) == b.get(k) for k in keys)
-
-
 def carry_statuses(session: Session, base: models.Plan, new: models.Plan, live: planning.LiveInput) -> int:
     """Copy the base version's statuses onto the new version: completed stops keep theirs (same place in the
     route, as history is kept), and an ``on_the_way`` stays when the driver's stop there is still the same."""
-    routes = {route["driver_id"]: route for route in new.plan.get("routes", [])}
-    old_routes = {route["driver_id"]: route for route in base.plan.get("routes", [])}
     copied = 0
     for (driver, index), row in statuses(session, base.id).items():
-        route, old = routes.get(driver), old_routes.get(driver)
-        if route is None or old is None or index >= len(route["stops"]) or index >= len(old["stops"]):
+        stop, old = new.parsed.stop(driver, index), base.parsed.stop(driver, index)
+        if stop is None or old is None:
             continue
         history = index < live.completed.get(driver, 0)
-        if history or (row.status == "on_the_way" and same_place(old["stops"][index], route["stops"][index])):
+        if history or (row.status == StopStatus.ON_THE_WAY and old.same_place(stop)):
             session.add(models.StopStatus(plan_id=new.id, driver_id=driver, stop_index=index,
                                           household_id=row.household_id, status=row.status,
                                           by_user_id=row.by_user_id, at=row.at, note=row.note))

@@ -15,6 +15,7 @@ from api import access, alerts, audit, livestate, models, planning
 from api import live_schemas as ls
 from api.crud import Context, commit
 from api.errors import NotFound
+from matcher.plan import Leg, Plan, Stop
 
 
 def _clock(start: datetime, minute: float) -> datetime:
@@ -57,24 +58,26 @@ def _target(ctx: Context, alert: models.Alert, user_id: int | None) -> models.Us
     return target
 
 
-def _stop(index: int, stop: dict[str, Any], leg: dict[str, Any], start: datetime,
-          homes: dict[int, models.Household], shelters: dict[int, models.Shelter], scenario: dict[str, Any],
-          status: models.StopStatus | None) -> ls.ManifestStop:
-    out = ls.ManifestStop.model_validate({
-        "index": index, **{k: stop[k] for k in ("type", "arrive_minute", "depart_minute", "lat", "lon")},
-        "arrive_at": _clock(start, stop["arrive_minute"]), "depart_at": _clock(start, stop["depart_minute"]),
-        "people": stop.get("people", 0), "wheelchair_users": stop.get("wheelchair_users", 0),
-        "leg": {"minutes": leg["minutes"], "meters": leg.get("meters"), "coordinates": leg.get("coordinates", [])},
-        "status": None if status is None else status.status,
-        "status_version": None if status is None else status.version,
-        "status_at": None if status is None else status.at})
-    if stop["type"] == "pickup":
-        db_id = planning.db_id(stop["household_id"])
-        out.household_id, out.part, out.parts = stop["household_id"], stop.get("part"), stop.get("parts")
+def _stop(index: int, stop: Stop, leg: Leg, start: datetime, homes: dict[int, models.Household],
+          shelters: dict[int, models.Shelter], scenario: dict[str, Any], status: models.StopStatus | None
+          ) -> ls.ManifestStop:
+    out = ls.ManifestStop(
+        index=index, type=stop.type, arrive_minute=round(stop.arrive_minute, 2),
+        depart_minute=round(stop.depart_minute, 2), lat=stop.lat, lon=stop.lon,
+        arrive_at=_clock(start, round(stop.arrive_minute, 2)), depart_at=_clock(start, round(stop.depart_minute, 2)),
+        people=stop.people, wheelchair_users=stop.wheelchair_users,
+        leg=ls.ManifestLeg(**leg.to_dict()),
+        status=None if status is None else ls.StopStatusName(status.status),
+        status_version=None if status is None else status.version,
+        status_at=None if status is None else status.at)
+    if stop.type == "pickup":
+        hid = str(stop.household_id)
+        db_id = planning.db_id(hid)
+        out.household_id, out.part, out.parts = hid, stop.part, stop.parts
         out.household = _household(None if db_id is None else homes.get(db_id))
     else:
-        out.shelter_id, out.household_ids = stop["shelter_id"], list(stop.get("household_ids", []))
-        out.shelter = _shelter(stop["shelter_id"], shelters, scenario)
+        out.shelter_id, out.household_ids = str(stop.shelter_id), list(stop.household_ids)
+        out.shelter = _shelter(str(stop.shelter_id), shelters, scenario)
     return out
 
 
@@ -97,23 +100,24 @@ def manifest(ctx: Context, alert_id: int, user_id: int | None = None) -> ls.Mani
     plan = livestate.latest_plan(ctx.session, alert.id)
     vehicles = {planning.plan_id("vehicle", v.id): v for v in
                 ctx.session.scalars(select(models.Vehicle).where(models.Vehicle.owner_id == target.id))}
-    routes = [] if plan is None else [r for r in plan.plan.get("routes", []) if r["driver_id"] in vehicles]
-    homes = _homes(ctx, {i for r in routes for s in r["stops"] if s["type"] == "pickup"
-                                          for i in [planning.db_id(s["household_id"])] if i is not None})
-    shelters = _shelters(ctx, {i for r in routes for s in r["stops"] if s["type"] == "dropoff"
-                                           for i in [planning.db_id(s["shelter_id"])] if i is not None})
+    routes = [] if plan is None else [r for r in plan.parsed.routes if r.driver_id in vehicles]
+    mine = Plan(plan.parsed.scenario, plan.parsed.metrics, tuple(routes)) if plan is not None else None
+    homes = _homes(ctx, {i for hid in (mine.picked_ids() if mine else ()) for i in [planning.db_id(hid)]
+                         if i is not None})
+    shelters = _shelters(ctx, {i for sid in (mine.shelter_ids() if mine else ()) for i in [planning.db_id(sid)]
+                               if i is not None})
     status = {} if plan is None else livestate.statuses(ctx.session, plan.id)
+    done = {} if mine is None else livestate.completed(mine, {k: v.status for k, v in status.items()})
     dropped = livestate.dropped_drivers(ctx.session, alert.id)
     out_routes = []
     for route in routes:
         stops = [_stop(i, s, leg, alert.start, homes, shelters, plan.scenario if plan else {},
-                       status.get((route["driver_id"], i)))
-                 for i, (s, leg) in enumerate(zip(route["stops"], route["legs"], strict=True))]
-        done = livestate.completed({"routes": [route]}, {k: v.status for k, v in status.items()})
-        vehicle = vehicles[route["driver_id"]]
-        out_routes.append(ls.ManifestRoute(driver_id=route["driver_id"], vehicle_id=vehicle.id,
-                                           vehicle_label=vehicle.label, dropped_out=route["driver_id"] in dropped,
-                                           completed=done.get(route["driver_id"], 0), stops=stops))
+                       status.get((route.driver_id, i)))
+                 for i, (s, leg) in enumerate(zip(route.stops, route.legs, strict=True))]
+        vehicle = vehicles[route.driver_id]
+        out_routes.append(ls.ManifestRoute(driver_id=route.driver_id, vehicle_id=vehicle.id,
+                                           vehicle_label=vehicle.label, dropped_out=route.driver_id in dropped,
+                                           completed=done.get(route.driver_id, 0), stops=stops))
     version = None if plan is None else plan.version
     audit.record(ctx.session, ctx.user, "read", "manifest", target.id, alert_id=alert.id, plan_version=version,
                  households=sorted(homes))

@@ -7,6 +7,7 @@ as in the matcher, because volunteers register weeks before any alert ("free fro
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,12 +28,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from matcher.codes import StopStatus as StopStatusCode
+from matcher.plan import Plan as MatcherPlan
+
 ROLES = ("coordinator", "volunteer", "registrar")
 ALERT_STATUSES = ("active", "closed")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 #: ``plan``: solve the alert from scratch; ``replan``: continue the latest plan version from the live state.
 JOB_KINDS = ("plan", "replan")
-STOP_STATUSES = ("on_the_way", "picked_up", "dropped_off", "no_show", "cannot_reach")
+STOP_STATUSES = tuple(StopStatusCode)
 
 
 def utcnow() -> datetime:
@@ -224,6 +228,11 @@ class Plan(Base):
     minute: Mapped[float | None] = mapped_column(Float)
     stability: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @functools.cached_property
+    def parsed(self) -> MatcherPlan:
+        """The plan JSON parsed once into the matcher's typed ``Plan`` (a published plan never changes)."""
+        return MatcherPlan.from_dict(self.plan)
 
 
 class StopStatus(Versioned, Base):

@@ -6,6 +6,7 @@ Ids in scenarios and plans are ``V<vehicle id>``, ``H<household id>`` and ``S<sh
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,10 +18,11 @@ from typing import Any
 from api import models
 from api.config import Settings
 from matcher.check import assert_plan_valid
+from matcher.codes import MISSED_REASONS, StopStatus
 from matcher.errors import InputError, MapError
 from matcher.geojson import plan_to_geojson
 from matcher.live import LiveState
-from matcher.plan import Plan
+from matcher.plan import Plan, ReplanSummary
 from matcher.problem import Alert, Driver, Household, Shelter
 from matcher.roads.closures import flood_geometry
 from matcher.roads.graph import RoadGraph
@@ -183,8 +185,7 @@ def solve_scenario(
 
 #: The matcher knows one code for a household not picked up at its stop (``no_show``); the service keeps it and
 #: says why when the driver could not get there at all.
-CANNOT_REACH_REASON = ("cannot reach: the driver could not get to the address; call them, and report a closure "
-                       "if a road is blocked")
+CANNOT_REACH_REASON = MISSED_REASONS[StopStatus.CANNOT_REACH]
 
 
 @dataclass(frozen=True)
@@ -216,12 +217,9 @@ def replan_scenario(
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
     result = replan(scenario.problem, Plan.from_dict(previous_plan), state, params, progress)
     assert_plan_valid(result.residual, result.future, scenario.graph, scenario.closed_mask)
-    plan = result.plan.to_dict()
-    for entry in plan["unserved"]:
-        if entry["household_id"] in live.cannot_reach:
-            entry["reason"] = CANNOT_REACH_REASON
+    unserved = tuple(dataclasses.replace(u, reason=CANNOT_REACH_REASON) if u.household_id in live.cannot_reach
+                     else u for u in result.plan.unserved)
     # Counts only: non-coordinators see this block, so no household ids go in it.
-    plan["replan"] = {"minute": round(live.minute, 2), "stability": round(result.stability, 4),
-                      "households_reassigned": len(result.reassigned), "seconds": round(result.seconds, 3)}
-    geojson = plan_to_geojson(Plan.from_dict(plan), scenario.problem)
-    return SolvedPlan(plan, geojson, result.stability)
+    plan = dataclasses.replace(result.plan, unserved=unserved, replan=ReplanSummary(
+        live.minute, result.stability, len(result.reassigned), result.seconds))
+    return SolvedPlan(plan.to_dict(), plan_to_geojson(plan, scenario.problem), result.stability)

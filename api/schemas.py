@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from matcher.codes import UnservedCode
+
 Role = Literal["coordinator", "volunteer", "registrar"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 AlertStatus = Literal["active", "closed"]
@@ -342,3 +344,95 @@ class AuditPublic(Public):
     entity: str
     entity_id: int | None
     detail: dict[str, Any]
+
+
+# --- the plan format (README "Plan format"): what GET /alerts/{id}/plans/{version} answers ---------------------
+
+
+class PlanModel(BaseModel):
+    """A part of the plan format; answers leave out the fields the stored plan does not have for a stop."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class StopPublic(PlanModel):
+    """A pickup at a household's home or a drop-off at a shelter; minutes are after the alert start."""
+
+    type: Literal["pickup", "dropoff"]
+    #: Pickups: the household (``H<id>``), and for a household split over cars, which part of how many.
+    household_id: str | None = None
+    part: int | None = None
+    parts: int | None = None
+    #: Drop-offs: the shelter (``S<id>``) and the households who get off there.
+    shelter_id: str | None = None
+    household_ids: list[str] | None = None
+    people: int
+    wheelchair_users: int
+    lat: float
+    lon: float
+    arrive_minute: float
+    depart_minute: float
+
+
+class LegPublic(PlanModel):
+    """The drive to a stop: minutes, meters (``null`` when times came from a table), road path ``[lon, lat]``."""
+
+    minutes: float
+    meters: float | None
+    coordinates: list[list[float]]
+
+
+class RoutePublic(PlanModel):
+    """One driver's stops in order; ``legs[i]`` ends at ``stops[i]``."""
+
+    driver_id: str
+    stops: list[StopPublic]
+    legs: list[LegPublic]
+
+
+class UnservedPublic(PlanModel):
+    """A household the plan does not bring out: a stable ``code`` (``matcher.codes.UnservedCode``), words."""
+
+    household_id: str
+    code: UnservedCode
+    reason: str
+
+
+class MetricsPublic(PlanModel):
+    clearance_minute: float
+    households_served: int
+    households_unserved: int
+    people_served: int
+    solve_seconds: float | None = None
+    drive_minutes: float | None = None
+    first_plan_seconds: float | None = None
+
+
+class ReplanPublic(PlanModel):
+    """A re-plan's figures (counts only): its live minute, the share of waiting households that kept their
+    driver, how many moved, and how long it took."""
+
+    minute: float
+    stability: float
+    households_reassigned: int
+    seconds: float
+
+
+class PlanPublic(PlanModel):
+    """A plan as this user may see it: coordinators see it whole; others (``redacted``) see the metrics, the
+    routes of their own vehicles while the alert is active, and the unserved households they registered."""
+
+    scenario: str | None = None
+    metrics: MetricsPublic
+    routes: list[RoutePublic]
+    unserved: list[UnservedPublic]
+    replan: ReplanPublic | None = None
+    redacted: bool | None = None
+
+
+class GeoJSONPublic(PlanModel):
+    """The plan as a GeoJSON FeatureCollection (features: shelters, stops, legs, unserved), cut like the plan."""
+
+    type: Literal["FeatureCollection"]
+    features: list[dict[str, Any]]
+    redacted: bool | None = None

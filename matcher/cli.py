@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from matcher.errors import EvacError
+from matcher.errors import EvacError, SolverError
 from matcher.geojson import plan_to_geojson
 from matcher.settings import get_settings
 
@@ -74,8 +74,7 @@ def plan(
         if violations:
             for v in violations[:20]:
                 _say(f"plan check: {v}")
-            _say(f"error: the plan failed its check ({len(violations)} violations); this is a bug")
-            raise typer.Exit(3)
+            raise SolverError(f"the plan failed its check ({len(violations)} violations); this is a bug")
         _say("plan check: ok")
         if out is not None:
             _write_json(out, result.to_dict())

@@ -8,30 +8,160 @@ up wait, shelters have the room that is left. Completed stops are history and ne
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
+from matcher.codes import DONE, MISSED, MISSED_REASONS, StopStatus, UnservedCode
 from matcher.plan import Leg, Metrics, Plan, Route, Stop, Unserved
 from matcher.problem import Driver, Household, Problem, Shelter
 from matcher.travel import LegPath, LocationRef, TravelTimes
 
 
+class LiveEvent(StrEnum):
+    """What happened since the plan being followed was made; the re-plan policy decides on them."""
+
+    STOP_REPORT = "stop_report"  # a stop picked up or dropped off
+    NO_SHOW = "no_show"  # nobody at the door, or the driver could not get there
+    NOT_READY = "not_ready"  # a household will be ready later than planned
+    DROPOUT = "dropout"  # a driver can drive no more
+    CLOSURE = "closure"  # roads closed or a flood zone grown
+    NEW_REQUEST = "new_request"  # a household asked for a ride during the alert
+    SHELTER_CHANGE = "shelter_change"  # a shelter's room changed
+    COORDINATOR = "coordinator"  # a coordinator asked for a re-plan
+
+
+@dataclass(frozen=True)
+class StopReport:
+    """A driver's report on one stop: stop ``stop_index`` of ``driver_id``'s route in plan ``plan_version``.
+
+    ``household_id`` is the household picked up (pickups); reports of one household on several plan versions
+    are weighed by the newest version that has any (see ``derive_state``).
+    """
+
+    driver_id: str
+    stop_index: int
+    status: StopStatus
+    household_id: str | None = None
+    plan_version: int = 0
+
+
+@dataclass(frozen=True)
+class Closures:
+    """The roads closed at the minute of the state: OSM way ids and the number of flood zones."""
+
+    closed_ways: tuple[int, ...] = ()
+    flood_zones: int = 0
+
+
 @dataclass(frozen=True)
 class LiveState:
-    """What has happened by ``minute``.
+    """Everything a re-plan needs to know about what has happened by ``minute`` (built by ``derive_state``).
 
-    ``completed[driver_id]`` is how many stops of that driver's route in the previous plan are done
-    (arrived and left); a completed pickup of a no-show counts as done but puts nobody on board.
-    ``dropped_drivers`` can drive no more (they still deliver riders on board); ``no_shows`` are
-    households that were not there when their driver came (nobody of them was picked up).
+    ``completed[driver_id]`` is how many leading stops of that driver's route in the plan being followed are
+    done (arrived and left); a done pickup of a missed household counts as done but puts nobody on board.
+    ``dropped_drivers`` can drive no more (they still deliver riders on board). ``no_shows`` are households
+    missed at their stop (nobody of them was picked up), ``cannot_reach`` those of them the driver could not
+    get to (``missed_reason`` says which). ``on_board[driver_id]`` are the households in that car.
+    ``new_requests`` and ``closures`` describe the picture the re-plan's problem holds; ``events`` say what
+    happened since the plan being followed, for the re-plan policy.
     """
 
     minute: float
     completed: Mapping[str, int] = field(default_factory=dict)
     dropped_drivers: frozenset[str] = frozenset()
     no_shows: frozenset[str] = frozenset()
+    cannot_reach: frozenset[str] = frozenset()
+    on_board: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    new_requests: frozenset[str] = frozenset()
+    closures: Closures = Closures()
+    events: frozenset[LiveEvent] = frozenset()
+
+    def missed_reason(self, household_id: str) -> str:
+        """Why a missed household left the plan, in words for the coordinator."""
+        status = StopStatus.CANNOT_REACH if household_id in self.cannot_reach else StopStatus.NO_SHOW
+        return MISSED_REASONS[status]
+
+    def same_history(self, other: LiveState) -> bool:
+        """The same stops done and the same households missed (what a re-plan being published must still hold)."""
+        return (dict(self.completed), self.no_shows) == (dict(other.completed), other.no_shows)
+
+
+def leading_done(plan: Plan, status_of: Mapping[tuple[str, int], str]) -> dict[str, int]:
+    """Per driver, how many leading stops of their route are done (stops are done in driving order)."""
+    out: dict[str, int] = {}
+    for route in plan.routes:
+        n = 0
+        while n < len(route.stops) and status_of.get((route.driver_id, n)) in DONE:
+            n += 1
+        if n:
+            out[route.driver_id] = n
+    return out
+
+
+def missed_households(reports: Iterable[StopReport]) -> tuple[frozenset[str], frozenset[str]]:
+    """``(no_shows, cannot_reach)`` from pickup reports, each household judged by its newest plan version.
+
+    A household is missed when that version has ``no_show`` or ``cannot_reach`` for it and no ``picked_up``
+    (a household of which any part was picked up is on its way, whatever happened at its other stops); an
+    undone report (the stop back to waiting, no report) puts it back.
+    """
+    seen: dict[str, tuple[int, set[StopStatus]]] = {}
+    for report in reports:
+        if report.household_id is None:
+            continue
+        version, statuses = seen.get(report.household_id, (report.plan_version, set()))
+        if report.plan_version > version:
+            version, statuses = report.plan_version, set()
+        if report.plan_version == version:
+            statuses.add(report.status)
+        seen[report.household_id] = (version, statuses)
+    no_shows = {h for h, (_, s) in seen.items() if s & MISSED and StopStatus.PICKED_UP not in s}
+    unreachable = {h for h in no_shows
+                   if StopStatus.CANNOT_REACH in seen[h][1] and StopStatus.NO_SHOW not in seen[h][1]}
+    return frozenset(no_shows), frozenset(unreachable)
+
+
+def riders_on_board(plan: Plan, completed: Mapping[str, int], no_shows: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """Per driver, the households picked up in the done part of the route and not yet dropped off."""
+    out: dict[str, tuple[str, ...]] = {}
+    for route in plan.routes:
+        riders: list[str] = []
+        for stop in route.stops[: completed.get(route.driver_id, 0)]:
+            if stop.type == "pickup" and str(stop.household_id) not in no_shows:
+                riders.append(str(stop.household_id))
+            elif stop.type == "dropoff":
+                riders = [h for h in riders if h not in stop.household_ids]
+        if riders:
+            out[route.driver_id] = tuple(dict.fromkeys(riders))
+    return out
+
+
+def derive_state(
+    plan: Plan,
+    reports: Iterable[StopReport],
+    minute: float,
+    *,
+    plan_version: int = 0,
+    dropped_drivers: frozenset[str] = frozenset(),
+    new_requests: frozenset[str] = frozenset(),
+    closures: Closures = Closures(),
+    events: frozenset[LiveEvent] = frozenset(),
+) -> LiveState:
+    """The live state from the stop reports: the one place where reports become what a re-plan keeps.
+
+    ``plan`` is the plan being followed (version ``plan_version``); ``reports`` are its stop reports and, for
+    missed households, those of earlier versions. The service translates database rows into reports, the
+    drills their simulated cars' stops.
+    """
+    reports = tuple(reports)
+    status_of = {(r.driver_id, r.stop_index): r.status for r in reports if r.plan_version == plan_version}
+    completed = leading_done(plan, status_of)
+    no_shows, cannot_reach = missed_households(r for r in reports if r.plan_version <= plan_version)
+    return LiveState(minute, completed, dropped_drivers, no_shows, cannot_reach,
+                     riders_on_board(plan, completed, no_shows), new_requests, closures, events)
 
 
 @dataclass(frozen=True)
@@ -46,6 +176,10 @@ class Frozen:
     picked: frozenset[tuple[str, int]]  # (household id, part) picked up in the fixed part
 
 
+#: A previous plan's future: driver id -> [(pickups as (household id, part)), shelter id] per trip.
+Trips = dict[str, list[tuple[list[tuple[str, int]], str]]]
+
+
 @dataclass(frozen=True, eq=False)
 class Residual:
     """The problem left to plan, and the fixed parts it continues."""
@@ -56,7 +190,7 @@ class Residual:
     delivered: dict[str, int]
     no_shows: tuple[Unserved, ...]
     #: previous plan's future: driver id -> [(pickups as (household id, part)), shelter id] per trip
-    previous_trips: dict[str, list[tuple[list[tuple[str, int]], str]]]
+    previous_trips: Trips
 
 
 class _RemappedRouter:
@@ -74,12 +208,6 @@ class _RemappedRouter:
         if self._travel.router is None:
             return [self._travel.leg(a, b) for a, b in mapped]
         return self._travel.router.paths(mapped)
-
-
-def _place_of(stop: Stop) -> LocationRef:
-    if stop.type == "pickup":
-        return LocationRef("household", str(stop.household_id))
-    return LocationRef("shelter", str(stop.shelter_id))
 
 
 def _freeze(
@@ -113,7 +241,7 @@ def _freeze(
                 on_board.pop(hid, None)
         stops.append(stop)
     driver = problem.driver(route.driver_id)
-    place = _place_of(stops[-1]) if stops else LocationRef("driver", driver.id)
+    place = stops[-1].place if stops else LocationRef("driver", driver.id)
     clock = max(stops[-1].depart_minute if stops else driver.available_from_minute, now)
     rest = list(route.stops[done:])
     # Riders on board stay with their driver: drive them to the shelter the plan had for them.
@@ -142,20 +270,16 @@ def _nearest_shelter(problem: Problem, place: LocationRef) -> str:
     return problem.shelters[int(np.argmin(times))].id
 
 
-def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Residual:
-    """The part of ``problem`` still to plan at ``state.minute``, given ``previous`` and what happened.
-
-    ``problem`` is the current picture (it may hold new households and new closures); ``previous``
-    is the plan being followed.
-    """
-    now = state.minute
+def _freeze_routes(problem: Problem, previous: Plan, state: LiveState) -> tuple[dict[str, Frozen], Trips]:
+    """Each driver's fixed part, and the trips the previous plan had for them after it."""
     frozen: dict[str, Frozen] = {}
-    previous_trips: dict[str, list[tuple[list[tuple[str, int]], str]]] = {}
+    previous_trips: Trips = {}
+    drivers = {d.id for d in problem.drivers}
     for route in previous.routes:
-        if route.driver_id not in {d.id for d in problem.drivers}:
+        if route.driver_id not in drivers:
             continue
         done = int(state.completed.get(route.driver_id, 0))
-        fixed, rest = _freeze(problem, route, min(done, len(route.stops)), now, state.no_shows)
+        fixed, rest = _freeze(problem, route, min(done, len(route.stops)), state.minute, state.no_shows)
         frozen[route.driver_id] = fixed
         trips: list[tuple[list[tuple[str, int]], str]] = []
         pending: list[tuple[str, int]] = []
@@ -166,40 +290,41 @@ def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Resi
                 trips.append((pending, str(stop.shelter_id)))
                 pending = []
         previous_trips[route.driver_id] = trips
+    return frozen, previous_trips
 
-    picked = {key for f in frozen.values() for key in f.picked}
-    picked_households = {hid for hid, _ in picked}
+
+def _delivered(frozen: dict[str, Frozen]) -> dict[str, int]:
+    """People already delivered (or being delivered) per shelter id."""
     delivered: dict[str, int] = {}
     for f in frozen.values():
         for stop in f.stops:
             if stop.type == "dropoff":
                 delivered[str(stop.shelter_id)] = delivered.get(str(stop.shelter_id), 0) + stop.people
+    return delivered
 
-    no_shows = tuple(
-        Unserved(hid, "no-show: not at the address when the driver came; call them", "no_show")
-        for hid in sorted(state.no_shows - picked_households)
-        if any(h.id == hid for h in problem.households)
-    )
+
+def _households_left(problem: Problem, frozen: dict[str, Frozen], state: LiveState) -> tuple[Household, ...]:
+    """Households still waiting for a car: not missed, not (wholly) picked up in a fixed part."""
     picked_people: dict[str, tuple[int, int]] = {}
     for f in frozen.values():
         for stop in f.stops:
             if stop.type == "pickup" and str(stop.household_id) not in state.no_shows:
                 people, wheel = picked_people.get(str(stop.household_id), (0, 0))
                 picked_people[str(stop.household_id)] = (people + stop.people, wheel + stop.wheelchair_users)
-    households_left: list[Household] = []
+    left: list[Household] = []
     for h in problem.households:
-        if h.id in state.no_shows:
-            continue
         people, wheel = picked_people.get(h.id, (0, 0))
-        if people >= h.people:
+        if h.id in state.no_shows or people >= h.people:
             continue
         # Part of a split household is on its way: the rest of it still waits for a car.
-        households_left.append(h if people == 0 else dataclasses.replace(
+        left.append(h if people == 0 else dataclasses.replace(
             h, people=h.people - people, wheelchair_users=h.wheelchair_users - wheel))
-    households = tuple(households_left)
-    shelters = tuple(
-        dataclasses.replace(s, capacity=max(0, s.capacity - delivered.get(s.id, 0))) for s in problem.shelters
-    )
+    return tuple(left)
+
+
+def _drivers_left(problem: Problem, frozen: dict[str, Frozen], state: LiveState
+                  ) -> tuple[tuple[Driver, ...], list[LocationRef]]:
+    """Drivers who can still drive, standing where their fixed part leaves them, free from when it ends."""
     drivers: list[Driver] = []
     places: list[LocationRef] = []
     for d in problem.drivers:
@@ -207,7 +332,7 @@ def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Resi
             continue
         done_part = frozen.get(d.id)
         place = done_part.place if done_part else LocationRef("driver", d.id)
-        clock = done_part.clock if done_part else max(d.available_from_minute, now)
+        clock = done_part.clock if done_part else max(d.available_from_minute, state.minute)
         end = problem.driver_end(d)
         if clock >= end:
             continue
@@ -215,6 +340,26 @@ def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Resi
         drivers.append(dataclasses.replace(d, lat=lat, lon=lon, available_from_minute=clock,
                                            available_until_minute=end))
         places.append(place)
+    return tuple(drivers), places
+
+
+def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Residual:
+    """The part of ``problem`` still to plan at ``state.minute``, given ``previous`` and what happened.
+
+    ``problem`` is the current picture (it may hold new households and new closures); ``previous``
+    is the plan being followed.
+    """
+    frozen, previous_trips = _freeze_routes(problem, previous, state)
+    picked_households = {hid for f in frozen.values() for hid, _ in f.picked}
+    delivered = _delivered(frozen)
+    known = {h.id for h in problem.households}
+    no_shows = tuple(Unserved(hid, state.missed_reason(hid), UnservedCode.NO_SHOW)
+                     for hid in sorted(state.no_shows - picked_households) if hid in known)
+    households = _households_left(problem, frozen, state)
+    shelters = tuple(
+        dataclasses.replace(s, capacity=max(0, s.capacity - delivered.get(s.id, 0))) for s in problem.shelters
+    )
+    drivers, places = _drivers_left(problem, frozen, state)
     travel = problem.travel
     refs = [LocationRef("driver", d.id) for d in drivers] + \
         [LocationRef("household", h.id) for h in households] + [LocationRef("shelter", s.id) for s in shelters]
@@ -222,7 +367,7 @@ def residual_problem(problem: Problem, previous: Plan, state: LiveState) -> Resi
         [travel.index("household", h.id) for h in households] + [travel.index("shelter", s.id) for s in shelters]
     minutes = travel.minutes[np.ix_(index, index)]
     residual_travel = TravelTimes(tuple(refs), minutes, _RemappedRouter(travel, index))
-    residual = Problem(problem.name, households, tuple(drivers), shelters, problem.alert, residual_travel,
+    residual = Problem(problem.name, households, drivers, shelters, problem.alert, residual_travel,
                        problem.service)
     return Residual(residual, frozen, delivered, no_shows, previous_trips)
 

@@ -6,8 +6,12 @@ alert start. The JSON form is documented in the README ("Plan format").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from matcher.codes import UnservedCode
+from matcher.travel import LocationRef
 
 StopType = Literal["pickup", "dropoff"]
 
@@ -31,6 +35,22 @@ class Stop:
     wheelchair_users: int = 0
     part: int | None = None
     parts: int | None = None
+
+    @property
+    def place(self) -> LocationRef:
+        """Where the stop is: the household's home for a pickup, the shelter for a drop-off."""
+        if self.type == "pickup":
+            return LocationRef("household", str(self.household_id))
+        return LocationRef("shelter", str(self.shelter_id))
+
+    def same_place(self, other: Stop) -> bool:
+        """The same kind of stop at the same household (and part) or the same shelter."""
+        return (self.type, self.household_id, self.part, self.shelter_id) == \
+            (other.type, other.household_id, other.part, other.shelter_id)
+
+    def households(self) -> tuple[str, ...]:
+        """The households this stop concerns: the one picked up, or those dropped off."""
+        return (str(self.household_id),) if self.type == "pickup" else self.household_ids
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
@@ -125,20 +145,19 @@ class Route:
 class Unserved:
     """A household the plan does not bring out, with a reason a coordinator can act on.
 
-    ``code`` is stable for programs (``cut_off``, ``no_wheelchair_car``, ``no_shelter_room``,
-    ``no_accessible_shelter``, ``too_late``, ``not_enough_cars``); ``reason`` is for people.
+    ``code`` is stable for programs (``matcher.codes.UnservedCode``); ``reason`` is for people.
     """
 
     household_id: str
     reason: str
-    code: str = "not_enough_cars"
+    code: UnservedCode = UnservedCode.NOT_ENOUGH_CARS
 
     def to_dict(self) -> dict[str, Any]:
         return {"household_id": self.household_id, "code": self.code, "reason": self.reason}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Unserved:
-        return cls(data["household_id"], data["reason"], data.get("code", "not_enough_cars"))
+        return cls(data["household_id"], data["reason"], UnservedCode(data.get("code", UnservedCode.NOT_ENOUGH_CARS)))
 
 
 @dataclass(frozen=True)
@@ -164,6 +183,25 @@ class Metrics:
 
 
 @dataclass(frozen=True)
+class ReplanSummary:
+    """A re-plan's figures, counts only (everyone who may read the plan may read them)."""
+
+    minute: float
+    stability: float
+    households_reassigned: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"minute": round(self.minute, 2), "stability": round(self.stability, 4),
+                "households_reassigned": self.households_reassigned, "seconds": round(self.seconds, 3)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReplanSummary:
+        return cls(float(data["minute"]), float(data["stability"]), int(data["households_reassigned"]),
+                   float(data["seconds"]))
+
+
+@dataclass(frozen=True)
 class Plan:
     """The solver's answer for one problem: routes for the drivers who drive, and every unserved household."""
 
@@ -172,6 +210,8 @@ class Plan:
     routes: tuple[Route, ...]
     unserved: tuple[Unserved, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Set on a plan that continues another from the live state.
+    replan: ReplanSummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -181,18 +221,70 @@ class Plan:
             "unserved": [u.to_dict() for u in self.unserved],
         }
         out.update(self.extra)
+        if self.replan is not None:
+            out["replan"] = self.replan.to_dict()
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
-        known = {"scenario", "metrics", "routes", "unserved"}
+        known = {"scenario", "metrics", "routes", "unserved", "replan"}
+        replan = data.get("replan")
         return cls(
             scenario=data.get("scenario", ""),
             metrics=Metrics.from_dict(data["metrics"]),
             routes=tuple(Route.from_dict(r) for r in data["routes"]),
             unserved=tuple(Unserved.from_dict(u) for u in data.get("unserved", ())),
             extra={k: v for k, v in data.items() if k not in known},
+            replan=None if replan is None else ReplanSummary.from_dict(replan),
         )
 
     def route(self, driver_id: str) -> Route | None:
+        """The driver's route, or ``None`` when the plan gives them nothing to do."""
         return next((r for r in self.routes if r.driver_id == driver_id), None)
+
+    def stops_of(self, driver_id: str) -> tuple[Stop, ...]:
+        """The driver's stops in driving order (none when the plan gives them nothing to do)."""
+        route = self.route(driver_id)
+        return route.stops if route is not None else ()
+
+    def stop(self, driver_id: str, index: int) -> Stop | None:
+        """Stop ``index`` of the driver's route, or ``None`` when there is no such stop."""
+        stops = self.stops_of(driver_id)
+        return stops[index] if 0 <= index < len(stops) else None
+
+    @staticmethod
+    def place_of(stop: Stop) -> LocationRef:
+        """Where a stop is (the one place-of-a-stop rule; see ``Stop.place``)."""
+        return stop.place
+
+    def served_ids(self) -> frozenset[str]:
+        """Households the plan drops off at a shelter (a split household once any part is)."""
+        return frozenset(hid for r in self.routes for s in r.stops if s.type == "dropoff" for hid in s.household_ids)
+
+    def picked_ids(self) -> frozenset[str]:
+        """Households the plan has a pickup for."""
+        return frozenset(str(s.household_id) for r in self.routes for s in r.stops if s.type == "pickup")
+
+    def household_ids_of(self, driver_ids: set[str] | frozenset[str]) -> frozenset[str]:
+        """Households picked up or carried by any of these drivers."""
+        return frozenset(hid for r in self.routes if r.driver_id in driver_ids for s in r.stops
+                         for hid in s.households())
+
+    def shelter_ids(self) -> frozenset[str]:
+        """Shelters the plan drops anyone off at."""
+        return frozenset(str(s.shelter_id) for r in self.routes for s in r.stops if s.type == "dropoff")
+
+    def driver_of(self) -> dict[str, str]:
+        """Household id -> the driver of its (first) pickup."""
+        out: dict[str, str] = {}
+        for r in self.routes:
+            for s in r.stops:
+                if s.type == "pickup":
+                    out.setdefault(str(s.household_id), r.driver_id)
+        return out
+
+    def stops(self) -> Iterator[tuple[str, int, Stop]]:
+        """Every stop as ``(driver id, index in the route, stop)``."""
+        for r in self.routes:
+            for i, s in enumerate(r.stops):
+                yield r.driver_id, i, s

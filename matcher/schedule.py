@@ -46,23 +46,20 @@ def _merge_dropoffs(visits: Sequence[Visit]) -> list[Visit]:
     return merged
 
 
-def build_plan(
-    problem: Problem,
-    sequences: Mapping[str, Sequence[Visit]],
-    unserved: Sequence[Unserved],
-    *,
-    solve_seconds: float = 0.0,
-    first_plan_seconds: float | None = None,
-    with_paths: bool = True,
-) -> Plan:
-    """Time every visit as early as the rules allow and attach each leg's road path.
+@dataclass(frozen=True)
+class _Timed:
+    """One driver's visits with the matrix places of each leg and each visit's arrival and departure."""
 
-    A pickup starts at ``max(arrival, ready_from_minute)``; a drop-off at arrival. Drivers leave at
-    ``available_from_minute``. With ``with_paths`` false the legs carry no geometry (fast, for search).
-    """
+    driver_id: str
+    visits: list[Visit]
+    legs: list[tuple[int, int]]
+    times: list[tuple[float, float]]
+
+
+def _time_visits(problem: Problem, sequences: Mapping[str, Sequence[Visit]]) -> list[_Timed]:
+    """Every driver's visits timed as early as the rules allow, in the problem's driver order."""
     travel = problem.travel
-    timed: list[tuple[str, list[Visit], list[tuple[int, int]], list[tuple[float, float]]]] = []
-    pairs: list[tuple[int, int]] = []
+    timed: list[_Timed] = []
     for driver in problem.drivers:
         visits = _merge_dropoffs(sequences.get(driver.id, ()))
         if not visits:
@@ -82,10 +79,42 @@ def build_plan(
             legs_idx.append((at, to))
             times.append((arrive, depart))
             at, clock = to, depart
-        pairs.extend(legs_idx)
-        timed.append((driver.id, visits, legs_idx, times))
+        timed.append(_Timed(driver.id, visits, legs_idx, times))
+    return timed
 
+
+def _stop(problem: Problem, visit: Visit, arrive: float, depart: float) -> Stop:
+    """The plan stop of a visit: a pickup of one request, or a drop-off of the requests it unloads."""
+    if isinstance(visit, Pickup):
+        r = visit.request
+        h = problem.household(r.household_id)
+        return Stop("pickup", h.lat, h.lon, arrive, depart, household_id=h.id, people=r.people,
+                    wheelchair_users=r.wheelchair_users, part=r.part, parts=r.parts)
+    s = problem.shelter(visit.shelter_id)
+    ids = tuple(dict.fromkeys(r.household_id for r in visit.requests))
+    return Stop("dropoff", s.lat, s.lon, arrive, depart, shelter_id=s.id, household_ids=ids,
+                people=sum(r.people for r in visit.requests),
+                wheelchair_users=sum(r.wheelchair_users for r in visit.requests))
+
+
+def build_plan(
+    problem: Problem,
+    sequences: Mapping[str, Sequence[Visit]],
+    unserved: Sequence[Unserved],
+    *,
+    solve_seconds: float = 0.0,
+    first_plan_seconds: float | None = None,
+    with_paths: bool = True,
+) -> Plan:
+    """Time every visit as early as the rules allow and attach each leg's road path.
+
+    A pickup starts at ``max(arrival, ready_from_minute)``; a drop-off at arrival. Drivers leave at
+    ``available_from_minute``. With ``with_paths`` false the legs carry no geometry (fast, for search).
+    """
+    travel = problem.travel
+    timed = _time_visits(problem, sequences)
     paths = {}
+    pairs = [pair for t in timed for pair in t.legs]
     if with_paths and travel.router is not None and pairs:
         unique = list(dict.fromkeys(pairs))
         paths = dict(zip(unique, travel.router.paths(unique), strict=True))
@@ -95,33 +124,21 @@ def build_plan(
     drive = 0.0
     served_people = 0
     served: set[str] = set()
-    for driver_id, visits, legs_idx, times in timed:
+    for t in timed:
         stops: list[Stop] = []
         legs: list[Leg] = []
-        for visit, pair, (arrive, depart) in zip(visits, legs_idx, times, strict=True):
+        for visit, pair, (arrive, depart) in zip(t.visits, t.legs, t.times, strict=True):
             minutes = float(travel.minutes[pair])
             path = paths.get(pair)
             legs.append(Leg(minutes, path.meters if path else None, path.coordinates if path else ()))
             drive += minutes
-            if isinstance(visit, Pickup):
-                r = visit.request
-                h = problem.household(r.household_id)
-                stops.append(
-                    Stop("pickup", h.lat, h.lon, arrive, depart, household_id=h.id, people=r.people,
-                         wheelchair_users=r.wheelchair_users, part=r.part, parts=r.parts)
-                )
-            else:
-                s = problem.shelter(visit.shelter_id)
-                ids = tuple(dict.fromkeys(r.household_id for r in visit.requests))
-                people = sum(r.people for r in visit.requests)
-                stops.append(
-                    Stop("dropoff", s.lat, s.lon, arrive, depart, shelter_id=s.id, household_ids=ids,
-                         people=people, wheelchair_users=sum(r.wheelchair_users for r in visit.requests))
-                )
+            stop = _stop(problem, visit, arrive, depart)
+            stops.append(stop)
+            if stop.type == "dropoff":
                 clearance = max(clearance, arrive)
-                served_people += people
-                served.update(ids)
-        routes.append(Route(driver_id, tuple(stops), tuple(legs)))
+                served_people += stop.people
+                served.update(stop.household_ids)
+        routes.append(Route(t.driver_id, tuple(stops), tuple(legs)))
 
     metrics = Metrics(
         clearance_minute=clearance,

@@ -17,14 +17,13 @@ from typing import Any
 import numpy as np
 
 from matcher.check import assert_plan_valid
+from matcher.codes import CAR_FIXABLE
 from matcher.plan import Plan
 from matcher.scenario import Scenario, problem_from_dict
 from matcher.solver import solve
 from scenarios.osmtags import nearest_street
 from scenarios.world import DrillContext, stage_data
 
-#: Unserved codes more cars can fix (``too_late`` and ``cut_off`` cannot: a car at the door would not make it).
-CAR_CODES = frozenset({"not_enough_cars", "no_wheelchair_car"})
 #: At most this many cars are suggested; past it the advice says so.
 MAX_CARS = 60
 #: Seats of a suggested car, and of a suggested wheelchair van (plus one wheelchair space).
@@ -57,7 +56,7 @@ def _solve(ctx: DrillContext, data: dict[str, Any]) -> tuple[Scenario, Plan]:
 
 
 def _short(plan: Plan) -> list[str]:
-    return [u.household_id for u in plan.unserved if u.code in CAR_CODES]
+    return [u.household_id for u in plan.unserved if u.code in CAR_FIXABLE]
 
 
 def _spread_out(candidates: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
@@ -135,7 +134,7 @@ def shortfall_advice(ctx: DrillContext) -> dict[str, Any]:
     served = {s.household_id for r in final.routes for s in r.stops if s.type == "pickup"}
     hh = data["households"]
     centre = (float(np.median([h["lat"] for h in hh])), float(np.median([h["lon"] for h in hh])))
-    fixable_elsewhere = sorted((u.household_id, u.code) for u in plan.unserved if u.code not in CAR_CODES)
+    fixable_elsewhere = sorted((u.household_id, u.code) for u in plan.unserved if u.code not in CAR_FIXABLE)
     return {
         "picture": "every scripted event of the timeline applied from the start",
         "unserved_before": len(plan.unserved),

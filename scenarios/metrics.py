@@ -13,23 +13,19 @@ from typing import Any
 
 import numpy as np
 
+from matcher.codes import UNSERVED_TEXTS
+
 #: A household served in fewer than this share of the replications it was at home for is "at risk".
 AT_RISK_BELOW = 0.95
 #: Minutes between points of the people-out curve.
 CURVE_STEP = 1.0
 
-#: Words for the outcomes that are not the solver's unserved codes.
+#: Words for a household's outcome in a replication: the drill's own outcomes, then the unserved codes' summaries.
 STATUS_TEXT = {
     "late": "reached the shelter after the deadline: the roads were slower than planned",
     "stuck": "on board of a car that the water cut off on its way to the shelter",
-    "no_show": "not at home when the driver came",
     "not_reached": "still waiting when the simulation ended",
-    "cut_off": "no open road reaches the address once the roads close",
-    "not_enough_cars": "not enough cars before the deadline",
-    "no_wheelchair_car": "needs a wheelchair space; no car that is free has one",
-    "no_shelter_room": "no shelter has room left",
-    "no_accessible_shelter": "needs a wheelchair-accessible shelter with room",
-    "too_late": "too far, or ready too late, to reach a shelter by the deadline",
+    **{str(code): text.summary for code, text in UNSERVED_TEXTS.items()},
 }
 
 

@@ -13,24 +13,17 @@ from typing import Any
 
 import yaml
 
+from matcher.codes import remedy
 from scenarios import plots
 from scenarios.advice import picture_data
 from scenarios.compare import archive, compare, previous_report
 from scenarios.contacts import write_contacts
-from scenarios.metrics import STATUS_TEXT, HouseholdInfo, summarise
+from scenarios.metrics import HouseholdInfo, summarise
 from scenarios.render import Doc
 from scenarios.world import DrillContext
 
 #: Rows of the long tables shown in the text (report.json has all of them).
 SHOW_ROWS = 25
-#: What a coordinator can do about households more cars would not bring out.
-REMEDY = {
-    "cut_off": "no open road reaches them (closed roads, flood): fetch them first, before the water comes, "
-               "or arrange a boat or a high vehicle",
-    "too_late": "too far, or ready too late, for the deadline: ask them to be ready earlier",
-    "no_shelter_room": "no shelter room left: find more shelter places",
-    "no_accessible_shelter": "needs a wheelchair-accessible shelter with room: find one",
-}
 
 
 def build_report(ctx: DrillContext, runs: list[dict[str, Any]], advice: dict[str, Any],
@@ -231,7 +224,7 @@ def _shortfall(doc: Doc, adv: dict[str, Any]) -> None:
     by_code: dict[str, list[str]] = {}
     for item in adv["not_fixable_by_cars"]:
         by_code.setdefault(item["code"], []).append(item["household"])
-    doc.ul([f"{len(ids)} households: {REMEDY.get(code, STATUS_TEXT.get(code, code))} ({', '.join(ids)})"
+    doc.ul([f"{len(ids)} households: {remedy(code)} ({', '.join(ids)})"
             for code, ids in sorted(by_code.items())])
 
 

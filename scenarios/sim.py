@@ -18,6 +18,7 @@ import numpy as np
 import simpy
 
 from matcher.check import PlanInvalid, assert_plan_valid
+from matcher.codes import CAR_FIXABLE
 from matcher.errors import EvacError
 from matcher.live import LiveState
 from matcher.plan import Plan, Stop, Unserved
@@ -32,8 +33,6 @@ from scenarios.world import DrillContext
 OVERTIME_MINUTES = 240.0
 #: Reports that only need the plan repaired around them (no improvement round): they are many and small.
 REPAIR_ONLY = frozenset({"no_show_found", "not_ready"})
-#: Unserved codes that say the fleet is short (re-routing may help); other codes no re-plan can change.
-SHORT_CODES = frozenset({"not_enough_cars", "no_wheelchair_car"})
 #: A repair that pushes the finish this close to the deadline is improved too: slow roads would make it late.
 IMPROVE_WITHIN_MINUTES = 20.0
 
@@ -368,7 +367,7 @@ class Replication:
         worth the seconds."""
         before = {s.household_id for r in self.plan.routes for s in r.stops if s.type == "pickup"}
         after = {s.household_id for r in repaired.plan.routes for s in r.stops if s.type == "pickup"}
-        gone = {u.household_id for u in repaired.plan.unserved if u.code not in SHORT_CODES}
+        gone = {u.household_id for u in repaired.plan.unserved if u.code not in CAR_FIXABLE}
         finish, was = repaired.future.metrics.clearance_minute, self.plan.metrics.clearance_minute
         later = finish > self.spec.deadline - IMPROVE_WITHIN_MINUTES and finish > was + 1.0
         return bool(before - after - gone) or later

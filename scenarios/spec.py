@@ -9,7 +9,7 @@ import copy
 import datetime as dt
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,38 @@ def _household(value: Any, name: str) -> dict[str, Any]:
     return dict(value, id=values["id"])
 
 
+_Make = Callable[..., Event]
+
+
+def _close_roads(value: Any, where: str, make: _Make) -> Event:
+    ways = value if isinstance(value, list) else [value]
+    if not ways or any(isinstance(w, bool) or not isinstance(w, int) for w in ways):
+        raise _fail(where, "must be an OSM way id or a list of them")
+    return make(tuple(ways))
+
+
+def _new_request(value: Any, where: str, make: _Make, households: set[str]) -> Event:
+    record = _household(value, where)
+    if record["id"] in households:
+        raise _fail(f"{where}.id", f"household {record['id']} already exists")
+    households.add(record["id"])
+    return make(record)
+
+
+def _shelter_fills(target: str, item: dict[str, Any], name: str, make: _Make, data: Mapping[str, Any]) -> Event:
+    if target not in _ids(data, "shelters"):
+        raise _fail(f"{name}.shelter_fills", f"unknown shelter {target!r}")
+    if "capacity" not in item:
+        raise _fail(f"{name}.capacity", "is required: the people the shelter holds from now on")
+    return make(target, capacity=_whole(item["capacity"], f"{name}.capacity"))
+
+
+def _not_ready(target: str, item: dict[str, Any], name: str, make: _Make, minute: float) -> Event:
+    if "ready_minute" not in item:
+        raise _fail(f"{name}.ready_minute", "is required: the minute the household will be ready")
+    return make(target, ready_minute=_number(item["ready_minute"], f"{name}.ready_minute", minute))
+
+
 def _event(item: Any, number: int, data: Mapping[str, Any], households: set[str], deadline: float) -> Event:
     name = f"timeline[{number}]"
     if not isinstance(item, dict):
@@ -177,38 +209,23 @@ def _event(item: Any, number: int, data: Mapping[str, Any], households: set[str]
     minute = _number(item["minute"], f"{name}.minute", 0, deadline)
     action = actions[0]
     value, where = item[action], f"{name}.{action}"
-    note = str(item.get("note") or "")
-    event = functools.partial(Event, minute, action, note=note, number=number)
+    make = functools.partial(Event, minute, action, note=str(item.get("note") or ""), number=number)
     if action == "close_roads":
-        ways = value if isinstance(value, list) else [value]
-        if not ways or any(isinstance(w, bool) or not isinstance(w, int) for w in ways):
-            raise _fail(where, "must be an OSM way id or a list of them")
-        return event(tuple(ways))
+        return _close_roads(value, where, make)
     if action == "flood_zone":
-        return event(_zone(value, where))
+        return make(_zone(value, where))
     if action == "new_request":
-        record = _household(value, where)
-        if record["id"] in households:
-            raise _fail(f"{where}.id", f"household {record['id']} already exists")
-        households.add(record["id"])
-        return event(record)
+        return _new_request(value, where, make, households)
     target = str(value)
     if action == "driver_drops_out" and target not in _ids(data, "drivers"):
         raise _fail(where, f"unknown driver {target!r}")
     if action in ("no_show", "not_ready") and target not in households:
         raise _fail(where, f"unknown household {target!r}")
     if action == "shelter_fills":
-        if target not in _ids(data, "shelters"):
-            raise _fail(where, f"unknown shelter {target!r}")
-        if "capacity" not in item:
-            raise _fail(f"{name}.capacity", "is required: the people the shelter holds from now on")
-        return event(target, capacity=_whole(item["capacity"], f"{name}.capacity"))
+        return _shelter_fills(target, item, name, make, data)
     if action == "not_ready":
-        if "ready_minute" not in item:
-            raise _fail(f"{name}.ready_minute", "is required: the minute the household will be ready")
-        ready = _number(item["ready_minute"], f"{name}.ready_minute", minute)
-        return event(target, ready_minute=ready)
-    return event(target)
+        return _not_ready(target, item, name, make, minute)
+    return make(target)
 
 
 def _randomness(raw: Any) -> Randomness:

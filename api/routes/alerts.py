@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response, status
 
 from api import alerts, listing, schemas
@@ -62,13 +60,15 @@ def list_plans(ctx: Ctx, alert_id: IdPath) -> object:
     return alerts.list_plans(ctx, alert_id)
 
 
-@router.get("/{alert_id}/plans/{version}", response_model=dict[str, Any], responses=errors(401, 404))
+@router.get("/{alert_id}/plans/{version}", response_model=schemas.PlanPublic, response_model_exclude_unset=True,
+            responses=errors(401, 404))
 def get_plan(ctx: Ctx, alert_id: IdPath, version: IdPath) -> object:
     """The solver's plan JSON (README "Plan format"); non-coordinators get only what concerns them."""
     return alerts.get_plan(ctx, alert_id, version)
 
 
-@router.get("/{alert_id}/plans/{version}/geojson", response_model=dict[str, Any], responses=errors(401, 404))
+@router.get("/{alert_id}/plans/{version}/geojson", response_model=schemas.GeoJSONPublic,
+            response_model_exclude_unset=True, responses=errors(401, 404))
 def get_plan_geojson(ctx: Ctx, alert_id: IdPath, version: IdPath) -> object:
     """The plan as a GeoJSON FeatureCollection, cut like the plan JSON."""
     return alerts.get_plan_geojson(ctx, alert_id, version)

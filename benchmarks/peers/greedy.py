@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.codes import UnservedCode
 from matcher.plan import Plan, Unserved
 from matcher.problem import Household, Problem
 from matcher.requests import Request, requests_for
@@ -63,9 +64,10 @@ def assign_shelters(problem: Problem) -> ShelterChoice:
             math.isfinite(problem.minutes("household", h.id, "shelter", s.id)) for s in problem.shelters
         ):
             unserved.append(Unserved(h.id, "needs a wheelchair-accessible shelter; none can be reached",
-                                     "no_accessible_shelter"))
+                                     UnservedCode.NO_ACCESSIBLE_SHELTER))
         else:
-            unserved.append(Unserved(h.id, "cut off: no shelter can be reached from this address", "cut_off"))
+            unserved.append(Unserved(h.id, "cut off: no shelter can be reached from this address",
+                                     UnservedCode.CUT_OFF))
     room = {s.id: s.capacity for s in problem.shelters}
     shelter_of: dict[str, str] = {}
     by_far = sorted(options, key=lambda hid: (-options[hid][0][0], problem.household(hid).priority, hid))
@@ -73,7 +75,8 @@ def assign_shelters(problem: Problem) -> ShelterChoice:
         people = problem.household(hid).people
         chosen = next((sid for _m, sid in options[hid] if room[sid] >= people), None)
         if chosen is None:
-            unserved.append(Unserved(hid, f"no shelter it can reach has room for {people} people", "no_shelter_room"))
+            unserved.append(Unserved(hid, f"no shelter it can reach has room for {people} people",
+                                     UnservedCode.NO_SHELTER_ROOM))
             continue
         room[chosen] -= people
         shelter_of[hid] = chosen
@@ -219,10 +222,10 @@ def _reason(dispatch: _Dispatch, r: int) -> Unserved:
     hid = dispatch.requests[r].household_id
     wheel = int(dispatch.wheel[r])
     if wheel and not any(c.wheelchair >= wheel for c in dispatch.cars):
-        return Unserved(hid, f"needs {wheel} wheelchair space(s); no car has that many", "no_wheelchair_car")
+        return Unserved(hid, f"needs {wheel} wheelchair space(s); no car has that many", UnservedCode.NO_WHEELCHAIR_CAR)
     if not dispatch.could_ever(r):
-        return Unserved(hid, "no car can reach this address and its shelter in time", "too_late")
-    return Unserved(hid, "not enough cars before the deadline", "not_enough_cars")
+        return Unserved(hid, "no car can reach this address and its shelter in time", UnservedCode.TOO_LATE)
+    return Unserved(hid, "not enough cars before the deadline", UnservedCode.NOT_ENOUGH_CARS)
 
 
 def solve_greedy(problem: Problem) -> Plan:

@@ -25,6 +25,7 @@ import numpy as np
 import vroom
 
 from benchmarks.peers.greedy import assign_shelters
+from matcher.codes import UnservedCode
 from matcher.plan import Plan, Unserved
 from matcher.problem import Problem
 from matcher.requests import Request, requests_for
@@ -68,7 +69,7 @@ class VroomModel:
             if not any(d.seats >= r.seated and d.wheelchair_spaces >= r.wheelchair_users for d in problem.drivers):
                 self.unserved[r.household_id] = Unserved(
                     r.household_id, f"needs {r.wheelchair_users} wheelchair space(s); no car has that many",
-                    "no_wheelchair_car")
+                    UnservedCode.NO_WHEELCHAIR_CAR)
                 continue
             self.requests.append(r)
         self.requests = [r for r in self.requests if r.household_id not in self.unserved]
@@ -173,7 +174,8 @@ def to_plan(model: VroomModel, solution: vroom.Solution, wall_seconds: float) ->
     for r in model.requests:
         hid = r.household_id
         if parts.get(hid, 0) < r.parts and hid not in unserved:
-            unserved[hid] = Unserved(hid, "VROOM left it unassigned (in whole or in part)", "not_enough_cars")
+            unserved[hid] = Unserved(hid, "VROOM left it unassigned (in whole or in part)",
+                                     UnservedCode.NOT_ENOUGH_CARS)
     sequences = _without(sequences, set(unserved))
     dropped = 0
     while True:
@@ -186,7 +188,7 @@ def to_plan(model: VroomModel, solution: vroom.Solution, wall_seconds: float) ->
         dropped += len(too_long)
         for hid in too_long:
             unserved[hid] = Unserved(hid, "VROOM's route exceeds its maximum ride time (VROOM has no such limit)",
-                                     "not_enough_cars")
+                                     UnservedCode.NOT_ENOUGH_CARS)
         sequences = _without(sequences, too_long)
     order = {h.id: i for i, h in enumerate(problem.households)}
     listed = sorted(unserved.values(), key=lambda u: order[u.household_id])

@@ -86,6 +86,128 @@ def drive_car(inst: Instance, car: int, trips: list[Trip]) -> tuple[float, bool]
     return finish, ok and not on_board
 
 
+@dataclass
+class _Build:
+    """The state of one construction pass: per-request arrays fixed for the pass, and what is assigned so far."""
+
+    inst: Instance
+    shelter: np.ndarray
+    open_: np.ndarray  # request has a shelter
+    direct: np.ndarray  # home -> own shelter, minutes
+    ride_limit: np.ndarray  # longest ride to its own shelter
+    rideable: np.ndarray  # the direct ride is within the limit
+    assigned: np.ndarray
+
+    @classmethod
+    def start(cls, inst: Instance, shelter: np.ndarray) -> _Build:
+        n_r = inst.n_requests
+        own = np.maximum(shelter, 0)
+        direct = inst.T[inst.home, inst.shelter_loc[own]]
+        ride_limit = inst.max_ride[np.arange(n_r), own]
+        return cls(inst, shelter, shelter >= 0, direct, ride_limit, direct <= ride_limit + 1e-9,
+                   np.zeros(n_r, dtype=bool))
+
+    def open_requests(self) -> np.ndarray:
+        return self.open_ & self.rideable & ~self.assigned
+
+
+@dataclass
+class _Seed:
+    """The first household of a trip: the request, when it leaves its home, when the trip would end."""
+
+    request: int
+    depart: float
+    finish: float
+    scarce: bool  # a wheelchair car serving wheelchair users: seated riders do not join
+
+
+def _kept_trips(inst: Instance, b: _Build, trips: list[list[Trip]], finish: np.ndarray) -> list[tuple[float, int, int]]:
+    """The heap of (free at, car, place): kept trips (a re-plan repairs around them) come first."""
+    heap = []
+    for c in range(inst.n_cars):
+        # The car goes on from its last shelter once it has unloaded there.
+        at, clock = int(inst.car_start[c]), float(inst.car_from[c])
+        if trips[c]:
+            finish[c], _ = drive_car(inst, c, trips[c])
+            at, clock = int(inst.shelter_loc[trips[c][-1].shelter]), float(finish[c]) + inst.dropoff_minutes
+            for t in trips[c]:
+                b.assigned[list(t.pickups)] = True
+        heap.append((clock, c, at))
+    heapq.heapify(heap)
+    return heap
+
+
+def _pick_seed(b: _Build, car: int, clock: float, at: int, limit: float, far_weight: float,
+               by_priority: bool) -> _Seed | None:
+    """The request a free car starts a trip with, or ``None`` when it can take nobody by ``limit``."""
+    inst = b.inst
+    seats, wheel = int(inst.car_seats[car]), int(inst.car_wheelchair[car])
+    cand = np.flatnonzero(b.open_requests() & (inst.seated <= seats) & (inst.wheelchair <= wheel))
+    if cand.size == 0:
+        return None
+    approach = inst.T[at, inst.home[cand]]
+    dep = np.maximum(clock + approach, inst.ready[cand]) + inst.pickup_minutes
+    fin = dep + b.direct[cand]
+    feasible = fin <= limit + 1e-9
+    if not feasible.any():
+        return None
+    cand, dep, fin = cand[feasible], dep[feasible], fin[feasible]
+    scarce = False
+    if wheel:
+        needs = inst.wheelchair[cand] > 0
+        if needs.any():
+            cand, dep, fin = cand[needs], dep[needs], fin[needs]
+            # While wheelchair users wait, a wheelchair car's time is the scarce resource:
+            # a detour for seated riders that ordinary cars can take would only delay them.
+            scarce = True
+    score = (dep - clock) - far_weight * b.direct[cand]
+    if by_priority:
+        score = score + 1e6 * inst.priority[cand].astype(np.float64)
+    k = int(np.argmin(score))
+    return _Seed(int(cand[k]), float(dep[k]), float(fin[k]), scarce)
+
+
+def _pool(b: _Build, car: int, seed: _Seed, limit: float) -> tuple[list[int], float]:
+    """Add the nearest households bound for the seed's shelter while that beats a separate trip.
+
+    Every rider's ride time must hold and the trip must finish by ``limit``. Returns the pickups and
+    the trip's finish.
+    """
+    inst = b.inst
+    s = int(b.shelter[seed.request])
+    pickups = [seed.request]
+    b.assigned[seed.request] = True
+    last, last_dep, trip_fin = inst.home[seed.request], seed.depart, seed.finish
+    seats_left = int(inst.car_seats[car]) - int(inst.seated[seed.request])
+    wheel_left = int(inst.car_wheelchair[car]) - int(inst.wheelchair[seed.request])
+    latest = last_dep + b.ride_limit[seed.request]  # the trip must reach the shelter by every rider's limit
+    dest = inst.shelter_loc[s]
+    while seats_left > 0 or wheel_left > 0:
+        pool = np.flatnonzero(
+            (b.shelter == s) & ~b.assigned & b.rideable
+            & (inst.seated <= seats_left) & (inst.wheelchair <= wheel_left)
+            & ((inst.wheelchair > 0) | (not seed.scarce))
+        )
+        if pool.size == 0:
+            break
+        q_dep = np.maximum(last_dep + inst.T[last, inst.home[pool]], inst.ready[pool]) + inst.pickup_minutes
+        q_fin = q_dep + b.direct[pool]
+        added = q_fin - trip_fin
+        alone = inst.T[dest, inst.home[pool]] + b.direct[pool] + inst.pickup_minutes + inst.dropoff_minutes
+        ok = (q_fin <= min(limit, latest) + 1e-9) & (added < alone) & (q_fin - q_dep <= b.ride_limit[pool] + 1e-9)
+        if not ok.any():
+            break
+        j = int(np.argmin(np.where(ok, added, np.inf)))
+        q = int(pool[j])
+        pickups.append(q)
+        b.assigned[q] = True
+        last, last_dep, trip_fin = inst.home[q], float(q_dep[j]), float(q_fin[j])
+        latest = min(latest, last_dep + b.ride_limit[q])
+        seats_left -= int(inst.seated[q])
+        wheel_left -= int(inst.wheelchair[q])
+    return pickups, trip_fin
+
+
 def construct(
     inst: Instance,
     shelter: np.ndarray,
@@ -104,97 +226,27 @@ def construct(
     wheelchair spaces take wheelchair users first: they are the scarce capacity. ``keep`` gives
     trips per car that stay as they are (a re-plan); new trips are added after them.
     """
-    T = inst.T
-    n_r = inst.n_requests
-    open_ = shelter >= 0
-    assigned = np.zeros(n_r, dtype=bool)
-    if not open_.any():
-        return Solution([list(t) for t in keep] if keep else [[] for _ in range(inst.n_cars)],
-                        inst.car_from.copy(), assigned)
-    home = inst.home
-    sloc = inst.shelter_loc[np.maximum(shelter, 0)]
-    direct = T[home, sloc]  # home -> own shelter
-    ride_limit = inst.max_ride[np.arange(n_r), np.maximum(shelter, 0)]
-    rideable = direct <= ride_limit + 1e-9
-    weight = inst.priority.astype(np.float64)
     trips: list[list[Trip]] = [list(t) for t in keep] if keep else [[] for _ in range(inst.n_cars)]
+    if not (shelter >= 0).any():
+        return Solution(trips, inst.car_from.copy(), np.zeros(inst.n_requests, dtype=bool))
+    b = _Build.start(inst, shelter)
     finish = inst.car_from.copy()
-    heap = []
-    for c in range(inst.n_cars):
-        # Kept trips (a re-plan repairs around them) come first; the car goes on from its last shelter.
-        at, clock = int(inst.car_start[c]), float(inst.car_from[c])
-        if trips[c]:
-            finish[c], _ = drive_car(inst, c, trips[c])
-            at, clock = int(inst.shelter_loc[trips[c][-1].shelter]), float(finish[c]) + inst.dropoff_minutes
-            for t in trips[c]:
-                assigned[list(t.pickups)] = True
-        heap.append((clock, c, at))
-    heapq.heapify(heap)
-    remaining = int((open_ & rideable & ~assigned).sum())
+    heap = _kept_trips(inst, b, trips, finish)
+    remaining = int(b.open_requests().sum())
     while heap and remaining:
         clock, car, at = heapq.heappop(heap)
         limit = min(bound, float(inst.car_end[car]))
-        seats, wheel = int(inst.car_seats[car]), int(inst.car_wheelchair[car])
-        cand = np.flatnonzero(open_ & rideable & ~assigned & (inst.seated <= seats) & (inst.wheelchair <= wheel))
-        if cand.size == 0:
+        seed = _pick_seed(b, car, clock, at, limit, far_weight, by_priority)
+        if seed is None:
             continue
-        approach = T[at, home[cand]]
-        dep = np.maximum(clock + approach, inst.ready[cand]) + inst.pickup_minutes
-        fin = dep + direct[cand]
-        feasible = fin <= limit + 1e-9
-        if not feasible.any():
-            continue
-        cand, approach, dep, fin = cand[feasible], approach[feasible], dep[feasible], fin[feasible]
-        scarce = False
-        if wheel:
-            needs = inst.wheelchair[cand] > 0
-            if needs.any():
-                cand, approach, dep, fin = cand[needs], approach[needs], dep[needs], fin[needs]
-                # While wheelchair users wait, a wheelchair car's time is the scarce resource:
-                # a detour for seated riders that ordinary cars can take would only delay them.
-                scarce = True
-        score = (dep - clock) - far_weight * direct[cand]
-        if by_priority:
-            score = score + 1e6 * weight[cand]
-        k = int(np.argmin(score))
-        seed = int(cand[k])
-        s = int(shelter[seed])
-        pickups = [seed]
-        assigned[seed] = True
-        last, last_dep, trip_fin = home[seed], float(dep[k]), float(fin[k])
-        seats_left = seats - int(inst.seated[seed])
-        wheel_left = wheel - int(inst.wheelchair[seed])
-        latest = last_dep + ride_limit[seed]  # the trip must reach the shelter by every rider's limit
-        dest = inst.shelter_loc[s]
-        while seats_left > 0 or wheel_left > 0:
-            pool = np.flatnonzero(
-                (shelter == s) & ~assigned & rideable
-                & (inst.seated <= seats_left) & (inst.wheelchair <= wheel_left)
-                & ((inst.wheelchair > 0) | (not scarce))
-            )
-            if pool.size == 0:
-                break
-            q_dep = np.maximum(last_dep + T[last, home[pool]], inst.ready[pool]) + inst.pickup_minutes
-            q_fin = q_dep + direct[pool]
-            added = q_fin - trip_fin
-            alone = T[dest, home[pool]] + direct[pool] + inst.pickup_minutes + inst.dropoff_minutes
-            ok = (q_fin <= min(limit, latest) + 1e-9) & (added < alone) & (q_fin - q_dep <= ride_limit[pool] + 1e-9)
-            if not ok.any():
-                break
-            j = int(np.argmin(np.where(ok, added, np.inf)))
-            q = int(pool[j])
-            pickups.append(q)
-            assigned[q] = True
-            last, last_dep, trip_fin = home[q], float(q_dep[j]), float(q_fin[j])
-            latest = min(latest, last_dep + ride_limit[q])
-            seats_left -= int(inst.seated[q])
-            wheel_left -= int(inst.wheelchair[q])
+        pickups, trip_fin = _pool(b, car, seed, limit)
+        s = int(shelter[seed.request])
         trips[car].append(Trip(tuple(pickups), s))
         remaining -= len(pickups)
         finish[car] = trip_fin
-        heapq.heappush(heap, (trip_fin + inst.dropoff_minutes, car, int(dest)))
-    _keep_households_whole(inst, trips, assigned)
-    return Solution(trips, finish, assigned)
+        heapq.heappush(heap, (trip_fin + inst.dropoff_minutes, car, int(inst.shelter_loc[s])))
+    _keep_households_whole(inst, trips, b.assigned)
+    return Solution(trips, finish, b.assigned)
 
 
 def _keep_households_whole(inst: Instance, trips: list[list[Trip]], assigned: np.ndarray) -> None:

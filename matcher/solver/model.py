@@ -64,6 +64,193 @@ def _trips_from_route(nodes: list[int], pickup_of: list[int], shelter_of: list[i
     return trips
 
 
+@dataclass
+class _Nodes:
+    """The model's nodes: pickups ``0..n_req-1``, then one delivery node per allowed shelter, then start/end."""
+
+    requests: list[int]
+    pickup_of: list[int]  # request of every stop node (pickups and deliveries)
+    shelter_of: list[int]  # shelter of every delivery node (-1 for pickups)
+    delivery_of: dict[tuple[int, int], int]  # (position k in requests, shelter) -> delivery node
+    cars: list[int]
+
+    @property
+    def n_req(self) -> int:
+        return len(self.requests)
+
+    @property
+    def n_stop(self) -> int:
+        return len(self.pickup_of)
+
+    @property
+    def n_car(self) -> int:
+        return len(self.cars)
+
+    @property
+    def starts(self) -> np.ndarray:
+        return np.arange(self.n_stop, self.n_stop + self.n_car)
+
+    @property
+    def ends(self) -> np.ndarray:
+        return np.arange(self.n_stop + self.n_car, self.n_stop + 2 * self.n_car)
+
+
+def _nodes(inst: Instance, shelter: np.ndarray, cars: list[int], requests: list[int]) -> _Nodes:
+    """Delivery alternatives: each shelter the request may use (access, reachable, ride time)."""
+    T = inst.T
+    n_req = len(requests)
+    pickup_of = list(requests)
+    shelter_of = [-1] * n_req
+    delivery_of: dict[tuple[int, int], int] = {}
+    for k, r in enumerate(requests):
+        for s in range(inst.n_shelters):
+            direct = T[inst.home[r], inst.shelter_loc[s]]
+            ok = np.isfinite(direct) and direct <= inst.max_ride[r, s] + 1e-9
+            ok &= not (inst.wheelchair[r] and not inst.shelter_accessible[s])
+            # A split household's parts must meet at one shelter: they keep theirs.
+            ok &= inst.requests[r].parts == 1
+            if ok or s == shelter[r]:
+                delivery_of[(k, s)] = len(pickup_of)
+                pickup_of.append(r)
+                shelter_of.append(s)
+    return _Nodes(requests, pickup_of, shelter_of, delivery_of, cars)
+
+
+def _register_times(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingModel,
+                    previous_car: dict[int, int] | None) -> int:
+    """Register the time transit and the arc costs (driving, plus moves in a re-plan); the time callback."""
+    n_req, n_stop, cars = nodes.n_req, nodes.n_stop, nodes.cars
+    starts, ends = nodes.starts, nodes.ends
+    loc = np.concatenate([
+        inst.home[nodes.requests],
+        inst.shelter_loc[np.asarray(nodes.shelter_of[n_req:], dtype=np.int64)],
+        inst.car_start[cars],
+        inst.car_start[cars],  # end nodes: a free end; the transit to them is only the last service
+    ]).astype(np.int64)
+    # Rounded down, so that the float plan we start from is feasible in the integer model; the
+    # caller re-checks the result in float minutes and rejects what rounding let through.
+    travel = np.floor(inst.T[np.ix_(loc, loc)] * SCALE)
+    travel[~np.isfinite(travel)] = UNREACHABLE
+    transit = travel.copy()
+    transit[:n_req, :] += inst.pickup_minutes * SCALE
+    # A delivery pays the drop-off service only when the car moves on to another place.
+    drop = float(np.rint(inst.dropoff_minutes * SCALE))
+    deliveries = np.arange(n_req, n_stop)
+    transit[n_req:n_stop, :] += np.where(loc[None, :] != loc[n_req:n_stop, None], drop, 0.0)
+    transit[np.ix_(deliveries, ends)] = drop
+    transit[:n_req, ends] = UNREACHABLE  # a route never ends with riders on board
+    transit[np.ix_(starts, ends)] = 0
+    drive = travel.copy()
+    drive[:, ends] = 0
+    time_cb = routing.RegisterTransitMatrix(transit.astype(np.int64).tolist())
+    if previous_car:
+        for v, car in enumerate(cars):
+            moved = [k for k, r in enumerate(nodes.requests) if previous_car.get(r, car) != car]
+            cost = drive.copy()
+            cost[:, moved] += MOVE_PENALTY
+            routing.SetArcCostEvaluatorOfVehicle(routing.RegisterTransitMatrix(cost.astype(np.int64).tolist()), v)
+    else:
+        routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(drive.astype(np.int64).tolist()))
+    return int(time_cb)
+
+
+def _add_capacities(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingModel) -> None:
+    """Seats and wheelchair spaces: a pickup loads, its delivery alternatives unload."""
+    requests, pickup_of, n_req, n_car, cars = nodes.requests, nodes.pickup_of, nodes.n_req, nodes.n_car, nodes.cars
+    seat_demand = [int(inst.seated[r]) for r in requests] + [-int(inst.seated[r]) for r in pickup_of[n_req:]] \
+        + [0] * 2 * n_car
+    wc_demand = [int(inst.wheelchair[r]) for r in requests] + [-int(inst.wheelchair[r]) for r in pickup_of[n_req:]] \
+        + [0] * 2 * n_car
+    seat_cb = routing.RegisterUnaryTransitVector(seat_demand)
+    wc_cb = routing.RegisterUnaryTransitVector(wc_demand)
+    routing.AddDimensionWithVehicleCapacity(seat_cb, 0, [int(inst.car_seats[c]) for c in cars], True, "seats")
+    routing.AddDimensionWithVehicleCapacity(wc_cb, 0, [int(inst.car_wheelchair[c]) for c in cars], True, "wc")
+
+
+def _add_time_limits(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingModel,
+                     time_dim: pywrapcp.RoutingDimension, bound: float) -> None:
+    """Each car starts when it comes free and its last drop-off, unloading included, ends by its limit."""
+    drop = int(np.rint(inst.dropoff_minutes * SCALE))
+    bound_int = int(np.floor(bound * SCALE)) + drop
+    for v, car in enumerate(nodes.cars):
+        time_dim.CumulVar(routing.Start(v)).SetValue(int(np.rint(inst.car_from[car] * SCALE)))
+        limit = min(bound_int, int(np.floor(inst.car_end[car] * SCALE)) + drop)
+        time_dim.CumulVar(routing.End(v)).SetMax(limit)
+
+
+def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexManager,
+                  routing: pywrapcp.RoutingModel, time_dim: pywrapcp.RoutingDimension,
+                  room: np.ndarray, probe: bool) -> None:
+    """Pickup-and-delivery sets, ready times, allowed cars, ride limits and shelter room."""
+    solver = routing.solver()
+    n_car = nodes.n_car
+    by_shelter: dict[int, list[tuple[int, int]]] = {}
+    alternatives_of: dict[int, list[tuple[int, int]]] = {}
+    for (k, s), d in nodes.delivery_of.items():
+        alternatives_of.setdefault(k, []).append((s, manager.NodeToIndex(d)))
+    for k, r in enumerate(nodes.requests):
+        p = manager.NodeToIndex(k)
+        alternatives = alternatives_of[k]
+        if probe:
+            routing.AddPickupAndDeliverySets(routing.AddDisjunction([p], LEAVE_OUT_PENALTY),
+                                             routing.AddDisjunction([d for _, d in alternatives], LEAVE_OUT_PENALTY))
+        else:
+            routing.AddPickupAndDeliverySets(routing.AddDisjunction([p]),
+                                             routing.AddDisjunction([d for _, d in alternatives]))
+        time_dim.CumulVar(p).SetMin(int(np.ceil(inst.ready[r] * SCALE)))
+        allowed = [v for v, car in enumerate(nodes.cars) if inst.fits(car, r)]
+        if len(allowed) < n_car:
+            routing.VehicleVar(p).SetValues([-1, *allowed])
+        for s, d in alternatives:
+            # Same car and pickup first come with the pickup-and-delivery sets; the ride limit does not.
+            ride = float(inst.max_ride[r, s])
+            if np.isfinite(ride):
+                # Linear, so it propagates cheaply; an unvisited alternative's time is free and
+                # can always satisfy it, so it binds only the shelter actually chosen.
+                limit = int(np.floor((ride + inst.pickup_minutes) * SCALE))
+                solver.Add(time_dim.CumulVar(d) <= time_dim.CumulVar(p) + limit)
+            by_shelter.setdefault(s, []).append((int(inst.seated[r] + inst.wheelchair[r]), d))
+    for s, items in by_shelter.items():
+        if sum(people for people, _ in items) > room[s]:
+            solver.Add(solver.Sum([routing.ActiveVar(d) * people for people, d in items]) <= int(room[s]))
+
+
+def _initial_routes(nodes: _Nodes, manager: pywrapcp.RoutingIndexManager, shelter: np.ndarray,
+                    trips: list[list[Trip]]) -> list[list[int]]:
+    """The given trips as routing indices (pickups, then the unloads of each trip at its shelter)."""
+    initial = []
+    pos = {r: k for k, r in enumerate(nodes.requests)}
+    for car_trips in trips:
+        route: list[int] = []
+        on_board: list[int] = []
+        for t in car_trips:
+            route.extend(manager.NodeToIndex(pos[r]) for r in t.pickups)
+            on_board.extend(t.pickups)
+            unload = on_board if t.unload is None else list(t.unload)
+            route.extend(manager.NodeToIndex(nodes.delivery_of[(pos[r], int(shelter[r]))]) for r in unload)
+            on_board = [r for r in on_board if r not in unload]
+        initial.append(route)
+    return initial
+
+
+def _read_routes(nodes: _Nodes, manager: pywrapcp.RoutingIndexManager, routing: pywrapcp.RoutingModel,
+                 solution: pywrapcp.Assignment) -> tuple[list[list[Trip]], dict[int, int]]:
+    """Trips per car of the group and the shelter chosen for each request."""
+    new_trips: list[list[Trip]] = []
+    chosen: dict[int, int] = {}
+    for v in range(nodes.n_car):
+        route: list[int] = []
+        idx = solution.Value(routing.NextVar(routing.Start(v)))
+        while not routing.IsEnd(idx):
+            node = manager.IndexToNode(idx)
+            route.append(node)
+            if node >= nodes.n_req:
+                chosen[nodes.pickup_of[node]] = nodes.shelter_of[node]
+            idx = solution.Value(routing.NextVar(idx))
+        new_trips.append(_trips_from_route(route, nodes.pickup_of, nodes.shelter_of, nodes.n_req))
+    return new_trips, chosen
+
+
 def improve_group(
     inst: Instance,
     shelter: np.ndarray,
@@ -91,123 +278,24 @@ def improve_group(
     """
     probe = start is not None
     requests = [r for car_trips in trips for t in car_trips for r in t.pickups]
-    n_req = len(requests)
-    n_car = len(cars)
-    if n_req == 0:
+    if not requests:
         return GroupResult(None)
-    T = inst.T
-    # Delivery alternatives: each shelter the request may use (access, reachable, ride time).
-    pickup_of = list(requests)
-    shelter_of = [-1] * n_req
-    delivery_of: dict[tuple[int, int], int] = {}
-    for k, r in enumerate(requests):
-        for s in range(inst.n_shelters):
-            direct = T[inst.home[r], inst.shelter_loc[s]]
-            ok = np.isfinite(direct) and direct <= inst.max_ride[r, s] + 1e-9
-            ok &= not (inst.wheelchair[r] and not inst.shelter_accessible[s])
-            # A split household's parts must meet at one shelter: they keep theirs.
-            ok &= inst.requests[r].parts == 1
-            if ok or s == shelter[r]:
-                delivery_of[(k, s)] = len(pickup_of)
-                pickup_of.append(r)
-                shelter_of.append(s)
-    n_stop = len(pickup_of)
-    loc = np.concatenate([
-        inst.home[requests],
-        inst.shelter_loc[np.asarray(shelter_of[n_req:], dtype=np.int64)],
-        inst.car_start[cars],
-        inst.car_start[cars],  # end nodes: a free end; the transit to them is only the last service
-    ]).astype(np.int64)
-    n_nodes = n_stop + 2 * n_car
-    starts = np.arange(n_stop, n_stop + n_car)
-    ends = np.arange(n_stop + n_car, n_nodes)
-    manager = pywrapcp.RoutingIndexManager(n_nodes, n_car, starts.tolist(), ends.tolist())
+    nodes = _nodes(inst, shelter, cars, requests)
+    n_stop = nodes.n_stop
+    manager = pywrapcp.RoutingIndexManager(n_stop + 2 * nodes.n_car, nodes.n_car,
+                                           nodes.starts.tolist(), nodes.ends.tolist())
     routing = pywrapcp.RoutingModel(manager)
-
-    # Rounded down, so that the float plan we start from is feasible in the integer model; the
-    # caller re-checks the result in float minutes and rejects what rounding let through.
-    travel = np.floor(T[np.ix_(loc, loc)] * SCALE)
-    travel[~np.isfinite(travel)] = UNREACHABLE
-    transit = travel.copy()
-    transit[:n_req, :] += inst.pickup_minutes * SCALE
-    # A delivery pays the drop-off service only when the car moves on to another place.
-    drop = float(np.rint(inst.dropoff_minutes * SCALE))
-    deliveries = np.arange(n_req, n_stop)
-    transit[n_req:n_stop, :] += np.where(loc[None, :] != loc[n_req:n_stop, None], drop, 0.0)
-    transit[np.ix_(deliveries, ends)] = drop
-    transit[:n_req, ends] = UNREACHABLE  # a route never ends with riders on board
-    transit[np.ix_(starts, ends)] = 0
-    drive = travel.copy()
-    drive[:, ends] = 0
-    time_cb = routing.RegisterTransitMatrix(transit.astype(np.int64).tolist())
-    if previous_car:
-        for v, car in enumerate(cars):
-            moved = [k for k, r in enumerate(requests) if previous_car.get(r, car) != car]
-            cost = drive.copy()
-            cost[:, moved] += MOVE_PENALTY
-            routing.SetArcCostEvaluatorOfVehicle(routing.RegisterTransitMatrix(cost.astype(np.int64).tolist()), v)
-    else:
-        routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(drive.astype(np.int64).tolist()))
-
-    horizon = int(np.rint(inst.deadline * SCALE)) + int(drop) + 1
+    time_cb = _register_times(inst, nodes, routing, previous_car)
+    drop = int(np.rint(inst.dropoff_minutes * SCALE))
+    horizon = int(np.rint(inst.deadline * SCALE)) + drop + 1
     routing.AddDimension(time_cb, horizon, horizon, False, "time")
     time_dim = routing.GetDimensionOrDie("time")
     time_dim.SetGlobalSpanCostCoefficient(0 if probe else SPAN_COST)
+    _add_capacities(inst, nodes, routing)
+    _add_time_limits(inst, nodes, routing, time_dim, bound)
+    _add_requests(inst, nodes, manager, routing, time_dim, room, probe)
 
-    seated = [int(inst.seated[r]) for r in requests]
-    wheel = [int(inst.wheelchair[r]) for r in requests]
-    seat_demand = seated + [-int(inst.seated[r]) for r in pickup_of[n_req:]] + [0] * 2 * n_car
-    wc_demand = wheel + [-int(inst.wheelchair[r]) for r in pickup_of[n_req:]] + [0] * 2 * n_car
-    seat_cb = routing.RegisterUnaryTransitVector(seat_demand)
-    wc_cb = routing.RegisterUnaryTransitVector(wc_demand)
-    routing.AddDimensionWithVehicleCapacity(seat_cb, 0, [int(inst.car_seats[c]) for c in cars], True, "seats")
-    routing.AddDimensionWithVehicleCapacity(wc_cb, 0, [int(inst.car_wheelchair[c]) for c in cars], True, "wc")
-
-    solver = routing.solver()
-    bound_int = int(np.floor(bound * SCALE)) + int(drop)
-    for v, car in enumerate(cars):
-        time_dim.CumulVar(routing.Start(v)).SetValue(int(np.rint(inst.car_from[car] * SCALE)))
-        limit = min(bound_int, int(np.floor(inst.car_end[car] * SCALE)) + int(drop))
-        time_dim.CumulVar(routing.End(v)).SetMax(limit)
-    by_shelter: dict[int, list[tuple[int, int]]] = {}
-    for k, r in enumerate(requests):
-        p = manager.NodeToIndex(k)
-        alternatives = [(s, manager.NodeToIndex(d)) for (kk, s), d in delivery_of.items() if kk == k]
-        if probe:
-            routing.AddPickupAndDeliverySets(routing.AddDisjunction([p], LEAVE_OUT_PENALTY),
-                                             routing.AddDisjunction([d for _, d in alternatives], LEAVE_OUT_PENALTY))
-        else:
-            routing.AddPickupAndDeliverySets(routing.AddDisjunction([p]),
-                                             routing.AddDisjunction([d for _, d in alternatives]))
-        time_dim.CumulVar(p).SetMin(int(np.ceil(inst.ready[r] * SCALE)))
-        allowed = [v for v, car in enumerate(cars) if inst.fits(car, r)]
-        if len(allowed) < n_car:
-            routing.VehicleVar(p).SetValues([-1, *allowed])
-        for s, d in alternatives:
-            # Same car and pickup first come with the pickup-and-delivery sets; the ride limit does not.
-            ride = float(inst.max_ride[r, s])
-            if np.isfinite(ride):
-                # Linear, so it propagates cheaply; an unvisited alternative's time is free and
-                # can always satisfy it, so it binds only the shelter actually chosen.
-                limit = int(np.floor((ride + inst.pickup_minutes) * SCALE))
-                solver.Add(time_dim.CumulVar(d) <= time_dim.CumulVar(p) + limit)
-            by_shelter.setdefault(s, []).append((int(inst.seated[r] + inst.wheelchair[r]), d))
-    for s, items in by_shelter.items():
-        if sum(people for people, _ in items) > room[s]:
-            solver.Add(solver.Sum([routing.ActiveVar(d) * people for people, d in items]) <= int(room[s]))
-
-    initial = []
-    pos = {r: k for k, r in enumerate(requests)}
-    for car_trips in (start if start is not None else trips):
-        route: list[int] = []
-        on_board: list[int] = []
-        for t in car_trips:
-            route.extend(manager.NodeToIndex(pos[r]) for r in t.pickups)
-            on_board.extend(t.pickups)
-            unload = on_board if t.unload is None else list(t.unload)
-            route.extend(manager.NodeToIndex(delivery_of[(pos[r], int(shelter[r]))]) for r in unload)
-            on_board = [r for r in on_board if r not in unload]
-        initial.append(route)
+    initial = _initial_routes(nodes, manager, shelter, start if start is not None else trips)
     params = _params(seconds, solutions)
     routing.CloseModelWithParameters(params)
     start_assignment = routing.ReadAssignmentFromRoutes(initial, True)
@@ -217,25 +305,14 @@ def improve_group(
         # A probe has done its job at the first solution that leaves nobody out.
         def stop_when_complete() -> None:
             if routing.CostVar().Value() < LEAVE_OUT_PENALTY:
-                solver.FinishCurrentSearch()
+                routing.solver().FinishCurrentSearch()
 
         routing.AddAtSolutionCallback(stop_when_complete)
     solution = routing.SolveFromAssignmentWithParameters(start_assignment, params)
     if solution is None:
         return GroupResult(None, nodes=n_stop)
-    new_trips: list[list[Trip]] = []
-    chosen: dict[int, int] = {}
-    for v in range(n_car):
-        nodes: list[int] = []
-        idx = solution.Value(routing.NextVar(routing.Start(v)))
-        while not routing.IsEnd(idx):
-            node = manager.IndexToNode(idx)
-            nodes.append(node)
-            if node >= n_req:
-                chosen[pickup_of[node]] = shelter_of[node]
-            idx = solution.Value(routing.NextVar(idx))
-        new_trips.append(_trips_from_route(nodes, pickup_of, shelter_of, n_req))
-    if probe and sum(1 for t in new_trips for trip in t for _ in trip.pickups) < n_req:
+    new_trips, chosen = _read_routes(nodes, manager, routing, solution)
+    if probe and sum(1 for t in new_trips for trip in t for _ in trip.pickups) < nodes.n_req:
         return GroupResult(None, nodes=n_stop)
     return GroupResult(new_trips, chosen, n_stop)
 

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.codes import UnservedCode
+from matcher.errors import SolverError
 from matcher.plan import Plan, Unserved
 from matcher.problem import Problem
 from matcher.schedule import Dropoff, Pickup, Visit, build_plan
-from matcher.solver.construct import Solution, construct, lower_bound, priority_weight
+from matcher.solver.construct import Solution, construct, drive_car, lower_bound, priority_weight
 from matcher.solver.improve import improve, work_for
 from matcher.solver.instance import Instance, build_instance
 from matcher.solver.triage import triage
@@ -116,7 +118,7 @@ def leftover_reasons(inst: Instance, sol: Solution, shelter: np.ndarray) -> list
             reason = f"not enough {wheel}cars before the deadline: left for higher-priority households"
         else:
             reason = f"not enough {wheel}cars before the deadline"
-        out[req.household_id] = Unserved(req.household_id, reason + ": add drivers", "not_enough_cars")
+        out[req.household_id] = Unserved(req.household_id, f"{reason}: add drivers", UnservedCode.NOT_ENOUGH_CARS)
     return list(out.values())
 
 
@@ -133,10 +135,19 @@ def to_visits(inst: Instance, sol: Solution) -> dict[str, list[Visit]]:
     return sequences
 
 
+def _verify(inst: Instance, sol: Solution) -> None:
+    """Raise ``SolverError`` when a car's trips break a rule: the search must never hand out such a plan."""
+    for car, trips in enumerate(sol.trips):
+        if trips and not drive_car(inst, car, trips)[1]:
+            raise SolverError(f"driver {inst.problem.drivers[car].id}: the solver built trips that break a time "
+                              "or ride rule; this is a bug")
+
+
 def solve(problem: Problem, params: SolveParams | None = None, progress: Progress | None = None) -> Plan:
     """Plan the evacuation: fewest unserved (priority-weighted), then earliest clearance, then least driving.
 
     Deterministic for a given ``params.seed`` and time limit. ``progress`` receives one-line messages.
+    Raises ``SolverError`` (CLI exit code 3) if the search produced trips that break a rule (a bug).
     """
     params = params or SolveParams()
     say = progress or (lambda _msg: None)
@@ -153,6 +164,7 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     work = work_for(params.time_limit_seconds * IMPROVE_SHARE)
     if params.improve and work > 0:
         sol = improve(inst, sol, tri.shelter, work, deadline, params.seed, say)
+    _verify(inst, sol)
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     order = {h.id: i for i, h in enumerate(problem.households)}
     unserved.sort(key=lambda u: order[u.household_id])

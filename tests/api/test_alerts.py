@@ -96,3 +96,14 @@ def test_alert_scope_limits_the_households(app: FastAPI, client: TestClient) -> 
     plan = client.get(f"/alerts/{created.json()['alert']['id']}/plans/{job['plan_version']}", headers=coordinator)
     metrics = plan.json()["metrics"]
     assert metrics["households_served"] + metrics["households_unserved"] == 2
+
+
+def test_openapi_documents_the_plan_format(client: TestClient) -> None:
+    """The plan routes declare their answer: routes of stops and legs, unserved with their stable codes."""
+    spec = client.get("/openapi.json").json()
+    answer = spec["paths"]["/alerts/{alert_id}/plans/{version}"]["get"]["responses"]["200"]["content"]
+    assert answer["application/json"]["schema"]["$ref"].endswith("/PlanPublic")
+    schemas = spec["components"]["schemas"]
+    assert {"routes", "unserved", "metrics"} <= set(schemas["PlanPublic"]["properties"])
+    assert {"arrive_minute", "household_id", "shelter_id"} <= set(schemas["StopPublic"]["properties"])
+    assert "no_show" in schemas["UnservedCode"]["enum"] and "cut_off" in schemas["UnservedCode"]["enum"]

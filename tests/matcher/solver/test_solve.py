@@ -436,3 +436,19 @@ def test_nothing_to_plan_with_gives_reasons_not_errors(shelters: list[str], driv
     p = make_problem(households=["H1", "H2"], drivers=drivers, shelters=shelters)
     plan = _solve(p, FAST)
     assert [u.code for u in plan.unserved] == [code, code]
+
+
+def test_trips_that_break_a_rule_raise_solver_error() -> None:
+    """A car whose trips end after its availability is a solver bug: SolverError (exit code 3), never a plan."""
+    from matcher.errors import SolverError
+    from matcher.solver.construct import Solution, Trip
+    from matcher.solver.instance import build_instance
+    from matcher.solver.solve import _verify
+
+    p = make_problem(households=["H1"], drivers=[driver("D1", available_until_minute=20)], shelters=["S1"],
+                     minutes={("D1", "H1"): 10, ("H1", "S1"): 10})
+    inst = build_instance(p)
+    late = Solution([[Trip((0,), 0)]], np.array([23.0]), np.array([True]))
+    with pytest.raises(SolverError, match="driver D1"):
+        _verify(inst, late)
+    assert SolverError.exit_code == 3

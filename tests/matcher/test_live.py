@@ -1,0 +1,92 @@
+"""The live state from stop reports: what is done, who is on board, who was missed (``matcher.live.derive_state``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from matcher.codes import MISSED_REASONS, StopStatus
+from matcher.live import Closures, LiveEvent, StopReport, derive_state, leading_done, missed_households
+from tests.factories import example_plan
+
+P, D, N, C, W = (StopStatus.PICKED_UP, StopStatus.DROPPED_OFF, StopStatus.NO_SHOW, StopStatus.CANNOT_REACH,
+                 StopStatus.ON_THE_WAY)
+
+
+def _reports(driver: str, statuses: list[StopStatus], version: int = 0) -> list[StopReport]:
+    """Reports on the driver's first stops of ``example_plan()``, in order, on plan ``version``."""
+    stops = example_plan().stops_of(driver)
+    return [StopReport(driver, i, s, stops[i].household_id, version) for i, s in enumerate(statuses)]
+
+
+def test_nothing_reported_is_an_untouched_plan() -> None:
+    state = derive_state(example_plan(), [], 3.0)
+    assert state.minute == 3.0 and state.completed == {} and state.on_board == {}
+    assert state.no_shows == frozenset() and state.cannot_reach == frozenset()
+
+
+@pytest.mark.parametrize(("statuses", "done", "on_board"), [
+    ([P], 1, ("H1",)),  # the first pickup done: H1 rides
+    ([P, P], 2, ("H1", "H2")),  # both picked up, not yet dropped
+    ([P, P, D], 3, ()),  # dropped off at S1: the car is empty
+    ([P, W], 1, ("H1",)),  # on the way is not done
+    ([P, N], 2, ("H1",)),  # nobody at H2: the stop is done, nobody boards
+    ([P, P, D, P], 4, ("H4",)),  # part 1 of the split household rides
+])
+def test_completed_stops_and_riders_on_board(statuses: list[StopStatus], done: int, on_board: tuple[str, ...]) -> None:
+    """Completed is the count of leading done stops; riders are picked up in it and not yet dropped off."""
+    state = derive_state(example_plan(), _reports("D1", statuses), 20.0)
+    assert state.completed == {"D1": done}
+    assert state.on_board.get("D1", ()) == on_board
+
+
+def test_a_done_stop_after_a_waiting_one_is_not_history() -> None:
+    """Stops are done in driving order: a report after a gap does not count as completed."""
+    reports = [StopReport("D1", 1, P, "H2")]
+    assert derive_state(example_plan(), reports, 10.0).completed == {}
+    assert leading_done(example_plan(), {("D1", 0): "picked_up", ("D1", 2): "dropped_off"}) == {"D1": 1}
+
+
+@pytest.mark.parametrize(("reports", "no_shows", "cannot_reach"), [
+    # nobody at the door
+    ([StopReport("D1", 1, N, "H2")], {"H2"}, set()),
+    # the driver could not get there: missed, with its own reason
+    ([StopReport("D1", 1, C, "H2")], {"H2"}, {"H2"}),
+    # a split household with one part picked up is on its way, whatever happened at its other stop
+    ([StopReport("D1", 3, N, "H4"), StopReport("D2", 0, P, "H4")], set(), set()),
+    # missed on version 1, picked up on version 2 (a re-plan sent another car): the newest version counts
+    ([StopReport("D1", 1, N, "H2", 1), StopReport("D2", 0, P, "H2", 2)], set(), set()),
+    # picked up on version 1, reported missed on the newer version 2: missed
+    ([StopReport("D1", 1, P, "H2", 1), StopReport("D2", 0, N, "H2", 2)], {"H2"}, set()),
+    # both reports on one stop's household: a no-show wins over cannot-reach for the reason
+    ([StopReport("D1", 1, C, "H2"), StopReport("D2", 0, N, "H2")], {"H2"}, set()),
+    # an undone report (back to waiting: no report left) puts the household back
+    ([], set(), set()),
+])
+def test_missed_households_by_their_newest_version(reports: list[StopReport], no_shows: set[str],
+                                                   cannot_reach: set[str]) -> None:
+    assert missed_households(reports) == (no_shows, cannot_reach)
+
+
+def test_reports_of_later_versions_do_not_count() -> None:
+    """A state of version 1 ignores version 2's reports (a re-plan being checked against its base)."""
+    reports = [StopReport("D1", 0, P, "H1", 1), StopReport("D1", 1, N, "H2", 2)]
+    state = derive_state(example_plan(), reports, 9.0, plan_version=1)
+    assert state.completed == {"D1": 1} and state.no_shows == frozenset()
+
+
+def test_missed_reason_says_which_miss() -> None:
+    state = derive_state(example_plan(), [*_reports("D1", [P, C])], 12.0)
+    assert state.no_shows == {"H2"} and state.cannot_reach == {"H2"}
+    assert state.missed_reason("H2") == MISSED_REASONS[C]
+    assert derive_state(example_plan(), _reports("D1", [P, N]), 12.0).missed_reason("H2") == MISSED_REASONS[N]
+
+
+def test_the_rest_of_the_picture_is_carried_as_given() -> None:
+    """Drop-outs, new requests, closures and events come from the translator (rows or simulation events)."""
+    state = derive_state(example_plan(), [], 5.0, dropped_drivers=frozenset({"D2"}),
+                         new_requests=frozenset({"H9"}), closures=Closures((12,), 1),
+                         events=frozenset({LiveEvent.DROPOUT}))
+    assert state.dropped_drivers == {"D2"} and state.new_requests == {"H9"}
+    assert state.closures == Closures((12,), 1) and state.events == {LiveEvent.DROPOUT}
+    assert state.same_history(derive_state(example_plan(), [], 7.0))
+    assert not state.same_history(derive_state(example_plan(), _reports("D1", [P]), 7.0))
