@@ -14,7 +14,20 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from api.config import Settings, get_settings
 from api.errors import RowErrors, ServiceError
-from api.routes import alerts, audit, households, jobs, live, login, pages, rosters, shelters, users, vehicles
+from api.routes import (
+    alerts,
+    audit,
+    households,
+    jobs,
+    live,
+    login,
+    pages,
+    printable,
+    rosters,
+    shelters,
+    users,
+    vehicles,
+)
 from api.services import Services
 from matcher.errors import InputError
 
@@ -91,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StaleDataError, _stale)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(Exception, _internal)
-    for module in (login, users, vehicles, households, shelters, rosters, alerts, live, jobs, audit, pages):
+    for module in (login, users, vehicles, households, shelters, rosters, alerts, printable, live, jobs, audit, pages):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,9 @@ from typing import Any
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.web.helpers import Backend, check_a11y, household_body, screenshot, sign_in, vehicle_body
+from tests.web.test_pages import seed_town, start_alert
 
-COORDINATOR = "boss@example.org"
+COORDINATOR = "boss@example.org"  # the same as test_pages.seed_town
 NAMES = ["Aino Virtanen", "Eino Mäkinen", "Helmi Laine"]
 
 
@@ -134,3 +136,48 @@ def test_roster_pages_pass_axe_on_a_phone(phone: BrowserContext, backend: Backen
         page.goto(path)
         expect(page.locator("#csv-" + path.rsplit("/", 1)[1])).to_be_visible()
         check_a11y(page, f"{path} on a phone")
+
+
+def test_coordinator_prints_the_plan_one_page_per_driver(page: Page, backend: Backend, screenshot_dir: Path) -> None:
+    """From the dashboard to the printable plan: a sheet per route, the households without a ride with their
+    phones; in print media the controls are gone and each driver starts a new page (counted in the PDF); the plan
+    JSON and GeoJSON download."""
+    seed_town(backend)
+    alert = start_alert(backend)
+    plan = backend.call("GET", f"/alerts/{alert['id']}/plans/1", COORDINATOR)
+    assert plan["routes"] and plan["unserved"]
+    sign_in(page, COORDINATOR)
+    page.get_by_role("link", name=re.compile("Print the plan")).click()
+    expect(page.locator("body[data-ready]")).to_be_attached(timeout=30_000)
+    sheets = page.locator(".driver-sheet")
+    expect(sheets).to_have_count(len(plan["routes"]))
+    stops = sum(len(r["stops"]) for r in plan["routes"])
+    expect(page.locator(".route-table tbody tr")).to_have_count(stops)
+    helmi = household_body(31)
+    expect(page.locator("#unserved-print tbody tr").filter(has_text="Helmi Wheelchair")).to_contain_text(helmi["phone"])
+    check_a11y(page, "printable plan")
+    screenshot(page, screenshot_dir, "plan-print-screen")
+
+    page.emulate_media(media="print")
+    expect(page.locator("header.top")).to_be_hidden()
+    expect(page.locator("#plan-actions")).to_be_hidden()
+    expect(page.locator("#plan-choose")).to_be_hidden()
+    expect(sheets.first).to_be_visible()
+    assert page.evaluate("getComputedStyle(document.querySelector('.driver-sheet')).breakBefore") == "page"
+    screenshot(page, screenshot_dir, "plan-print")
+    pdf = page.pdf(format="A4")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert pages >= len(plan["routes"]) + 2, pages  # the cover, a page per driver, the unserved list
+
+    page.emulate_media(media="screen")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the plan (JSON)").click()
+    assert json.loads(Path(download.value.path()).read_text("utf-8"))["routes"] == plan["routes"]
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the map of the plan (GeoJSON)").click()
+    assert json.loads(Path(download.value.path()).read_text("utf-8"))["type"] == "FeatureCollection"
+
+    page.goto(f"/app/plan?alert={alert['id']}&show=unserved")
+    expect(page.locator("body[data-ready]")).to_be_attached()
+    expect(sheets).to_have_count(0)
+    expect(page.locator("#unserved-print tbody tr")).to_have_count(len(plan["unserved"]))

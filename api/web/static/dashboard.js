@@ -184,6 +184,7 @@ function drawPlan() {
   $("#cars-section").hidden = false;
   const made = new Date(state.plan.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   $("#plan-info").textContent = `Plan version ${state.plan.version}, made at ${made}.`;
+  $("#print-link").href = `/app/plan?alert=${state.alert.id}&version=${state.plan.version}`;
   const unserved = m.households_unserved || 0;
   $("#metrics").replaceChildren(
     h("li", {}, h("span", { class: "n" }, m.households_served ?? 0), "households get a ride"),
