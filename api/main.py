@@ -17,6 +17,7 @@ from api.errors import RowErrors, ServiceError
 from api.routes import (
     alerts,
     audit,
+    drills,
     households,
     jobs,
     live,
@@ -104,7 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StaleDataError, _stale)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(Exception, _internal)
-    for module in (login, users, vehicles, households, shelters, rosters, alerts, printable, live, jobs, audit, pages):
+    for module in (login, users, vehicles, households, shelters, rosters, alerts, printable, live, jobs, drills, audit,
+                   pages):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])

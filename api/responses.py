@@ -24,6 +24,7 @@ WHY = {
     409: "Someone else changed the record since you read it (reload it and apply your change again), "
          "or the change clashes with stored data (a duplicate)",
     413: "The uploaded file is larger than the service accepts",
+    429: "Too many requests of this kind for now: try again later",
 }
 
 

@@ -44,10 +44,26 @@ class Tokens:
         claims = {"sub": str(user_id), "iat": now, "exp": now + timedelta(minutes=self.minutes)}
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
+    def issue_scoped(self, user_id: int, scope: str, minutes: int) -> str:
+        """A short-lived token good only for ``scope`` (e.g. ``drill-report:7``), not for signing in."""
+        now = datetime.now(UTC)
+        claims = {"sub": str(user_id), "scope": scope, "iat": now, "exp": now + timedelta(minutes=minutes)}
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def scoped_user_id(self, token: str, scope: str) -> int | None:
+        """The user id of a valid, unexpired token issued for exactly ``scope``; ``None`` otherwise."""
+        try:
+            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM],
+                                options={"require": ["exp", "sub", "scope"]})
+            return int(claims["sub"]) if claims["scope"] == scope else None
+        except (jwt.InvalidTokenError, ValueError, TypeError):
+            return None
+
     def user_id(self, token: str) -> int | None:
         """The user id of a valid, unexpired token; ``None`` otherwise."""
         try:
             claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
-            return int(claims["sub"])
+            # A scoped token (a report link) opens that one thing only, never the API.
+            return None if "scope" in claims else int(claims["sub"])
         except (jwt.InvalidTokenError, ValueError, TypeError):
             return None

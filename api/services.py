@@ -10,6 +10,7 @@ import weakref
 from api import migrate, planning
 from api.config import Settings
 from api.db import Database
+from api.drills import DrillRunner
 from api.geocode import Geocoder, make_geocoder
 from api.jobs import JobRunner
 from api.security import Passwords, Tokens
@@ -25,6 +26,7 @@ class Services:
         self.db = Database(settings)
         self.geocoder: Geocoder = make_geocoder(settings)
         self.runner: JobRunner | None = None
+        self.drill_runner: DrillRunner | None = None
         self._passwords: Passwords | None = None
         self._tokens: Tokens | None = None
         self._lock = threading.Lock()
@@ -46,6 +48,8 @@ class Services:
             if self.settings.worker_mode == "embedded":
                 self.runner = JobRunner(self.db, self.settings)
                 self.runner.start()
+                self.drill_runner = DrillRunner(self.db, self.settings)
+                self.drill_runner.start()
             self.started = True
             log.info("service started (database %s, worker mode %s)", self.db.engine.url.render_as_string(),
                      self.settings.worker_mode)
@@ -55,6 +59,9 @@ class Services:
             if self.runner is not None:
                 self.runner.stop()
                 self.runner = None
+            if self.drill_runner is not None:
+                self.drill_runner.stop()
+                self.drill_runner = None
             self.db.dispose()
             self.started = False
 
@@ -80,6 +87,10 @@ class Services:
         if gate is None:
             gate = self._gates[loop] = asyncio.Semaphore(self.db.request_slots)
         return gate
+
+    def wake_drills(self) -> None:
+        if self.drill_runner is not None:
+            self.drill_runner.wake()
 
     def wake_runner(self) -> None:
         if self.runner is not None:
