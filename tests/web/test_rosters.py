@@ -181,3 +181,31 @@ def test_coordinator_prints_the_plan_one_page_per_driver(page: Page, backend: Ba
     expect(page.locator("body[data-ready]")).to_be_attached()
     expect(sheets).to_have_count(0)
     expect(page.locator("#unserved-print tbody tr")).to_have_count(len(plan["unserved"]))
+
+
+def test_coordinator_runs_a_drill_and_opens_its_report(page: Page, backend: Backend, screenshot_dir: Path) -> None:
+    """From the Drills page: a drill on the town as registered runs in the background; its report opens in a new
+    tab (plots included) and the drivers' contact list downloads."""
+    seed_town(backend, households=8, cars=3)
+    start_alert(backend)
+    sign_in(page, COORDINATOR, next_path="/app/drills")
+    expect(page.get_by_label("Alert to rehearse")).to_contain_text("Storm Aila")
+    page.get_by_label("How many times to play it").fill("2")
+    page.get_by_role("button", name="Run the drill").click()
+    row = page.locator("#drill-table tbody tr").first
+    expect(row).to_contain_text("done", timeout=240_000)
+    expect(row).to_contain_text("first drill")
+    check_a11y(page, "drills")
+    screenshot(page, screenshot_dir, "drills")
+
+    with page.expect_popup() as popup:
+        row.get_by_role("button", name=re.compile("Open the report")).click()
+    report = popup.value
+    report.wait_for_load_state()
+    assert report.title().startswith("Drill report")
+    assert report.locator("img").count() >= 3
+    screenshot(report, screenshot_dir, "drill-report", full_page=False)
+    with page.expect_download() as download:
+        row.get_by_role("button", name="Drivers' contact list (CSV)").click()
+    header = Path(download.value.path()).read_text("utf-8").splitlines()[0]
+    assert "driver_name" in header and "household_phone" in header
