@@ -169,6 +169,30 @@ def spec_of(data: dict[str, Any]) -> Any:
     return drill_from_dict(data, base=Path(data["map"]).parent)
 
 
+def service_drill_data(alert_id: int | None, runs: int, seed: int, when: str) -> dict[str, Any]:
+    """``evac drill --from-service``: the drill file of the town in the service's database (``EVAC_*`` settings),
+    for ``alert_id`` or the newest alert. The read of the rosters is audited."""
+    from api.config import get_settings
+
+    settings = get_settings()
+    db = Database(settings)
+    try:
+        with db.sessions() as session:
+            query = select(models.Alert).order_by(models.Alert.id.desc()).limit(1)
+            alert = session.scalar(query if alert_id is None else query.where(models.Alert.id == alert_id))
+            if alert is None:
+                found = "no alert" if alert_id is None else f"no alert {alert_id}"
+                raise InputError("drill", "alert", f"{found} in the service's database: start one (its deadline, "
+                                                   "flood zone and closed roads are the drill's)")
+            data = drill_data(session, settings, alert, runs, seed, when, None)
+            audit.record(session, None, "read", "drill", None, actor="evac drill --from-service",
+                         alert_id=alert.id, households=len(data["households"]), drivers=len(data["drivers"]))
+            session.commit()
+    finally:
+        db.dispose()
+    return data
+
+
 # --- requests ---------------------------------------------------------------------------------------------------
 
 

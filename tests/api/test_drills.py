@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from api import models
 from api.main import create_app
+from matcher.cli import app as cli_app
 from tests.api.conftest import make_settings, wipe
 from tests.api.factories import Headers, kotka, login, make_user, seed_kotka, services, user, wait_job
-
 
 #: A road of the bundled map (the storm-at-night drill floods it).
 HIIDENKIRNUNTIE = 363960734
@@ -127,3 +131,27 @@ def _town_external(app: FastAPI, client: TestClient) -> tuple[Headers, int]:
     created = client.post("/alerts", headers=coordinator, json={"name": "Storm", "deadline_minutes": 120})
     assert created.status_code == 202, created.text
     return coordinator, created.json()["alert"]["id"]
+
+
+def test_evac_drill_from_service(app: FastAPI, client: TestClient, settings: Any, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """``evac drill --from-service`` drills the same town through the command line's report writer."""
+    coordinator, alert_id = _town(app, client)
+    for name, value in {"EVAC_DATABASE_URL": settings.database_url, "EVAC_GEOCODER": "none",
+                        "EVAC_TIME_LIMIT_SECONDS": "1", "EVAC_MIGRATE_ON_START": "false"}.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli_app, ["drill", "--from-service", "--alert", str(alert_id), "--runs", "1",
+                                          "--workers", "0", "--out", str(tmp_path), "--date", "2026-10-01"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text("utf-8"))
+    assert report["drill"]["key"] == "town as registered" and report["drill"]["date"] == "2026-10-01"
+    assert report["figures"]["people_total"] == sum(h["people"] for h in kotka()["households"][:8])
+    names = {h["name"] for h in client.get("/households", headers=coordinator).json()}
+    rows = list(csv.DictReader((tmp_path / "contacts" / "households.csv").open(encoding="utf-8")))
+    assert {r["household_name"] for r in rows} == names
+    with services(app).db.sessions() as session:
+        assert session.query(models.AuditEntry).filter_by(actor="evac drill --from-service").count() == 1
+    missing = CliRunner().invoke(cli_app, ["drill", "--from-service", "--alert", "999", "--out", str(tmp_path)])
+    assert missing.exit_code == 2 and "no alert 999" in missing.output
+    neither = CliRunner().invoke(cli_app, ["drill", "--out", str(tmp_path)])
+    assert neither.exit_code == 2
