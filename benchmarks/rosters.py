@@ -1,5 +1,5 @@
-"""The service at scale: a 50,000-row households CSV import over HTTP, then the households, cars and dashboard pages
-loaded in Chromium with that many households registered.
+"""The service at scale: a 50,000-row households CSV import over HTTP (and 2,000 cars), then the households, cars
+and dashboard pages loaded in Chromium with that many registered.
 
     python -m benchmarks.rosters                       # SQLite, 50,000 rows, pages measured in Chromium
     python -m benchmarks.rosters --backend postgresql --rows 45000
@@ -59,6 +59,24 @@ def households_csv(rows: int, seed: int = 7) -> bytes:
             round(h["lat"] + rng.uniform(-1.5e-4, 1.5e-4), 6), round(h["lon"] + rng.uniform(-3e-4, 3e-4), 6),
             people, rng.choice([0] * 9 + [1]), rng.choice(["", "", "", "oxygen", "dialysis"]), rng.randint(1, 5),
         ])
+    return out.getvalue().encode("utf-8")
+
+
+def vehicles_csv(rows: int, owner_email: str, seed: int = 8) -> bytes:
+    """``rows`` cars at the bundled demo drivers' positions (moved a little, seeded), owned by ``owner_email``."""
+    import yaml
+
+    base = yaml.safe_load((ROOT / "scenarios" / "kotka_storm.yaml").read_text(encoding="utf-8"))["drivers"]
+    rng = random.Random(seed)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["owner_email", "label", "seats", "wheelchair_spaces", "available_from_minute", "lat", "lon"])
+    for i in range(rows):
+        d = base[i % len(base)]
+        writer.writerow([owner_email, f"{rng.choice(['Blue', 'Red', 'Grey', 'White'])} car {i}", rng.randint(2, 6),
+                         rng.choice([0] * 9 + [1]), rng.choice([0, 0, 15, 30]),
+                         round(d["lat"] + rng.uniform(-1.5e-4, 1.5e-4), 6),
+                         round(d["lon"] + rng.uniform(-3e-4, 3e-4), 6)])
     return out.getvalue().encode("utf-8")
 
 
@@ -126,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--postgres-url", default=os.environ.get("EVAC_TEST_POSTGRES_URL",
                                                                  "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--cars", type=int, default=2_000, help="cars imported after the households (default 2,000)")
     parser.add_argument("--no-pages", action="store_true", help="measure the import only")
     parser.add_argument("--rounds", type=int, default=3, help="page loads per page (the best is reported)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -143,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             figures["import"] = timed_import(server.url, headers, content)
             print(f"import of {args.rows:,} households ({len(content) / 1e6:.1f} MB CSV): "
                   f"{figures['import']['seconds']:.2f} s over HTTP, {figures['import']['created']:,} created")
+            if args.cars:
+                figures["import_cars"] = timed_import(server.url, headers, vehicles_csv(args.cars, coordinator[0]),
+                                                      "vehicles")
+                print(f"import of {args.cars:,} cars: {figures['import_cars']['seconds']:.2f} s over HTTP")
             if not args.no_pages:
                 figures["pages_seconds"] = page_loads(server.url, *coordinator, rounds=args.rounds)
                 for name, seconds in figures["pages_seconds"].items():
