@@ -24,15 +24,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api import access, audit, models, planning
 from api.config import Settings
 from api.crud import Context, commit
 from api.db import Database
-from api.errors import Conflict, NotFound, ServiceError
+from api.errors import Conflict, NotFound
 from api.jobs import _rowcount, now, worker_name
+from api.limits import TooManyRequests
 from matcher.errors import EvacError, InputError
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,6 @@ RANDOMNESS = {"no_show_probability": 0.05, "dropout_probability": 0.05, "dropout
               "late_readiness": {"probability": 0.1, "mean_minutes": 10}, "travel_noise": {"default": 0.1}}
 #: Files of the report folder a coordinator may download (the rest stay in the zip for the next comparison).
 DOWNLOADS = {"report.json", "report.md", "contacts/drivers.csv", "contacts/households.csv"}
-
-
-class TooMany(ServiceError):
-    status = 429
 
 
 class DrillEvent(BaseModel):
@@ -207,10 +204,12 @@ def request_drill(ctx: Context, data: DrillCreate) -> models.DrillRun:
     if busy is not None:
         raise Conflict(f"drill {busy} is still running: one drill at a time (it keeps a worker busy)")
     hour_ago = now() - timedelta(hours=1)
-    recent = ctx.session.scalar(select(func.count()).where(models.DrillRun.requested_by == ctx.user.id,
-                                                          models.DrillRun.created_at >= hour_ago)) or 0
-    if recent >= ctx.settings.drill_max_per_hour:
-        raise TooMany(f"at most {ctx.settings.drill_max_per_hour} drills an hour per coordinator: try again later")
+    recent = ctx.session.scalars(select(models.DrillRun.created_at).where(
+        models.DrillRun.requested_by == ctx.user.id, models.DrillRun.created_at >= hour_ago)
+        .order_by(models.DrillRun.created_at)).all()
+    if len(recent) >= ctx.settings.drill_max_per_hour:
+        wait = (recent[0] - hour_ago).total_seconds()
+        raise TooManyRequests(f"at most {ctx.settings.drill_max_per_hour} drills an hour per coordinator", wait)
     when = date.today().isoformat()
     timeline = None if data.events is None else timeline_of(data.events)
     # Checked now, so a bad event is a 422 naming it rather than a failed job later.
