@@ -104,7 +104,7 @@ def test_coordinator_searches_sorts_and_pages_households(page: Page, backend: Ba
     names = rows.locator("td:first-child").all_inner_texts()
     assert names == sorted(names) and len(names) == 12
     check_a11y(page, "households searched")
-    screenshot(page, screenshot_dir, "households")
+    screenshot(page, screenshot_dir, "households-search")
 
 
 def test_coordinator_searches_cars(page: Page, backend: Backend) -> None:
