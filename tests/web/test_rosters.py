@@ -136,6 +136,10 @@ def test_roster_pages_pass_axe_on_a_phone(phone: BrowserContext, backend: Backen
         page.goto(path)
         expect(page.locator("#csv-" + path.rsplit("/", 1)[1])).to_be_visible()
         check_a11y(page, f"{path} on a phone")
+    for path in ("/app/drills", "/app/plan"):
+        page.goto(path)
+        expect(page.locator("#status")).to_contain_text("alert")  # no alert yet: the page says what to do
+        check_a11y(page, f"{path} on a phone")
 
 
 def test_coordinator_prints_the_plan_one_page_per_driver(page: Page, backend: Backend, screenshot_dir: Path) -> None:
