@@ -22,12 +22,14 @@ from api.middleware import BodyLimit, SecurityHeaders
 from api.responses import ErrorMessage, errors
 from api.routes import (
     alerts,
+    apidocs,
     audit,
     drills,
     households,
     jobs,
     live,
     login,
+    maps,
     pages,
     printable,
     rosters,
@@ -115,6 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Register volunteers' cars, households who need a ride and shelters; plan evacuations.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by api.routes.apidocs from local copies: FastAPI's own pages load Swagger UI from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -129,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(InterfaceError, _database_down)
     app.add_exception_handler(Exception, _internal)
     for module in (login, users, vehicles, households, shelters, rosters, alerts, printable, live, jobs, drills, audit,
-                   pages):
+                   maps, apidocs, pages):
         app.include_router(module.router)
 
     app.add_middleware(BodyLimit, json_max_bytes=settings.json_max_bytes,

@@ -10,6 +10,7 @@ let user = null;
 let editing = null; // the vehicle being changed, or null when registering a new one
 let picker = null;
 let pager = null; // coordinators: one page of all the cars at a time
+let owners = new Map(); // coordinators: account id -> account, to say who drives each car
 
 function describe(v) {
   const parts = [`${v.seats} seat${v.seats === 1 ? "" : "s"}`];
@@ -18,6 +19,14 @@ function describe(v) {
   const until = v.available_until_minute === null ? "to the end" : `until ${minutes(v.available_until_minute)}`;
   parts.push(`free ${from} ${until}`);
   return parts.join(", ");
+}
+
+/** Who drives a car, in words: a coordinator sees the owner's name and phone (the accounts read is audited). */
+function driver(v, owners) {
+  const u = v.owner_id === user.id ? user : owners.get(v.owner_id);
+  if (!u) return h("p", { class: "hint" }, `Driver: account ${v.owner_id}`);
+  const phone = u.phone ? [", ", h("a", { href: `tel:${u.phone.replace(/[^+\d]/g, "")}` }, u.phone)] : ", no phone given";
+  return h("p", { class: "driver" }, "Driver: ", h("strong", {}, u.name || u.email), v.owner_id === user.id ? " (you)" : "", phone);
 }
 
 async function load() {
@@ -33,7 +42,7 @@ function cards(vehicles) {
     h("h3", {}, v.label || `Car ${v.id}`),
     h("p", {}, describe(v)),
     h("p", {}, v.address || `${v.lat.toFixed(5)}, ${v.lon.toFixed(5)}`),
-    user.role === "coordinator" && v.owner_id !== user.id ? h("p", { class: "hint" }, `Owner: account ${v.owner_id}`) : null,
+    driver(v, owners),
     h("div", { class: "actions" },
       h("button", { type: "button", class: "secondary", onclick: () => edit(v) }, "Change ", h("span", { class: "visually-hidden" }, v.label || `car ${v.id}`)),
       h("button", { type: "button", class: "secondary", onclick: () => remove(v) }, "Remove ", h("span", { class: "visually-hidden" }, v.label || `car ${v.id}`))),
@@ -136,6 +145,7 @@ start().then(async (me) => {
   $("#cancel").addEventListener("click", reset);
   picker = await setupPlace();
   if (me.role === "coordinator") {
+    owners = new Map((await all("/users")).map((u) => [u.id, u]));
     $("#vehicle-find").hidden = false;
     pager = new Pager({ path: "/vehicles", form: $("#vehicle-find"), table: $("#vehicle-list"), nav: $("#vehicle-pages"),
       noun: "car", nouns: "cars", render: cards });
