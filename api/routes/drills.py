@@ -41,7 +41,7 @@ class ReportLink(BaseModel):
 
 
 @router.post("", response_model=drills.DrillPublic, status_code=status.HTTP_202_ACCEPTED,
-             responses=errors(401, 403, 409, 429))
+             responses=errors(400, 401, 403, 409, 429))
 def request_drill(ctx: Ctx, services: ServicesDep, data: drills.DrillCreate, response: Response) -> object:
     """Queue a drill on the town as registered with the alert's flood zones and closures; poll ``GET /drills/{id}``."""
     drill = drills.request_drill(ctx, data)

@@ -57,7 +57,7 @@ def me(user: AnySignedIn) -> object:
     return user
 
 
-@router.post("/me/password", response_model=schemas.Token, responses=errors(401, 429, 503))
+@router.post("/me/password", response_model=schemas.Token, responses=errors(400, 401, 429, 503))
 async def change_my_password(services: ServicesDep, token: TokenDep, data: schemas.PasswordChange) -> schemas.Token:
     """Change your password with your current one. Every session of yours ends (all devices); the answer is a
     new token for this one. Wrong current passwords count toward the account's sign-in lockout."""
@@ -101,7 +101,8 @@ def approve_user(ctx: Ctx, user_id: IdPath) -> object:
     return crud.approve_user(ctx, user_id)
 
 
-@router.post("/{user_id}/password", response_model=schemas.UserPublic, responses=errors(401, 403, 404, 409))
+@router.post("/{user_id}/password", response_model=schemas.UserPublic,
+             responses=errors(400, 401, 403, 404, 409))
 async def reset_password(services: ServicesDep, token: TokenDep, user_id: IdPath,
                          data: schemas.PasswordReset) -> object:
     """Give an account a temporary password (coordinators): its sessions end, and at its next sign-in it may
