@@ -356,7 +356,7 @@ def vehicles_query(ctx: Context, owner_id: int | None = None, approval: str | No
 
 def list_vehicles(ctx: Context, owner_id: int | None, offset: int, limit: int,
                   approval: str | None = None, filters: listing.VehicleFilters | None = None) -> listing.Page:
-    query = listing.filtered(vehicles_query(ctx, owner_id, approval), models.Vehicle, filters)
+    query = listing.filtered(vehicles_query(ctx, owner_id, approval), models.Vehicle, filters, ctx.settings)
     vehicles = page(ctx.session, query, offset, limit)
     if access.is_coordinator(ctx.user):
         audit.record(ctx.session, ctx.user, "list", "vehicle", ids=[v.id for v in vehicles.items])
@@ -465,7 +465,7 @@ def households_query(ctx: Context, registrar_id: int | None = None) -> Select[An
 
 def list_households(ctx: Context, registrar_id: int | None, offset: int, limit: int,
                     filters: listing.HouseholdFilters | None = None) -> listing.Page:
-    query = listing.filtered(households_query(ctx, registrar_id), models.Household, filters)
+    query = listing.filtered(households_query(ctx, registrar_id), models.Household, filters, ctx.settings)
     households = page(ctx.session, query, offset, limit)
     audit.record(ctx.session, ctx.user, "list", "household", ids=[h.id for h in households.items])
     commit(ctx.session, "household")

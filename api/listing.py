@@ -15,20 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Response
 from pydantic import AfterValidator, BaseModel, Field
-from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, cast, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 TOTAL_HEADER = "X-Total-Count"
 
 
 class Clause:
-    """A filter's effect on the query, given the model (table) and the value asked for."""
+    """A filter's effect on the query, given the model (table), the value asked for and the service's settings."""
 
-    def where(self, model: type[Any], value: Any) -> ColumnElement[bool]:
+    def where(self, model: type[Any], value: Any, settings: Any = None) -> ColumnElement[bool]:
         raise NotImplementedError
 
 
@@ -38,7 +39,7 @@ class Eq(Clause):
 
     column: str
 
-    def where(self, model: type[Any], value: Any) -> ColumnElement[bool]:
+    def where(self, model: type[Any], value: Any, settings: Any = None) -> ColumnElement[bool]:
         return getattr(model, self.column) == value  # type: ignore[no-any-return]
 
 
@@ -48,7 +49,7 @@ class AtMost(Clause):
 
     column: str
 
-    def where(self, model: type[Any], value: Any) -> ColumnElement[bool]:
+    def where(self, model: type[Any], value: Any, settings: Any = None) -> ColumnElement[bool]:
         return getattr(model, self.column) <= value  # type: ignore[no-any-return]
 
 
@@ -58,7 +59,7 @@ class In(Clause):
 
     column: str
 
-    def where(self, model: type[Any], value: Any) -> ColumnElement[bool]:
+    def where(self, model: type[Any], value: Any, settings: Any = None) -> ColumnElement[bool]:
         return getattr(model, self.column).in_(value)  # type: ignore[no-any-return]
 
 
@@ -68,9 +69,21 @@ class IsNull(Clause):
 
     column: str
 
-    def where(self, model: type[Any], value: Any) -> ColumnElement[bool]:
+    def where(self, model: type[Any], value: Any, settings: Any = None) -> ColumnElement[bool]:
         column = getattr(model, self.column)
         return column.is_(None) if value else column.is_not(None)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Unconfirmed(Clause):
+    """``true``: not confirmed at a check-in within ``checkin_stale_days`` (a setting) or flagged changed, as
+    ``GET /checkins/stale`` counts them; ``false``: confirmed lately and not flagged."""
+
+    def where(self, model: type[Any], value: Any, settings: Any = None) -> ColumnElement[bool]:
+        days = getattr(settings, "checkin_stale_days", 45)
+        stale = or_(model.confirmed_at.is_(None), model.confirmed_at < datetime.now(UTC) - timedelta(days=days),
+                    model.changed_at.is_not(None))
+        return stale if value else not_(stale)
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,7 @@ class HasItem(Clause):
 
     column: str
 
-    def where(self, model: type[Any], value: Any) -> ColumnElement[bool]:
+    def where(self, model: type[Any], value: Any, settings: Any = None) -> ColumnElement[bool]:
         text = _escape_like('"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"')
         return cast(getattr(model, self.column), String).like(f"%{text}%", escape="\\")
 
@@ -91,7 +104,7 @@ class Text(Clause):
 
     columns: tuple[str, ...]
 
-    def where(self, model: type[Any], value: Any) -> ColumnElement[bool]:
+    def where(self, model: type[Any], value: Any, settings: Any = None) -> ColumnElement[bool]:
         pattern = f"%{_escape_like(str(value).lower())}%"
         return or_(*(func.lower(getattr(model, c)).like(pattern, escape="\\") for c in self.columns))
 
@@ -128,6 +141,8 @@ class HouseholdFilters(Filters):
     needs: Annotated[SearchText, HasItem("needs"), Field(description="Households with this need, e.g. oxygen")] = None
     wheelchair_users: Annotated[int | None, Eq("wheelchair_users"), Field(ge=0, le=200)] = None
     ids: Ids = None
+    unconfirmed: Annotated[bool | None, Unconfirmed(), Field(
+        description="true: not confirmed at a check-in lately (EVAC_CHECKIN_STALE_DAYS) or flagged changed")] = None
     sort: Literal["id", "-id", "name", "-name", "address", "-address", "priority", "-priority", "people",
                   "-people", "created_at", "-created_at"] | None = None
 
@@ -139,6 +154,8 @@ class VehicleFilters(Filters):
                  Field(description="Words in the car's label or address (case-insensitive)")] = None
     wheelchair_spaces: Annotated[int | None, Eq("wheelchair_spaces"), Field(ge=0, le=50)] = None
     ids: Ids = None
+    unconfirmed: Annotated[bool | None, Unconfirmed(), Field(
+        description="true: not confirmed at a check-in lately (EVAC_CHECKIN_STALE_DAYS) or flagged changed")] = None
     sort: Literal["id", "-id", "label", "-label", "seats", "-seats", "wheelchair_spaces", "-wheelchair_spaces",
                   "available_from_minute", "-available_from_minute"] | None = None
 
@@ -162,12 +179,12 @@ def clauses(filters: Filters) -> list[tuple[Clause, Any]]:
     return found
 
 
-def filtered(query: Select[Any], model: type[Any], filters: Filters | None) -> Select[Any]:
+def filtered(query: Select[Any], model: type[Any], filters: Filters | None, settings: Any = None) -> Select[Any]:
     """``query`` narrowed by the given filters and ordered by ``filters.sort`` (then by id)."""
     if filters is None:
         return query
     for clause, value in clauses(filters):
-        query = query.where(clause.where(model, value))
+        query = query.where(clause.where(model, value, settings))
     if filters.sort:
         column = getattr(model, filters.sort.lstrip("-"))
         query = query.order_by(None).order_by(column.desc() if filters.sort.startswith("-") else column.asc(),

@@ -30,6 +30,7 @@ from api.routes import (
     live,
     login,
     maps,
+    messages,
     pages,
     printable,
     rosters,
@@ -134,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(InterfaceError, _database_down)
     app.add_exception_handler(Exception, _internal)
     for module in (login, users, vehicles, households, shelters, rosters, alerts, printable, live, jobs, drills, audit,
-                   maps, apidocs, pages):
+                   messages, maps, apidocs, pages):
         app.include_router(module.router)
 
     app.add_middleware(BodyLimit, json_max_bytes=settings.json_max_bytes,

@@ -1,4 +1,5 @@
-"""The process's long-lived parts (database, password hasher, token signer, geocoder, job runner), started once."""
+"""The process's long-lived parts (database, password hasher, token signer, geocoder, job runner, message sender),
+started once."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from api.drills import DrillRunner
 from api.geocode import Geocoder, make_geocoder
 from api.jobs import JobRunner
 from api.limits import Limits
+from api.messaging.sender import Sender
 from api.security import Passwords, Tokens
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ class Services:
         self.geocoder: Geocoder = make_geocoder(settings)
         self.runner: JobRunner | None = None
         self.drill_runner: DrillRunner | None = None
+        self.sender: Sender | None = None
         self._passwords: Passwords | None = None
         self._tokens: Tokens | None = None
         self._lock = threading.Lock()
@@ -62,6 +65,9 @@ class Services:
                 self.runner.start()
                 self.drill_runner = DrillRunner(self.db, self.settings)
                 self.drill_runner.start()
+            if self.settings.embedded_notifier:
+                self.sender = Sender(self.db, self.settings)
+                self.sender.start()
             self.started = True
             log.info("service started (database %s, worker mode %s)", self.db.engine.url.render_as_string(),
                      self.settings.worker_mode)
@@ -74,6 +80,9 @@ class Services:
             if self.drill_runner is not None:
                 self.drill_runner.stop()
                 self.drill_runner = None
+            if self.sender is not None:
+                self.sender.stop()
+                self.sender = None
             self.db.dispose()
             self.started = False
 
@@ -127,3 +136,7 @@ class Services:
     def wake_runner(self) -> None:
         if self.runner is not None:
             self.runner.wake()
+
+    def wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -103,6 +104,24 @@ def test_records_by_id_and_the_roster_summary(app: FastAPI, client: TestClient) 
     assert client.get(f"/households?ids={ids[0]}", headers=registrar).json() == []   # ids never widen access
 
 
+def test_unconfirmed_households(app: FastAPI, client: TestClient) -> None:
+    """Not confirmed within the stale days, or flagged changed: the same households as ``GET /checkins/stale``."""
+    coordinator = _seed(app, client)
+    ids = [h["id"] for h in client.get("/households", headers=coordinator).json()]
+    with services(app).db.sessions() as session:
+        now = models.utcnow()
+        session.get_one(models.Household, ids[0]).confirmed_at = now
+        session.get_one(models.Household, ids[1]).confirmed_at = now - timedelta(days=400)
+        session.get_one(models.Household, ids[2]).confirmed_at = now
+        session.get_one(models.Household, ids[2]).changed_at = now
+        session.commit()
+    stale = client.get("/households?unconfirmed=true", headers=coordinator)
+    assert [h["id"] for h in stale.json()] == ids[1:] and stale.headers[TOTAL_HEADER] == "3"
+    assert [h["id"] for h in client.get("/households?unconfirmed=false", headers=coordinator).json()] == ids[:1]
+    listed = {r["id"] for r in client.get("/checkins/stale?kind=household", headers=coordinator).json()}
+    assert listed == set(ids[1:])
+
+
 def test_registrar_total_counts_only_their_households(app: FastAPI, client: TestClient) -> None:
     """Filters narrow what the user may see; they never widen it."""
     _seed(app, client)
@@ -139,5 +158,6 @@ def test_every_filter_declares_one_clause(model: type[Filters]) -> None:
         if name == "sort":
             continue
         kinds = getattr(info.annotation, "__args__", ())
-        value: Any = 1 if int in kinds else [1] if any(getattr(k, "__origin__", None) is list for k in kinds) else "x"
+        value: Any = (True if bool in kinds else 1 if int in kinds
+                      else [1] if any(getattr(k, "__origin__", None) is list for k in kinds) else "x")
         assert len(clauses(model(**{name: value}))) == 1, name

@@ -45,7 +45,9 @@ export class Pager {
     this.total = 0;
     const url = new URLSearchParams(location.search);
     for (const input of this.inputs()) {
-      if (url.has(input.name)) input.value = url.get(input.name);
+      if (!url.has(input.name)) continue;
+      if (input.type === "checkbox") input.checked = url.get(input.name) === input.value;
+      else input.value = url.get(input.name);
     }
     this.sort = url.get("sort") || "";
     this.page = Math.max(1, Number(url.get("page")) || 1);
@@ -68,10 +70,16 @@ export class Pager {
     return $$("input[name], select[name]", this.form);
   }
 
+  static value(input) {
+    if (input.type === "checkbox") return input.checked ? input.value : "";
+    return input.value.trim();
+  }
+
   query() {
     const q = new URLSearchParams();
     for (const input of this.inputs()) {
-      if (input.value.trim()) q.set(input.name, input.value.trim());
+      const value = Pager.value(input);
+      if (value) q.set(input.name, value);
     }
     if (this.sort) q.set("sort", this.sort);
     for (const [k, v] of Object.entries(this.extra())) if (v !== null && v !== undefined && v !== "") q.set(k, v);
@@ -88,7 +96,7 @@ export class Pager {
     this.table.removeAttribute("data-loaded");
     const { items, total } = await fetchPage(`${this.path}?${q}`);
     this.total = total;
-    this.render(items);
+    await this.render(items);
     this.drawSort();
     this.drawNav(items.length);
     this.table.dataset.loaded = "true";
