@@ -139,6 +139,7 @@ class HouseholdFilters(Filters):
     priority_at_most: Annotated[int | None, AtMost("priority"), Field(ge=1, le=9,
                                 description="1 is the most urgent: 2 lists priorities 1 and 2")] = None
     needs: Annotated[SearchText, HasItem("needs"), Field(description="Households with this need, e.g. oxygen")] = None
+    zone: Annotated[SearchText, Eq("zone"), Field(description="The registered neighbourhood")] = None
     wheelchair_users: Annotated[int | None, Eq("wheelchair_users"), Field(ge=0, le=200)] = None
     ids: Ids = None
     unconfirmed: Annotated[bool | None, Unconfirmed(), Field(
@@ -153,6 +154,7 @@ class VehicleFilters(Filters):
     q: Annotated[SearchText, Text(("label", "address")),
                  Field(description="Words in the car's label or address (case-insensitive)")] = None
     wheelchair_spaces: Annotated[int | None, Eq("wheelchair_spaces"), Field(ge=0, le=50)] = None
+    zone: Annotated[SearchText, Eq("zone"), Field(description="The registered neighbourhood")] = None
     ids: Ids = None
     unconfirmed: Annotated[bool | None, Unconfirmed(), Field(
         description="true: not confirmed at a check-in lately (EVAC_CHECKIN_STALE_DAYS) or flagged changed")] = None

@@ -145,6 +145,8 @@ class Vehicle(Versioned, Base):
     #: ``pending`` for cars volunteers register until a coordinator approves them; a coordinator's are approved.
     approval: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved")
     kind: Mapped[str] = mapped_column(String(20), default="car", server_default="car")
+    #: The neighbourhood the volunteer registered in (a regional plan may lend the car to a neighbouring zone).
+    zone: Mapped[str] = mapped_column(String(80), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: The last check-in answer "still right" (``None``: never confirmed); ``changed_at``: answered "changed",
     #: so its registrar (or owner) must look at it.
@@ -177,6 +179,8 @@ class Household(Versioned, Base):
     language: Mapped[str] = mapped_column(String(20), default="")
     priority: Mapped[int] = mapped_column(Integer, default=3)
     notes: Mapped[str] = mapped_column(Text, default="")
+    #: The registered neighbourhood: a regional plan solves each zone on its own and then coordinates them.
+    zone: Mapped[str] = mapped_column(String(80), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column()
     changed_at: Mapped[datetime | None] = mapped_column()
@@ -194,6 +198,7 @@ class Shelter(Versioned, Base):
     capacity: Mapped[int] = mapped_column(Integer)
     wheelchair_accessible: Mapped[bool] = mapped_column(Boolean, default=True)
     pets_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    zone: Mapped[str] = mapped_column(String(80), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -1,7 +1,7 @@
 """Drills from the service: drill runs (a durable job each) and their kept reports.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0009
 Create Date: 2026-11-30
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0008'
-down_revision: str | None = '0006'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
