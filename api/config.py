@@ -104,6 +104,64 @@ class Settings(BaseSettings):
                              "it): make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
         return value
 
+    # --- messages (docs/messages.md) -----------------------------------------------------------------------------
+    #: Where links in messages point and what signed webhooks were addressed to (``https://evac.example.org``);
+    #: unset: links are left out and webhook signatures are checked against the URL the request arrived at.
+    public_base_url: str = ""
+    #: ``twilio``: SMS through Twilio's Messages API; ``none``: SMS stay queued ("no SMS provider set up").
+    sms_provider: Literal["none", "twilio"] = "none"
+    #: Twilio's API root; a local server speaking the same API in tests, drills and benchmarks.
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str = ""
+    #: Signs API requests and Twilio's webhooks; never logged or shown.
+    twilio_auth_token: SecretStr = SecretStr("")
+    #: The sending number (E.164) or a Messaging Service SID (``MG...``).
+    twilio_from: str = ""
+    #: SMTP for e-mail; unset host: e-mail stays queued.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = True
+    smtp_from: str = "evac@localhost"
+    #: Also write every message to this file (JSON lines): the ``log`` channel that drills and demos read.
+    message_log: Path | None = None
+    #: The region phone numbers without a country code belong to (``phonenumbers`` region code).
+    phone_region: str = "FI"
+    #: Clock times in messages are in this zone.
+    timezone: str = "Europe/Helsinki"
+    #: After a re-plan, a household is told again only if its driver changed or its pickup moved more than this.
+    notify_moved_minutes: float = Field(default=10.0, ge=0)
+    #: Coordinators are told of a household not confirming its ride, or a driver (by SMS) not acknowledging the
+    #: plan, this long after the message (0: never).
+    confirm_within_minutes: float = Field(default=30.0, ge=0)
+    ack_within_minutes: float = Field(default=15.0, ge=0)
+    #: A reminder goes this long before each pickup (0: none).
+    reminder_minutes: float = Field(default=15.0, ge=0)
+    #: Sender: rows claimed per batch, sends per second per channel (0: unlimited), retries, backoff.
+    notifier_batch: int = Field(default=50, ge=1)
+    #: Messages a sender process hands over at once (each waits for the provider's answer).
+    notifier_threads: int = Field(default=8, ge=1, le=64)
+    sms_per_second: float = Field(default=10.0, ge=0)
+    email_per_second: float = Field(default=5.0, ge=0)
+    message_max_attempts: int = Field(default=5, ge=1)
+    message_backoff_seconds: float = Field(default=5.0, gt=0)
+    #: Runaway-loop guards: at most this many messages to one address per hour, and to everyone per minute
+    #: (0: no limit). Messages over a limit wait; none is dropped.
+    per_person_per_hour: int = Field(default=12, ge=0)
+    global_per_minute: int = Field(default=3000, ge=0)
+    #: A message claimed this long ago and still not recorded is looked up at the provider, then re-queued.
+    message_stale_seconds: float = Field(default=30.0, gt=0)
+    #: Provider calls give up after this long (below ``message_stale_seconds``).
+    provider_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Records not confirmed at a check-in for this many days are listed as stale.
+    checkin_stale_days: int = Field(default=45, ge=1)
+    #: A page's live stream (server-sent events) lasts this long before the page reconnects; checked this often.
+    stream_seconds: float = Field(default=25.0, gt=0)
+    stream_poll_seconds: float = Field(default=1.0, gt=0)
+    #: ``true``: each server process runs the sender too (with ``worker_mode`` embedded or not).
+    embedded_notifier: bool = True
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -1,4 +1,5 @@
-"""The process's long-lived parts (database, password hasher, token signer, geocoder, job runner), started once."""
+"""The process's long-lived parts (database, password hasher, token signer, geocoder, job runner, message sender),
+started once."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from api.db import Database, secure_sqlite_file
 from api.geocode import Geocoder, make_geocoder
 from api.jobs import JobRunner
 from api.limits import Limits
+from api.messaging.sender import Sender
 from api.security import Passwords, Tokens
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ class Services:
         self.db = Database(settings)
         self.geocoder: Geocoder = make_geocoder(settings)
         self.runner: JobRunner | None = None
+        self.sender: Sender | None = None
         self._passwords: Passwords | None = None
         self._tokens: Tokens | None = None
         self._lock = threading.Lock()
@@ -58,6 +61,9 @@ class Services:
             if self.settings.worker_mode == "embedded":
                 self.runner = JobRunner(self.db, self.settings)
                 self.runner.start()
+            if self.settings.embedded_notifier:
+                self.sender = Sender(self.db, self.settings)
+                self.sender.start()
             self.started = True
             log.info("service started (database %s, worker mode %s)", self.db.engine.url.render_as_string(),
                      self.settings.worker_mode)
@@ -67,6 +73,9 @@ class Services:
             if self.runner is not None:
                 self.runner.stop()
                 self.runner = None
+            if self.sender is not None:
+                self.sender.stop()
+                self.sender = None
             self.db.dispose()
             self.started = False
 
@@ -116,3 +125,7 @@ class Services:
     def wake_runner(self) -> None:
         if self.runner is not None:
             self.runner.wake()
+
+    def wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()

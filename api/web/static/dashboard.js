@@ -5,7 +5,9 @@ import {
   $, $$, all, api, clearErrors, clock, fieldError, h, minutes, numberValue, params, registerServiceWorker, say,
   showApiError, start,
 } from "./common.js";
+import { watch } from "./live.js";
 import { PALETTE, SvgMap, loadRoads, roadGroups, roadName } from "./map.js";
+import { loadMessages, loadStale, setupCheckins } from "./messages.js";
 
 const STATUS_WORDS = {
   planned: "planned", on_the_way: "on the way", picked_up: "picked up", dropped_off: "dropped off",
@@ -28,6 +30,7 @@ const state = {
   corners: [],
   closed: new Set(),
   polling: null,
+  unwatch: null,
 };
 
 const dbId = (planId) => Number(String(planId).slice(1));
@@ -79,9 +82,32 @@ async function loadAlerts(selectId = null) {
   await showAlert();
 }
 
+/** A new plan version or stop report refreshes the page by itself; a new version also says so. */
+function follow(a) {
+  if (state.unwatch) state.unwatch();
+  state.unwatch = null;
+  $("#plan-changed").hidden = true;
+  if (!a || a.status !== "active") return;
+  let seen = null;
+  state.unwatch = watch(a.id, async (change) => {
+    if (seen && (change.version !== seen.version || change.status_at !== seen.status_at)) {
+      const before = state.plan ? state.plan.version : 0;
+      await refresh();
+      if (state.plan && state.plan.version > before && before > 0) {
+        const banner = $("#plan-changed");
+        banner.textContent = `The plan changed: version ${state.plan.version} replaces version ${before}. ` +
+          "Only the people whose pickup changed are told.";
+        banner.hidden = false;
+      }
+    }
+    seen = change;
+  });
+}
+
 async function showAlert() {
   const id = Number($("#alert-select").value);
   state.alert = state.alerts.find((a) => a.id === id) || null;
+  follow(state.alert);
   stopPolling();
   const a = state.alert;
   $("#alert-actions").hidden = !a || a.status !== "active";
@@ -137,6 +163,7 @@ async function refresh() {
       $("#plan-section").hidden = true;
     }
     if (state.plan) await loadStatuses();
+    await loadMessages(a.id);
   } catch (exc) {
     $("#job-status").textContent = `Could not load the alert: ${exc.message}`;
   }
@@ -630,6 +657,8 @@ start().then(async (user) => {
     if (ways) state.closed = new Set(ways);
     drawDraft();
   });
+  setupCheckins();
   await loadCounts();
   await loadAlerts();
+  await loadStale();
 });
