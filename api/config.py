@@ -62,11 +62,27 @@ class Settings(BaseSettings):
     #: Argon2 cost; the defaults are argon2-cffi's (RFC 9106 low-memory). Tests lower them for speed.
     password_time_cost: int = Field(default=3, ge=1)
     password_memory_kib: int = Field(default=65536, ge=64)
-    #: Largest CSV upload accepted, in bytes.
-    csv_max_bytes: int = Field(default=5_000_000, ge=1)
+    #: Largest CSV upload accepted, in bytes (a 50,000-household roster is about 6 MB).
+    csv_max_bytes: int = Field(default=20_000_000, ge=1)
+    #: Drills (``POST /drills``): local Dask worker processes for the replications (0: on the drill thread itself),
+    #: or an existing Dask scheduler's address; each coordinator may ask for this many an hour.
+    drill_workers: int = Field(default=0, ge=0, le=64)
+    drill_scheduler: str | None = None
+    drill_max_per_hour: int = Field(default=4, ge=1)
+    #: Re-plan time limit inside a drill's replications (the drill rehearses the service's re-plans, faster).
+    drill_replan_time_limit_seconds: float = Field(default=0.2, gt=0)
     #: Requests of one server process using the database at once (the others wait, holding no thread); capped by
     #: the connection pool. A few keep a Python process busiest: more only contend for its lock (scripts/load.py).
     db_concurrency: int = Field(default=4, ge=1)
+    #: Plans of more households than this are made by zones (``matcher.region``); so are plans where any
+    #: household has a registered zone.
+    region_min_households: int = Field(default=2000, ge=1)
+    #: About this many households per zone when zones are found by clustering on the road network.
+    zone_households: int = Field(default=500, ge=10)
+    #: Zone solves run on this Dask scheduler (``tcp://host:8786``); unset: a local cluster of ``dask_workers``.
+    dask_scheduler: str | None = None
+    #: Local Dask workers for zone solves; 0 solves zones one by one in the job's own process.
+    dask_workers: int = Field(default=0, ge=0)
     #: Password hashes (argon2, 64 MiB each by default) computed at once per process, outside the database slots.
     hash_concurrency: int = Field(default=2, ge=1)
     #: Largest request body in bytes, refused (413) before it is read whole; CSV uploads get ``csv_max_bytes``.
@@ -183,6 +199,10 @@ class Settings(BaseSettings):
             cache_dir=self.cache_dir or base.cache_dir,
             snap_max_meters=self.snap_max_meters,
             time_limit_seconds=self.time_limit_seconds,
+            region_min_households=self.region_min_households,
+            zone_households=self.zone_households,
+            dask_scheduler=self.dask_scheduler,
+            dask_workers=self.dask_workers,
         )
 
     def map_path(self) -> Path:
