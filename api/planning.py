@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
-
-import numpy as np
 
 from api import models
 from api.config import Settings
@@ -31,7 +29,7 @@ from matcher.region import RegionParams, plan_is_regional, region_from_dict, sol
 from matcher.roads.closures import flood_geometry
 from matcher.roads.graph import RoadGraph
 from matcher.roads.load import load_road_graph
-from matcher.roads.snap import snap_points
+from matcher.roads.snap import far_from_roads
 from matcher.scenario import problem_from_dict
 from matcher.solver import SolveParams, solve
 from matcher.solver.replan import replan
@@ -67,15 +65,12 @@ def off_map(settings: Settings, lats: Sequence[float], lons: Sequence[float]) ->
     """``(index, message)`` for every position farther than the snap limit from the map's roads."""
     if not lats:
         return []
-    graph = road_graph(settings)
-    labels = [f"#{i}" for i in range(len(lats))]
-    snapped = snap_points(graph, labels, lats, lons, max_meters=math.inf)
     limit = settings.snap_max_meters
-    far = [int(i) for i in np.flatnonzero(snapped.meters > limit)]
+    far, meters = far_from_roads(road_graph(settings), lats, lons, limit)
     return [
-        (i, f"({lats[i]:.6f}, {lons[i]:.6f}) is {snapped.meters[i]:.0f} m from the nearest road of the map "
-            f"{settings.map_path().name} (limit {limit:.0f} m): off the map, or no road near it")
-        for i in far
+        (int(i), f"({lats[i]:.6f}, {lons[i]:.6f}) is {m:.0f} m from the nearest road of the map "
+                 f"{settings.map_path().name} (limit {limit:.0f} m): off the map, or no road near it")
+        for i, m in zip(far, meters, strict=True)
     ]
 
 
@@ -94,11 +89,8 @@ def _named(record: str) -> Iterator[None]:
         raise type(exc)(record, exc.field, exc.message) from None
 
 
-def check_vehicle(record: str, vehicle: models.Vehicle) -> None:
-    """The matcher's own rules for a driver (seats or wheelchair spaces, availability order, language codes).
-
-    Language codes are stored as the matcher writes them (``en-GB``, lower-case base).
-    """
+def check_vehicle(record: str, vehicle: models.Vehicle | SimpleNamespace) -> None:
+    """The matcher's own rules for a driver (seats or wheelchair spaces, availability order)."""
     with _named(record):
         driver = Driver(id=record, lat=vehicle.lat, lon=vehicle.lon, seats=vehicle.seats,
                         wheelchair_spaces=vehicle.wheelchair_spaces,
@@ -108,11 +100,8 @@ def check_vehicle(record: str, vehicle: models.Vehicle) -> None:
     vehicle.languages = list(driver.languages)
 
 
-def check_household(record: str, household: models.Household) -> None:
-    """The matcher's own rules for a household (wheelchair users within people, needs, language, walk limit).
-
-    Known needs are stored in their canonical spelling (``Power dependent`` -> ``power_dependent``).
-    """
+def check_household(record: str, household: models.Household | SimpleNamespace) -> None:
+    """The matcher's own rules for a household (wheelchair users within people, ...)."""
     with _named(record):
         checked = Household(id=record, lat=household.lat, lon=household.lon, people=household.people,
                             wheelchair_users=household.wheelchair_users, priority=household.priority,
@@ -122,7 +111,7 @@ def check_household(record: str, household: models.Household) -> None:
     household.language = checked.language
 
 
-def check_shelter(record: str, shelter: models.Shelter) -> None:
+def check_shelter(record: str, shelter: models.Shelter | SimpleNamespace) -> None:
     with _named(record):
         checked = Shelter(id=record, lat=shelter.lat, lon=shelter.lon, capacity=shelter.capacity,
                           wheelchair_accessible=shelter.wheelchair_accessible,

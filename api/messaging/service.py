@@ -32,13 +32,14 @@ def _public(row: models.Message, settings: Settings) -> ms.MessagePublic:
 
 
 def alert_messages(ctx: Context, alert_id: int, status: str | None, offset: int, limit: int) -> ms.AlertMessages:
-    """A coordinator's view of what the alert sent to whom; audited (bodies name people and times)."""
+    """A coordinator's view of what the alert sent to whom, newest first; audited (bodies name people and
+    times)."""
     alert = alerts.get_alert(ctx, alert_id)
     access.require_role(ctx.user, "coordinator", action="read the messages of an alert")
     query = select(models.Message).where(models.Message.alert_id == alert.id)
     if status is not None:
         query = query.where(models.Message.status == status)
-    rows = ctx.session.scalars(query.order_by(models.Message.id).offset(offset).limit(limit)).all()
+    rows = ctx.session.scalars(query.order_by(models.Message.id.desc()).offset(offset).limit(limit)).all()
     counts = {str(r[0]): int(r[1]) for r in ctx.session.execute(
         select(models.Message.status, func.count()).where(models.Message.alert_id == alert.id)
         .group_by(models.Message.status)).all()}

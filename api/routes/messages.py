@@ -40,7 +40,7 @@ StatusQuery = Annotated[ms.MessageStatus | None, Query(description="Only message
 @router.get("/alerts/{alert_id}/messages", response_model=ms.AlertMessages, responses=errors(401, 403, 404))
 def alert_messages(ctx: Ctx, alert_id: IdPath, status: StatusQuery = None, offset: Offset = 0,
                    limit: Limit = 1000) -> object:
-    """What the alert sent to whom, with each message's status (coordinators)."""
+    """What the alert sent to whom, newest first, with each message's status (coordinators)."""
     return service.alert_messages(ctx, alert_id, status, offset, limit)
 
 

@@ -1,7 +1,7 @@
 """Needs: vehicles take pets and speak languages; shelters' pet capacity, medical support, languages; walk limits.
 
 Revision ID: 0005
-Revises: 0009
+Revises: 0008
 Create Date: 2026-11-30
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0005'
-down_revision: str | None = '0009'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
