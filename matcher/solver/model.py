@@ -370,4 +370,7 @@ def _params(seconds: float, solutions: int, escape: bool = False) -> pywrapcp.De
                                          else routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT)
     params.solution_limit = solutions
     params.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+    # Large-neighbourhood moves stop after 100 ms by default: on a busy machine that cut them at different
+    # points from run to run. Bounded by the search's own limit instead, a seed gives one plan.
+    params.lns_time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
     return params
