@@ -41,7 +41,8 @@ def test_bad_rows_are_all_reported_and_nothing_lands(app: FastAPI, client: TestC
 def test_export_edit_import_updates_and_refuses_stale_rows(app: FastAPI, client: TestClient) -> None:
     """Rows with an id update their record; a row whose record changed since the export is refused."""
     volunteer = user(app, client, "vol@example.org")
-    upload(client, "/vehicles/import", volunteer, csv_text([vehicle_body(0), vehicle_body(1)]))
+    first = upload(client, "/vehicles/import", volunteer, csv_text([vehicle_body(0), vehicle_body(1)]))
+    assert first.status_code == 200, first.text
     sheet = list(csv.DictReader(io.StringIO(client.get("/vehicles/export", headers=volunteer).text)))
     sheet[0]["seats"] = "7"
     first_id = sheet[0]["id"]
