@@ -4,6 +4,7 @@ import {
 } from "./common.js";
 import { SvgMap, loadRoads } from "./map.js";
 import { fillPlace, readPlace, setupPlace } from "./place.js";
+import { setupCsv } from "./roster.js";
 
 let user = null;
 let editing = null;
@@ -114,6 +115,7 @@ start().then(async (me) => {
   } catch (exc) {
     $("#shelter-map").hidden = true;
   }
+  setupCsv("shelters", { canImport: me.role === "coordinator", noun: "shelters", onImported: load });
   if (me.role === "coordinator") {
     $("#shelter-form").addEventListener("submit", submit);
     $("#cancel").addEventListener("click", reset);
