@@ -1,7 +1,7 @@
 """The roads of the loaded map as polylines for the pages' SVG maps (no tiles, no internet needed).
 
 Built from the same ``RoadGraph`` the solver drives on, so a map shows exactly the roads a plan can use; the
-way ids are the OSM ids an alert's ``closed_ways`` take. Names come from the map file itself (best effort).
+way ids are the OSM ids an alert's ``closed_ways`` take, and the names are the graph's (name, else road number).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import osmium
-
 from api import planning
 from api.config import Settings
 from matcher.roads.graph import RoadGraph
@@ -21,22 +19,6 @@ from matcher.roads.graph import RoadGraph
 log = logging.getLogger(__name__)
 
 ATTRIBUTION = "Map data © OpenStreetMap contributors, ODbL 1.0 (openstreetmap.org/copyright)"
-
-
-def _way_names(map_path: Path, way_ids: set[int]) -> dict[int, str]:
-    """``name`` (or ``ref``) tags of the given ways; empty when the file cannot be read again."""
-    names: dict[int, str] = {}
-    try:
-        processor = osmium.FileProcessor(str(map_path), osmium.osm.WAY).with_filter(osmium.filter.KeyFilter("highway"))
-        for way in processor:
-            if isinstance(way, osmium.osm.Way) and way.id in way_ids:
-                ref = way.tags.get("ref")
-                name = way.tags.get("name") or (f"road {ref}" if ref else "")
-                if name:
-                    names[way.id] = name
-    except RuntimeError as exc:  # the graph loaded, so this is unlikely; a map without names still draws
-        log.warning("road names not read from %s: %s", map_path, exc)
-    return names
 
 
 def road_lines(graph: RoadGraph) -> dict[int, list[list[list[float]]]]:
@@ -57,7 +39,7 @@ def road_lines(graph: RoadGraph) -> dict[int, list[list[list[float]]]]:
 @functools.lru_cache(maxsize=4)
 def _road_map(map_path: str, graph: RoadGraph) -> dict[str, Any]:
     lines = road_lines(graph)
-    names = _way_names(Path(map_path), set(lines))
+    names = graph.way_names(with_ref=True)
     return {
         "map": Path(map_path).name,
         "bbox": [round(float(graph.lon.min()), 6), round(float(graph.lat.min()), 6),

@@ -456,6 +456,32 @@ def test_driver_reads_the_manifest_and_marks_a_pickup(phone: BrowserContext, con
         (0, "picked_up"), (1, want)]
 
 
+def test_driver_confirms_not_there_and_can_take_it_back(page: Page, backend: Backend) -> None:
+    """"Not there" asks first (dismissed: nothing is sent); confirmed, the stop is marked; "Undo" takes the report
+    back, so the stop is waiting again and the household is no longer missed."""
+    seed_town(backend)
+    alert = start_alert(backend)
+    sign_in(page, "driver@example.org")
+    first = page.locator("ol.stops > li").first
+    expect(first).to_contain_text("Pick up")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    first.get_by_role("button", name="Not there").click()
+    expect(first.get_by_role("button", name="Not there")).to_be_visible()
+    assert asked and "taken out of the plan" in asked[0]
+    assert backend.call("GET", f"/alerts/{alert['id']}/stops", COORDINATOR) == []
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    first.get_by_role("button", name="Not there").click()
+    expect(first.locator(".badge")).to_have_text("not there")
+    assert [s["status"] for s in backend.call("GET", f"/alerts/{alert['id']}/stops", COORDINATOR)] == ["no_show"]
+
+    first.get_by_role("button", name="Undo: they are there after all").click()
+    expect(first.locator(".badge")).to_have_count(0)
+    expect(first.get_by_role("button", name="Picked up")).to_be_visible()
+    assert backend.call("GET", f"/alerts/{alert['id']}/stops", COORDINATOR) == []
+
+
 def test_volunteer_is_refused_another_volunteers_manifest(context: BrowserContext, backend: Backend,
                                                           screenshot_dir: Path) -> None:
     """Another volunteer asking for the driver's manifest gets the API's 404, and the page shows no household."""

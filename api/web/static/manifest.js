@@ -9,6 +9,12 @@ const WORDS = {
   on_the_way: "on the way", picked_up: "picked up", dropped_off: "dropped off", no_show: "not there",
   cannot_reach: "cannot reach",
 };
+const MISSED = ["no_show", "cannot_reach"];
+// A household marked missed leaves the plan: ask before sending, so a slip of the thumb does not strand anyone.
+const ASK = {
+  no_show: (who) => `Nobody at ${who}? They are taken out of the plan and the coordinator calls them.`,
+  cannot_reach: (who) => `You cannot get to ${who}? They are taken out of the plan and the coordinator calls them.`,
+};
 const BUTTONS = {
   pickup: [["on_the_way", "On my way"], ["picked_up", "Picked up"], ["no_show", "Not there"], ["cannot_reach", "Cannot reach them"]],
   dropoff: [["on_the_way", "On my way"], ["dropped_off", "Dropped off"]],
@@ -139,7 +145,7 @@ function describePeople(stop) {
   return stop.wheelchair_users ? `${n} (${stop.wheelchair_users} in a wheelchair)` : n;
 }
 
-function stopItem(route, stop, next, names) {
+function stopItem(route, stop, next, names, undoable) {
   const status = statusOf(route, stop);
   const waiting = pending(route, stop);
   const x = stop.household;
@@ -173,6 +179,10 @@ function stopItem(route, stop, next, names) {
   }
   const actions = [];
   const canAct = manifest.alert_status === "active" && !route.dropped_out;
+  if (undoable && canAct && !waiting && MISSED.includes(status)) {
+    actions.push(h("button", { type: "button", class: "big secondary", onclick: () => undo(route, stop) },
+      "Undo: they are there after all"));
+  }
   if (next && canAct) {
     for (const [value, label] of BUTTONS[stop.type]) {
       if (value === "on_the_way" && status === "on_the_way") continue;
@@ -202,6 +212,8 @@ function render() {
     const names = new Map(route.stops.filter((s) => s.type === "pickup" && s.household)
       .map((s) => [s.household_id, s.household.name || s.household_id]));
     const next = route.stops.find((s) => !DONE.includes(statusOf(route, s)));
+    // Only the last done stop can be taken back: stops are done in driving order.
+    const lastDone = (next ? next.index : route.stops.length) - 1;
     const title = route.vehicle_label || `Car ${route.vehicle_id}`;
     const doneCount = route.stops.filter((s) => DONE.includes(statusOf(route, s))).length;
     const mapBox = h("div", { class: "map" });
@@ -209,7 +221,7 @@ function render() {
       h("h2", {}, title),
       h("p", {}, `${doneCount} of ${route.stops.length} stops done.`),
       route.dropped_out ? h("p", { class: "refused" }, "This car is out of the plan: take the people on board to their shelter.") : null,
-      h("ol", { class: "stops" }, ...route.stops.map((s) => stopItem(route, s, s === next, names))),
+      h("ol", { class: "stops" }, ...route.stops.map((s) => stopItem(route, s, s === next, names, s.index === lastDone))),
       mapBox,
       manifest.alert_status === "active" && !route.dropped_out && !target
         ? h("div", { class: "actions no-print" }, h("button", {
@@ -241,7 +253,12 @@ function drawRoute(box, route, title) {
 
 // --- actions --------------------------------------------------------------------------------------------------------
 
+function householdName(stop) {
+  return stop.household && stop.household.name ? stop.household.name : `the household of stop ${stop.index + 1}`;
+}
+
 async function report(route, stop, status) {
+  if (ASK[status] && !confirm(ASK[status](householdName(stop)))) return;
   const body = {
     plan_version: manifest.plan_version, driver_id: route.driver_id, stop_index: stop.index, status,
     version: stop.status_version,
@@ -266,6 +283,32 @@ async function report(route, stop, status) {
       await load();
     } else {
       say(`Not recorded: ${exc.message}`);
+    }
+  }
+}
+
+async function undo(route, stop) {
+  const body = {
+    plan_version: manifest.plan_version, driver_id: route.driver_id, stop_index: stop.index,
+    version: stop.status_version,
+  };
+  try {
+    await api(`/alerts/${manifest.alert_id}/stops/undo`, { method: "POST", body });
+    stop.status = null;
+    stop.status_version = null;
+    stop.status_at = null;
+    localStorage.setItem(storeKey(manifest.alert_id), JSON.stringify({ at: new Date().toISOString(), manifest }));
+    say(`Stop ${stop.index + 1}: taken back. A new plan puts ${householdName(stop)} back in.`);
+    render();
+    focusNext(route);
+  } catch (exc) {
+    if (exc instanceof Offline) {
+      say("No connection: the stop could not be taken back. Please phone the coordinator.");
+    } else if (exc instanceof ApiError && exc.status === 409) {
+      say("The plan changed since you loaded it. Here is the new one.");
+      await load();
+    } else {
+      say(`Not taken back: ${exc.message}`);
     }
   }
 }
