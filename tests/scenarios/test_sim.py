@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any
 
@@ -107,3 +108,16 @@ def test_improving_replans_are_checked_too(storm: DrillContext, monkeypatch: pyt
     improved = [rp for rp in record["replans"] if rp["improve"]]
     assert improved and {rp["trigger"] for rp in improved} >= {"close_roads", "flood_zone", "driver_drops_out"}
     assert len(checked) == len(record["replans"])
+
+
+def test_a_replan_cut_by_the_safety_stop_says_so(storm: DrillContext) -> None:
+    """A drill on a machine far too slow (here: a safety stop of zero seconds) marks its re-plans, and the figures
+    count them, instead of differing silently."""
+    hurried = copy.copy(storm)
+    hurried.spec = dataclasses.replace(storm.spec, safety_stop_seconds=0.0)
+    record = simulate(hurried, 0, SEED)
+    assert record["replans"] and all(rp["safety_stopped"] for rp in record["replans"])
+    final = storm.final_stage.problem
+    infos = [HouseholdInfo(h.id, h.name, h.people, h.priority, h.wheelchair_users) for h in final.households]
+    assert summarise([record], infos, storm.spec.deadline)["replans"]["safety_stopped"] == len(record["replans"])
+    assert not any(rp["safety_stopped"] for rp in simulate(storm, 0, SEED)["replans"])
