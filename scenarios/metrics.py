@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from matcher.codes import UNSERVED_TEXTS
+from matcher.codes import UNSERVED_TEXTS, UnservedCode
 
 #: A household served in fewer than this share of the replications it was at home for is "at risk".
 AT_RISK_BELOW = 0.95
@@ -72,14 +72,14 @@ def _at_risk(runs: list[dict[str, Any]], households: list[HouseholdInfo]) -> lis
     out = []
     for h in households:
         outcomes = [run["households"][h.id]["status"] for run in runs if h.id in run["households"]]
-        home = [s for s in outcomes if s != "no_show"]
+        home = [s for s in outcomes if s != UnservedCode.NO_SHOW]
         served = sum(1 for s in home if s == "served")
         share = served / len(home) if home else 0.0
         if share >= AT_RISK_BELOW and home:
             continue
         # The reason is the commonest miss while they were at home; being away is a reason only if it is all.
         misses = Counter(s for s in home if s != "served") or Counter(s for s in outcomes if s != "served")
-        code = sorted(misses.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if misses else "no_show"
+        code = sorted(misses.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if misses else UnservedCode.NO_SHOW
         texts = Counter(run["reasons"].get(h.id, "") for run in runs
                         if run["households"].get(h.id, {}).get("status") == code)
         reason = max(sorted(texts), key=lambda t: texts[t]) if any(texts) else ""
@@ -105,7 +105,7 @@ def summarise(runs: list[dict[str, Any]], households: list[HouseholdInfo], deadl
         members = [h.id for h in households if h.priority == p]
         shares = []
         for run in runs:
-            home = [hid for hid in members if run["households"][hid]["status"] != "no_show"]
+            home = [hid for hid in members if run["households"][hid]["status"] != UnservedCode.NO_SHOW]
             if home:  # a replication where all of them were away says nothing about their coverage
                 shares.append(sum(run["households"][hid]["status"] == "served" for hid in home) / len(home))
         shares = shares or [1.0]

@@ -18,7 +18,7 @@ import numpy as np
 import simpy
 
 from matcher.check import PlanInvalid
-from matcher.codes import StopStatus
+from matcher.codes import StopStatus, UnservedCode
 from matcher.errors import EvacError
 from matcher.live import Closures, LiveEvent, LiveState, StopReport, derive_state
 from matcher.plan import Plan, Stop, Unserved
@@ -407,7 +407,7 @@ class Replication:
             if at is not None:
                 status = "served" if at <= deadline + 1e-9 else "late"
             elif h.id in self.no_shows:
-                status = "no_show"
+                status = UnservedCode.NO_SHOW
             elif h.id in stuck_riders:
                 status = "stuck"
             elif h.id in reasons:
