@@ -6,7 +6,8 @@
   changing a shelter, posting an alert, listing households).
 
 A household's personal data is seen by coordinators, its registrar, and the driver it is assigned to in the
-newest plan version of an alert while that alert is active (``can_read_household``).
+newest plan version of an alert while that alert is active (``can_read_household``), and only through an
+approved vehicle of an approved account: plans contain no other (``api.jobs.load_scenario``).
 """
 
 from __future__ import annotations
@@ -40,11 +41,18 @@ def can_read_vehicle(user: models.User, vehicle: models.Vehicle) -> bool:
     return is_coordinator(user) or vehicle.owner_id == user.id
 
 
-def can_read_household(user: models.User, household: models.Household, session: Session) -> bool:
-    """Coordinators, the household's registrar, and its assigned driver while the alert is active."""
-    if is_coordinator(user) or household.registrar_id == user.id:
-        return True
-    return household.id in assigned_household_ids(user, session)
+def can_read_household(user: models.User, household: models.Household | None, session: Session) -> bool:
+    """Coordinators, the household's registrar, and its assigned driver while the alert is active.
+
+    ``None`` (no such household) is refused after the same work as a household the user may not read, so the
+    time of a 404 does not tell whether the id exists.
+    """
+    if is_coordinator(user):
+        return household is not None
+    assigned = assigned_household_ids(user, session)
+    if household is None:
+        return False
+    return household.registrar_id == user.id or household.id in assigned
 
 
 def assigned_household_ids(user: models.User, session: Session) -> set[int]:
@@ -71,8 +79,11 @@ def can_change_household(user: models.User, household: models.Household) -> bool
 
 
 def own_driver_ids(user: models.User, session: Session) -> set[str]:
-    """The plan driver ids (``V<id>``) of the user's own vehicles."""
-    rows = session.scalars(select(models.Vehicle.id).where(models.Vehicle.owner_id == user.id))
+    """The plan driver ids (``V<id>``) of the user's own approved vehicles (only those are ever planned)."""
+    if user.approval != "approved":
+        return set()
+    rows = session.scalars(select(models.Vehicle.id).where(models.Vehicle.owner_id == user.id,
+                                                           models.Vehicle.approval == "approved"))
     return {planning.plan_id("vehicle", vid) for vid in rows}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from sqlalchemy import select
 
@@ -12,6 +12,8 @@ from api.crud import Context, changes_of, check_version, commit, page
 from api.errors import Conflict, NotFound
 from matcher.errors import InputError
 
+#: How far from now an alert may start, either way.
+MAX_START_OFFSET = timedelta(days=366)
 
 def _check_scope(ctx: Context, household_ids: list[int] | None) -> None:
     if not household_ids:
@@ -37,7 +39,12 @@ def create_alert(ctx: Context, data: schemas.AlertCreate) -> tuple[models.Alert,
                          household_ids=None if data.household_ids is None else sorted(set(data.household_ids)),
                          created_by=ctx.user.id, status="active")
     if data.start is not None:
-        alert.start = data.start if data.start.tzinfo else data.start.replace(tzinfo=UTC)
+        start = data.start if data.start.tzinfo else data.start.replace(tzinfo=UTC)
+        if abs(start - models.utcnow()) > MAX_START_OFFSET:
+            # Plan times are minutes after the start: year 9999 broke every manifest, year 1 re-planned at
+            # minute 1.07e9. A drill replaying last winter's storm is still within a year.
+            raise InputError("alert", "start", "must be within a year of now (plan times count from it)")
+        alert.start = start
     ctx.session.add(alert)
     ctx.session.flush()
     audit.record(ctx.session, ctx.user, "create", "alert", alert.id)

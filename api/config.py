@@ -7,12 +7,14 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matcher.settings import Settings as MatcherSettings
 from matcher.settings import get_settings as matcher_settings
 
+#: HS256 keys shorter than this are refused at start (RFC 7518 3.2: a key at least as long as the hash output).
+MIN_SECRET_BYTES = 32
 #: The map bundled with the project (Kotka harbour district), used when ``EVAC_MAP`` is not set.
 BUNDLED_MAP = Path(__file__).resolve().parent.parent / "data" / "kotka.osm.pbf"
 
@@ -33,7 +35,8 @@ class Settings(BaseSettings):
     #: A geopy geocoder name (``nominatim``, ...) or ``none`` to refuse addresses without lat/lon.
     geocoder: str = "nominatim"
     geocoder_user_agent: str = "evac-rideshare"
-    geocoder_timeout_seconds: float = 5.0
+    #: Short: a request waits for the geocoder while holding a database slot (``geocode_max_per_request`` caps it).
+    geocoder_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
     #: ``embedded``: each server process also runs plan jobs on a background thread.
     #: ``external``: servers only queue jobs; ``evac worker`` processes run them.
     worker_mode: Literal["embedded", "external"] = "embedded"
@@ -63,6 +66,41 @@ class Settings(BaseSettings):
     #: Requests of one server process using the database at once (the others wait, holding no thread); capped by
     #: the connection pool. A few keep a Python process busiest: more only contend for its lock (scripts/load.py).
     db_concurrency: int = Field(default=4, ge=1)
+    #: Password hashes (argon2, 64 MiB each by default) computed at once per process, outside the database slots.
+    hash_concurrency: int = Field(default=2, ge=1)
+    #: Largest request body in bytes, refused (413) before it is read whole; CSV uploads get ``csv_max_bytes``.
+    json_max_bytes: int = Field(default=1_000_000, ge=1024)
+    #: Addresses geocoded per request (a CSV import of addresses: split it), and the time each may take.
+    geocode_max_per_request: int = Field(default=20, ge=1)
+    #: Sign-in: failed attempts on one account, and from one address, before a lockout of ``lockout_base_seconds``
+    #: that doubles with each further failure up to ``lockout_max_seconds``. A success clears the count.
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    lockout_base_seconds: float = Field(default=30.0, gt=0)
+    lockout_max_seconds: float = Field(default=900.0, gt=0)
+    #: Sign-in attempts and sign-ups from one address: a burst, then a steady rate per minute. Generous on purpose:
+    #: many honest people share one address (a shelter's or a town hall's network); the lockouts stop guessing.
+    login_burst_per_address: int = Field(default=300, ge=1)
+    login_per_minute_per_address: float = Field(default=120.0, gt=0)
+    signup_burst_per_address: int = Field(default=250, ge=1)
+    signup_per_minute_per_address: float = Field(default=10.0, gt=0)
+    #: Events that may queue a re-plan (drop-outs, stop reports asking for one, closures, new households, asks).
+    replan_events_burst_per_user: int = Field(default=10, ge=1)
+    replan_events_per_minute_per_user: float = Field(default=6.0, gt=0)
+    replan_events_burst_per_alert: int = Field(default=60, ge=1)
+    replan_events_per_minute_per_alert: float = Field(default=60.0, gt=0)
+    #: A re-plan serving fewer than this share of the households its base plan serves is not published unless a
+    #: coordinator confirms it (``POST /alerts/{id}/replan?confirm=true``).
+    replan_min_served_share: float = Field(default=0.8, ge=0, le=1)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
+        key = "" if value is None else value.get_secret_value()
+        if key and len(key.encode("utf-8")) < MIN_SECRET_BYTES:  # empty: unset (a generated key, SQLite only)
+            raise ValueError(f"EVAC_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes (HS256 signs tokens with "
+                             "it): make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+        return value
 
     @property
     def is_sqlite(self) -> bool:
@@ -113,7 +151,11 @@ class Settings(BaseSettings):
                 pass
             finally:
                 tmp.unlink()
-        return key_file.read_text(encoding="utf-8").strip()
+        key = key_file.read_text(encoding="utf-8").strip()
+        if len(key.encode("utf-8")) < MIN_SECRET_BYTES:
+            raise RuntimeError(f"{key_file}: the key is shorter than {MIN_SECRET_BYTES} bytes; delete the file to "
+                               "have a new one made (every signed-in user then signs in again)")
+        return key
 
 def get_settings() -> Settings:
     """Build the settings from the environment; tests build ``Settings(...)`` directly instead."""

@@ -26,6 +26,7 @@ M = TypeVar("M", bound=models.Base)
 
 #: Fields a PATCH may not set to null.
 NOT_NULL = frozenset({"name", "phone", "language", "label", "address", "lat", "lon", "seats", "wheelchair_spaces",
+                      "kind",
                       "available_from_minute", "people", "wheelchair_users", "needs", "pets", "priority", "notes",
                       "capacity", "wheelchair_accessible", "pets_allowed", "password", "role", "is_active",
                       "status"})
@@ -117,29 +118,76 @@ def _get(session: Session, model: type[M], entity: str, entity_id: int) -> M:
 
 
 def create_user(
-    session: Session, passwords: Passwords, data: schemas.UserSignup, role: str, actor: models.User | None
+    session: Session, passwords: Passwords | str, data: schemas.UserSignup, role: str, actor: models.User | None,
+    approval: str = "approved",
 ) -> models.User:
-    """A new account; the e-mail must be new (409 otherwise)."""
+    """A new account; the e-mail must be new (409 otherwise). ``passwords``: the hasher, or the hash made
+    already (outside the database slots); ``approval``: ``pending`` for self-signed-up accounts."""
     if session.scalar(select(models.User.id).where(models.User.email == data.email)) is not None:
         raise Conflict(f"e-mail {data.email} is already registered")
-    user = models.User(email=data.email, password_hash=passwords.hash(data.password), role=role, name=data.name,
-                       phone=data.phone, language=data.language)
+    password_hash = passwords if isinstance(passwords, str) else passwords.hash(data.password)
+    user = models.User(email=data.email, password_hash=password_hash, role=role, name=data.name,
+                       phone=data.phone, language=data.language, approval=approval)
     session.add(user)
     session.flush()
-    audit.record(session, actor or user, "create", "user", user.id, role=role)
+    audit.record(session, actor or user, "create", "user", user.id, role=role, approval=approval)
     commit(session, "user", data.email)
     return user
 
 
-def authenticate(session: Session, passwords: Passwords, email: str, password: str) -> models.User | None:
-    email = email.strip().lower()
-    # No account has a NUL in its e-mail, and PostgreSQL would refuse one in a query (a 500): no such user.
-    user = None if "\x00" in email else session.scalar(select(models.User).where(models.User.email == email))
-    if not passwords.verify(None if user is None else user.password_hash, password) or user is None:
-        return None
-    if passwords.needs_rehash(user.password_hash):  # cost raised since: upgrade the stored hash now
-        user.password_hash = passwords.hash(password)
-        commit(session, "user", user.id)
+def sign_up(session: Session, data: schemas.UserSignup, password_hash: str) -> None:
+    """A self-signed-up volunteer account, pending approval; an e-mail already registered is left as it is and
+    the answer is the same (so sign-up does not tell whether an account exists)."""
+    if session.scalar(select(models.User.id).where(models.User.email == data.email)) is not None:
+        return
+    try:
+        create_user(session, password_hash, data, "volunteer", None, approval="pending")
+    except Conflict:  # the same e-mail signed up at the same moment: the same answer
+        session.rollback()
+
+
+def end_sessions(session: Session, actor: models.User, user: models.User, why: str) -> None:
+    """End every session of ``user``: bump its token version (committed with an audit entry)."""
+    user.token_version += 1
+    audit.record(session, actor, "end_sessions", "user", user.id, why=why)
+    commit(session, "user", user.id)
+
+
+def change_password(session: Session, user_id: int, new_hash: str) -> models.User:
+    """Store a user's new password (the caller checked the current one) and end all their sessions."""
+    user = session.get_one(models.User, user_id)
+    user.password_hash, user.must_change_password = new_hash, False
+    user.token_version += 1
+    audit.record(session, user, "change_password", "user", user.id)
+    commit(session, "user", user.id)
+    return user
+
+
+def reset_password(ctx: Context, user_id: int, temporary_hash: str) -> models.User:
+    """A coordinator's temporary password: the account's sessions end and it must change it at sign-in."""
+    access.require_role(ctx.user, "coordinator", action="reset passwords")
+    user = _get(ctx.session, models.User, "user", user_id)
+    user.password_hash, user.must_change_password = temporary_hash, True
+    user.token_version += 1
+    audit.record(ctx.session, ctx.user, "reset_password", "user", user.id)
+    commit(ctx.session, "user", user.id)
+    return user
+
+
+def approve_user(ctx: Context, user_id: int) -> models.User:
+    access.require_role(ctx.user, "coordinator", action="approve accounts")
+    user = _get(ctx.session, models.User, "user", user_id)
+    if user.approval != "approved":
+        user.approval = "approved"
+        audit.record(ctx.session, ctx.user, "approve", "user", user.id)
+        commit(ctx.session, "user", user.id)
+    return user
+
+
+def end_user_sessions(ctx: Context, user_id: int) -> models.User:
+    access.require_role(ctx.user, "coordinator", action="end other accounts' sessions")
+    user = _get(ctx.session, models.User, "user", user_id)
+    end_sessions(ctx.session, ctx.user, user, "coordinator")
     return user
 
 
@@ -153,25 +201,31 @@ def get_user(ctx: Context, user_id: int) -> models.User:
     return user
 
 
-def list_users(ctx: Context, role: str | None, offset: int, limit: int) -> Sequence[models.User]:
+def list_users(ctx: Context, role: str | None, offset: int, limit: int,
+               approval: str | None = None) -> Sequence[models.User]:
     access.require_role(ctx.user, "coordinator", action="list accounts")
     query = select(models.User).order_by(models.User.id)
     if role is not None:
         query = query.where(models.User.role == role)
+    if approval is not None:
+        query = query.where(models.User.approval == approval)
     users = page(ctx.session, query, offset, limit)
     audit.record(ctx.session, ctx.user, "list", "user", ids=[u.id for u in users])
     commit(ctx.session, "user")
     return users
 
 
-def update_user(ctx: Context, passwords: Passwords, user_id: int, data: schemas.UserUpdate) -> models.User:
+def update_user(ctx: Context, user_id: int, data: schemas.UserUpdate) -> models.User:
     user = get_user(ctx, user_id)
     check_version(user, "user", data.version)
     changes = changes_of(data, f"user {user_id}")
     if ("role" in changes or "is_active" in changes) and not access.is_coordinator(ctx.user):
         raise Forbidden("only coordinators may change roles or deactivate accounts")
-    if "password" in changes:
-        user.password_hash = passwords.hash(changes.pop("password"))
+    if user.id == ctx.user.id and (changes.get("is_active") is False or changes.get("role", user.role) != user.role):
+        # The last coordinator could otherwise lock everyone out; another coordinator can do it.
+        raise Forbidden("you may not deactivate your own account or change your own role")
+    if changes.get("is_active") is False and user.is_active:
+        user.token_version += 1  # deactivated: its sessions end now, not when their tokens expire
     for name, value in changes.items():
         setattr(user, name, value)
     audit.record(ctx.session, ctx.user, "update", "user", user.id, fields=sorted(data.model_fields_set - {"version"}))
@@ -193,12 +247,33 @@ def _vehicle_owner(ctx: Context, owner_id: int | None) -> int:
     return owner.id
 
 
+#: A car's bounds; only a vehicle a coordinator marks as a van or bus may have more (docs/security.md).
+CAR_MAX_SEATS, CAR_MAX_WHEELCHAIR_SPACES = 8, 4
+
+
+def _check_car_bounds(ctx: Context, record: str, vehicle: models.Vehicle, kind_changed: bool) -> None:
+    if kind_changed and vehicle.kind != "car" and not access.is_coordinator(ctx.user):
+        raise Forbidden(f"{record}: only coordinators may mark a vehicle as a {vehicle.kind}")
+    if vehicle.kind != "car":
+        return
+    if vehicle.seats > CAR_MAX_SEATS:
+        raise InputError(record, "seats", f"a car has at most {CAR_MAX_SEATS} seats for riders (a coordinator "
+                                          "may register a van or bus with more)")
+    if vehicle.wheelchair_spaces > CAR_MAX_WHEELCHAIR_SPACES:
+        raise InputError(record, "wheelchair_spaces", f"a car has at most {CAR_MAX_WHEELCHAIR_SPACES} wheelchair "
+                                                      "spaces (a coordinator may register a van or bus with more)")
+
+
 def new_vehicle(ctx: Context, data: schemas.VehicleCreate, record: str = "vehicle") -> models.Vehicle:
-    """A checked vehicle, not yet added (CSV imports check every row before adding any)."""
+    """A checked vehicle, not yet added (CSV imports check every row before adding any). A volunteer's car is
+    ``pending`` until a coordinator approves it; a coordinator's is approved."""
     owner_id = _vehicle_owner(ctx, data.owner_id)
-    lat, lon = place(ctx, record, data.address, data.lat, data.lon)
     fields = data.model_dump(exclude={"owner_id", "lat", "lon"})
-    vehicle = models.Vehicle(owner_id=owner_id, lat=lat, lon=lon, **fields)
+    approval = "approved" if access.is_coordinator(ctx.user) else "pending"
+    vehicle = models.Vehicle(owner_id=owner_id, lat=data.lat or 0.0, lon=data.lon or 0.0, approval=approval,
+                             **fields)
+    _check_car_bounds(ctx, record, vehicle, kind_changed=True)
+    vehicle.lat, vehicle.lon = place(ctx, record, data.address, data.lat, data.lon)
     planning.check_vehicle(record, vehicle)
     return vehicle
 
@@ -223,16 +298,19 @@ def get_vehicle(ctx: Context, vehicle_id: int) -> models.Vehicle:
     return vehicle
 
 
-def vehicles_query(ctx: Context, owner_id: int | None = None) -> Select[Any]:
+def vehicles_query(ctx: Context, owner_id: int | None = None, approval: str | None = None) -> Select[Any]:
     access.require_role(ctx.user, "volunteer", "coordinator", action="list vehicles")
     query = select(models.Vehicle).order_by(models.Vehicle.id)
+    if approval is not None:
+        query = query.where(models.Vehicle.approval == approval)
     if not access.is_coordinator(ctx.user):
         return query.where(models.Vehicle.owner_id == ctx.user.id)
     return query if owner_id is None else query.where(models.Vehicle.owner_id == owner_id)
 
 
-def list_vehicles(ctx: Context, owner_id: int | None, offset: int, limit: int) -> Sequence[models.Vehicle]:
-    vehicles = page(ctx.session, vehicles_query(ctx, owner_id), offset, limit)
+def list_vehicles(ctx: Context, owner_id: int | None, offset: int, limit: int,
+                  approval: str | None = None) -> Sequence[models.Vehicle]:
+    vehicles = page(ctx.session, vehicles_query(ctx, owner_id, approval), offset, limit)
     if access.is_coordinator(ctx.user):
         audit.record(ctx.session, ctx.user, "list", "vehicle", ids=[v.id for v in vehicles])
         commit(ctx.session, "vehicle")
@@ -240,10 +318,26 @@ def list_vehicles(ctx: Context, owner_id: int | None, offset: int, limit: int) -
 
 
 def change_vehicle(ctx: Context, vehicle: models.Vehicle, changes: dict[str, Any], record: str) -> None:
+    kind_changed = "kind" in changes and changes["kind"] != vehicle.kind
+    for name, value in changes.items():
+        if name not in ("lat", "lon", "address"):
+            setattr(vehicle, name, value)
+    _check_car_bounds(ctx, record, vehicle, kind_changed)
     moved_place(ctx, record, vehicle, changes)
     for name, value in changes.items():
         setattr(vehicle, name, value)
     planning.check_vehicle(record, vehicle)
+
+
+def approve_vehicle(ctx: Context, vehicle_id: int) -> models.Vehicle:
+    """A coordinator approves a car a volunteer registered: it takes part in plans from the next one on."""
+    access.require_role(ctx.user, "coordinator", action="approve vehicles")
+    vehicle = _get(ctx.session, models.Vehicle, "vehicle", vehicle_id)
+    if vehicle.approval != "approved":
+        vehicle.approval = "approved"
+        audit.record(ctx.session, ctx.user, "approve", "vehicle", vehicle.id)
+        commit(ctx.session, "vehicle", vehicle_id)
+    return vehicle
 
 
 def update_vehicle(ctx: Context, vehicle_id: int, data: schemas.VehicleUpdate) -> models.Vehicle:
@@ -293,8 +387,10 @@ def create_household(ctx: Context, data: schemas.HouseholdCreate) -> models.Hous
 
 
 def find_household(ctx: Context, household_id: int) -> models.Household:
-    household = _get(ctx.session, models.Household, "household", household_id)
-    if not access.can_read_household(ctx.user, household, ctx.session):
+    household = ctx.session.get(models.Household, household_id)
+    # The access check runs for a missing id too: a 404 takes as long whether or not the household exists.
+    readable = access.can_read_household(ctx.user, household, ctx.session)
+    if household is None or not readable:
         raise NotFound("household", household_id)
     return household
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,11 @@ from matcher.errors import InputError
 MAX_ROWS = 50_000
 #: Text cells starting with these would run as formulas in a spreadsheet; exported with a leading apostrophe.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A piece of a cell a spreadsheet could read as a formula: at the cell's start or after a `,` or `;` (a
+#: spreadsheet may split on either, depending on its locale), after any blanks. An apostrophe goes before it on
+#: export ("x;=1+1" -> "x;'=1+1") and is taken away again on import.
+FORMULA_PIECE = re.compile(r"((?:^|[,;])\s*)(?=[=+\-@\t\r])")
+NEUTRALISED_PIECE = re.compile(r"((?:^|[,;])\s*)'(?=[=+\-@\t\r])")
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ def _find_household(ctx: crud.Context, household_id: int) -> models.Household:
 ROSTERS = {
     "vehicles": Roster(
         "vehicle", models.Vehicle,
-        ("id", "version", "owner_email", "label", "seats", "wheelchair_spaces", "available_from_minute",
+        ("id", "version", "owner_email", "label", "seats", "wheelchair_spaces", "kind", "available_from_minute",
          "available_until_minute", "address", "lat", "lon"),
         ("owner_email", "owner_id"), schemas.VehicleCreate, schemas.VehicleUpdate, crud.new_vehicle,
         crud.find_vehicle, crud.change_vehicle, crud.vehicles_query, ("volunteer", "coordinator"),
@@ -88,7 +94,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         value = ";".join(map(str, value))
     if isinstance(value, str):
-        return "'" + value if value.startswith(FORMULA_START) else value
+        return FORMULA_PIECE.sub(r"\1'", value)
     return str(value)
 
 
@@ -155,8 +161,7 @@ def _values(row: dict[str, str], roster: Roster) -> dict[str, Any]:
     for column, cell in row.items():
         if cell == "" or column in ("id", "version") or (roster.person and column == roster.person[0]):
             continue
-        if cell.startswith("'") and cell[1:].startswith(FORMULA_START):
-            cell = cell[1:]
+        cell = NEUTRALISED_PIECE.sub(r"\1", cell)
         values[column] = [n.strip() for n in cell.split(";") if n.strip()] if column == "needs" else cell
     return values
 

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from api import models
 from api.crud import Context
-from api.errors import Unauthorized
+from api.errors import Forbidden, Unauthorized
+from api.geocode import CappedGeocoder
 from api.services import Services
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/login/access-token")
@@ -48,14 +49,38 @@ async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def client_address(request: Request) -> str:
+    """The address a request came from (the proxy's, behind one: run uvicorn with ``--proxy-headers`` and
+    ``--forwarded-allow-ips`` so it is the client's), the key of the per-address limits."""
+    return request.client.host if request.client is not None else "unknown"
 TokenDep = Annotated[str, Depends(oauth2)]
 
 
-def current_user(services: ServicesDep, session: SessionDep, token: TokenDep) -> models.User:
-    user_id = services.tokens.user_id(token)
-    user = None if user_id is None else session.get(models.User, user_id)
-    if user is None or not user.is_active:
-        raise Unauthorized("not signed in: the token is invalid or expired, or the account is deactivated")
+def signed_in_user(services: ServicesDep, session: SessionDep, token: TokenDep) -> models.User:
+    """The token's account, whatever it may do: a valid signature, unexpired, naming an active account, and
+    issued at the account's current token version (sign-out, a password change or deactivation bumps it)."""
+    return token_user(services, session, token)
+
+
+def token_user(services: Services, session: Session, token: str) -> models.User:
+    """``signed_in_user`` for routes that take their own session (to hash passwords outside the slots)."""
+    claims = services.tokens.claims(token)
+    user = None if claims is None else session.get(models.User, claims.user_id)
+    if user is None or claims is None or not user.is_active or user.token_version != claims.token_version:
+        raise Unauthorized("not signed in: the token is invalid, expired or ended (signed out, password changed), "
+                           "or the account is deactivated")
+    return user
+
+
+AnySignedIn = Annotated[models.User, Depends(signed_in_user)]
+
+
+async def current_user(user: AnySignedIn) -> models.User:
+    """The signed-in account, once it has replaced a temporary password a coordinator gave it."""
+    if user.must_change_password:
+        raise Forbidden("your password is a temporary one: change it first (POST /users/me/password)")
     return user
 
 
@@ -63,7 +88,8 @@ CurrentUser = Annotated[models.User, Depends(current_user)]
 
 
 async def get_context(services: ServicesDep, session: SessionDep, user: CurrentUser) -> Context:
-    return Context(session=session, user=user, settings=services.settings, geocoder=services.geocoder)
+    geocoder = CappedGeocoder(services.geocoder, services.settings.geocode_max_per_request)
+    return Context(session=session, user=user, settings=services.settings, geocoder=geocoder)
 
 
 Ctx = Annotated[Context, Depends(get_context)]

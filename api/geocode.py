@@ -48,6 +48,21 @@ class NoGeocoder:
         raise GeocoderUnavailable("no geocoder is configured (EVAC_GEOCODER=none)")
 
 
+class CappedGeocoder:
+    """One request's geocoder: at most ``cap`` look-ups, so no request holds a database slot for long waiting on
+    an online service (each look-up is bounded by ``geocoder_timeout_seconds`` too)."""
+
+    def __init__(self, geocoder: Geocoder, cap: int) -> None:
+        self._geocoder, self.cap, self.used = geocoder, cap, 0
+
+    def locate(self, address: str) -> tuple[float, float] | None:
+        if self.used >= self.cap:
+            raise GeocoderUnavailable(f"at most {self.cap} addresses are looked up per request; split the import "
+                                      "or give lat and lon")
+        self.used += 1
+        return self._geocoder.locate(address)
+
+
 def make_geocoder(settings: Settings) -> Geocoder:
     """The configured geocoder; an unknown name is a start-up error rather than a surprise at the first address."""
     if settings.geocoder.lower() in OFF:

@@ -73,22 +73,46 @@ def enqueue(
 
 
 def enqueue_replan(
-    session: Session, alert: models.Alert, user: models.User | None, reason: str, minute: float | None = None
+    session: Session, alert: models.Alert, user: models.User | None, reason: str, minute: float | None = None,
+    confirmed: bool = False,
 ) -> models.PlanJob:
-    """Queue a re-plan, or join one still waiting: it reads the live state only when solved, so it covers this
-    event too. Callers hold the alert's lock (``livestate.lock_alert``), so no worker claims it unseen."""
-    if minute is None:
-        waiting = session.scalar(
-            select(models.PlanJob)
-            .where(models.PlanJob.alert_id == alert.id, models.PlanJob.kind == "replan",
-                   models.PlanJob.status == "queued", models.PlanJob.minute.is_(None))
-            .order_by(models.PlanJob.id).limit(1).with_for_update(skip_locked=True)
-        )
-        if waiting is not None:
-            audit.record(session, user, "queue", "plan_job", waiting.id, alert_id=alert.id, reason=reason,
-                         kind="replan", joined=True)
-            return waiting
-    return enqueue(session, alert, user, reason, kind="replan", minute=minute)
+    """Queue a re-plan, or join the one still waiting: it reads the live state only when solved, so it covers this
+    event too, and an alert never has more than one re-plan queued. A coordinator's ``minute`` (drills) and
+    confirmation are carried onto the waiting job. Callers hold the alert's lock (``livestate.lock_alert``), so
+    no worker claims it unseen."""
+    waiting = session.scalar(
+        select(models.PlanJob)
+        .where(models.PlanJob.alert_id == alert.id, models.PlanJob.kind == "replan",
+               models.PlanJob.status == "queued")
+        .order_by(models.PlanJob.id).limit(1).with_for_update(skip_locked=True)
+    )
+    if waiting is None:
+        job = enqueue(session, alert, user, reason, kind="replan", minute=minute)
+        job.confirmed = confirmed
+        return job
+    if minute is not None:
+        waiting.minute = minute
+    waiting.confirmed = waiting.confirmed or confirmed
+    audit.record(session, user, "queue", "plan_job", waiting.id, alert_id=alert.id, reason=reason,
+                 kind="replan", joined=True)
+    return waiting
+
+
+def served_households(plan: Plan) -> int:
+    """Households a plan picks up (every part of a split household counts once)."""
+    return len(plan.picked_ids())
+
+
+def check_served(job: models.PlanJob, base: models.Plan, solved: planning.SolvedPlan, settings: Settings) -> None:
+    """Refuse a re-plan serving far fewer households than the plan it replaces, unless a coordinator confirmed
+    it (a drop-out's or a closure's real cost is confirmed; a wrong minute or a hostile event is not published)."""
+    before, after = served_households(base.parsed), served_households(Plan.from_dict(solved.plan))
+    if job.confirmed or after >= before * settings.replan_min_served_share:
+        return
+    raise EvacError(
+        f"re-plan refused: it would serve {after} households where plan version {base.version} serves {before} "
+        f"(below {settings.replan_min_served_share:.0%}); version {base.version} stays current. A coordinator "
+        f"who accepts this asks again with POST /alerts/{job.alert_id}/replan?confirm=true")
 
 
 def requeue_stale(session: Session, settings: Settings, worker: str) -> int:
@@ -220,8 +244,11 @@ def load_scenario(session: Session, job: models.PlanJob, settings: Settings, kee
     households = select(models.Household).order_by(models.Household.id)
     if alert.household_ids is not None:
         households = households.where(models.Household.id.in_(alert.household_ids))
+    # Only vetted drivers: an approved car of an approved, active account (docs/security.md "Vetting").
     vehicles = (select(models.Vehicle).join(models.User, models.Vehicle.owner_id == models.User.id)
-                .where(models.User.is_active.is_(True)).order_by(models.Vehicle.id))
+                .where(models.User.is_active.is_(True), models.User.approval == "approved",
+                       models.Vehicle.approval == "approved")
+                .order_by(models.Vehicle.id))
     dropped = frozenset() if keep_dropped else livestate.dropped_drivers(session, alert.id)
     cars = [v for v in session.scalars(vehicles) if planning.plan_id("vehicle", v.id) not in dropped]
     shelters = select(models.Shelter).order_by(models.Shelter.id)
@@ -282,6 +309,7 @@ def _replan_once(db: Database, job: models.PlanJob, worker: str, settings: Setti
     scenario, carried = livestate.carry_over(scenario, base, live)
     live = dataclasses.replace(live, dropped_drivers=live.dropped_drivers | carried)
     solved = replanner(scenario, base.parsed, live, settings)
+    check_served(job, base, solved, settings)
     going_on = _Continuation(base, live)
     with db.sessions() as session:
         return publish(session, job, worker, scenario, solved, check=going_on.unchanged, after=going_on.carry,

@@ -160,6 +160,17 @@ def _dropout_public(row: models.Dropout) -> ls.DropoutPublic:
                             by_user_id=row.by_user_id, at=row.at, note=row.note)
 
 
+def _in_current_plan(ctx: Context, alert: models.Alert, data: ls.DropoutCreate, vehicle_ids: list[int]) -> None:
+    """A drop-out names a car that drives in the current plan version (anything else would only re-plan)."""
+    plan = livestate.latest_plan(ctx.session, alert.id)
+    planned = set() if plan is None else plan.parsed.driver_ids()
+    outside = [v for v in vehicle_ids if planning.plan_id("vehicle", v) not in planned]
+    if outside:
+        what = f"vehicle {outside[0]} is" if data.vehicle_id is not None else "none of your vehicles is"
+        raise InputError("dropout", "vehicle_id", f"{what} in the current plan of alert {alert.id}: only a car that "
+                                                  "has a route can drop out")
+
+
 def drop_out(
     ctx: Context, alert_id: int, data: ls.DropoutCreate, minute: float | None
 ) -> tuple[list[ls.DropoutPublic], models.PlanJob]:
@@ -172,9 +183,13 @@ def drop_out(
     else:
         vehicle_ids = sorted(planning.db_id(d) or 0 for d in access.own_driver_ids(ctx.user, ctx.session))
         if not vehicle_ids:
-            raise InputError("dropout", "vehicle_id", "you have no vehicles registered")
+            raise InputError("dropout", "vehicle_id", "you have no approved vehicles registered")
+        plan = livestate.latest_plan(ctx.session, alert.id)
+        planned = set() if plan is None else plan.parsed.driver_ids()
+        vehicle_ids = [v for v in vehicle_ids if planning.plan_id("vehicle", v) in planned] or vehicle_ids
     _active(alert)
     alert = livestate.lock_alert(ctx.session, alert.id)
+    _in_current_plan(ctx, alert, data, vehicle_ids)
     already = livestate.dropped_drivers(ctx.session, alert.id)
     drivers = [planning.plan_id("vehicle", v) for v in vehicle_ids if planning.plan_id("vehicle", v) not in already]
     if not drivers:
@@ -235,12 +250,13 @@ def add_household(
     return household, alert, job
 
 
-def request_replan(ctx: Context, alert_id: int, minute: float | None) -> models.PlanJob:
-    """A coordinator asks for a re-plan from the live state now (or at ``minute``)."""
+def request_replan(ctx: Context, alert_id: int, minute: float | None, confirm: bool = False) -> models.PlanJob:
+    """A coordinator asks for a re-plan from the live state now (or at ``minute``); ``confirm`` lets it publish
+    even if it serves far fewer households than the current version (``jobs.check_served``)."""
     alert = alerts.get_alert(ctx, alert_id)
     access.require_role(ctx.user, "coordinator", action="ask for re-plans")
     _active(alert)
     alert = livestate.lock_alert(ctx.session, alert.id)
-    job = jobs.enqueue_replan(ctx.session, alert, ctx.user, "manual_replan", minute)
+    job = jobs.enqueue_replan(ctx.session, alert, ctx.user, "manual_replan", minute, confirmed=confirm)
     commit(ctx.session, "plan_job", job.id)
     return job

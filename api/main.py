@@ -5,15 +5,21 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.config import Settings, get_settings
 from api.errors import RowErrors, ServiceError
+from api.limits import TooManyRequests
+from api.middleware import BodyLimit, SecurityHeaders
+from api.responses import ErrorMessage, errors
 from api.routes import alerts, audit, households, jobs, live, login, pages, shelters, users, vehicles
 from api.services import Services
 from matcher.errors import InputError
@@ -59,6 +65,19 @@ def _integrity(_request: Request, exc: Exception) -> JSONResponse:
                         status_code=409)
 
 
+def _too_many(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TooManyRequests)
+    return JSONResponse({"detail": exc.message}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+
+def _database_down(_request: Request, exc: Exception) -> JSONResponse:
+    # Handled here (not by the catch-all below, which Starlette re-raises to the server, closing the client's
+    # connection): the client gets a clear 503 and its next request on the same connection is served.
+    log.error("database unreachable: %s", exc)
+    return JSONResponse({"detail": "the database is unreachable for now: try again shortly"}, status_code=503,
+                        headers={"Retry-After": "5"})
+
+
 def _internal(_request: Request, exc: Exception) -> JSONResponse:
     log.error("internal error", exc_info=exc)
     return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
@@ -90,13 +109,57 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(StaleDataError, _stale)
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(TooManyRequests, _too_many)
+    # OperationalError and InterfaceError: the server is down, refuses connections, or dropped them mid-request.
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(InterfaceError, _database_down)
     app.add_exception_handler(Exception, _internal)
     for module in (login, users, vehicles, households, shelters, alerts, live, jobs, audit, pages):
         app.include_router(module.router)
 
-    @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        """Liveness for load balancers (no sign-in, no database)."""
-        return {"status": "ok"}
+    app.add_middleware(BodyLimit, json_max_bytes=settings.json_max_bytes,
+                       upload_max_bytes=settings.csv_max_bytes)
+    app.add_middleware(SecurityHeaders)
 
+    @app.get("/health", tags=["health"], response_model=Health,
+             responses={503: {"model": Health, "description": "The database is unreachable"}})
+    async def health() -> JSONResponse:
+        """Health for load balancers (no sign-in): 200 when the database answers, 503 when it does not."""
+        try:
+            await run_in_threadpool(services.db.ping)
+        except SQLAlchemyError as exc:
+            log.error("health: database unreachable: %s", exc)
+            return JSONResponse({"status": "unhealthy", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    _document_common_errors(app)
     return app
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+def _document_common_errors(app: FastAPI) -> None:
+    """Every route may answer 503 (database down) and every route taking a body 413 (too large): said once."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = base()
+        common = errors(413, 503)
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                for code in ([413, 503] if "requestBody" in operation else [503]):
+                    responses.setdefault(str(code), {
+                        "description": common[code]["description"],
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorMessage"}}}})
+        schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+            "ErrorMessage", ErrorMessage.model_json_schema())
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

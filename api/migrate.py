@@ -12,7 +12,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, text
 
 from api.config import Settings
-from api.db import Database
+from api.db import Database, secure_sqlite_file
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: Any constant works; it names the PostgreSQL advisory lock that serialises migrations.
@@ -46,8 +46,25 @@ def _upgrade_on(connection: Connection, url: str) -> None:
     command.upgrade(config, "head")
 
 
+def _upgrade_sqlite(connection: Connection, url: str) -> None:
+    """Migrate with foreign keys off, as SQLite asks for table rebuilds (its "12 steps" of ALTER TABLE): a
+    rebuilt parent table is dropped and renamed back, which would otherwise delete or orphan its children. Any
+    reference left broken afterwards stops the migration."""
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction, so before the first
+    try:
+        _upgrade_on(connection, url)
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            connection.rollback()
+            raise RuntimeError(f"migration left broken references (table, row, parent): {broken[:5]}")
+        connection.commit()
+    finally:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
 def upgrade(settings: Settings, database: Database | None = None) -> None:
     """Bring the database to the newest schema; a no-op when it is already there."""
+    secure_sqlite_file(settings.sqlite_path())
     db = database or Database(settings)
     try:
         if db.is_postgresql:
@@ -62,8 +79,7 @@ def upgrade(settings: Settings, database: Database | None = None) -> None:
                     connection.commit()
         else:
             with _file_lock(settings.sqlite_path()), db.engine.connect() as connection:
-                _upgrade_on(connection, settings.database_url)
-                connection.commit()
+                _upgrade_sqlite(connection, settings.database_url)
     finally:
         if database is None:
             db.dispose()

@@ -26,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from matcher.codes import StopStatus as StopStatusCode
@@ -37,6 +38,11 @@ JOB_STATUSES = ("queued", "running", "done", "failed")
 #: ``plan``: solve the alert from scratch; ``replan``: continue the latest plan version from the live state.
 JOB_KINDS = ("plan", "replan")
 STOP_STATUSES = tuple(StopStatusCode)
+#: Self-signed-up accounts and volunteer-registered cars start ``pending``: they take no part in a plan until a
+#: coordinator approves them (docs/security.md "Vetting").
+APPROVALS = ("pending", "approved")
+#: Only a coordinator may mark a vehicle a bus or van, which lifts the car bounds on seats and wheelchair spaces.
+VEHICLE_KINDS = ("car", "van", "bus")
 
 
 def utcnow() -> datetime:
@@ -71,6 +77,14 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Ids are never re-issued (SQLite's AUTOINCREMENT; PostgreSQL sequences never go back): plans, audit entries
+        # and drivers' manifests refer to records by id, so a deleted record's id must never name a new one.
+        args = cls.__dict__.get("__table_args__", ())
+        if "__tablename__" in cls.__dict__ and not isinstance(args, dict):
+            cls.__table_args__ = (*args, {"sqlite_autoincrement": True})
+        super().__init_subclass__(**kwargs)
+
 
 class Versioned:
     """A ``version`` bumped on every UPDATE; an UPDATE whose version no longer matches raises StaleDataError."""
@@ -81,7 +95,8 @@ class Versioned:
 
 class User(Versioned, Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_users_role"),)
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_users_role"),
+                      CheckConstraint(_in("approval", APPROVALS), name="ck_users_approval"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -91,6 +106,13 @@ class User(Versioned, Base):
     phone: Mapped[str] = mapped_column(String(50), default="")
     language: Mapped[str] = mapped_column(String(20), default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: ``pending`` until a coordinator approves a self-signed-up account; only approved accounts' cars are planned.
+    approval: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved")
+    #: Bumped on password change, deactivation, sign-out and "end all sessions": tokens carry the version they
+    #: were issued at, and one with an older version is refused (so a session can be ended before it expires).
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Set when a coordinator gives a temporary password: the account may only change its password until it does.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -100,6 +122,8 @@ class Vehicle(Versioned, Base):
     __tablename__ = "vehicles"
     __table_args__ = (
         CheckConstraint("seats >= 0 AND wheelchair_spaces >= 0", name="ck_vehicles_capacity"),
+        CheckConstraint(_in("approval", APPROVALS), name="ck_vehicles_approval"),
+        CheckConstraint(_in("kind", VEHICLE_KINDS), name="ck_vehicles_kind"),
         Index("ix_vehicles_owner_id", "owner_id"),
     )
 
@@ -113,6 +137,9 @@ class Vehicle(Versioned, Base):
     address: Mapped[str] = mapped_column(String(500), default="")
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
+    #: ``pending`` for cars volunteers register until a coordinator approves them; a coordinator's are approved.
+    approval: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved")
+    kind: Mapped[str] = mapped_column(String(20), default="car", server_default="car")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -202,6 +229,8 @@ class PlanJob(Versioned, Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: A coordinator confirmed this re-plan may publish a plan serving far fewer households than the one before.
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
 

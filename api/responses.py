@@ -23,7 +23,9 @@ WHY = {
     404: "No such object, or one you may not know about",
     409: "Someone else changed the record since you read it (reload it and apply your change again), "
          "or the change clashes with stored data (a duplicate)",
-    413: "The uploaded file is larger than the service accepts",
+    413: "The request body (or uploaded file) is larger than the service accepts",
+    429: "Too many requests from your account or address, or on this alert: wait for the Retry-After seconds",
+    503: "The database is unreachable for now: try again shortly",
 }
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from api.security import password_problem
 from matcher.codes import UnservedCode
 
 Role = Literal["coordinator", "volunteer", "registrar"]
+Approval = Literal["pending", "approved"]
+#: A bus or van may carry more than a car (only a coordinator marks a vehicle so).
+VehicleKind = Literal["car", "van", "bus"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 AlertStatus = Literal["active", "closed"]
 
@@ -32,7 +36,18 @@ Email = Annotated[
     StringConstraints(strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
     AfterValidator(_no_nul),
 ]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128), AfterValidator(_no_nul)]
+def _strong(value: str) -> str:
+    problem = password_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+#: Every password a person chooses or is given: 8 to 128 characters, not blank, not common (``password_problem``).
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128), AfterValidator(_no_nul),
+                     AfterValidator(_strong)]
+#: A password typed to prove who you are (checked, not judged): only bounded.
+CurrentPassword = Annotated[str, StringConstraints(max_length=128), AfterValidator(_no_nul)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude, degrees")]
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude, degrees")]
 #: Minutes after the alert starts; a week bounds every realistic value.
@@ -66,10 +81,18 @@ class UserBase(Strict):
 
 
 class UserSignup(UserBase):
-    """Anyone signing up becomes a volunteer."""
+    """Anyone signing up becomes a volunteer, pending until a coordinator approves the account."""
 
     email: Email
     password: Password
+
+    @model_validator(mode="after")
+    def _not_own_name(self) -> UserSignup:
+        # Judged again with the account's own words: "anna.virtanen2026" is weak for anna.virtanen@...
+        problem = password_problem(self.password, (self.email, *self.email.split("@"), self.name))
+        if problem is not None:
+            raise ValueError(f"password {problem}")
+        return self
 
 
 class UserCreate(UserSignup):
@@ -83,11 +106,30 @@ class UserUpdate(Strict):
     name: Name | None = None
     phone: Phone | None = None
     language: Language | None = None
-    password: Password | None = None
     #: Coordinators only.
     role: Role | None = None
-    #: Coordinators only; a deactivated account cannot sign in.
+    #: Coordinators only; a deactivated account cannot sign in, and its sessions end at once.
     is_active: bool | None = None
+
+
+class PasswordChange(Strict):
+    """Change your own password: the current one proves it is you; every other session of yours ends."""
+
+    current_password: CurrentPassword
+    new_password: Password
+
+
+class PasswordReset(Strict):
+    """A coordinator gives an account a temporary password, to be changed at its next sign-in."""
+
+    temporary_password: Password
+
+
+class SignupAccepted(BaseModel):
+    """The same answer whether or not the e-mail had an account (sign-up does not tell which)."""
+
+    detail: str = ("If this e-mail address had no account, one is made now: sign in with it. A coordinator "
+                   "approves new volunteers before they are given households to drive.")
 
 
 class UserPublic(Public):
@@ -98,6 +140,10 @@ class UserPublic(Public):
     phone: str
     language: str
     is_active: bool
+    #: ``pending`` until a coordinator approves a self-signed-up account; only approved accounts drive.
+    approval: Approval
+    #: A temporary password was given: the account may only change it (``POST /users/me/password``).
+    must_change_password: bool
     version: int
     created_at: datetime
 
@@ -118,6 +164,8 @@ class VehicleBase(Positioned):
     available_from_minute: Minutes = 0.0
     #: ``None``: until the alert's deadline.
     available_until_minute: Minutes | None = None
+    #: Cars take at most 8 seats and 4 wheelchair spaces; a coordinator may mark a van or bus, which take more.
+    kind: VehicleKind = "car"
 
 
 class VehicleCreate(VehicleBase):
@@ -132,6 +180,7 @@ class VehicleUpdate(Strict):
     wheelchair_spaces: int | None = Field(default=None, ge=0, le=20)
     available_from_minute: Minutes | None = None
     available_until_minute: Minutes | None = None
+    kind: VehicleKind | None = None
     address: Address | None = None
     lat: Lat | None = None
     lon: Lon | None = None
@@ -145,6 +194,9 @@ class VehiclePublic(Public):
     wheelchair_spaces: int
     available_from_minute: float
     available_until_minute: float | None
+    kind: VehicleKind
+    #: ``pending`` until a coordinator approves a car a volunteer registered; only approved cars are planned.
+    approval: Approval
     address: str
     lat: float
     lon: float

@@ -1,14 +1,44 @@
-"""Passwords (argon2id through argon2-cffi) and access tokens (JWT with an expiry, through PyJWT)."""
+"""Passwords (argon2id through argon2-cffi, strength by zxcvbn) and access tokens (JWT with an expiry and the
+account's token version, through PyJWT)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 ALGORITHM = "HS256"
+#: zxcvbn's score (0-4) a password must reach: 2 is "somewhat guessable" (over 10^6 guesses), which refuses the
+#: common-password lists, keyboard walks, dates, repeats and dictionary words with obvious substitutions.
+MIN_PASSWORD_SCORE = 2
+#: zxcvbn refuses longer input; the first 72 characters decide (a longer password is at least as strong).
+ZXCVBN_MAX = 72
+#: The largest database id (a 32-bit integer on every backend): a token naming a larger one names nobody.
+MAX_ID = 2**31 - 1
+
+
+def password_problem(password: str, user_inputs: tuple[str, ...] = ()) -> str | None:
+    """Why a password is refused (blank, common, or easy to guess from the account's own e-mail or name);
+    ``None`` when it is acceptable."""
+    if not password.strip():
+        return "must not be blank"
+    result = zxcvbn(password[:ZXCVBN_MAX], user_inputs=[u for u in user_inputs if u])
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    warning = result["feedback"].get("warning") or "it is too easy to guess"
+    return f"is too easy to guess ({warning.rstrip('.')}): use a few unrelated words or a longer phrase"
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """Who a valid token names, and the token version of the account it was issued at."""
+
+    user_id: int
+    token_version: int
 
 
 class Passwords:
@@ -39,15 +69,25 @@ class Tokens:
         self._secret = secret
         self.minutes = minutes
 
-    def issue(self, user_id: int) -> str:
+    def issue(self, user_id: int, token_version: int = 0) -> str:
         now = datetime.now(UTC)
-        claims = {"sub": str(user_id), "iat": now, "exp": now + timedelta(minutes=self.minutes)}
+        claims = {"sub": str(user_id), "tv": token_version, "iat": now, "exp": now + timedelta(minutes=self.minutes)}
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def claims(self, token: str) -> TokenClaims | None:
+        """Who a valid, unexpired token names; ``None`` for anything else, including a well-signed token whose
+        ``sub`` or ``tv`` is no id a database could hold."""
+        try:
+            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM],
+                                options={"require": ["exp", "sub", "tv"]})
+            user_id, version = int(claims["sub"]), claims["tv"]
+        except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError):
+            return None
+        if not 1 <= user_id <= MAX_ID or type(version) is not int or not 0 <= version <= MAX_ID:
+            return None
+        return TokenClaims(user_id, version)
 
     def user_id(self, token: str) -> int | None:
         """The user id of a valid, unexpired token; ``None`` otherwise."""
-        try:
-            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
-            return int(claims["sub"])
-        except (jwt.InvalidTokenError, ValueError, TypeError):
-            return None
+        found = self.claims(token)
+        return None if found is None else found.user_id

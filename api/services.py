@@ -6,15 +6,22 @@ import asyncio
 import logging
 import threading
 import weakref
+from collections.abc import Callable
+from typing import TypeVar
+
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
 from api import migrate, planning
 from api.config import Settings
-from api.db import Database
+from api.db import Database, secure_sqlite_file
 from api.geocode import Geocoder, make_geocoder
 from api.jobs import JobRunner
+from api.limits import Limits
 from api.security import Passwords, Tokens
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Services:
@@ -30,6 +37,9 @@ class Services:
         self._lock = threading.Lock()
         self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary())
+        self._hash_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary())
+        self.limits = Limits(settings)
         self.started = False
 
     def start(self) -> None:
@@ -38,6 +48,7 @@ class Services:
         with self._lock:
             if self.started:
                 return
+            secure_sqlite_file(self.settings.sqlite_path())
             if self.settings.migrate_on_start:
                 migrate.upgrade(self.settings, self.db)
             self._tokens = Tokens(self.settings.resolve_secret(), self.settings.access_token_minutes)
@@ -80,6 +91,26 @@ class Services:
         if gate is None:
             gate = self._gates[loop] = asyncio.Semaphore(self.db.request_slots)
         return gate
+
+    async def run_db(self, work: Callable[[Session], T]) -> T:
+        """``work`` in a committed session on a worker thread, admitted like a request (``db_gate``): for routes
+        that must do slow work (password hashing) outside the database slots, before or after."""
+        async with self.db_gate():
+            return await run_in_threadpool(self._in_session, work)
+
+    def _in_session(self, work: Callable[[Session], T]) -> T:
+        with self.db.session() as session:
+            return work(session)
+
+    async def run_hashing(self, work: Callable[..., T], *args: object) -> T:
+        """A password hash or check on a worker thread, at most ``hash_concurrency`` at once per process and
+        holding no database slot: argon2 takes tens of milliseconds and 64 MiB by design."""
+        loop = asyncio.get_running_loop()
+        gate = self._hash_gates.get(loop)
+        if gate is None:
+            gate = self._hash_gates[loop] = asyncio.Semaphore(self.settings.hash_concurrency)
+        async with gate:
+            return await run_in_threadpool(work, *args)
 
     def wake_runner(self) -> None:
         if self.runner is not None:

@@ -8,6 +8,7 @@ from api import crud, schemas
 from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, VersionQuery
 from api.responses import errors
 from api.routes.csv_routes import add_csv_routes
+from api.schemas import Approval
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 add_csv_routes(router, "vehicles")
@@ -16,12 +17,22 @@ add_csv_routes(router, "vehicles")
 @router.post("", response_model=schemas.VehiclePublic, status_code=status.HTTP_201_CREATED,
              responses=errors(400, 401, 403))
 def create_vehicle(ctx: Ctx, data: schemas.VehicleCreate) -> object:
+    """Register a vehicle: a volunteer's is ``pending`` until a coordinator approves it (and is not planned till
+    then); a car has at most 8 seats and 4 wheelchair spaces unless a coordinator marks it a van or bus."""
     return crud.create_vehicle(ctx, data)
 
 
 @router.get("", response_model=list[schemas.VehiclePublic], responses=errors(401, 403))
-def list_vehicles(ctx: Ctx, offset: Offset = 0, limit: Limit = 100, owner_id: OptionalId = None) -> object:
-    return crud.list_vehicles(ctx, owner_id, offset, limit)
+def list_vehicles(ctx: Ctx, offset: Offset = 0, limit: Limit = 100, owner_id: OptionalId = None,
+                  approval: Approval | None = None) -> object:
+    """Vehicles (a volunteer's own; coordinators all); ``approval=pending`` lists those waiting for approval."""
+    return crud.list_vehicles(ctx, owner_id, offset, limit, approval)
+
+
+@router.post("/{vehicle_id}/approve", response_model=schemas.VehiclePublic, responses=errors(401, 403, 404, 409))
+def approve_vehicle(ctx: Ctx, vehicle_id: IdPath) -> object:
+    """Approve a car a volunteer registered (coordinators): it takes part in plans from the next one on."""
+    return crud.approve_vehicle(ctx, vehicle_id)
 
 
 @router.get("/{vehicle_id}", response_model=schemas.VehiclePublic, responses=errors(401, 404))

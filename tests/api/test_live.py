@@ -290,7 +290,8 @@ def test_no_show_and_cannot_reach_leave_the_plan_with_a_reason(live: Live) -> No
     who, manifest, route = _busy(live)
     missing = route["stops"][0]["household_id"]
     minute = route["stops"][0]["depart_minute"]
-    response = live.client.post(f"/alerts/{live.alert['id']}/stops?minute={minute}", headers=who,
+    # A coordinator reports it: only coordinators may set ?minute= (a driver's report happens now).
+    response = live.client.post(f"/alerts/{live.alert['id']}/stops?minute={minute}", headers=live.coordinator,
                                 json={**_body(manifest, route, 0, "no_show"), "replan": True})
     job = live.done(response)
     assert job["status"] == "done" and job["reason"] == "stop_status", job
@@ -309,7 +310,7 @@ def test_no_show_and_cannot_reach_leave_the_plan_with_a_reason(live: Live) -> No
     else:
         pytest.skip("no reachable waiting pickup left on this driver's routes")
     target = r["stops"][index]["household_id"]
-    live.done(live.client.post(f"/alerts/{live.alert['id']}/stops?minute={minute}", headers=who,
+    live.done(live.client.post(f"/alerts/{live.alert['id']}/stops?minute={minute}", headers=live.coordinator,
                                json={**_body(fresh, r, index, "cannot_reach"), "replan": True}))
     latest = live.get(f"/alerts/{live.alert['id']}/plans")[-1]["version"]
     reasons = {u["household_id"]: u for u in live.plan(latest)["unserved"]}
@@ -319,7 +320,9 @@ def test_no_show_and_cannot_reach_leave_the_plan_with_a_reason(live: Live) -> No
 
 def test_new_household_request_enters_the_next_version(live: Live) -> None:
     """A registrar adds a household during the alert: it is put in scope and the re-plan picks it up."""
-    response = live.client.post(f"/alerts/{live.alert['id']}/households?minute=5", headers=live.registrar,
+    assert live.client.post(f"/alerts/{live.alert['id']}/households?minute=5", headers=live.registrar,
+                            json=household_body(20)).status_code == 403  # only coordinators set the minute
+    response = live.client.post(f"/alerts/{live.alert['id']}/households?minute=5", headers=live.coordinator,
                                 json=household_body(20))
     assert response.status_code == 202, response.text
     household = response.json()["household"]
@@ -392,7 +395,7 @@ def test_dropout_removes_the_drivers_future_stops(live: Live) -> None:
     before = {h for h, d in _pickups(live.plan(1)).items() if d == driver}
     assert live.report(who, manifest, route, 0, "picked_up").status_code == 200
     minute = route["stops"][0]["depart_minute"]
-    response = live.client.post(f"/alerts/{live.alert['id']}/dropouts?minute={minute}", headers=who,
+    response = live.client.post(f"/alerts/{live.alert['id']}/dropouts?minute={minute}", headers=live.coordinator,
                                 json={"vehicle_id": planning.db_id(driver), "note": "flat tyre"})
     assert response.status_code == 202, response.text
     assert [d["driver_id"] for d in response.json()["dropouts"]] == [driver]
@@ -480,10 +483,12 @@ def test_replan_jobs_waiting_are_joined(live: Live) -> None:
     second = live.client.post(f"/alerts/{live.alert['id']}/closures", headers=live.coordinator,
                               json={"closed_ways": [3]}).json()
     explicit = live.client.post(f"/alerts/{live.alert['id']}/replan?minute=2", headers=live.coordinator).json()
-    assert second["job"]["id"] == first["id"] and explicit["id"] != first["id"]
+    # One queued re-plan per alert: a coordinator's minute joins it too, and moves it to that minute.
+    assert second["job"]["id"] == first["id"] == explicit["id"]
     with services(live.app).db.sessions() as session:
-        kinds = {j.id: j.kind for j in session.query(models.PlanJob)}
-    assert kinds[first["id"]] == "replan" and kinds[explicit["id"]] == "replan"
+        jobs = {j.id: j for j in session.query(models.PlanJob)}
+    assert jobs[first["id"]].kind == "replan" and jobs[first["id"]].minute == 2
+    assert sum(j.status == "queued" for j in jobs.values()) == 1
 
 
 def test_records_deleted_mid_alert_stay_in_history(live: Live) -> None:

@@ -59,5 +59,5 @@ def test_malformed_requests_are_4xx_naming_the_field(
 def test_login_form_errors_and_unknown_paths(client: TestClient) -> None:
     assert client.post("/login/access-token", data={"username": "x"}).status_code == 422
     assert client.get("/no-such-thing").status_code == 404
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health").json() == {"status": "ok", "database": "ok"}
     assert client.get("/openapi.json").status_code == 200

@@ -17,6 +17,6 @@ def test_upgrade_twice_and_schema_matches_models(settings: Settings) -> None:
     db = Database(settings)
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == "0004"
         assert compare_metadata(context, Base.metadata) == []
     db.dispose()
