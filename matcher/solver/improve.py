@@ -80,10 +80,11 @@ def improve(
     seed: int,
     progress: Callable[[str], None],
     previous_car: dict[int, int] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Solution:
     """Lower the clearance by re-routing groups of cars until ``work`` model nodes have been solved.
 
-    ``deadline`` is only a safety stop, set well past the time limit: the work is counted in model
+    ``deadline`` (on ``clock``) is only a safety stop, set well past the time limit: the work is counted in model
     nodes and each OR-Tools call ends at a local optimum, so a run repeats exactly; a run that
     reaches the safety stop (a much slower or overloaded machine) is the one case where it may not.
 
@@ -99,7 +100,7 @@ def improve(
     tabu: dict[int, int] = {}
     done = 0
     round_no = 0
-    while done < work and time.perf_counter() < deadline:
+    while done < work and clock() < deadline:
         round_no += 1
         active = [c for c in range(inst.n_cars) if trips[c]]
         if not active:
@@ -123,12 +124,12 @@ def improve(
             target = max(old) - max(PROBE_STEP_MINUTES, PROBE_STEP_SHARE * max(old))
             cut = [_cut(inst, c, t, target) for c, t in zip(cars, group_trips, strict=True)]
             result = improve_group(inst, shelter, room, cars, group_trips, bound=target,
-                                   seconds=deadline - time.perf_counter(),
+                                   seconds=deadline - clock(),
                                    solutions=PROBE_SOLUTIONS, previous_car=previous_car, start=cut)
             done += max(result.nodes, 1)
         if result.trips is None:
             result = improve_group(inst, shelter, room, cars, group_trips, bound=max(old),
-                                   seconds=deadline - time.perf_counter(),
+                                   seconds=deadline - clock(),
                                    solutions=GROUP_SOLUTIONS, previous_car=previous_car)
             done += max(result.nodes, 1)
         if result.trips is None:

@@ -100,7 +100,8 @@ def replan(
     params = params or SolveParams(time_limit_seconds=1.5)
     say = progress or (lambda _m: None)
     started = time.perf_counter()
-    deadline = started + params.safety_stop()
+    clock = params.clock()
+    deadline = clock() + params.safety_stop()
     res = residual_problem(problem, previous, state)
     inst = build_instance(res.problem)
     shelter_index = {s.id: i for i, s in enumerate(res.problem.shelters)}
@@ -135,8 +136,8 @@ def replan(
         promised = {r: car_index[before[req.household_id]] for r, req in enumerate(inst.requests)
                     if before.get(req.household_id) in car_index}
         sol = improve(inst, sol, tri.shelter, work_for(params.time_limit_seconds), deadline, params.seed, say,
-                      previous_car=promised)
-    safety_stopped = time.perf_counter() >= deadline
+                      previous_car=promised, clock=clock)
+    safety_stopped = clock() >= deadline
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     future = build_plan(res.problem, to_visits(inst, sol), unserved,
                         solve_seconds=time.perf_counter() - started, first_plan_seconds=first)

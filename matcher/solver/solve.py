@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -41,6 +42,13 @@ class SolveParams:
     #: Seconds after which the search stops, whatever work is left (``None``: twice the limit plus a second).
     #: A drill sets it high: on a busy machine it wants the same plan more than a bound on the time.
     safety_stop_seconds: float | None = None
+    #: Which clock the safety stop reads: ``wall`` (the service: a bound on the answer's time) or ``cpu`` (this
+    #: process's CPU seconds; a drill: other programs on the machine do not move it, so a seed repeats).
+    safety_clock: Literal["wall", "cpu"] = "wall"
+
+    def clock(self) -> Callable[[], float]:
+        """The clock the safety stop is measured on (seconds, any origin)."""
+        return time.process_time if self.safety_clock == "cpu" else time.perf_counter
 
     def safety_stop(self) -> float:
         """Seconds from the start at which the search stops even if its work budget is not spent."""
@@ -88,7 +96,8 @@ def best_construction(inst: Instance, shelter: np.ndarray, params: SolveParams, 
     target = best.served_weight(inst)
     lo, hi = lower_bound(inst, shelter), best.clearance
     progress(f"first plan: {int(best.assigned.sum())} requests, clearance {hi:.1f} min (bound >= {lo:.1f})")
-    while hi - lo > params.bisect_tolerance_minutes and time.perf_counter() < deadline:
+    clock = params.clock()
+    while hi - lo > params.bisect_tolerance_minutes and clock() < deadline:
         mid = (lo + hi) / 2
         found: Solution | None = None
         for w in FAR_WEIGHTS:
@@ -154,7 +163,7 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     started = time.perf_counter()
     # Work is budgeted in deterministic units from the time limit; the clock only guards against
     # a machine far slower than the one the budget was measured on.
-    deadline = started + params.safety_stop()
+    deadline = params.clock()() + params.safety_stop()
     inst = build_instance(problem)
     tri = triage(inst)
     say(f"{inst.n_requests} requests from {len(problem.households)} households, {inst.n_cars} cars, "
@@ -163,7 +172,7 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     first_plan = time.perf_counter() - started
     work = work_for(params.time_limit_seconds * IMPROVE_SHARE)
     if params.improve and work > 0:
-        sol = improve(inst, sol, tri.shelter, work, deadline, params.seed, say)
+        sol = improve(inst, sol, tri.shelter, work, deadline, params.seed, say, clock=params.clock())
     _verify(inst, sol)
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     order = {h.id: i for i, h in enumerate(problem.households)}
