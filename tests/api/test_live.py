@@ -417,7 +417,17 @@ def test_dropout_removes_the_drivers_future_stops(live: Live) -> None:
                             json={"vehicle_id": planning.db_id(driver)}).status_code == 404
     mine = next(r for r in live.manifest(who)["routes"] if r["driver_id"] == driver)
     assert mine["dropped_out"] is True
-    # A plan from scratch leaves the dropped-out car out altogether.
+    # Mid-evacuation a plan from scratch is refused (it would forget the rider on board): re-plan instead.
+    assert live.client.post(f"/alerts/{live.alert['id']}/jobs", headers=live.coordinator).status_code == 409
+
+
+def test_a_plan_from_scratch_leaves_dropped_out_cars_out(live: Live) -> None:
+    """Before any stop is reported a coordinator may still plan from scratch: the dropped-out car is left out."""
+    _, _, route = _busy(live)
+    driver = route["driver_id"]
+    response = live.client.post(f"/alerts/{live.alert['id']}/dropouts?minute=0", headers=live.coordinator,
+                                json={"vehicle_id": planning.db_id(driver)})
+    assert live.done(response)["status"] == "done"
     scratch = live.done(live.client.post(f"/alerts/{live.alert['id']}/jobs", headers=live.coordinator))
     assert driver not in {r["driver_id"] for r in live.plan(scratch["plan_version"])["routes"]}
 
