@@ -81,12 +81,15 @@ def improve(
     progress: Callable[[str], None],
     previous_car: dict[int, int] | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    repeatable: bool = False,
 ) -> Solution:
     """Lower the clearance by re-routing groups of cars until ``work`` model nodes have been solved.
 
-    ``deadline`` (on ``clock``) is only a safety stop, set well past the time limit: the work is counted in model
-    nodes and each OR-Tools call ends at a local optimum, so a run repeats exactly; a run that
-    reaches the safety stop (a much slower or overloaded machine) is the one case where it may not.
+    ``deadline`` (on ``clock``) is only a safety stop, set well past the time limit: the work is counted in
+    model nodes and each OR-Tools call ends at a local optimum, so a run repeats exactly; a run that reaches
+    the safety stop (a much slower or overloaded machine) is the one case where it may not. Without
+    ``repeatable`` OR-Tools also cuts each LNS move at 0.1 s of wall clock, which a busy machine can reach; a
+    drill sets it, so that only the safety stop cuts anything.
 
     With ``previous_car`` (a re-plan) moving a household to another car has a cost, and a group
     result is kept only when it lowers the latest finish: stability before tidiness.
@@ -125,12 +128,13 @@ def improve(
             cut = [_cut(inst, c, t, target) for c, t in zip(cars, group_trips, strict=True)]
             result = improve_group(inst, shelter, room, cars, group_trips, bound=target,
                                    seconds=deadline - clock(),
-                                   solutions=PROBE_SOLUTIONS, previous_car=previous_car, start=cut)
+                                   solutions=PROBE_SOLUTIONS, previous_car=previous_car, start=cut,
+                                   repeatable=repeatable)
             done += max(result.nodes, 1)
         if result.trips is None:
             result = improve_group(inst, shelter, room, cars, group_trips, bound=max(old),
                                    seconds=deadline - clock(),
-                                   solutions=GROUP_SOLUTIONS, previous_car=previous_car)
+                                   solutions=GROUP_SOLUTIONS, previous_car=previous_car, repeatable=repeatable)
             done += max(result.nodes, 1)
         if result.trips is None:
             tabu[critical] = round_no + 3

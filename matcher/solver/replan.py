@@ -136,7 +136,7 @@ def replan(
         promised = {r: car_index[before[req.household_id]] for r, req in enumerate(inst.requests)
                     if before.get(req.household_id) in car_index}
         sol = improve(inst, sol, tri.shelter, work_for(params.time_limit_seconds), deadline, params.seed, say,
-                      previous_car=promised, clock=clock)
+                      previous_car=promised, clock=clock, repeatable=params.repeatable)
     safety_stopped = clock() >= deadline
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     future = build_plan(res.problem, to_visits(inst, sol), unserved,

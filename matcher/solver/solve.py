@@ -46,6 +46,11 @@ class SolveParams:
     #: process's CPU seconds; a drill: other programs on the machine do not move it, so a seed repeats).
     safety_clock: Literal["wall", "cpu"] = "wall"
 
+    @property
+    def repeatable(self) -> bool:
+        """A drill's search: no step of it is cut by a wall clock (see ``improve``)."""
+        return self.safety_clock == "cpu"
+
     def clock(self) -> Callable[[], float]:
         """The clock the safety stop is measured on (seconds, any origin)."""
         return time.process_time if self.safety_clock == "cpu" else time.perf_counter
@@ -172,7 +177,8 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     first_plan = time.perf_counter() - started
     work = work_for(params.time_limit_seconds * IMPROVE_SHARE)
     if params.improve and work > 0:
-        sol = improve(inst, sol, tri.shelter, work, deadline, params.seed, say, clock=params.clock())
+        sol = improve(inst, sol, tri.shelter, work, deadline, params.seed, say, clock=params.clock(),
+                      repeatable=params.repeatable)
     _verify(inst, sol)
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     order = {h.id: i for i, h in enumerate(problem.households)}

@@ -562,7 +562,8 @@ def test_a_mistaken_miss_is_taken_back_and_the_household_returns(live: Live, sta
     who, manifest, route = _busy(live)
     missing = route["stops"][0]["household_id"]
     minute = route["stops"][0]["arrive_minute"]
-    job = live.done(live.client.post(f"/alerts/{live.alert['id']}/stops?minute={minute}", headers=who,
+    # A coordinator reports it (only coordinators set the minute), on the driver's behalf.
+    job = live.done(live.client.post(f"/alerts/{live.alert['id']}/stops?minute={minute}", headers=live.coordinator,
                                      json={**_body(manifest, route, 0, status), "replan": True}))
     assert missing in {u["household_id"] for u in live.plan(job["plan_version"])["unserved"]}
     fresh = live.manifest(who)
