@@ -32,8 +32,9 @@ class Settings(BaseSettings):
     #: because every server process sharing a PostgreSQL database must sign with the same key).
     secret_key: SecretStr | None = None
     access_token_minutes: int = Field(default=12 * 60, ge=1)
-    #: A geopy geocoder name (``nominatim``, ...) or ``none`` to refuse addresses without lat/lon.
-    geocoder: str = "nominatim"
+    #: ``local``: the map file's own addresses, no network (default). A geopy geocoder name (``nominatim``, ...) to
+    #: look addresses up online instead, or ``none`` to refuse addresses without lat/lon.
+    geocoder: str = "local"
     geocoder_user_agent: str = "evac-rideshare"
     #: Short: a request waits for the geocoder while holding a database slot (``geocode_max_per_request`` caps it).
     geocoder_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
@@ -70,7 +71,8 @@ class Settings(BaseSettings):
     hash_concurrency: int = Field(default=2, ge=1)
     #: Largest request body in bytes, refused (413) before it is read whole; CSV uploads get ``csv_max_bytes``.
     json_max_bytes: int = Field(default=1_000_000, ge=1024)
-    #: Addresses geocoded per request (a CSV import of addresses: split it), and the time each may take.
+    #: Addresses geocoded online per request (a CSV import of addresses: split it), and the time each may take;
+    #: the local geocoder (the map's own addresses) has no cap.
     geocode_max_per_request: int = Field(default=20, ge=1)
     #: Sign-in: failed attempts on one account, and from one address, before a lockout of ``lockout_base_seconds``
     #: that doubles with each further failure up to ``lockout_max_seconds``. A success clears the count.

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from api import access, alerts, audit, livestate, models, planning
+from api import access, alerts, audit, livestate, models, places, planning
 from api import live_schemas as ls
 from api.crud import Context, commit
 from api.errors import NotFound
@@ -67,7 +67,7 @@ def _stop(index: int, stop: Stop, leg: Leg, start: datetime, homes: dict[int, mo
         depart_minute=round(stop.depart_minute, 2), lat=stop.lat, lon=stop.lon,
         arrive_at=_clock(start, round(stop.arrive_minute, 2)), depart_at=_clock(start, round(stop.depart_minute, 2)),
         people=stop.people, wheelchair_users=stop.wheelchair_users,
-        leg=ls.ManifestLeg(**leg.to_dict()),
+        leg=ls.ManifestLeg(**leg.to_dict(format_version=1)),
         status=None if status is None else ls.StopStatusName(status.status),
         status_version=None if status is None else status.version,
         status_at=None if status is None else status.at)
@@ -115,6 +115,8 @@ def manifest(ctx: Context, alert_id: int, user_id: int | None = None) -> ls.Mani
         stops = [_stop(i, s, leg, alert.start, homes, shelters, plan.scenario if plan else {},
                        status.get((route.driver_id, i)))
                  for i, (s, leg) in enumerate(zip(route.stops, route.legs, strict=True))]
+        for stop in stops:
+            stop.place = places.describe(ctx.settings, stop.lat, stop.lon)
         vehicle = vehicles[route.driver_id]
         out_routes.append(ls.ManifestRoute(driver_id=route.driver_id, vehicle_id=vehicle.id,
                                            vehicle_label=vehicle.label, dropped_out=route.driver_id in dropped,
@@ -127,6 +129,7 @@ def manifest(ctx: Context, alert_id: int, user_id: int | None = None) -> ls.Mani
                      plan_version=version)
     commit(ctx.session, "manifest", target.id)
     return ls.Manifest(alert_id=alert.id, alert_name=alert.name, alert_status=alert.status,  # type: ignore[arg-type]
-                       alert_start=alert.start, user_id=target.id, plan_version=version,
+                       alert_start=alert.start, user_id=target.id, driver_name=target.name,
+                       driver_phone=target.phone, plan_version=version,
                        plan_created_at=None if plan is None else plan.created_at,
                        stability=None if plan is None else plan.stability, routes=out_routes)

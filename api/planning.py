@@ -182,7 +182,8 @@ def solve_scenario(
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
     plan = solve(scenario.problem, params, progress)
     assert_plan_valid(scenario.problem, plan, scenario.graph, scenario.closed_mask)
-    return SolvedPlan(plan.to_dict(), plan_to_geojson(plan, scenario.problem))
+    # The service keeps plan format 1 (legs as coordinate pairs): its schemas and pages read them.
+    return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, scenario.problem))
 
 
 # --- re-planning from the live state ------------------------------------------------------------------------
@@ -206,4 +207,4 @@ def replan_scenario(
     # Counts only: non-coordinators see this block, so no household ids go in it.
     plan = dataclasses.replace(outcome.plan, replan=ReplanSummary(
         live.minute, outcome.stability, len(outcome.result.reassigned), outcome.seconds))
-    return SolvedPlan(plan.to_dict(), plan_to_geojson(plan, scenario.problem), outcome.stability)
+    return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, scenario.problem), outcome.stability)

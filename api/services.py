@@ -12,7 +12,7 @@ from typing import TypeVar
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from api import migrate, planning
+from api import migrate, places, planning
 from api.config import Settings
 from api.db import Database, secure_sqlite_file
 from api.geocode import Geocoder, make_geocoder
@@ -54,6 +54,7 @@ class Services:
             self._tokens = Tokens(self.settings.resolve_secret(), self.settings.access_token_minutes)
             # Loaded now so the first registration does not wait for it, and a bad map stops the start.
             planning.road_graph(self.settings)
+            places.address_index(self.settings)
             if self.settings.worker_mode == "embedded":
                 self.runner = JobRunner(self.db, self.settings)
                 self.runner.start()
