@@ -11,6 +11,7 @@ from api import access, alerts, audit, crud, jobs, livestate, models, planning, 
 from api import live_schemas as ls
 from api.crud import Context, commit
 from api.errors import Conflict, NotFound, StaleVersion
+from api.messaging import outbox
 from matcher.codes import ALLOWED, DONE, MISSED, StopStatus
 from matcher.errors import InputError
 from matcher.plan import Stop
@@ -96,6 +97,7 @@ def set_stop_status(
     ctx.session.flush()
     audit.record(ctx.session, ctx.user, "update", "stop_status", row.id, alert_id=alert.id,
                  plan_version=plan.version, driver_id=data.driver_id, stop_index=data.stop_index, status=data.status)
+    outbox.stop_reported(ctx.session, ctx.settings, alert, plan, row, stop)
     job = jobs.enqueue_replan(ctx.session, alert, ctx.user, "stop_status", minute) if data.replan else None
     commit(ctx.session, "stop", f"{data.driver_id}/{data.stop_index}")
     return _stop_public(row, plan.version), job

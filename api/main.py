@@ -20,7 +20,24 @@ from api.errors import RowErrors, ServiceError
 from api.limits import TooManyRequests
 from api.middleware import BodyLimit, SecurityHeaders
 from api.responses import ErrorMessage, errors
-from api.routes import alerts, apidocs, audit, households, jobs, live, login, maps, pages, shelters, users, vehicles
+from api.routes import (
+    alerts,
+    apidocs,
+    audit,
+    drills,
+    households,
+    jobs,
+    live,
+    login,
+    maps,
+    messages,
+    pages,
+    printable,
+    rosters,
+    shelters,
+    users,
+    vehicles,
+)
 from api.services import Services
 from matcher.errors import InputError
 
@@ -117,7 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(InterfaceError, _database_down)
     app.add_exception_handler(Exception, _internal)
-    for module in (login, users, vehicles, households, shelters, alerts, live, jobs, audit, maps, apidocs, pages):
+    for module in (login, users, vehicles, households, shelters, rosters, alerts, printable, live, jobs, drills, audit,
+                   messages, maps, apidocs, pages):
         app.include_router(module.router)
 
     app.add_middleware(BodyLimit, json_max_bytes=settings.json_max_bytes,

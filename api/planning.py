@@ -8,27 +8,27 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
-
-import numpy as np
 
 from api import models
 from api.config import Settings
 from matcher.check import assert_plan_valid
+from matcher.cluster import executor_for
 from matcher.errors import InputError, MapError
 from matcher.geojson import plan_to_geojson
 from matcher.live import LiveState
 from matcher.plan import Plan, ReplanSummary
 from matcher.problem import Alert, Driver, Household, Shelter
+from matcher.region import RegionParams, plan_is_regional, region_from_dict, solve_region
 from matcher.roads.closures import flood_geometry
 from matcher.roads.graph import RoadGraph
 from matcher.roads.load import load_road_graph
-from matcher.roads.snap import snap_points
+from matcher.roads.snap import far_from_roads
 from matcher.scenario import problem_from_dict
 from matcher.solver import SolveParams, solve
 from matcher.solver.replan import DEFAULT_POLICY, replan_checked
@@ -64,15 +64,12 @@ def off_map(settings: Settings, lats: Sequence[float], lons: Sequence[float]) ->
     """``(index, message)`` for every position farther than the snap limit from the map's roads."""
     if not lats:
         return []
-    graph = road_graph(settings)
-    labels = [f"#{i}" for i in range(len(lats))]
-    snapped = snap_points(graph, labels, lats, lons, max_meters=math.inf)
     limit = settings.snap_max_meters
-    far = [int(i) for i in np.flatnonzero(snapped.meters > limit)]
+    far, meters = far_from_roads(road_graph(settings), lats, lons, limit)
     return [
-        (i, f"({lats[i]:.6f}, {lons[i]:.6f}) is {snapped.meters[i]:.0f} m from the nearest road of the map "
-            f"{settings.map_path().name} (limit {limit:.0f} m): off the map, or no road near it")
-        for i in far
+        (int(i), f"({lats[i]:.6f}, {lons[i]:.6f}) is {m:.0f} m from the nearest road of the map "
+                 f"{settings.map_path().name} (limit {limit:.0f} m): off the map, or no road near it")
+        for i, m in zip(far, meters, strict=True)
     ]
 
 
@@ -91,7 +88,7 @@ def _named(record: str) -> Iterator[None]:
         raise type(exc)(record, exc.field, exc.message) from None
 
 
-def check_vehicle(record: str, vehicle: models.Vehicle) -> None:
+def check_vehicle(record: str, vehicle: models.Vehicle | SimpleNamespace) -> None:
     """The matcher's own rules for a driver (seats or wheelchair spaces, availability order)."""
     with _named(record):
         Driver(id=record, lat=vehicle.lat, lon=vehicle.lon, seats=vehicle.seats,
@@ -99,7 +96,7 @@ def check_vehicle(record: str, vehicle: models.Vehicle) -> None:
                available_until_minute=vehicle.available_until_minute)
 
 
-def check_household(record: str, household: models.Household) -> None:
+def check_household(record: str, household: models.Household | SimpleNamespace) -> None:
     """The matcher's own rules for a household (wheelchair users within people, ...)."""
     with _named(record):
         Household(id=record, lat=household.lat, lon=household.lon, people=household.people,
@@ -107,7 +104,7 @@ def check_household(record: str, household: models.Household) -> None:
                   needs=tuple(household.needs))
 
 
-def check_shelter(record: str, shelter: models.Shelter) -> None:
+def check_shelter(record: str, shelter: models.Shelter | SimpleNamespace) -> None:
     with _named(record):
         Shelter(id=record, lat=shelter.lat, lon=shelter.lon, capacity=shelter.capacity,
                 wheelchair_accessible=shelter.wheelchair_accessible)
@@ -144,18 +141,18 @@ def build_scenario(
         "households": [
             {"id": plan_id("household", h.id), "lat": h.lat, "lon": h.lon, "people": h.people,
              "wheelchair_users": h.wheelchair_users, "priority": h.priority, "needs": list(h.needs),
-             "pets": h.pets, "language": h.language}
+             "pets": h.pets, "language": h.language, "zone": h.zone}
             for h in households
         ],
         "drivers": [
             {"id": plan_id("vehicle", v.id), "lat": v.lat, "lon": v.lon, "seats": v.seats,
              "wheelchair_spaces": v.wheelchair_spaces, "available_from_minute": v.available_from_minute,
-             "available_until_minute": v.available_until_minute}
+             "available_until_minute": v.available_until_minute, "zone": v.zone}
             for v in vehicles
         ],
         "shelters": [
             {"id": plan_id("shelter", s.id), "name": s.name, "lat": s.lat, "lon": s.lon, "capacity": s.capacity,
-             "wheelchair_accessible": s.wheelchair_accessible}
+             "wheelchair_accessible": s.wheelchair_accessible, "zone": s.zone}
             for s in shelters
         ],
     }
@@ -177,6 +174,9 @@ def solve_scenario(
 
     Raises ``InputError`` / ``MapError`` naming the record and field when the scenario is not solvable as given.
     """
+    households = data.get("households") or []
+    if plan_is_regional(len(households), any(h.get("zone") for h in households), settings.matcher()):
+        return solve_regional(data, settings, progress)
     scenario = problem_from_dict(data, base=Path(data["map"]).parent, settings=settings.matcher(), progress=progress,
                                  graph=road_graph(settings))
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
@@ -184,6 +184,24 @@ def solve_scenario(
     assert_plan_valid(scenario.problem, plan, scenario.graph, scenario.closed_mask)
     # The service keeps plan format 1 (legs as coordinate pairs): its schemas and pages read them.
     return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, scenario.problem))
+
+
+def solve_regional(data: dict[str, Any], settings: Settings,
+                   progress: Callable[[str], None] | None = None) -> SolvedPlan:
+    """A plan by zones (registered zones, else clusters of about ``zone_households``), checked like any plan.
+
+    Zones are solved on the Dask scheduler of ``dask_scheduler``, on a local cluster of ``dask_workers``, or
+    here one by one (0 workers, the default: a service worker is already one process per job).
+    """
+    matcher_settings = settings.matcher()
+    graph = road_graph(settings)
+    params = RegionParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed,
+                          zone_households=settings.zone_households)
+    region = region_from_dict(data, graph, params=params, settings=matcher_settings, progress=progress)
+    with executor_for(settings.dask_workers, settings.dask_scheduler) as executor:
+        plan = solve_region(region, params, executor, progress)
+    assert_plan_valid(region.problem, plan, graph, region.closures.closed if region.closures else None)
+    return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, region.problem))
 
 
 # --- re-planning from the live state ------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The process's long-lived parts (database, password hasher, token signer, geocoder, job runner), started once."""
+"""The process's long-lived parts (database, password hasher, token signer, geocoder, job runner, message sender),
+started once."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from sqlalchemy.orm import Session
 from api import migrate, places, planning
 from api.config import Settings
 from api.db import Database, secure_sqlite_file
+from api.drills import DrillRunner
 from api.geocode import Geocoder, make_geocoder
 from api.jobs import JobRunner
 from api.limits import Limits
+from api.messaging.sender import Sender
 from api.security import Passwords, Tokens
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ class Services:
         self.db = Database(settings)
         self.geocoder: Geocoder = make_geocoder(settings)
         self.runner: JobRunner | None = None
+        self.drill_runner: DrillRunner | None = None
+        self.sender: Sender | None = None
         self._passwords: Passwords | None = None
         self._tokens: Tokens | None = None
         self._lock = threading.Lock()
@@ -58,6 +63,11 @@ class Services:
             if self.settings.worker_mode == "embedded":
                 self.runner = JobRunner(self.db, self.settings)
                 self.runner.start()
+                self.drill_runner = DrillRunner(self.db, self.settings)
+                self.drill_runner.start()
+            if self.settings.embedded_notifier:
+                self.sender = Sender(self.db, self.settings)
+                self.sender.start()
             self.started = True
             log.info("service started (database %s, worker mode %s)", self.db.engine.url.render_as_string(),
                      self.settings.worker_mode)
@@ -67,6 +77,12 @@ class Services:
             if self.runner is not None:
                 self.runner.stop()
                 self.runner = None
+            if self.drill_runner is not None:
+                self.drill_runner.stop()
+                self.drill_runner = None
+            if self.sender is not None:
+                self.sender.stop()
+                self.sender = None
             self.db.dispose()
             self.started = False
 
@@ -93,6 +109,10 @@ class Services:
             gate = self._gates[loop] = asyncio.Semaphore(self.db.request_slots)
         return gate
 
+    def wake_drills(self) -> None:
+        if self.drill_runner is not None:
+            self.drill_runner.wake()
+
     async def run_db(self, work: Callable[[Session], T]) -> T:
         """``work`` in a committed session on a worker thread, admitted like a request (``db_gate``): for routes
         that must do slow work (password hashing) outside the database slots, before or after."""
@@ -116,3 +136,7 @@ class Services:
     def wake_runner(self) -> None:
         if self.runner is not None:
             self.runner.wake()
+
+    def wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()

@@ -61,6 +61,8 @@ PAGES = {
     "accounts": Page("accounts.html", "Accounts", "accounts", ("coordinator",)),
     "dashboard": Page("dashboard.html", "Coordinator dashboard", "dashboard", ("coordinator",)),
     "manifest": Page("manifest.html", "Driver's manifest", "manifest", ("volunteer", "coordinator")),
+    "plan": Page("plan.html", "Printable plan", "plan", ("coordinator",)),
+    "drills": Page("drills.html", "Drills", "drills", ("coordinator",)),
 }
 
 router = APIRouter()

@@ -143,7 +143,8 @@ def _steer_ids(context: Any, path_parameters: Any) -> st.SearchStrategy[Any]:
 @pytest.fixture(params=["coordinator", "volunteer"])
 def api_schema(request: pytest.FixtureRequest, database_url: str) -> Iterator[Any]:
     wipe(database_url)
-    app = create_app(make_settings(database_url, worker_mode="external"))
+    app = create_app(make_settings(database_url, worker_mode="external", stream_seconds=0.2,
+                                   stream_poll_seconds=0.1))
     with TestClient(app) as client:
         tokens = _seed(client, app)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

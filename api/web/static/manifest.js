@@ -2,6 +2,7 @@
 // It stays readable without a connection: the last manifest loaded is kept in localStorage (removed on sign-out),
 // the service worker keeps the page itself, and status reports made offline are sent when the connection is back.
 import { $, ApiError, Offline, api, h, params, registerServiceWorker, say, start } from "./common.js";
+import { watch } from "./live.js";
 import { SvgMap, geoLink, loadRoads } from "./map.js";
 
 const DONE = ["picked_up", "dropped_off", "no_show", "cannot_reach"];
@@ -24,6 +25,8 @@ let me = null;
 let target = null; // a coordinator reading someone's manifest: their user id
 let manifest = null;
 let roads = null;
+let unwatch = null;
+let watching = null;
 let alertList = []; // the active alerts (their closed roads are drawn on the maps)
 
 const alertId = () => Number($("#alert-select").value);
@@ -71,8 +74,27 @@ async function loadAlerts() {
   return alerts;
 }
 
+/** Follow the alert: a new plan version reloads the manifest by itself and says so in a banner. */
+function follow(id) {
+  if (watching === id) return;
+  if (unwatch) unwatch();
+  watching = id;
+  unwatch = id ? watch(id, async (change) => {
+    if (!manifest || change.alert_id !== manifest.alert_id || change.version <= (manifest.plan_version || 0)) return;
+    const before = manifest.plan_version;
+    await load();
+    if (manifest && manifest.plan_version > before) {
+      const banner = $("#changed");
+      banner.textContent = `Your route changed (plan version ${manifest.plan_version}, ${time(new Date().toISOString())}). ` +
+        "Check your next stop.";
+      banner.hidden = false;
+    }
+  }) : null;
+}
+
 async function load() {
   const id = alertId();
+  follow(id);
   $("#offline").hidden = true;
   if (!id) {
     $("#manifest").replaceChildren(h("p", { class: "lead" }, "There is no active alert. When one comes, your drives appear here."));
