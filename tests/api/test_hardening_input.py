@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import stat
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -357,3 +359,58 @@ def _same_404_work(app: FastAPI, client: TestClient) -> None:
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert statements[0] == statements[1] == statements[2], (statements, counted)
+
+
+class _SlowGeocoder(ThreadingHTTPServer):
+    """A Nominatim search endpoint on 127.0.0.1 that answers only once ``release`` is set (a geocoder far away)."""
+
+    def __init__(self, lat: float, lon: float) -> None:
+        self.release = threading.Event()
+        self.asked = threading.Event()
+        answer = json.dumps([{"lat": str(lat), "lon": str(lon), "display_name": "Kotka", "place_id": 1}]).encode()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.asked.set()
+                outer.release.wait(60)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_geocoding_holds_no_database_slot(settings: Settings) -> None:
+    """Fault 5: geocoding ran while holding one of the database slots (four imports with the geocoder unreachable
+    blocked everyone for 90 s). With a single slot and the geocoder not answering, another user is served."""
+    place = household_body(0)
+    geocoder = _SlowGeocoder(place["lat"], place["lon"])
+    threading.Thread(target=geocoder.serve_forever, daemon=True).start()
+    local = settings.model_copy(update={
+        "db_concurrency": 1, "geocoder": "nominatim", "geocoder_scheme": "http",
+        "geocoder_domain": f"127.0.0.1:{geocoder.server_address[1]}", "geocoder_timeout_seconds": 10})
+    app = create_app(local)
+    try:
+        with TestClient(app) as client:
+            coordinator = user(app, client, "coord@example.org", "coordinator")
+            body = {k: v for k, v in place.items() if k not in ("lat", "lon")} | {"address": "Kirkkokatu 3, Kotka"}
+            answers: list[int] = []
+            waiting = threading.Thread(target=lambda: answers.append(
+                client.post("/households", headers=coordinator, json=body).status_code))
+            waiting.start()
+            assert geocoder.asked.wait(30), "the geocoder was never asked"
+            # The registration waits on the geocoder; the one database slot is free for everyone else.
+            assert client.get("/shelters", headers=coordinator).status_code == 200
+            assert answers == []
+            geocoder.release.set()
+            waiting.join(30)
+            assert answers == [201]
+    finally:
+        geocoder.release.set()
+        geocoder.shutdown()
