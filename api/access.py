@@ -106,7 +106,7 @@ def plan_view(user: models.User, alert: models.Alert, plan: models.Plan, session
     whole = plan.parsed
     cut = dataclasses.replace(whole, routes=tuple(r for r in whole.routes if r.driver_id in drivers),
                               unserved=tuple(u for u in whole.unserved if u.household_id in households))
-    return schemas.PlanPublic.model_validate({**cut.to_dict(), "redacted": True})
+    return schemas.PlanPublic.model_validate({**cut.to_dict(format_version=1), "redacted": True})
 
 
 def geojson_view(

@@ -66,7 +66,7 @@ def _stop(index: int, stop: Stop, leg: Leg, start: datetime, homes: dict[int, mo
         depart_minute=round(stop.depart_minute, 2), lat=stop.lat, lon=stop.lon,
         arrive_at=_clock(start, round(stop.arrive_minute, 2)), depart_at=_clock(start, round(stop.depart_minute, 2)),
         people=stop.people, wheelchair_users=stop.wheelchair_users,
-        leg=ls.ManifestLeg(**leg.to_dict()),
+        leg=ls.ManifestLeg(**leg.to_dict(format_version=1)),
         status=None if status is None else ls.StopStatusName(status.status),
         status_version=None if status is None else status.version,
         status_at=None if status is None else status.at)

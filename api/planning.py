@@ -183,7 +183,8 @@ def solve_scenario(
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
     plan = solve(scenario.problem, params, progress)
     assert_plan_valid(scenario.problem, plan, scenario.graph, scenario.closed_mask)
-    return SolvedPlan(plan.to_dict(), plan_to_geojson(plan, scenario.problem))
+    # The service keeps plan format 1 (legs as coordinate pairs): its schemas and pages read them.
+    return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, scenario.problem))
 
 
 # --- re-planning from the live state ------------------------------------------------------------------------
@@ -227,4 +228,4 @@ def replan_scenario(
     # Counts only: non-coordinators see this block, so no household ids go in it.
     plan = dataclasses.replace(result.plan, unserved=unserved, replan=ReplanSummary(
         live.minute, result.stability, len(result.reassigned), result.seconds))
-    return SolvedPlan(plan.to_dict(), plan_to_geojson(plan, scenario.problem), result.stability)
+    return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, scenario.problem), result.stability)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,9 @@ from matcher.problem import Alert, Driver, Household, Problem, ServiceMinutes, S
 from matcher.travel import LocationRef, TravelTimes
 
 #: The shared benchmark data, beside this repository.
-BEP_DIR = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "bus-evacuation-bep"
+#: ``EVAC_SHARED_DIR`` points elsewhere (a git worktree is not beside the shared folder).
+BEP_DIR = Path(os.environ.get("EVAC_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared") \
+    / "benchmarks" / "bus-evacuation-bep"
 
 #: Deadline and ride limit stand-ins for "unbounded": the BEP has neither.
 UNBOUNDED_MINUTES = 10**6

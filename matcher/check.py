@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from matcher.errors import EvacError
-from matcher.plan import Leg, Plan, Route, Stop
+from matcher.plan import Plan, Route, Stop
 from matcher.problem import Driver, Household, Problem, Shelter
 
 #: Minutes of slack for times: plan files round times to 0.01 min, and floats drift.
@@ -28,7 +28,7 @@ CODES: dict[str, str] = {
     "leg_minutes": "a leg's minutes differ from the travel time between its two places",
     "wrong_times": "an arrival or departure does not follow from the previous departure, leg and service time",
     "past_deadline": "a drop-off arrives after the alert's deadline",
-    "past_driver_end": "a drop-off arrives after the driver's availability ends",
+    "past_driver_end": "a drop-off's unloading ends after the driver's availability ends",
     "over_seats": "more seated people on board than the car has seats",
     "over_wheelchair_spaces": "more wheelchair users on board than the car has wheelchair spaces",
     "not_on_board": "a drop-off unloads a household that is not on board that car",
@@ -55,7 +55,7 @@ CODES: dict[str, str] = {
 class RoadGraphLike(Protocol):
     """What the checker needs of a road graph: a message when a path leaves the usable roads, else ``None``."""
 
-    def follows_roads(self, coordinates: tuple[tuple[float, float], ...], closed_mask: Any = None) -> str | None: ...
+    def follows_roads(self, coordinates: Any, closed_mask: Any = None) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ class _Checker:
     def _check_time_limits(self, route: Route, driver: Driver | None) -> None:
         """Every drop-off arrives by the deadline and, when it comes first, the end of the driver's availability."""
         deadline = self.problem.deadline
-        end = deadline if driver is None else self.problem.driver_end(driver)
+        until = None if driver is None else driver.available_until_minute
         for i, stop in enumerate(route.stops):
             if stop.type != "dropoff":
                 continue
@@ -261,10 +261,13 @@ class _Checker:
                     driver_id=route.driver_id,
                     shelter_id=stop.shelter_id,
                 )
-            elif stop.arrive_minute > end + TOLERANCE_MINUTES:
+            elif until is not None and stop.arrive_minute + self.problem.service.dropoff > until + TOLERANCE_MINUTES:
+                # Available until 21:00 means done by 21:00: the unloading counts (the solver agrees).
+                done = stop.arrive_minute + self.problem.service.dropoff
                 self.add(
                     "past_driver_end",
-                    f"stop {i}: drop-off at {stop.arrive_minute:.2f}, driver available until {end:.2f}",
+                    f"stop {i}: drop-off at {stop.arrive_minute:.2f} unloaded at {done:.2f}, "
+                    f"driver available until {until:.2f}",
                     driver_id=route.driver_id,
                     shelter_id=stop.shelter_id,
                 )
@@ -353,21 +356,26 @@ class _Checker:
         """Every leg has road coordinates that follow usable roads, and each leg starts where the last ended."""
         assert self.road_graph is not None
         d = route.driver_id
-        previous: Leg | None = None
+        previous_end: tuple[float, float] | None = None
         for i, leg in enumerate(route.legs):
-            if len(leg.coordinates) < 1:
+            try:
+                points = leg.lonlat
+            except ValueError as exc:  # a hand-edited plan with a broken polyline
+                self.add("missing_geometry", f"leg {i}: the road path cannot be read: {exc}", driver_id=d)
+                previous_end = None
+                continue
+            if len(points) < 1:
                 self.add("missing_geometry", f"leg {i} has no coordinates", driver_id=d)
-            else:
-                message = self.road_graph.follows_roads(leg.coordinates, self.closed_mask)
-                if message:
-                    self.add("off_road", f"leg {i}: {message}", driver_id=d)
-                if previous is not None and previous.coordinates and previous.coordinates[-1] != leg.coordinates[0]:
-                    self.add(
-                        "legs_disconnected",
-                        f"leg {i} starts at {leg.coordinates[0]}, leg {i - 1} ended at {previous.coordinates[-1]}",
-                        driver_id=d,
-                    )
-            previous = leg
+                previous_end = None
+                continue
+            message = self.road_graph.follows_roads(points, self.closed_mask)
+            if message:
+                self.add("off_road", f"leg {i}: {message}", driver_id=d)
+            start = (float(points[0, 0]), float(points[0, 1]))
+            if previous_end is not None and previous_end != start:
+                self.add("legs_disconnected", f"leg {i} starts at {start}, leg {i - 1} ended at {previous_end}",
+                         driver_id=d)
+            previous_end = (float(points[-1, 0]), float(points[-1, 1]))
 
     # --- plan-wide -------------------------------------------------------------------------------------------
 

@@ -32,11 +32,9 @@ def _route_features(route: Route, problem: Problem) -> list[dict[str, Any]]:
     for i, (stop, leg) in enumerate(zip(route.stops, route.legs, strict=False)):
         here = [stop.lon, stop.lat]
         # A table-based plan has no road path: draw a straight line between the places, and say so.
-        road = bool(leg.coordinates)
-        if road:
-            line = [[lon, lat] for lon, lat in leg.coordinates]
-        else:
-            line = [previous, here] if previous is not None else [here, here]
+        road = bool(leg.polyline)
+        straight = [previous, here] if previous is not None else [here, here]
+        line = leg.lonlat.tolist() if road else straight
         features.append(
             {
                 "type": "Feature",

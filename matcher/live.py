@@ -337,8 +337,9 @@ def _drivers_left(problem: Problem, frozen: dict[str, Frozen], state: LiveState
         if clock >= end:
             continue
         lat, lon = _coordinates(problem, place)
+        # The driver's own limit, not ``end``: their unloading counts against it (``Problem.latest_arrival``).
         drivers.append(dataclasses.replace(d, lat=lat, lon=lon, available_from_minute=clock,
-                                           available_until_minute=end))
+                                           available_until_minute=d.available_until_minute))
         places.append(place)
     return tuple(drivers), places
 

@@ -10,10 +10,17 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy.typing as npt
+
 from matcher.codes import UnservedCode
+from matcher.polyline import EncodedPath
 from matcher.travel import LocationRef
 
 StopType = Literal["pickup", "dropoff"]
+
+#: The plan format written by ``Plan.to_dict``: 2 keeps each leg's road path as an encoded polyline
+#: (1 wrote ``coordinates`` as ``[lon, lat]`` pairs; ``Plan.from_dict`` reads both).
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -92,29 +99,45 @@ class Stop:
         )
 
 
-@dataclass(frozen=True)
-class Leg:
-    """The drive to a stop: minutes, meters (``None`` when times came from a table) and the road path."""
+@dataclass(frozen=True, init=False)
+class Leg(EncodedPath):
+    """The drive to a stop: minutes, meters (``None`` when times came from a table) and the road path.
+
+    The road path is kept as an encoded polyline (``polyline``, 1e-7 degrees, see ``matcher/polyline.py``);
+    ``coordinates`` decodes it to ``(lon, lat)`` points. Give either the coordinates or the polyline.
+    """
 
     minutes: float
     meters: float | None
-    coordinates: tuple[tuple[float, float], ...] = ()
+    polyline: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def __init__(self, minutes: float, meters: float | None, coordinates: npt.ArrayLike | None = None, *,
+                 polyline: str | None = None) -> None:
+        object.__setattr__(self, "minutes", minutes)
+        object.__setattr__(self, "meters", meters)
+        self._init_path(coordinates, polyline)
+
+    def to_dict(self, format_version: int = FORMAT_VERSION) -> dict[str, Any]:
+        """The JSON form: ``polyline`` in format 2, ``coordinates`` as ``[lon, lat]`` pairs in format 1."""
+        out: dict[str, Any] = {
             "minutes": round(self.minutes, 2),
             "meters": None if self.meters is None else round(self.meters, 1),
-            "coordinates": [list(c) for c in self.coordinates],
         }
+        if format_version == 1:
+            out["coordinates"] = self.lonlat.tolist()
+        else:
+            out["polyline"] = self.polyline
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Leg:
+        """A leg of either format: ``polyline`` (format 2) or ``coordinates`` as ``[lon, lat]`` pairs (format 1)."""
         meters = data.get("meters")
-        return cls(
-            minutes=float(data["minutes"]),
-            meters=None if meters is None else float(meters),
-            coordinates=tuple((float(c[0]), float(c[1])) for c in data.get("coordinates", ())),
-        )
+        meters = None if meters is None else float(meters)
+        if "polyline" in data:
+            return cls(float(data["minutes"]), meters, polyline=str(data["polyline"]))
+        coordinates = [(float(c[0]), float(c[1])) for c in data.get("coordinates", ())]
+        return cls(float(data["minutes"]), meters, coordinates)
 
 
 @dataclass(frozen=True)
@@ -125,11 +148,11 @@ class Route:
     stops: tuple[Stop, ...]
     legs: tuple[Leg, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, format_version: int = FORMAT_VERSION) -> dict[str, Any]:
         return {
             "driver_id": self.driver_id,
             "stops": [s.to_dict() for s in self.stops],
-            "legs": [leg.to_dict() for leg in self.legs],
+            "legs": [leg.to_dict(format_version) for leg in self.legs],
         }
 
     @classmethod
@@ -171,9 +194,13 @@ class Metrics:
     solve_seconds: float = 0.0
     drive_minutes: float = 0.0
     first_plan_seconds: float | None = None
+    #: No plan serving every household the solver let through clears before this minute (``solver/bound.py``).
+    clearance_bound_minute: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        if out["clearance_bound_minute"] is None:
+            del out["clearance_bound_minute"]  # plans made without a bound keep their old shape
         return out
 
     @classmethod
@@ -213,11 +240,16 @@ class Plan:
     #: Set on a plan that continues another from the live state.
     replan: ReplanSummary | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self, format_version: int = FORMAT_VERSION) -> dict[str, Any]:
+        """The JSON form: ``format_version`` 2 with compact legs, or 1 (legs as coordinate pairs, no version
+        field: exactly what readers of format 1 expect)."""
+        if format_version not in (1, FORMAT_VERSION):
+            raise ValueError(f"plan format_version {format_version!r}: this version writes 1 or {FORMAT_VERSION}")
+        out: dict[str, Any] = {} if format_version == 1 else {"format_version": format_version}
+        out |= {
             "scenario": self.scenario,
             "metrics": self.metrics.to_dict(),
-            "routes": [r.to_dict() for r in self.routes],
+            "routes": [r.to_dict(format_version) for r in self.routes],
             "unserved": [u.to_dict() for u in self.unserved],
         }
         out.update(self.extra)
@@ -227,7 +259,10 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
-        known = {"scenario", "metrics", "routes", "unserved", "replan"}
+        known = {"format_version", "scenario", "metrics", "routes", "unserved", "replan"}
+        version = data.get("format_version", 1)
+        if version not in (1, FORMAT_VERSION):
+            raise ValueError(f"plan format_version {version!r} is not one this version reads (1 or {FORMAT_VERSION})")
         replan = data.get("replan")
         return cls(
             scenario=data.get("scenario", ""),

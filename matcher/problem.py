@@ -257,6 +257,16 @@ class Problem:
             return self.deadline
         return min(driver.available_until_minute, self.deadline)
 
+    def latest_arrival(self, driver: Driver) -> float:
+        """The latest minute a driver's drop-off may arrive: by the deadline, and unloaded by their own limit.
+
+        "Available until 21:00" means done by 21:00, unloading included (``service.dropoff`` minutes),
+        in the solver and the checker alike; the deadline is on the arrival at the shelter.
+        """
+        if driver.available_until_minute is None:
+            return self.deadline
+        return min(self.deadline, driver.available_until_minute - self.service.dropoff)
+
     def max_ride_minutes(self, household: Household, shelter_id: str) -> float:
         """The longest a household may be on board on the way to ``shelter_id``."""
         if household.max_ride_minutes is not None:

@@ -130,7 +130,7 @@ def build_plan(
         for visit, pair, (arrive, depart) in zip(t.visits, t.legs, t.times, strict=True):
             minutes = float(travel.minutes[pair])
             path = paths.get(pair)
-            legs.append(Leg(minutes, path.meters if path else None, path.coordinates if path else ()))
+            legs.append(Leg(minutes, path.meters, polyline=path.polyline) if path else Leg(minutes, None))
             drive += minutes
             stop = _stop(problem, visit, arrive, depart)
             stops.append(stop)

@@ -8,6 +8,8 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from matcher.polyline import EncodedPath
+
 LocationKind = Literal["driver", "household", "shelter"]
 
 
@@ -19,13 +21,23 @@ class LocationRef:
     id: str
 
 
-@dataclass(frozen=True)
-class LegPath:
-    """The road path of one leg: ``coordinates`` are ``(lon, lat)`` road nodes in driving order."""
+@dataclass(frozen=True, init=False)
+class LegPath(EncodedPath):
+    """The road path of one leg: ``coordinates`` are ``(lon, lat)`` road nodes in driving order.
+
+    Stored as an encoded polyline (``polyline``, see ``matcher/polyline.py``); give either the
+    coordinates or the polyline.
+    """
 
     minutes: float
     meters: float | None
-    coordinates: tuple[tuple[float, float], ...]
+    polyline: str
+
+    def __init__(self, minutes: float, meters: float | None, coordinates: npt.ArrayLike | None = None, *,
+                 polyline: str | None = None) -> None:
+        object.__setattr__(self, "minutes", minutes)
+        object.__setattr__(self, "meters", meters)
+        self._init_path(coordinates, polyline)
 
 
 class Router(Protocol):
@@ -65,4 +77,4 @@ class TravelTimes:
         """The path of one leg, or a bare leg (no geometry) when there is no router."""
         if self.router is not None:
             return self.router.path(origin, destination)
-        return LegPath(float(self.minutes[origin, destination]), None, ())
+        return LegPath(float(self.minutes[origin, destination]), None)

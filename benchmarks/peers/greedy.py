@@ -7,7 +7,7 @@ earliest, and cars make several trips (a car continues from the shelter it unloa
 Conventions match ``matcher.schedule.build_plan`` and the solver: a pickup starts at
 ``max(arrival, ready_from_minute)`` and takes ``service.pickup`` minutes; ride time runs from leaving
 the home to arriving at the shelter; a car is done when its last drop-off arrives, which must not be
-after ``problem.driver_end``.
+after ``problem.latest_arrival`` (the driver's own limit less the unloading, or the deadline).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class _Dispatch:
                                                                                    strict=True)])
         self.open = np.ones(len(requests), dtype=bool)
         self.cars = [
-            _Car(i, travel.index("driver", d.id), d.available_from_minute, problem.driver_end(d), d.seats,
+            _Car(i, travel.index("driver", d.id), d.available_from_minute, problem.latest_arrival(d), d.seats,
                  d.wheelchair_spaces, [])
             for i, d in enumerate(problem.drivers)
         ]
@@ -213,7 +213,7 @@ class _Dispatch:
 
     def could_ever(self, r: int) -> bool:
         """Whether some fitting car, fresh from its start, could drive this request alone in time."""
-        fresh = [(self.problem.travel.index("driver", d.id), d.available_from_minute, self.problem.driver_end(d))
+        fresh = [(self.problem.travel.index("driver", d.id), d.available_from_minute, self.problem.latest_arrival(d))
                  for d in self.problem.drivers if d.seats >= self.seated[r] and d.wheelchair_spaces >= self.wheel[r]]
         return any(self.finish(at, clock, end, [r]) is not None for at, clock, end in fresh)
 

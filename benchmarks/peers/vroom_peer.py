@@ -73,7 +73,7 @@ class VroomModel:
                 continue
             self.requests.append(r)
         self.requests = [r for r in self.requests if r.household_id not in self.unserved]
-        horizon = max((problem.driver_end(d) for d in problem.drivers), default=problem.deadline)
+        horizon = max((problem.latest_arrival(d) for d in problem.drivers), default=problem.deadline)
         seconds = np.ceil(problem.travel.minutes * 60.0 - EPS)
         # Longer than any shift, so a route with an unreachable leg always breaks its vehicle's window.
         unreachable = min(4 * _seconds_up(horizon + problem.service.dropoff) + 1, np.iinfo(np.uint32).max)
@@ -88,7 +88,7 @@ class VroomModel:
         inp = vroom.Input()
         inp.set_durations_matrix("car", self.matrix)
         for k, d in enumerate(problem.drivers):
-            end = problem.driver_end(d) if end_bound is None else min(problem.driver_end(d), end_bound)
+            end = problem.latest_arrival(d) if end_bound is None else min(problem.latest_arrival(d), end_bound)
             start_s = _seconds_up(d.available_from_minute)
             # VROOM's route ends after the last unloading; our limit is on the drop-off's arrival.
             end_s = _seconds_down(end) + dropoff_s
@@ -235,6 +235,18 @@ def lower_bound(model: VroomModel) -> float:
     return best
 
 
+def fleet_bound(problem: Problem) -> tuple[float, int]:
+    """``matcher.solver.bound``'s clearance bound for serving every household our triage lets through,
+    and how many households that is."""
+    from matcher.solver.bound import clearance_bound
+    from matcher.solver.instance import build_instance
+    from matcher.solver.triage import triage
+
+    inst = build_instance(problem)
+    tri = triage(inst)
+    return clearance_bound(inst, tri.shelter).minute, len(problem.households) - len(tri.unserved)
+
+
 def solve_vroom_bisect(problem: Problem, *, budget_seconds: float = 30.0, plain: VroomRun | None = None,
                        exploration: int = 2, tolerance_minutes: float = 1.0,
                        model: VroomModel | None = None) -> VroomRun:
@@ -259,6 +271,10 @@ def solve_vroom_bisect(problem: Problem, *, budget_seconds: float = 30.0, plain:
         best, dropped, before = plain.plan, plain.dropped_for_ride, plain.wall_seconds
     target = best.metrics.households_served
     lo, hi = lower_bound(model), best.metrics.clearance_minute
+    bound, households = fleet_bound(problem)
+    if target == households:
+        # Serving every household our triage lets through, no plan beats the clearance bound: probes start there.
+        lo = max(lo, bound)
     probes: list[tuple[float, int, float | None]] = []
     while hi - lo > tolerance_minutes and left() > 0.2:
         expected = max(1, math.ceil(math.log2((hi - lo) / tolerance_minutes)))

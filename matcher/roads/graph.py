@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -122,6 +123,24 @@ class RoadGraph:
     def _coord_rank(self) -> Ints:
         return np.searchsorted(self._coord_keys, self._node_key)
 
+    def _open_steps(self, closed_mask: Bools) -> Ints:
+        """Running count of open steps along the segment table for one closure mask (the last one is kept).
+
+        A checker asks for every leg of a plan with the same mask: computing this once per mask, not per
+        leg, keeps the check proportional to the plan's size rather than legs times map size.
+        """
+        mask = np.asarray(closed_mask, dtype=bool)
+        if mask.shape != (self.edge_count,):
+            raise ValueError(f"closed_mask has shape {mask.shape}, expected ({self.edge_count},)")
+        key = hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
+        cached = self.__dict__.get("_open_steps_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        _, seg_edges = self._segment_table
+        open_cum = np.concatenate(([0], np.cumsum(~mask[seg_edges])))
+        self.__dict__["_open_steps_cache"] = (key, open_cum)
+        return open_cum
+
     def follows_roads(self, coordinates: Sequence[Sequence[float]], closed_mask: Bools | None = None) -> str | None:
         """Check that ``(lon, lat)`` points walk road segments node to node in an allowed direction.
 
@@ -149,10 +168,7 @@ class RoadGraph:
         if closed_mask is None:
             usable = hi - lo
         else:
-            mask = np.asarray(closed_mask, dtype=bool)
-            if mask.shape != (self.edge_count,):
-                raise ValueError(f"closed_mask has shape {mask.shape}, expected ({self.edge_count},)")
-            open_cum = np.concatenate(([0], np.cumsum(~mask[seg_edges])))
+            open_cum = self._open_steps(closed_mask)
             usable = open_cum[hi] - open_cum[lo]
         bad = np.flatnonzero((usable == 0) & (ranks[:-1] != ranks[1:]))
         if not len(bad):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,6 +30,10 @@ PROBE_STEP_SHARE = 0.02
 GROUP_SOLUTIONS = 15
 #: A probe stops at its first complete solution; this bounds a probe that finds none.
 PROBE_SOLUTIONS = 30
+#: Solutions of a guided-local-search round for a group that stalled (charged in proportion to the descent's).
+ESCAPE_SOLUTIONS = 30
+#: A search still improving in the last quarter of its budget gets up to this share more (work, not clock).
+EXTEND_SHARE = 0.5
 
 def _group(inst: Instance, sol: Solution, critical: int, rng: np.random.Generator) -> list[int]:
     """The latest car, the cars that finish earliest, and cars that start near its households."""
@@ -71,6 +76,79 @@ def work_for(time_limit_seconds: float) -> int:
     return int(time_limit_seconds * NODES_PER_SECOND)
 
 
+@dataclass
+class _Search:
+    """The state of one improvement run: the trips per car, their finishes, and the shelters chosen."""
+
+    inst: Instance
+    trips: list[list[Trip]]
+    finish: np.ndarray
+    shelter: np.ndarray
+    assigned: np.ndarray
+    previous_car: dict[int, int] | None
+    deadline: float
+
+    def room(self, group: list[int]) -> np.ndarray:
+        """People each shelter can still take from the requests of ``group``'s cars."""
+        people = self.inst.seated + self.inst.wheelchair
+        outside = self.assigned.copy()
+        outside[group] = False
+        return self.inst.shelter_capacity - np.bincount(self.shelter[outside], weights=people[outside],
+                                                        minlength=self.inst.n_shelters).astype(np.int64)
+
+    def solve_group(self, cars: list[int], escape: bool) -> tuple[GroupResult, int]:
+        """Re-route ``cars``: a probe first when they are the whole fleet; the result and the work spent."""
+        inst = self.inst
+        old = [self.finish[c] if self.trips[c] else inst.car_from[c] for c in cars]
+        group = [r for c in cars for t in self.trips[c] for r in t.pickups]
+        room = self.room(group)
+        group_trips = [self.trips[c] for c in cars]
+        work = 0
+        # A small fleet (the group is every car) first gets a probe: cut every car at a finish below
+        # the current worst and ask OR-Tools to fit what was cut back in. On large fleets probes
+        # rarely succeeded in measurements, so they go straight to minimising the latest finish.
+        result = GroupResult(None)
+        if len(cars) == inst.n_cars and not escape:
+            target = max(old) - max(PROBE_STEP_MINUTES, PROBE_STEP_SHARE * max(old))
+            cut = [_cut(inst, c, t, target) for c, t in zip(cars, group_trips, strict=True)]
+            result = improve_group(inst, self.shelter, room, cars, group_trips, bound=target,
+                                   seconds=self.deadline - time.perf_counter(), solutions=PROBE_SOLUTIONS,
+                                   previous_car=self.previous_car, start=cut)
+            work += max(result.nodes, 1)
+        if result.trips is None:
+            solutions = ESCAPE_SOLUTIONS if escape else GROUP_SOLUTIONS
+            result = improve_group(inst, self.shelter, room, cars, group_trips, bound=max(old),
+                                   seconds=self.deadline - time.perf_counter(), solutions=solutions,
+                                   previous_car=self.previous_car, escape=escape)
+            work += max(result.nodes, 1) * solutions // GROUP_SOLUTIONS
+        return result, work
+
+    def accept(self, cars: list[int], result: GroupResult) -> bool:
+        """Take the group's new trips if they are feasible and lower its latest finish (or tidy at equal finish)."""
+        assert result.trips is not None
+        inst = self.inst
+        old = [self.finish[c] if self.trips[c] else inst.car_from[c] for c in cars]
+        new = []
+        feasible = True
+        for c, t in zip(cars, result.trips, strict=True):
+            f, ok = drive_car(inst, c, t)
+            feasible &= ok
+            new.append(f if t else float(inst.car_from[c]))
+        tidier = self.previous_car is None and max(new) <= max(old) + 1e-9 and sum(new) < sum(old) - 1e-6
+        if not (feasible and (max(new) < max(old) - 1e-6 or tidier)):
+            return False
+        for c, t, f in zip(cars, result.trips, new, strict=True):
+            self.trips[c] = t
+            self.finish[c] = f
+        for r, sh in (result.shelter or {}).items():
+            self.shelter[r] = sh
+        return True
+
+    @property
+    def clearance(self) -> float:
+        return Solution(self.trips, self.finish, self.assigned).clearance
+
+
 def improve(
     inst: Instance,
     sol: Solution,
@@ -83,72 +161,53 @@ def improve(
 ) -> Solution:
     """Lower the clearance by re-routing groups of cars until ``work`` model nodes have been solved.
 
-    ``deadline`` is only a safety stop, set well past the time limit: the work is counted in model
-    nodes and each OR-Tools call ends at a local optimum, so a run repeats exactly; a run that
-    reaches the safety stop (a much slower or overloaded machine) is the one case where it may not.
+    Each round re-routes the latest car's group (see ``_group``; the wheelchair cars together when it
+    carries wheelchair users). A group that fails to improve is left alone for a few rounds; a small
+    fleet is always one group, which would come back unchanged: it is then searched with guided local
+    search instead of plain descent, which leaves the local optimum it stalled in. A run still improving
+    in the last quarter of ``work`` gets up to ``EXTEND_SHARE`` more work. Everything is counted in
+    model nodes, so a seed and a budget give the same plan on any machine.
+
+    ``deadline`` is only a safety stop, set well past the time limit; a run that reaches it (a much
+    slower or overloaded machine) is the one case where a run may not repeat.
 
     With ``previous_car`` (a re-plan) moving a household to another car has a cost, and a group
     result is kept only when it lowers the latest finish: stability before tidiness.
     """
     rng = np.random.default_rng(seed)
-    trips = [list(t) for t in sol.trips]
-    finish = sol.finish.copy()
-    people = inst.seated + inst.wheelchair
-    assigned = sol.assigned
+    search = _Search(inst, [list(t) for t in sol.trips], sol.finish.copy(), shelter, sol.assigned, previous_car,
+                     deadline)
     start_clearance = sol.clearance
     tabu: dict[int, int] = {}
+    stalled: dict[int, int] = {}
     done = 0
+    budget = work
     round_no = 0
-    while done < work and time.perf_counter() < deadline:
+    last_gain = 0
+    while done < budget and time.perf_counter() < deadline:
         round_no += 1
-        active = [c for c in range(inst.n_cars) if trips[c]]
+        active = [c for c in range(inst.n_cars) if search.trips[c]]
         if not active:
             break
-        ranked = sorted(active, key=lambda c: (-finish[c], c))
+        ranked = sorted(active, key=lambda c: (-search.finish[c], c))
         critical = next((c for c in ranked if tabu.get(c, -1) < round_no), ranked[0])
-        cars = _group(inst, Solution(trips, finish, sol.assigned), critical, rng)
-        old = [finish[c] if trips[c] else inst.car_from[c] for c in cars]
-        group = [r for c in cars for t in trips[c] for r in t.pickups]
-        outside = assigned.copy()
-        outside[group] = False
-        room = inst.shelter_capacity - np.bincount(shelter[outside], weights=people[outside],
-                                                   minlength=inst.n_shelters).astype(np.int64)
-        group_trips = [trips[c] for c in cars]
-        # A small fleet (the group is every car) first gets a probe: cut every car at a finish below
-        # the current worst and ask OR-Tools to fit what was cut back in. On large fleets probes
-        # rarely succeeded in measurements, so they go straight to minimising the latest finish.
-        whole_fleet = len(cars) == inst.n_cars
-        result = GroupResult(None)
-        if whole_fleet:
-            target = max(old) - max(PROBE_STEP_MINUTES, PROBE_STEP_SHARE * max(old))
-            cut = [_cut(inst, c, t, target) for c, t in zip(cars, group_trips, strict=True)]
-            result = improve_group(inst, shelter, room, cars, group_trips, bound=target,
-                                   seconds=deadline - time.perf_counter(),
-                                   solutions=PROBE_SOLUTIONS, previous_car=previous_car, start=cut)
-            done += max(result.nodes, 1)
-        if result.trips is None:
-            result = improve_group(inst, shelter, room, cars, group_trips, bound=max(old),
-                                   seconds=deadline - time.perf_counter(),
-                                   solutions=GROUP_SOLUTIONS, previous_car=previous_car)
-            done += max(result.nodes, 1)
-        if result.trips is None:
-            tabu[critical] = round_no + 3
-            continue
-        new = []
-        feasible = True
-        for c, t in zip(cars, result.trips, strict=True):
-            f, ok = drive_car(inst, c, t)
-            feasible &= ok
-            new.append(f if t else float(inst.car_from[c]))
-        tidier = previous_car is None and max(new) <= max(old) + 1e-9 and sum(new) < sum(old) - 1e-6
-        if feasible and (max(new) < max(old) - 1e-6 or tidier):
-            for c, t, f in zip(cars, result.trips, new, strict=True):
-                trips[c] = t
-                finish[c] = f
-            for r, s in (result.shelter or {}).items():
-                shelter[r] = s
+        cars = _group(inst, Solution(search.trips, search.finish, sol.assigned), critical, rng)
+        before = search.clearance
+        # Only a whole-fleet group comes back unchanged after a failure; other groups change as cars move.
+        escape = len(cars) == inst.n_cars and stalled.get(critical, 0) > 0
+        result, spent = search.solve_group(cars, escape=escape)
+        done += spent
+        if result.trips is not None and search.accept(cars, result):
+            stalled.pop(critical, None)
+            if search.clearance < before - 1e-6:
+                last_gain = done
         else:
+            stalled[critical] = stalled.get(critical, 0) + 1
             tabu[critical] = round_no + 3
-    improved = Solution(trips, finish, sol.assigned)
-    progress(f"improvement: clearance {start_clearance:.1f} -> {improved.clearance:.1f} min in {round_no} rounds")
+        if done >= budget and budget == work and last_gain >= 0.75 * work:
+            budget = int(work * (1 + EXTEND_SHARE))  # still improving near the end: a little more
+    improved = Solution(search.trips, search.finish, sol.assigned)
+    extended = " (extended: still improving)" if budget > work else ""
+    progress(f"improvement: clearance {start_clearance:.1f} -> {improved.clearance:.1f} min in {round_no} rounds"
+             f"{extended}")
     return improved

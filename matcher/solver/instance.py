@@ -85,7 +85,7 @@ def build_instance(problem: Problem) -> Instance:
         max_ride=max_ride,
         car_start=np.array([travel.index("driver", d.id) for d in drivers], dtype=np.int64),
         car_from=np.array([d.available_from_minute for d in drivers], dtype=np.float64),
-        car_end=np.array([problem.driver_end(d) for d in drivers], dtype=np.float64),
+        car_end=np.array([problem.latest_arrival(d) for d in drivers], dtype=np.float64),
         car_seats=np.array([d.seats for d in drivers], dtype=np.int64),
         car_wheelchair=np.array([d.wheelchair_spaces for d in drivers], dtype=np.int64),
         shelter_loc=shelter_loc,

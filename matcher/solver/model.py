@@ -263,6 +263,7 @@ def improve_group(
     solutions: int,
     previous_car: dict[int, int] | None = None,
     start: list[list[Trip]] | None = None,
+    escape: bool = False,
 ) -> GroupResult:
     """Re-route ``cars`` over the requests of their ``trips`` so that none finishes after ``bound``.
 
@@ -275,6 +276,7 @@ def improve_group(
     With ``start`` (the given trips cut short to finish by ``bound``) the model becomes a probe:
     requests may be left out at a high price, the search starts from ``start`` and must put the
     left-out requests back without any car passing ``bound``. It succeeds only if every request is in.
+    ``escape`` searches with guided local search instead of plain descent (for a group that stalled).
     """
     probe = start is not None
     requests = [r for car_trips in trips for t in car_trips for r in t.pickups]
@@ -296,7 +298,7 @@ def improve_group(
     _add_requests(inst, nodes, manager, routing, time_dim, room, probe)
 
     initial = _initial_routes(nodes, manager, shelter, start if start is not None else trips)
-    params = _params(seconds, solutions)
+    params = _params(seconds, solutions, escape)
     routing.CloseModelWithParameters(params)
     start_assignment = routing.ReadAssignmentFromRoutes(initial, True)
     if start_assignment is None:
@@ -317,11 +319,14 @@ def improve_group(
     return GroupResult(new_trips, chosen, n_stop)
 
 
-def _params(seconds: float, solutions: int) -> pywrapcp.DefaultRoutingSearchParameters:
+def _params(seconds: float, solutions: int, escape: bool = False) -> pywrapcp.DefaultRoutingSearchParameters:
     params = pywrapcp.DefaultRoutingSearchParameters()
     # Plain descent ends by itself at a local optimum: no clock decides where a group stops, and
-    # on these groups it matched guided local search's results in a fraction of the time.
-    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+    # on these groups it matched guided local search's results in a fraction of the time. A group
+    # that stalled there gets guided local search (``escape``), which penalises the features of the
+    # local optimum to leave it; still bounded by a count of solutions, so it repeats exactly.
+    params.local_search_metaheuristic = (routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH if escape
+                                         else routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT)
     params.solution_limit = solutions
     params.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
     return params

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,12 +14,15 @@ from matcher.errors import SolverError
 from matcher.plan import Plan, Unserved
 from matcher.problem import Problem
 from matcher.schedule import Dropoff, Pickup, Visit, build_plan
+from matcher.solver.bound import clearance_bound
 from matcher.solver.construct import Solution, construct, drive_car, lower_bound, priority_weight
 from matcher.solver.improve import improve, work_for
 from matcher.solver.instance import Instance, build_instance
 from matcher.solver.triage import triage
+from matcher.timings import null_lap
 
 Progress = Callable[[str], None]
+Lap = Callable[[str], float]
 
 #: The safety stop: this many times the time limit (plus a second).
 SAFETY_FACTOR = 2.0
@@ -26,6 +30,8 @@ SAFETY_FACTOR = 2.0
 IMPROVE_SHARE = 0.8
 #: Seed rules tried at every bound: how strongly a car prefers households far from their shelter.
 FAR_WEIGHTS = (0.5, 1.0, 2.0)
+#: Bisection's first probe asks for a finish this share below the first plan's.
+BISECT_FIRST_STEP = 0.03
 
 
 @dataclass(frozen=True)
@@ -75,9 +81,8 @@ def drive_minutes(inst: Instance, sol: Solution) -> float:
     return float(total)
 
 
-def best_construction(inst: Instance, shelter: np.ndarray, params: SolveParams, deadline: float,
-                      progress: Progress) -> Solution:
-    """Most households first, then bisection on the finishing bound for the earliest clearance."""
+def first_construction(inst: Instance, shelter: np.ndarray) -> Solution:
+    """The best of the seed rules with the deadline as the bound: most households served first."""
     best: Solution | None = None
     for by_priority in (True, False):
         for w in FAR_WEIGHTS:
@@ -85,16 +90,35 @@ def best_construction(inst: Instance, shelter: np.ndarray, params: SolveParams, 
             if _better(sol, best, inst):
                 best = sol
     assert best is not None
+    return best
+
+
+def _probe(inst: Instance, shelter: np.ndarray, bound: float, target: float) -> Solution | None:
+    """The best construction finishing by ``bound`` that serves as much as ``target``, if any."""
+    found: Solution | None = None
+    for w in FAR_WEIGHTS:
+        sol = construct(inst, shelter, bound, far_weight=w)
+        if sol.served_weight(inst) >= target and _better(sol, found, inst):
+            found = sol
+    return found
+
+
+def bisect(inst: Instance, shelter: np.ndarray, best: Solution, lo: float, params: SolveParams, deadline: float,
+           progress: Progress) -> Solution:
+    """Bisection on the finishing bound between ``lo`` and ``best.clearance`` for an earlier clearance.
+
+    It first asks for a finish a little below the current one (``BISECT_FIRST_STEP``): when the
+    construction cannot manage even that, no lower bound can help and the time goes to the search.
+    """
     target = best.served_weight(inst)
-    lo, hi = lower_bound(inst, shelter), best.clearance
-    progress(f"first plan: {int(best.assigned.sum())} requests, clearance {hi:.1f} min (bound >= {lo:.1f})")
+    hi = best.clearance
+    first = hi - max(params.bisect_tolerance_minutes, BISECT_FIRST_STEP * hi)
+    if first <= lo or _probe(inst, shelter, first, target) is None:
+        progress(f"bisection: skipped, no construction clears before minute {first:.1f}")
+        return best
     while hi - lo > params.bisect_tolerance_minutes and time.perf_counter() < deadline:
         mid = (lo + hi) / 2
-        found: Solution | None = None
-        for w in FAR_WEIGHTS:
-            sol = construct(inst, shelter, mid, far_weight=w)
-            if sol.served_weight(inst) >= target and _better(sol, found, inst):
-                found = sol
+        found = _probe(inst, shelter, mid, target)
         if found is None:
             lo = mid
         else:
@@ -143,14 +167,17 @@ def _verify(inst: Instance, sol: Solution) -> None:
                               "or ride rule; this is a bug")
 
 
-def solve(problem: Problem, params: SolveParams | None = None, progress: Progress | None = None) -> Plan:
+def solve(problem: Problem, params: SolveParams | None = None, progress: Progress | None = None,
+          lap: Lap | None = None) -> Plan:
     """Plan the evacuation: fewest unserved (priority-weighted), then earliest clearance, then least driving.
 
-    Deterministic for a given ``params.seed`` and time limit. ``progress`` receives one-line messages.
+    Deterministic for a given ``params.seed`` and time limit. ``progress`` receives one-line messages;
+    ``lap(stage)`` is called as each stage ends (``evac plan --timings``).
     Raises ``SolverError`` (CLI exit code 3) if the search produced trips that break a rule (a bug).
     """
     params = params or SolveParams()
     say = progress or (lambda _msg: None)
+    lap = lap or null_lap
     started = time.perf_counter()
     # Work is budgeted in deterministic units from the time limit; the clock only guards against
     # a machine far slower than the one the budget was measured on.
@@ -159,17 +186,29 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     tri = triage(inst)
     say(f"{inst.n_requests} requests from {len(problem.households)} households, {inst.n_cars} cars, "
         f"{len(tri.unserved)} households excluded before routing")
-    sol = best_construction(inst, tri.shelter, params, deadline, say)
+    sol = first_construction(inst, tri.shelter)
     first_plan = time.perf_counter() - started
+    lo = lower_bound(inst, tri.shelter)
+    bound = clearance_bound(inst, tri.shelter)
+    say(f"first plan: {int(sol.assigned.sum())} requests, clearance {sol.clearance:.1f} min "
+        f"(bound >= {bound.minute:.1f}, {bound.kind})")
+    lap("first plan")
+    sol = bisect(inst, tri.shelter, sol, lo, params, deadline, say)
+    lap("bisection")
     work = work_for(params.time_limit_seconds * IMPROVE_SHARE)
     if params.improve and work > 0:
         sol = improve(inst, sol, tri.shelter, work, deadline, params.seed, say)
+    lap("improvement")
     _verify(inst, sol)
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     order = {h.id: i for i, h in enumerate(problem.households)}
     unserved.sort(key=lambda u: order[u.household_id])
-    return build_plan(problem, to_visits(inst, sol), unserved,
+    plan = build_plan(problem, to_visits(inst, sol), unserved,
                       solve_seconds=time.perf_counter() - started, first_plan_seconds=first_plan)
+    lap("road paths")
+    if not sol.assigned[tri.shelter >= 0].all():
+        return plan  # the bound speaks of serving everyone the triage let through; this plan does not
+    return dataclasses.replace(plan, metrics=dataclasses.replace(plan.metrics, clearance_bound_minute=bound.minute))
 
 
 __all__ = ["SolveParams", "priority_weight", "solve"]

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pytest
 
 from matcher.check import CODES, PlanInvalid, Violation, assert_plan_valid, check_plan
@@ -211,6 +212,19 @@ BROKEN: list[tuple[str, Fault, set[str]]] = [
         ),
         {"past_driver_end"},
     ),
+    # D2 is available until 22 and arrives at 21, but unloading (2 min) ends at 23: "until" means done by then
+    (
+        "unloading past driver's availability",
+        _problem(
+            lambda: example_problem(
+                drivers=[
+                    driver("D1", seats=4, wheelchair_spaces=1),
+                    driver("D2", seats=2, available_from_minute=5, available_until_minute=22),
+                ]
+            )
+        ),
+        {"past_driver_end"},
+    ),
     # H2 rides 10 minutes (18 -> 28) but may ride at most 5
     (
         "ride too long",
@@ -355,7 +369,8 @@ class FakeRoads:
 
     def follows_roads(self, coordinates: tuple[tuple[float, float], ...], closed_mask: object = None) -> str | None:
         self.masks.append(closed_mask)
-        return "passes a closed road at (0, 0)" if (0.0, 0.0) in coordinates else None
+        points = [tuple(p) for p in np.asarray(coordinates, dtype=float).reshape(-1, 2).tolist()]
+        return "passes a closed road at (0, 0)" if (0.0, 0.0) in points else None
 
 
 def _with_geometry(plan: Plan) -> Plan:

@@ -230,3 +230,47 @@ def test_heidelberg_sample_matches_networkx(tmp_path: Path) -> None:
     pairs = [(int(i), int(j)) for i, j in rng.integers(0, len(nodes), size=(50, 2))]
     for leg in times.router.paths(pairs):
         assert graph.follows_roads(leg.coordinates) is None
+
+
+def _zone_mask(graph: RoadGraph, center: int, radius_m: float) -> np.ndarray:
+    """Edges with a node within ``radius_m`` of node ``center``: a flood zone's worth of closed roads."""
+    from tests.matcher.test_scenario import circle
+
+    return edge_closures(graph, (), [circle(float(graph.lat[center]), float(graph.lon[center]), radius_m)]).closed
+
+
+def test_closure_update_recomputes_only_affected_rows_and_equals_a_rebuild(kotka: RoadGraph,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood zone grows: the updated times equal a full rebuild, fewer rows ran Dijkstra, and legs avoid it.
+
+    Then ten new places (at road nodes that earlier places did not use) get rows and columns, still equal to a
+    rebuild; lifting the closure falls back to a full rebuild and says why.
+    """
+    monkeypatch.setattr(matrix, "CHUNK", 16)
+    rng = np.random.default_rng(5)
+    nodes = rng.choice(kotka.vertex_count, size=80, replace=False)  # road junctions: no road gets split
+    center = int(nodes[0])
+    small, large = _zone_mask(kotka, center, 150.0), _zone_mask(kotka, center, 400.0)
+    assert small.any() and (large & ~small).any()
+    before = build_travel_times(kotka, refs_for(60), nodes[:60], small)
+    after, report = matrix.update_travel_times(before, kotka, refs_for(60), nodes[:60], large)
+    rebuilt = build_travel_times(kotka, refs_for(60), nodes[:60], large)
+    assert report.full_rebuild_reason is None
+    assert 0 < report.recomputed < report.sources
+    np.testing.assert_allclose(after.minutes, rebuilt.minutes, rtol=1e-12)
+    # Every leg (kept trees included, towards places near the zone too) follows open roads and takes its time.
+    steps = step_seconds(kotka)
+    pairs = [(i, j) for i in range(60) for j in range(60) if i != j and np.isfinite(after.minutes[i, j])]
+    for (i, j), leg in zip(pairs, after.router.paths(pairs), strict=True):
+        assert kotka.follows_roads(leg.coordinates, large) is None
+        seconds = sum(steps[a, b] for a, b in zip(leg.coordinates[:-1], leg.coordinates[1:], strict=True))
+        assert seconds / 60 == pytest.approx(after.minutes[i, j], rel=1e-9, abs=1e-12)
+
+    grown, report = matrix.update_travel_times(after, kotka, refs_for(80), nodes, large)
+    assert report.full_rebuild_reason is None and report.sources >= 70
+    np.testing.assert_allclose(grown.minutes, build_travel_times(kotka, refs_for(80), nodes, large).minutes,
+                               rtol=1e-12)
+
+    lifted, report = matrix.update_travel_times(after, kotka, refs_for(60), nodes[:60], small)
+    assert report.full_rebuild_reason == "a closure was lifted"
+    np.testing.assert_array_equal(lifted.minutes, before.minutes)

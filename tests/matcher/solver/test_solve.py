@@ -452,3 +452,22 @@ def test_trips_that_break_a_rule_raise_solver_error() -> None:
     with pytest.raises(SolverError, match="driver D1"):
         _verify(inst, late)
     assert SolverError.exit_code == 3
+
+
+def test_availability_means_unloaded_by_then() -> None:
+    """A driver available until 24 may not arrive at 23 with 2 minutes of unloading: the plan ends by 24.
+
+    One car, one household: arriving at minute 23 (10 + 3 + 10) would unload until 25. Unserved, with the
+    checker agreeing; at 25 the same trip fits.
+    """
+    minutes = {("D1", "H1"): 10, ("H1", "S1"): 10}
+    tight = make_problem(households=["H1"], drivers=[driver("D1", available_until_minute=24)], shelters=["S1"],
+                         minutes=minutes)
+    plan = _solve(tight)
+    assert _unserved(plan)["H1"][0] == "too_late"
+    roomy = make_problem(households=["H1"], drivers=[driver("D1", available_until_minute=25)], shelters=["S1"],
+                         minutes=minutes)
+    plan = _solve(roomy)
+    assert _served(plan) == {"H1"}
+    (route,) = plan.routes
+    assert route.stops[-1].depart_minute == pytest.approx(25)

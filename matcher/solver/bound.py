@@ -1,0 +1,119 @@
+"""Lower bounds on the clearance: no plan that serves every household triage lets through clears earlier.
+
+Three relaxations, the largest wins:
+
+* **single trip**: the latest of the households' fastest single trips (a car that fits, from its start);
+* **fleet work**: all the work spread evenly over all cars. Every household costs its pickup service and
+  at least its cheapest way in (from any place); every trip costs a drop-off and a drive to a shelter at
+  least as long as its riders' shortest rides, shared by at most a full car;
+* **wheelchair fleet**: the same over wheelchair users and the cars with wheelchair spaces only, where a
+  car with one wheelchair space comes to each wheelchair home from a shelter or its start. They are the
+  scarce capacity: on many instances the few wheelchair cars, not the whole fleet, set the clearance.
+
+A car's work ends with the unloading of its last drop-off, which the clearance does not include: each
+work bound takes one drop-off off, and starts at the earliest start of its cars. Minutes after the alert
+start. The bounds hold for plans that serve every household given; a plan that leaves some unserved
+may clear earlier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from matcher.solver.instance import Instance
+
+
+@dataclass(frozen=True)
+class ClearanceBound:
+    """The bound and the relaxation that gave it (``single trip``, ``fleet work`` or ``wheelchair fleet``)."""
+
+    minute: float
+    kind: str
+
+
+def _min_in(inst: Instance, requests: np.ndarray) -> np.ndarray:
+    """Per request: the quickest drive into its home from any other place (0 when another place shares it)."""
+    homes = inst.home[requests]
+    into = inst.T[:, homes].copy()
+    into[homes, np.arange(len(homes))] = np.inf  # not from itself ...
+    shared = np.bincount(inst.home, minlength=inst.T.shape[0])[homes] > 1
+    out = into.min(axis=0)
+    out[shared] = 0.0  # ... unless another request waits at the same place: the car is already there
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _min_ride(inst: Instance, requests: np.ndarray) -> np.ndarray:
+    """Per request: the shortest drive from its home to a shelter it may use (accessible for wheelchairs)."""
+    ride = inst.T[np.ix_(inst.home[requests], inst.shelter_loc)].copy()
+    ride[(inst.wheelchair[requests] > 0)[:, None] & ~inst.shelter_accessible[None, :]] = np.inf
+    out = ride.min(axis=1)
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _wheel_approach(inst: Instance, requests: np.ndarray, cars: np.ndarray) -> np.ndarray:
+    """Per wheelchair request: the quickest way in from where a wheelchair car can come from.
+
+    Between two wheelchair pickups a car with one wheelchair space unloads at a shelter, so (shortest
+    times obey the triangle inequality) it comes from a shelter or its start, whatever seated households
+    it collects on the way; with more spaces also from another wheelchair home.
+    """
+    homes = inst.home[requests]
+    sources = [inst.shelter_loc, inst.car_start[cars]]
+    if int(inst.car_wheelchair[cars].max()) > 1:
+        sources.append(homes)
+    into = inst.T[np.ix_(np.concatenate(sources), homes)]
+    if int(inst.car_wheelchair[cars].max()) > 1:
+        into[len(into) - len(homes) + np.arange(len(homes)), np.arange(len(homes))] = np.inf
+    out = into.min(axis=0)
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _fleet(inst: Instance, requests: np.ndarray, cars: np.ndarray, share: np.ndarray,
+           approach: np.ndarray | None = None) -> float:
+    """Work of ``requests`` spread over ``cars``, less the last unloading; ``-inf`` when there is none.
+
+    A trip's drive to the shelter is at least the longest of its riders' shortest rides, hence at least
+    any average of them: ``share[r]`` is request r's weight in such an average (its share of a full car).
+    """
+    if not len(requests) or not len(cars):
+        return float("-inf")
+    into = _min_in(inst, requests) if approach is None else approach
+    work = float(np.sum(inst.pickup_minutes + into + share * (_min_ride(inst, requests) + inst.dropoff_minutes)))
+    # The busiest car does at least the average; an idle car's start time says nothing, so take the earliest.
+    return float(inst.car_from[cars].min()) + work / len(cars) - inst.dropoff_minutes
+
+
+def _single_trip(inst: Instance, open_: np.ndarray) -> float:
+    """The latest of the fastest single trips: a fitting car from its start, to the nearest shelter allowed."""
+    reach = inst.car_from[:, None] + inst.T[np.ix_(inst.car_start, inst.home[open_])]
+    fits = (inst.car_seats[:, None] >= inst.seated[open_]) & (inst.car_wheelchair[:, None] >= inst.wheelchair[open_])
+    reach = np.where(fits, reach, np.inf).min(axis=0)
+    start = np.maximum(reach, inst.ready[open_]) + inst.pickup_minutes
+    trips = start + _min_ride(inst, open_)
+    return float(trips[np.isfinite(trips)].max(initial=0.0))
+
+
+def clearance_bound(inst: Instance, shelter: np.ndarray) -> ClearanceBound:
+    """The strongest of the relaxations for the requests with a shelter (``shelter[r] >= 0``).
+
+    Only which requests are served matters, not which shelter each got: the bound holds for any plan
+    (ours or a peer's) that serves them all.
+    """
+    open_ = np.flatnonzero(shelter >= 0)
+    if open_.size == 0 or inst.n_cars == 0:
+        return ClearanceBound(0.0, "single trip")
+    capacity = int((inst.car_seats + inst.car_wheelchair).max())
+    people = (inst.seated + inst.wheelchair)[open_]
+    wheel = open_[inst.wheelchair[open_] > 0]
+    wheel_cars = np.flatnonzero(inst.car_wheelchair > 0)
+    spaces = int(inst.car_wheelchair.max())
+    candidates = [
+        ClearanceBound(_single_trip(inst, open_), "single trip"),
+        ClearanceBound(_fleet(inst, open_, np.arange(inst.n_cars), people / max(1, capacity)), "fleet work"),
+        ClearanceBound(_fleet(inst, wheel, wheel_cars, inst.wheelchair[wheel] / max(1, spaces),
+                              _wheel_approach(inst, wheel, wheel_cars) if len(wheel_cars) else None),
+                       "wheelchair fleet"),
+    ]
+    return max(candidates, key=lambda b: b.minute)

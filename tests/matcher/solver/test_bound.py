@@ -1,0 +1,48 @@
+"""The clearance lower bound: never above a valid plan's clearance, exact where the wheelchair fleet decides."""
+
+from __future__ import annotations
+
+import pytest
+
+from matcher.check import assert_plan_valid
+from matcher.solver import SolveParams, solve
+from matcher.solver.bound import clearance_bound
+from matcher.solver.instance import build_instance
+from matcher.solver.triage import triage
+from tests.factories import driver, household, make_problem
+from tests.matcher.solver.test_solve import random_problem
+
+
+def test_one_wheelchair_car_round_trips_meet_the_bound_exactly() -> None:
+    """One car with one wheelchair space at the shelter, three wheelchair households 10 minutes out, 20 apart.
+
+    Each trip is shelter -> home (10) + pickup (3) + ride (10) + unloading (2) = 25 minutes; the third
+    arrives at 3 * 25 - 2 = 73. The wheelchair-fleet bound says the same, and the solver reaches it.
+    """
+    homes = ["H1", "H2", "H3"]
+    minutes = {("D1", "S1"): 0.0, **{(h, "S1"): 10.0 for h in homes}, **{("D1", h): 10.0 for h in homes},
+               **{(a, b): 20.0 for a in homes for b in homes if a < b}}
+    p = make_problem(households=[household(h, people=1, wheelchair_users=1) for h in homes],
+                     drivers=[driver("D1", seats=3, wheelchair_spaces=1)], shelters=["S1"], minutes=minutes)
+    inst = build_instance(p)
+    bound = clearance_bound(inst, triage(inst).shelter)
+    assert bound.kind == "wheelchair fleet"
+    assert bound.minute == pytest.approx(73.0)
+    plan = solve(p, SolveParams(time_limit_seconds=0.5))
+    assert_plan_valid(p, plan)
+    assert plan.metrics.clearance_minute == pytest.approx(73.0)
+    assert plan.metrics.clearance_bound_minute == pytest.approx(73.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_bound_never_exceeds_a_valid_plan(seed: int) -> None:
+    """On random instances (a tenth of the households and a quarter of the cars with wheelchairs) every checked
+    plan that serves everyone clears at or after the bound, which the plan reports."""
+    p = random_problem(40, 8, 2, seed=seed)
+    plan = solve(p, SolveParams(time_limit_seconds=0.5, seed=seed))
+    assert_plan_valid(p, plan)
+    inst = build_instance(p)
+    bound = clearance_bound(inst, triage(inst).shelter)
+    assert bound.minute <= plan.metrics.clearance_minute + 1e-6
+    if plan.unserved == ():
+        assert plan.metrics.clearance_bound_minute == pytest.approx(bound.minute)
