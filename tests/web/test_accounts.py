@@ -144,6 +144,7 @@ def test_the_manifest_copy_is_deleted_at_sign_out_another_sign_in_and_alert_end(
     page = phone.new_page()
     sign_in(page, "driver@example.org")
     expect(page.locator("ol.stops > li").first).to_contain_text("Pick up")
+    page.wait_for_function("() => Object.keys(sessionStorage).some((k) => k.startsWith('evac.manifest.'))")
     kept = _stored(page)
     assert kept["local"] == [] and any(k.startswith("evac.manifest.") for k in kept["session"]), kept
     token = page.evaluate("sessionStorage.getItem('evac.token')")
@@ -158,6 +159,7 @@ def test_the_manifest_copy_is_deleted_at_sign_out_another_sign_in_and_alert_end(
     page.evaluate("localStorage.setItem('evac.outbox.999', '[]')")  # someone else's, left on the device
     sign_in(page, "volunteer1@example.org")
     page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => !Object.keys(localStorage).includes('evac.outbox.999')")
     left = _stored(page)
     mine = str(backend.call("GET", "/users/me", "volunteer1@example.org")["id"])
     assert all(k in ("evac.token", "evac.me") or k.split(".")[2] == mine for k in left["session"] + left["local"]), left
@@ -169,7 +171,7 @@ def test_the_manifest_copy_is_deleted_at_sign_out_another_sign_in_and_alert_end(
     backend.call("PATCH", f"/alerts/{alert['id']}", COORDINATOR, {"version": current["version"], "status": "closed"})
     page.reload()
     expect(page.locator("#manifest")).to_contain_text("no active alert")
-    assert not any(k.startswith("evac.manifest.") for k in _stored(page)["session"])
+    page.wait_for_function("() => !Object.keys(sessionStorage).some((k) => k.startsWith('evac.manifest.'))")
 
 
 def test_a_lockout_is_said_in_plain_words(page: Page, backend: Backend) -> None:
