@@ -1,5 +1,5 @@
-"""The service's ``evac`` commands (``serve``, ``db``, ``admin``, ``worker``), found through the ``evac.commands``
-entry points. Heavy imports stay inside the commands so ``evac --help`` stays fast."""
+"""The service's ``evac`` commands (``serve``, ``db``, ``admin``, ``worker``, ``notifier``), found through the
+``evac.commands`` entry points. Heavy imports stay inside the commands so ``evac --help`` stays fast."""
 
 from __future__ import annotations
 
@@ -103,10 +103,50 @@ def worker(
         runner.run_once()
         db.dispose()
         return
+    sender = None
+    if settings.embedded_notifier:  # the outbox is delivered from here too (claims are safe to share)
+        from api.messaging.sender import Sender
+
+        sender = Sender(db, settings)
+        sender.start()
     signal.signal(signal.SIGTERM, lambda *_: runner.request_stop())
     try:
         runner.loop()
     except KeyboardInterrupt:
         pass
     finally:
+        if sender is not None:
+            sender.stop()
+        db.dispose()
+
+
+def notifier(
+    once: Annotated[bool, typer.Option("--once", help="Send one batch, then exit.")] = False,
+) -> None:
+    """Deliver queued messages (SMS, e-mail, log) until stopped; SIGTERM/Ctrl-C finish the message in hand."""
+    from api import migrate
+    from api.config import get_settings
+    from api.db import Database
+    from api.messaging.channels import available
+    from api.messaging.sender import Sender
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    migrate.upgrade(settings)
+    db = Database(settings)
+    sender = Sender(db, settings)
+    channels = ", ".join(sorted(available(settings))) or "none (messages stay queued)"
+    _say(f"notifier {sender.worker} sending on: {channels}")
+    if once:
+        sender.run_once()
+        sender.stop()
+        db.dispose()
+        return
+    signal.signal(signal.SIGTERM, lambda *_: sender.request_stop())
+    try:
+        sender.loop()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sender.stop()
         db.dispose()

@@ -32,8 +32,9 @@ class Settings(BaseSettings):
     #: because every server process sharing a PostgreSQL database must sign with the same key).
     secret_key: SecretStr | None = None
     access_token_minutes: int = Field(default=12 * 60, ge=1)
-    #: A geopy geocoder name (``nominatim``, ...) or ``none`` to refuse addresses without lat/lon.
-    geocoder: str = "nominatim"
+    #: ``local``: the map file's own addresses, no network (default). A geopy geocoder name (``nominatim``, ...) to
+    #: look addresses up online instead, or ``none`` to refuse addresses without lat/lon.
+    geocoder: str = "local"
     geocoder_user_agent: str = "evac-rideshare"
     #: A self-hosted geocoder (``nominatim.example.org`` or ``127.0.0.1:8080``) and its scheme; unset: the
     #: service's public address.
@@ -70,11 +71,21 @@ class Settings(BaseSettings):
     #: Requests of one server process using the database at once (the others wait, holding no thread); capped by
     #: the connection pool. A few keep a Python process busiest: more only contend for its lock (scripts/load.py).
     db_concurrency: int = Field(default=4, ge=1)
+    #: Plans of more households than this are made by zones (``matcher.region``); so are plans where any
+    #: household has a registered zone.
+    region_min_households: int = Field(default=2000, ge=1)
+    #: About this many households per zone when zones are found by clustering on the road network.
+    zone_households: int = Field(default=500, ge=10)
+    #: Zone solves run on this Dask scheduler (``tcp://host:8786``); unset: a local cluster of ``dask_workers``.
+    dask_scheduler: str | None = None
+    #: Local Dask workers for zone solves; 0 solves zones one by one in the job's own process.
+    dask_workers: int = Field(default=0, ge=0)
     #: Password hashes (argon2, 64 MiB each by default) computed at once per process, outside the database slots.
     hash_concurrency: int = Field(default=2, ge=1)
     #: Largest request body in bytes, refused (413) before it is read whole; CSV uploads get ``csv_max_bytes``.
     json_max_bytes: int = Field(default=1_000_000, ge=1024)
-    #: Addresses geocoded per request (a CSV import of addresses: split it), and the time each may take.
+    #: Addresses geocoded online per request (a CSV import of addresses: split it), and the time each may take;
+    #: the local geocoder (the map's own addresses) has no cap.
     geocode_max_per_request: int = Field(default=20, ge=1)
     #: Sign-in: failed attempts on one account, and from one address, before a lockout of ``lockout_base_seconds``
     #: that doubles with each further failure up to ``lockout_max_seconds``. A success clears the count.
@@ -106,6 +117,64 @@ class Settings(BaseSettings):
                              "it): make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
         return value
 
+    # --- messages (docs/messages.md) -----------------------------------------------------------------------------
+    #: Where links in messages point and what signed webhooks were addressed to (``https://evac.example.org``);
+    #: unset: links are left out and webhook signatures are checked against the URL the request arrived at.
+    public_base_url: str = ""
+    #: ``twilio``: SMS through Twilio's Messages API; ``none``: SMS stay queued ("no SMS provider set up").
+    sms_provider: Literal["none", "twilio"] = "none"
+    #: Twilio's API root; a local server speaking the same API in tests, drills and benchmarks.
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str = ""
+    #: Signs API requests and Twilio's webhooks; never logged or shown.
+    twilio_auth_token: SecretStr = SecretStr("")
+    #: The sending number (E.164) or a Messaging Service SID (``MG...``).
+    twilio_from: str = ""
+    #: SMTP for e-mail; unset host: e-mail stays queued.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = True
+    smtp_from: str = "evac@localhost"
+    #: Also write every message to this file (JSON lines): the ``log`` channel that drills and demos read.
+    message_log: Path | None = None
+    #: The region phone numbers without a country code belong to (``phonenumbers`` region code).
+    phone_region: str = "FI"
+    #: Clock times in messages are in this zone.
+    timezone: str = "Europe/Helsinki"
+    #: After a re-plan, a household is told again only if its driver changed or its pickup moved more than this.
+    notify_moved_minutes: float = Field(default=10.0, ge=0)
+    #: Coordinators are told of a household not confirming its ride, or a driver (by SMS) not acknowledging the
+    #: plan, this long after the message (0: never).
+    confirm_within_minutes: float = Field(default=30.0, ge=0)
+    ack_within_minutes: float = Field(default=15.0, ge=0)
+    #: A reminder goes this long before each pickup (0: none).
+    reminder_minutes: float = Field(default=15.0, ge=0)
+    #: Sender: rows claimed per batch, sends per second per channel (0: unlimited), retries, backoff.
+    notifier_batch: int = Field(default=50, ge=1)
+    #: Messages a sender process hands over at once (each waits for the provider's answer).
+    notifier_threads: int = Field(default=8, ge=1, le=64)
+    sms_per_second: float = Field(default=10.0, ge=0)
+    email_per_second: float = Field(default=5.0, ge=0)
+    message_max_attempts: int = Field(default=5, ge=1)
+    message_backoff_seconds: float = Field(default=5.0, gt=0)
+    #: Runaway-loop guards: at most this many messages to one address per hour, and to everyone per minute
+    #: (0: no limit). Messages over a limit wait; none is dropped.
+    per_person_per_hour: int = Field(default=12, ge=0)
+    global_per_minute: int = Field(default=3000, ge=0)
+    #: A message claimed this long ago and still not recorded is looked up at the provider, then re-queued.
+    message_stale_seconds: float = Field(default=30.0, gt=0)
+    #: Provider calls give up after this long (below ``message_stale_seconds``).
+    provider_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Records not confirmed at a check-in for this many days are listed as stale.
+    checkin_stale_days: int = Field(default=45, ge=1)
+    #: A page's live stream (server-sent events) lasts this long before the page reconnects; checked this often.
+    stream_seconds: float = Field(default=25.0, gt=0)
+    stream_poll_seconds: float = Field(default=1.0, gt=0)
+    #: ``true``: each server process runs the sender too (with ``worker_mode`` embedded or not).
+    embedded_notifier: bool = True
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -127,6 +196,10 @@ class Settings(BaseSettings):
             cache_dir=self.cache_dir or base.cache_dir,
             snap_max_meters=self.snap_max_meters,
             time_limit_seconds=self.time_limit_seconds,
+            region_min_households=self.region_min_households,
+            zone_households=self.zone_households,
+            dask_scheduler=self.dask_scheduler,
+            dask_workers=self.dask_workers,
         )
 
     def map_path(self) -> Path:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from api import models
 from api.crud import Context
 from api.errors import Forbidden, Unauthorized
-from api.geocode import CappedGeocoder, resolve_position
+from api.geocode import CappedGeocoder, Geocoder, LocalGeocoder, resolve_position
 from api.schemas import Positioned
 from api.services import Services
 
@@ -106,7 +106,9 @@ def geocoded(model: type[PositionedT], record: str) -> Any:
 
 
 async def get_context(services: ServicesDep, session: SessionDep, user: CurrentUser) -> Context:
-    geocoder = CappedGeocoder(services.geocoder, services.settings.geocode_max_per_request)
+    geocoder: Geocoder = services.geocoder
+    if not isinstance(geocoder, LocalGeocoder):  # the map's own index answers in microseconds: no cap needed
+        geocoder = CappedGeocoder(geocoder, services.settings.geocode_max_per_request)
     return Context(session=session, user=user, settings=services.settings, geocoder=geocoder)
 
 

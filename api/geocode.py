@@ -1,4 +1,4 @@
-"""Addresses to positions through a configurable geopy geocoder; offline or unknown means "give lat/lon"."""
+"""Addresses to positions: the map's own address index (default, no network) or an online geopy geocoder."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from api.config import Settings
 from matcher.errors import InputError
 
 OFF = ("", "none", "off", "offline")
+#: The map file's own addresses (``api.places``): works with no network.
+LOCAL = "local"
 
 
 class Geocoder(Protocol):
@@ -50,6 +52,26 @@ class NoGeocoder:
         raise GeocoderUnavailable("no geocoder is configured (EVAC_GEOCODER=none)")
 
 
+class LocalGeocoder:
+    """The map's own ``addr:*`` tags: an address is found only when the map has that house number on that street."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def locate(self, address: str) -> tuple[float, float] | None:
+        from api import places
+
+        index = places.address_index(self.settings)
+        found = index.locate(address)
+        if found is not None:
+            return found.lat, found.lon
+        street = index.knows_street(address)
+        if street is not None:
+            # The street is there but not the number: a wrong house is worse than asking for the place.
+            raise GeocoderUnavailable(f"the map knows {street} but not this house number; pick the place on the map")
+        return None
+
+
 class CappedGeocoder:
     """One request's geocoder: at most ``cap`` look-ups, so no request holds a database slot for long waiting on
     an online service (each look-up is bounded by ``geocoder_timeout_seconds`` too)."""
@@ -69,6 +91,8 @@ def make_geocoder(settings: Settings) -> Geocoder:
     """The configured geocoder; an unknown name is a start-up error rather than a surprise at the first address."""
     if settings.geocoder.lower() in OFF:
         return NoGeocoder()
+    if settings.geocoder.lower() == LOCAL:
+        return LocalGeocoder(settings)
     return GeopyGeocoder(settings.geocoder, settings.geocoder_user_agent, settings.geocoder_timeout_seconds,
                          settings.geocoder_domain, settings.geocoder_scheme)
 
@@ -91,7 +115,7 @@ def resolve_position(
     try:
         found = geocoder.locate(address)
     except GeocoderUnavailable as exc:
-        raise InputError(record, "address", f"cannot geocode the address ({exc}): give lat and lon instead") from None
+        raise InputError(record, "address", f"cannot place the address ({exc}): give lat and lon instead") from None
     if found is None:
         raise InputError(record, "address", f"address {address!r} was not found: give lat and lon instead")
     return found

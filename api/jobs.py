@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from api import audit, livestate, models, planning
 from api.config import Settings
 from api.db import Database
+from api.messaging import outbox
 from matcher.errors import EvacError
 
 log = logging.getLogger(__name__)
@@ -193,13 +194,14 @@ def _finish(session: Session, job_id: int, worker: str, **values: object) -> boo
 def publish(
     session: Session, job: models.PlanJob, worker: str, scenario: dict, solved: planning.SolvedPlan,
     check: Callable[[Session], bool] | None = None, after: Callable[[Session, models.Plan], None] | None = None,
-    **fields: Any,
+    settings: Settings | None = None, **fields: Any,
 ) -> int | None:
     """Mark the job done and insert its plan in one transaction; the new plan version, or ``None`` if the job
     was taken from this worker meanwhile (then nothing is written).
 
     ``check`` runs under the alert's lock; when it fails nothing is written and ``Superseded`` is raised.
     ``after`` adds rows that belong to the new plan (in the same transaction); ``fields`` are plan columns.
+    With ``settings``, the messages the new version calls for are queued in the same transaction (the outbox).
     """
     for _ in range(3):  # two jobs of one alert finishing at once can pick the same version: retry on the clash
         if not _finish(session, job.id, worker, status="done", error=None):
@@ -217,6 +219,8 @@ def publish(
             session.flush()
             if after is not None:
                 after(session, plan)
+            if settings is not None:
+                outbox.plan_published(session, settings, plan)
             audit.record(session, None, "publish", "plan", job.alert_id, actor=worker, version=version,
                          job_id=job.id, kind=job.kind)
             session.commit()
@@ -304,7 +308,7 @@ def _replan_once(db: Database, job: models.PlanJob, worker: str, settings: Setti
         solved = solver(scenario, settings)
         with db.sessions() as session:
             return publish(session, job, worker, scenario, solved,
-                           check=lambda s: livestate.newest_version(s, job.alert_id) == 0)
+                           check=lambda s: livestate.newest_version(s, job.alert_id) == 0, settings=settings)
     scenario, carried = livestate.carry_over(scenario, base, live)
     live = planning.LiveInput(live.minute, live.completed, live.dropped | carried, live.no_shows, live.cannot_reach)
     solved = replanner(scenario, base.plan, live, settings)
@@ -312,7 +316,7 @@ def _replan_once(db: Database, job: models.PlanJob, worker: str, settings: Setti
     going_on = _Continuation(base, live)
     with db.sessions() as session:
         return publish(session, job, worker, scenario, solved, check=going_on.unchanged, after=going_on.carry,
-                       base_version=base.version, minute=live.minute, stability=solved.stability)
+                       settings=settings, base_version=base.version, minute=live.minute, stability=solved.stability)
 
 
 def _replan(db: Database, job: models.PlanJob, worker: str, settings: Settings, solver: Solver,
@@ -343,7 +347,7 @@ def run_job(db: Database, job_id: int, worker: str, settings: Settings, solver: 
                 session.commit()
             solved = solver(scenario, settings)
             with db.sessions() as session:
-                version = publish(session, job, worker, scenario, solved)
+                version = publish(session, job, worker, scenario, solved, settings=settings)
         log.info("plan job %s: %s", job_id, f"published plan version {version}" if version else "lost its claim")
     except EvacError as exc:  # bad input (names record and field), a solver failure, or a plan failing its check
         with db.sessions() as session:

@@ -11,6 +11,7 @@ from api import access, alerts, audit, crud, jobs, livestate, models, planning, 
 from api import live_schemas as ls
 from api.crud import Context, commit
 from api.errors import Conflict, NotFound, StaleVersion
+from api.messaging import outbox
 from matcher.codes import ALLOWED, DONE
 from matcher.errors import InputError
 from matcher.plan import Stop
@@ -90,6 +91,7 @@ def set_stop_status(
     ctx.session.flush()
     audit.record(ctx.session, ctx.user, "update", "stop_status", row.id, alert_id=alert.id,
                  plan_version=plan.version, driver_id=data.driver_id, stop_index=data.stop_index, status=data.status)
+    outbox.stop_reported(ctx.session, ctx.settings, alert, plan, row, stop)
     job = jobs.enqueue_replan(ctx.session, alert, ctx.user, "stop_status", minute) if data.replan else None
     commit(ctx.session, "stop", f"{data.driver_id}/{data.stop_index}")
     return _stop_public(row, plan.version), job
@@ -164,23 +166,30 @@ def drop_out(
 def add_closures(
     ctx: Context, alert_id: int, data: ls.ClosureCreate, minute: float | None
 ) -> tuple[models.Alert, models.PlanJob]:
-    """Roads closed since the alert was posted are added to it (a coordinator), and a re-plan is queued."""
+    """Roads closed since the alert was posted are added to it (a coordinator), reopened ones taken off, and a
+    re-plan is queued."""
     alert = alerts.get_alert(ctx, alert_id)
     access.require_role(ctx.user, "coordinator", action="report road closures")
     _active(alert)
-    if not data.closed_ways and not data.flood_zones:
+    if not data.closed_ways and not data.flood_zones and not data.reopened_ways:
         raise InputError("closure", "closed_ways", "give closed OSM way ids, flood-zone polygons, or both")
+    both = sorted(set(data.closed_ways) & set(data.reopened_ways))
+    if both:
+        raise InputError("closure", "reopened_ways", f"ways {both} cannot be closed and reopened at once")
     zones = [zone.model_dump() for zone in data.flood_zones]
     planning.check_alert(alert.deadline_minutes, list(data.closed_ways), zones)
     alert = livestate.lock_alert(ctx.session, alert.id)
-    ways = sorted(set(alert.closed_ways) | set(data.closed_ways))
+    not_closed = sorted(set(data.reopened_ways) - set(alert.closed_ways))
+    if not_closed:
+        raise InputError("closure", "reopened_ways", f"ways {not_closed[:10]} are not closed in this alert")
+    ways = sorted((set(alert.closed_ways) | set(data.closed_ways)) - set(data.reopened_ways))
     all_zones = list(alert.flood_zones) + [z for z in zones if z not in alert.flood_zones]
     if len(ways) > MAX_CLOSED_WAYS or len(all_zones) > MAX_FLOOD_ZONES:
         raise InputError("closure", "closed_ways", f"an alert keeps at most {MAX_CLOSED_WAYS} closed ways and "
                                                    f"{MAX_FLOOD_ZONES} flood zones")
     alert.closed_ways, alert.flood_zones = ways, all_zones  # new lists, so the JSON columns are written
     audit.record(ctx.session, ctx.user, "update", "alert", alert.id, fields=["closed_ways", "flood_zones"],
-                 closed_ways=list(data.closed_ways), flood_zones=len(zones))
+                 closed_ways=list(data.closed_ways), reopened_ways=list(data.reopened_ways), flood_zones=len(zones))
     job = jobs.enqueue_replan(ctx.session, alert, ctx.user, "closure", minute)
     commit(ctx.session, "alert", alert.id)
     return alert, job

@@ -71,6 +71,8 @@ class ManifestStop(BaseModel):
     depart_at: datetime
     lat: float
     lon: float
+    #: The position in words from the map's own addresses ("Tikankatu 11", "near Kortetie"): no network needed.
+    place: str = ""
     people: int
     wheelchair_users: int
     #: Pickups: the plan's household id (``H<id>``), the part of a split household, and its data.
@@ -107,6 +109,9 @@ class Manifest(BaseModel):
     alert_status: AlertStatus
     alert_start: datetime
     user_id: int
+    #: Who drives: the manifest's owner (a coordinator reading someone's manifest sees whom to call).
+    driver_name: str = ""
+    driver_phone: str = ""
     #: ``null`` while no plan has been published.
     plan_version: int | None
     plan_created_at: datetime | None
@@ -173,10 +178,12 @@ class DropoutAccepted(BaseModel):
 
 
 class ClosureCreate(Strict):
-    """Roads closed since the alert was posted: OSM way ids and/or flood-zone polygons (added to the alert's)."""
+    """Roads closed since the alert was posted: OSM way ids and/or flood-zone polygons (added to the alert's), and
+    closed roads open again (``reopened_ways``, taken off the alert's closed ways)."""
 
     closed_ways: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(default_factory=list, max_length=10_000)
     flood_zones: list[FloodZone] = Field(default_factory=list, max_length=100)
+    reopened_ways: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(default_factory=list, max_length=10_000)
 
 
 class AlertEvent(BaseModel):

@@ -20,7 +20,21 @@ from api.errors import RowErrors, ServiceError
 from api.limits import TooManyRequests
 from api.middleware import BodyLimit, SecurityHeaders
 from api.responses import ErrorMessage, errors
-from api.routes import alerts, audit, households, jobs, live, login, pages, shelters, users, vehicles
+from api.routes import (
+    alerts,
+    apidocs,
+    audit,
+    households,
+    jobs,
+    live,
+    login,
+    maps,
+    messages,
+    pages,
+    shelters,
+    users,
+    vehicles,
+)
 from api.services import Services
 from matcher.errors import InputError
 
@@ -101,6 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Register volunteers' cars, households who need a ride and shelters; plan evacuations.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by api.routes.apidocs from local copies: FastAPI's own pages load Swagger UI from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -114,7 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(InterfaceError, _database_down)
     app.add_exception_handler(Exception, _internal)
-    for module in (login, users, vehicles, households, shelters, alerts, live, jobs, audit, pages):
+    for module in (login, users, vehicles, households, shelters, alerts, live, jobs, audit, messages, maps, apidocs,
+                   pages):
         app.include_router(module.router)
 
     app.add_middleware(BodyLimit, json_max_bytes=settings.json_max_bytes,

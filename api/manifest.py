@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from api import access, alerts, audit, livestate, models, planning
+from api import access, alerts, audit, livestate, models, places, planning
 from api import live_schemas as ls
 from api.crud import Context, commit
 from api.errors import NotFound
@@ -114,6 +114,8 @@ def manifest(ctx: Context, alert_id: int, user_id: int | None = None) -> ls.Mani
         stops = [_stop(i, s, leg, alert.start, homes, shelters, plan.scenario if plan else {},
                        status.get((route.driver_id, i)))
                  for i, (s, leg) in enumerate(zip(route.stops, route.legs, strict=True))]
+        for stop in stops:
+            stop.place = places.describe(ctx.settings, stop.lat, stop.lon)
         vehicle = vehicles[route.driver_id]
         out_routes.append(ls.ManifestRoute(driver_id=route.driver_id, vehicle_id=vehicle.id,
                                            vehicle_label=vehicle.label, dropped_out=route.driver_id in dropped,
@@ -126,6 +128,7 @@ def manifest(ctx: Context, alert_id: int, user_id: int | None = None) -> ls.Mani
                      plan_version=version)
     commit(ctx.session, "manifest", target.id)
     return ls.Manifest(alert_id=alert.id, alert_name=alert.name, alert_status=alert.status,  # type: ignore[arg-type]
-                       alert_start=alert.start, user_id=target.id, plan_version=version,
+                       alert_start=alert.start, user_id=target.id, driver_name=target.name,
+                       driver_phone=target.phone, plan_version=version,
                        plan_created_at=None if plan is None else plan.created_at,
                        stability=None if plan is None else plan.stability, routes=out_routes)

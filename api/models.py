@@ -43,6 +43,10 @@ STOP_STATUSES = tuple(StopStatusCode)
 APPROVALS = ("pending", "approved")
 #: Only a coordinator may mark a vehicle a bus or van, which lifts the car bounds on seats and wheelchair spaces.
 VEHICLE_KINDS = ("car", "van", "bus")
+#: An outbox row's life: ``queued`` -> ``sending`` (claimed) -> ``sent`` -> ``delivered`` | ``failed``; ``replied``
+#: once its person answered; ``cancelled`` when a later plan version made it pointless (a reminder).
+MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "failed", "replied", "cancelled")
+MESSAGE_CHANNELS = ("sms", "email", "log")
 
 
 def utcnow() -> datetime:
@@ -140,7 +144,13 @@ class Vehicle(Versioned, Base):
     #: ``pending`` for cars volunteers register until a coordinator approves them; a coordinator's are approved.
     approval: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved")
     kind: Mapped[str] = mapped_column(String(20), default="car", server_default="car")
+    #: The neighbourhood the volunteer registered in (a regional plan may lend the car to a neighbouring zone).
+    zone: Mapped[str] = mapped_column(String(80), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The last check-in answer "still right" (``None``: never confirmed); ``changed_at``: answered "changed",
+    #: so its registrar (or owner) must look at it.
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    changed_at: Mapped[datetime | None] = mapped_column()
 
 
 class Household(Versioned, Base):
@@ -168,7 +178,11 @@ class Household(Versioned, Base):
     language: Mapped[str] = mapped_column(String(20), default="")
     priority: Mapped[int] = mapped_column(Integer, default=3)
     notes: Mapped[str] = mapped_column(Text, default="")
+    #: The registered neighbourhood: a regional plan solves each zone on its own and then coordinates them.
+    zone: Mapped[str] = mapped_column(String(80), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    changed_at: Mapped[datetime | None] = mapped_column()
 
 
 class Shelter(Versioned, Base):
@@ -183,6 +197,7 @@ class Shelter(Versioned, Base):
     capacity: Mapped[int] = mapped_column(Integer)
     wheelchair_accessible: Mapped[bool] = mapped_column(Boolean, default=True)
     pets_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    zone: Mapped[str] = mapped_column(String(80), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -319,3 +334,86 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(50))
     entity_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Message(Base):
+    """One message to one person: the outbox row, written in the transaction of the event that causes it.
+
+    ``event`` names that event (``plan:3:v2``, ``stop:17:on_the_way``, ``checkin:4``); one person gets at most one
+    message per event and channel (the unique key), so an event handled twice never tells anyone twice.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint(_in("status", MESSAGE_STATUSES), name="ck_messages_status"),
+        CheckConstraint(_in("channel", MESSAGE_CHANNELS), name="ck_messages_channel"),
+        UniqueConstraint("event", "recipient", "channel", name="uq_messages_event_recipient"),
+        Index("ix_messages_status", "status", "send_after"),
+        Index("ix_messages_alert_id", "alert_id"),
+        Index("ix_messages_to_address", "to_address"),
+        Index("ix_messages_provider_id", "provider_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkins.id"))
+    event: Mapped[str] = mapped_column(String(100))
+    #: Who: ``household:12``, ``user:5`` (a driver, volunteer, registrar or coordinator).
+    recipient: Mapped[str] = mapped_column(String(50))
+    channel: Mapped[str] = mapped_column(String(10))
+    #: E.164 phone for SMS, e-mail address for e-mail.
+    to_address: Mapped[str] = mapped_column(String(254))
+    template: Mapped[str] = mapped_column(String(50))
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Not sent before this (a retry's backoff, or a reminder's time).
+    send_after: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    provider_id: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class Reply(Base):
+    """An inbound message (SMS reply), kept once per provider message id, with what it did. Append-only."""
+
+    __tablename__ = "replies"
+    __table_args__ = (Index("ix_replies_alert_id", "alert_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(100), unique=True)
+    from_address: Mapped[str] = mapped_column(String(254))
+    body: Mapped[str] = mapped_column(Text)
+    #: The message it answers (the newest one sent to that number), if any.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    recipient: Mapped[str | None] = mapped_column(String(50))
+    #: ``api.messaging.replies.Outcome``: what the reply did (``confirmed``, ``withdrawn``, ``help``, ...).
+    outcome: Mapped[str] = mapped_column(String(30))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OptOut(Base):
+    """A phone number that answered STOP (``active``) and not START since: no SMS goes to it."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone: Mapped[str] = mapped_column(String(32), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Checkin(Base):
+    """A monthly check-in: every volunteer and household is asked to confirm their record."""
+
+    __tablename__ = "checkins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")

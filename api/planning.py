@@ -20,12 +20,14 @@ import numpy as np
 from api import models
 from api.config import Settings
 from matcher.check import assert_plan_valid
+from matcher.cluster import executor_for
 from matcher.codes import MISSED_REASONS, StopStatus
 from matcher.errors import InputError, MapError
 from matcher.geojson import plan_to_geojson
 from matcher.live import LiveState
 from matcher.plan import Plan, ReplanSummary
 from matcher.problem import Alert, Driver, Household, Shelter
+from matcher.region import RegionParams, plan_is_regional, region_from_dict, solve_region
 from matcher.roads.closures import flood_geometry
 from matcher.roads.graph import RoadGraph
 from matcher.roads.load import load_road_graph
@@ -145,18 +147,18 @@ def build_scenario(
         "households": [
             {"id": plan_id("household", h.id), "lat": h.lat, "lon": h.lon, "people": h.people,
              "wheelchair_users": h.wheelchair_users, "priority": h.priority, "needs": list(h.needs),
-             "pets": h.pets, "language": h.language}
+             "pets": h.pets, "language": h.language, "zone": h.zone}
             for h in households
         ],
         "drivers": [
             {"id": plan_id("vehicle", v.id), "lat": v.lat, "lon": v.lon, "seats": v.seats,
              "wheelchair_spaces": v.wheelchair_spaces, "available_from_minute": v.available_from_minute,
-             "available_until_minute": v.available_until_minute}
+             "available_until_minute": v.available_until_minute, "zone": v.zone}
             for v in vehicles
         ],
         "shelters": [
             {"id": plan_id("shelter", s.id), "name": s.name, "lat": s.lat, "lon": s.lon, "capacity": s.capacity,
-             "wheelchair_accessible": s.wheelchair_accessible}
+             "wheelchair_accessible": s.wheelchair_accessible, "zone": s.zone}
             for s in shelters
         ],
     }
@@ -178,6 +180,9 @@ def solve_scenario(
 
     Raises ``InputError`` / ``MapError`` naming the record and field when the scenario is not solvable as given.
     """
+    households = data.get("households") or []
+    if plan_is_regional(len(households), any(h.get("zone") for h in households), settings.matcher()):
+        return solve_regional(data, settings, progress)
     scenario = problem_from_dict(data, base=Path(data["map"]).parent, settings=settings.matcher(), progress=progress,
                                  graph=road_graph(settings))
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
@@ -185,6 +190,24 @@ def solve_scenario(
     assert_plan_valid(scenario.problem, plan, scenario.graph, scenario.closed_mask)
     # The service keeps plan format 1 (legs as coordinate pairs): its schemas and pages read them.
     return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, scenario.problem))
+
+
+def solve_regional(data: dict[str, Any], settings: Settings,
+                   progress: Callable[[str], None] | None = None) -> SolvedPlan:
+    """A plan by zones (registered zones, else clusters of about ``zone_households``), checked like any plan.
+
+    Zones are solved on the Dask scheduler of ``dask_scheduler``, on a local cluster of ``dask_workers``, or
+    here one by one (0 workers, the default: a service worker is already one process per job).
+    """
+    matcher_settings = settings.matcher()
+    graph = road_graph(settings)
+    params = RegionParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed,
+                          zone_households=settings.zone_households)
+    region = region_from_dict(data, graph, params=params, settings=matcher_settings, progress=progress)
+    with executor_for(settings.dask_workers, settings.dask_scheduler) as executor:
+        plan = solve_region(region, params, executor, progress)
+    assert_plan_valid(region.problem, plan, graph, region.closures.closed if region.closures else None)
+    return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, region.problem))
 
 
 # --- re-planning from the live state ------------------------------------------------------------------------

@@ -151,10 +151,15 @@ class UserPublic(Public):
 # --- rosters: positions are lat/lon, or an address geocoded when lat/lon are missing ---------------------------
 
 
+#: A registered neighbourhood (a regional plan's zone); empty when not registered.
+Zone = Annotated[str, Field(max_length=80)]
+
+
 class Positioned(Strict):
     address: Address = ""
     lat: Lat | None = None
     lon: Lon | None = None
+    zone: Zone = ""
 
 
 class VehicleBase(Positioned):
@@ -184,6 +189,7 @@ class VehicleUpdate(Strict):
     address: Address | None = None
     lat: Lat | None = None
     lon: Lon | None = None
+    zone: Zone | None = None
 
 
 class VehiclePublic(Public):
@@ -200,6 +206,7 @@ class VehiclePublic(Public):
     address: str
     lat: float
     lon: float
+    zone: str
     version: int
     created_at: datetime
 
@@ -237,6 +244,7 @@ class HouseholdUpdate(Strict):
     language: Language | None = None
     priority: int | None = Field(default=None, ge=1, le=9)
     notes: Notes | None = None
+    zone: Zone | None = None
 
 
 class HouseholdPublic(Public):
@@ -254,6 +262,7 @@ class HouseholdPublic(Public):
     language: str
     priority: int
     notes: str
+    zone: str
     version: int
     created_at: datetime
 
@@ -278,6 +287,7 @@ class ShelterUpdate(Strict):
     capacity: int | None = Field(default=None, ge=0, le=1_000_000)
     wheelchair_accessible: bool | None = None
     pets_allowed: bool | None = None
+    zone: Zone | None = None
 
 
 class ShelterPublic(Public):
@@ -289,6 +299,7 @@ class ShelterPublic(Public):
     capacity: int
     wheelchair_accessible: bool
     pets_allowed: bool
+    zone: str
     version: int
     created_at: datetime
 

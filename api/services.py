@@ -1,4 +1,5 @@
-"""The process's long-lived parts (database, password hasher, token signer, geocoder, job runner), started once."""
+"""The process's long-lived parts (database, password hasher, token signer, geocoder, job runner, message sender),
+started once."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from typing import TypeVar
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from api import migrate, planning
+from api import migrate, places, planning
 from api.config import Settings
 from api.db import Database, secure_sqlite_file
 from api.geocode import Geocoder, make_geocoder
 from api.jobs import JobRunner
 from api.limits import Limits
+from api.messaging.sender import Sender
 from api.security import Passwords, Tokens
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ class Services:
         self.db = Database(settings)
         self.geocoder: Geocoder = make_geocoder(settings)
         self.runner: JobRunner | None = None
+        self.sender: Sender | None = None
         self._passwords: Passwords | None = None
         self._tokens: Tokens | None = None
         self._lock = threading.Lock()
@@ -54,9 +57,13 @@ class Services:
             self._tokens = Tokens(self.settings.resolve_secret(), self.settings.access_token_minutes)
             # Loaded now so the first registration does not wait for it, and a bad map stops the start.
             planning.road_graph(self.settings)
+            places.address_index(self.settings)
             if self.settings.worker_mode == "embedded":
                 self.runner = JobRunner(self.db, self.settings)
                 self.runner.start()
+            if self.settings.embedded_notifier:
+                self.sender = Sender(self.db, self.settings)
+                self.sender.start()
             self.started = True
             log.info("service started (database %s, worker mode %s)", self.db.engine.url.render_as_string(),
                      self.settings.worker_mode)
@@ -66,6 +73,9 @@ class Services:
             if self.runner is not None:
                 self.runner.stop()
                 self.runner = None
+            if self.sender is not None:
+                self.sender.stop()
+                self.sender = None
             self.db.dispose()
             self.started = False
 
@@ -115,3 +125,7 @@ class Services:
     def wake_runner(self) -> None:
         if self.runner is not None:
             self.runner.wake()
+
+    def wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()

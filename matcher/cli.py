@@ -80,6 +80,73 @@ def _load(scenario: Path, settings: Settings, watch: Stopwatch) -> Scenario:
     return Scenario(scenario, map_path, problem, graph, closures, data)
 
 
+def _bar(done: int, total: int) -> None:
+    """A progress bar of zones solved, one line per zone (stderr is often a log, not a terminal)."""
+    width = 20
+    filled = round(width * done / max(total, 1))
+    _say(f"zones [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+
+
+@dataclass(frozen=True)
+class _Regional:
+    """How to plan by zones: the zones file, the Dask scheduler or local workers, the limit and seed."""
+
+    zones: Path | None
+    scheduler: str | None
+    workers: int | None
+    limit: float
+    seed: int
+
+
+def _is_regional(data: dict[str, Any], how: _Regional, forced: bool | None, settings: Settings) -> bool:
+    if forced is not None:
+        return forced
+    listed = data.get("households")
+    households: list[Any] = listed if isinstance(listed, list) else []
+    zoned = any(isinstance(h, dict) and h.get("zone") for h in households)
+    return how.zones is not None or zoned or len(households) > settings.region_min_households
+
+
+def _solve_regional(scenario: Path, data: dict[str, Any], how: _Regional, settings: Settings,
+                    watch: Stopwatch) -> tuple[Scenario, Plan]:
+    """Zone, time and solve a scenario by zones; the Dask cluster starts while the travel times are computed."""
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import ExitStack
+
+    from matcher.cluster import executor_for
+    from matcher.region import RegionParams, region_from_dict, solve_region
+    from matcher.roads.closures import edge_closures
+    from matcher.roads.load import load_road_graph
+    from matcher.scenario import Scenario, resolve_map
+    from matcher.zones import read_zones_file
+
+    zones_file = read_zones_file(how.zones) if how.zones is not None else None
+    map_path = resolve_map(data, scenario.parent.resolve())
+    workers = settings.dask_workers if how.workers is None else how.workers
+    stack = ExitStack()
+    with ThreadPoolExecutor(1) as pool:
+        starting = pool.submit(lambda: stack.enter_context(executor_for(workers, how.scheduler or
+                                                                        settings.dask_scheduler)))
+        try:
+            _say(f"loading map {map_path.name}")
+            graph = load_road_graph(map_path, settings.cache_dir)
+            watch.lap("road map")
+            params = RegionParams(time_limit_seconds=how.limit, seed=how.seed,
+                                  zone_households=settings.zone_households)
+            region = region_from_dict(data, graph, zones_file=zones_file, params=params, settings=settings,
+                                      progress=_say)
+            watch.lap("zones and travel times")
+            executor = starting.result()
+            watch.lap("cluster ready")
+            result = solve_region(region, params, executor, _say, _bar)
+            watch.lap("zone solves")
+        finally:
+            starting.exception()  # wait for the cluster to be up (or failed) before closing it
+            stack.close()
+    closures = region.closures if region.closures is not None else edge_closures(graph, (), ())
+    return Scenario(scenario, map_path, region.problem, graph, closures, data), result
+
+
 def _check(loaded: Scenario, result: Plan) -> None:
     """Re-check the plan on the map; a violation is a solver bug (``SolverError``, exit code 3)."""
     from matcher.check import check_plan
@@ -121,8 +188,23 @@ def plan(
     ids_only: Annotated[
         bool, typer.Option("--ids-only", help="Leave names and phones out of the summary (for logs).")
     ] = False,
+    zones: Annotated[
+        Path | None, typer.Option("--zones", help="Zones GeoJSON (named polygons): plan by these zones.")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address for zone solves (else a local "
+                                 "cluster; also EVAC_DASK_SCHEDULER).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Local Dask workers for zone solves (0: in this process).")
+    ] = None,
+    regional: Annotated[
+        bool | None, typer.Option("--regional/--single", help="Plan by zones, or as one problem (default: by "
+                                  "zones when zones are given, households have zones, or there are many).")
+    ] = None,
 ) -> None:
     """Solve a scenario: print a summary, optionally write the plan, its GeoJSON and the matrix."""
+    from matcher.scenario import read_scenario_file, records_of
     from matcher.solver import SolveParams, solve
     from matcher.summary import format_summary
 
@@ -130,14 +212,22 @@ def plan(
     watch.lap("start-up")
     settings = get_settings()
     outputs = _Outputs(out, geojson, matrix_out, pretty)
+    limit = settings.time_limit_seconds if time_limit is None else time_limit
+    how = _Regional(zones, scheduler, workers, limit, seed)
     try:
-        loaded = _load(scenario, settings, watch)
+        data = read_scenario_file(scenario)
+        records_of(data)  # bad records fail before the map is touched
+        if _is_regional(data, how, regional, settings):
+            watch.lap("read scenario")
+            loaded, result = _solve_regional(scenario, data, how, settings, watch)
+        else:
+            loaded = _load(scenario, settings, watch)
         if outputs.matrix is not None:
             _write_json(outputs.matrix, export_matrix(loaded.problem), pretty=pretty)
             _say(f"matrix written to {outputs.matrix}")
             watch.lap("write matrix")
-        limit = settings.time_limit_seconds if time_limit is None else time_limit
-        result = solve(loaded.problem, SolveParams(time_limit_seconds=limit, seed=seed), _say, watch.lap)
+        if not _is_regional(data, how, regional, settings):
+            result = solve(loaded.problem, SolveParams(time_limit_seconds=limit, seed=seed), _say, watch.lap)
         _check(loaded, result)
         watch.lap("check")
         _write(outputs, loaded, result, watch)

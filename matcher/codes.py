@@ -21,6 +21,8 @@ class UnservedCode(StrEnum):
     TOO_LATE = "too_late"
     NOT_ENOUGH_CARS = "not_enough_cars"
     NO_SHOW = "no_show"
+    #: A regional plan: the household's zone has no car, and no zone near it had one to lend.
+    NO_CAR_NEAR = "no_car_near"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ UNSERVED_TEXTS: dict[UnservedCode, CodeText] = {
         "too far, or ready too late, for the deadline: ask them to be ready earlier"),
     UnservedCode.NOT_ENOUGH_CARS: CodeText(
         "not enough cars before the deadline", "add drivers", more_cars_help=True),
+    UnservedCode.NO_CAR_NEAR: CodeText(
+        "no volunteer car in or near this zone",
+        "no volunteer car in or near this zone: find drivers here or in a neighbouring zone", more_cars_help=True),
     UnservedCode.NO_SHOW: CodeText(
         "not at home when the driver came", "call them; undo the report if they are there after all"),
 }

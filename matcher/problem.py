@@ -33,6 +33,13 @@ def _check_int(record: str, name: str, value: Any, minimum: int) -> None:
         raise InputError(record, name, f"{value} is below the minimum of {minimum}")
 
 
+def _check_zone(record: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise InputError(record, "zone", f"{value!r} is not a zone name (text)")
+    if len(value) > 80:
+        raise InputError(record, "zone", "is longer than 80 characters")
+
+
 def _check_minutes(record: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise InputError(record, name, f"{value!r} is not a number of minutes")
@@ -55,6 +62,8 @@ class Household:
     needs: tuple[str, ...] = ()
     pets: int = 0
     language: str = ""
+    #: The registered neighbourhood (a regional plan's zone); empty when not registered.
+    zone: str = ""
 
     @property
     def record(self) -> str:
@@ -77,6 +86,7 @@ class Household:
             )
         _check_int(self.record, "priority", self.priority, 1)
         _check_int(self.record, "pets", self.pets, 0)
+        _check_zone(self.record, self.zone)
         _check_minutes(self.record, "ready_from_minute", self.ready_from_minute)
         if self.ready_from_minute < 0:
             raise InputError(self.record, "ready_from_minute", f"{self.ready_from_minute} is before the alert")
@@ -99,6 +109,8 @@ class Driver:
     available_until_minute: float | None = None
     name: str = ""
     phone: str = ""
+    #: The neighbourhood the volunteer registered in; a regional plan may lend the car to a neighbouring zone.
+    zone: str = ""
 
     @property
     def record(self) -> str:
@@ -108,6 +120,7 @@ class Driver:
         _check_position(self.record, self.lat, self.lon)
         _check_int(self.record, "seats", self.seats, 0)
         _check_int(self.record, "wheelchair_spaces", self.wheelchair_spaces, 0)
+        _check_zone(self.record, self.zone)
         if self.seats == 0 and self.wheelchair_spaces == 0:
             raise InputError(self.record, "seats", "a driver needs seats or wheelchair spaces (both are 0)")
         _check_minutes(self.record, "available_from_minute", self.available_from_minute)
@@ -134,6 +147,8 @@ class Shelter:
     capacity: int
     wheelchair_accessible: bool = True
     name: str = ""
+    #: The neighbourhood the shelter lies in (shelters serve every zone; this is for lists and filters).
+    zone: str = ""
 
     @property
     def record(self) -> str:
@@ -142,6 +157,7 @@ class Shelter:
     def __post_init__(self) -> None:
         _check_position(self.record, self.lat, self.lon)
         _check_int(self.record, "capacity", self.capacity, 0)
+        _check_zone(self.record, self.zone)
         if not isinstance(self.wheelchair_accessible, bool):
             raise InputError(self.record, "wheelchair_accessible", f"{self.wheelchair_accessible!r} is not true/false")
 

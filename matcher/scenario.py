@@ -83,6 +83,8 @@ def _records(data: Mapping[str, Any], key: str, kind: str, cls: type[R]) -> tupl
                 raise InputError(label, name, "is required")
         values = {k: v for k, v in item.items() if k in allowed}
         values["id"] = str(values["id"])
+        if values.get("zone") is not None:
+            values["zone"] = str(values["zone"])
         if "needs" in values:
             needs = values["needs"]
             values["needs"] = tuple(needs) if isinstance(needs, list) else (str(needs),)
@@ -158,6 +160,16 @@ def records_of(data: Mapping[str, Any]) -> tuple[tuple[Household, ...], tuple[Dr
     shelters = _records(data, "shelters", "shelter", Shelter)
     check_unique_ids(households, drivers, shelters)
     return households, drivers, shelters
+
+
+def alert_of(data: Mapping[str, Any]) -> Alert:
+    """The scenario's validated alert."""
+    return _alert(data)
+
+
+def service_of(data: Mapping[str, Any]) -> ServiceMinutes:
+    """The scenario's validated service minutes."""
+    return _service(data)
 
 
 def problem_on_graph(

@@ -17,6 +17,14 @@ class Settings:
     snap_max_meters: float = 500.0
     #: Default solver time limit in seconds.
     time_limit_seconds: float = 8.0
+    #: Above this many households a plan is made by zones (``matcher.region``) unless zones are given anyway.
+    region_min_households: int = 2000
+    #: About this many households per zone when zones are found by clustering on the road network.
+    zone_households: int = 500
+    #: Address of an existing Dask scheduler for regional solves (``tcp://host:8786``); none: a local cluster.
+    dask_scheduler: str | None = None
+    #: Workers of the local Dask cluster (0: solve zones in this process, one by one).
+    dask_workers: int = 2
 
 
 def get_settings() -> Settings:
@@ -27,4 +35,8 @@ def get_settings() -> Settings:
         cache_dir=Path(cache),
         snap_max_meters=float(os.environ.get("EVAC_SNAP_MAX_METERS", "500")),
         time_limit_seconds=float(os.environ.get("EVAC_TIME_LIMIT_SECONDS", "8")),
+        region_min_households=int(os.environ.get("EVAC_REGION_MIN_HOUSEHOLDS", "2000")),
+        zone_households=int(os.environ.get("EVAC_ZONE_HOUSEHOLDS", "500")),
+        dask_scheduler=os.environ.get("EVAC_DASK_SCHEDULER") or None,
+        dask_workers=int(os.environ.get("EVAC_DASK_WORKERS", str(min(2, os.cpu_count() or 1)))),
     )

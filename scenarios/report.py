@@ -18,6 +18,7 @@ from scenarios import plots
 from scenarios.advice import picture_data
 from scenarios.compare import archive, compare, previous_report
 from scenarios.contacts import write_contacts
+from scenarios.messages import write_messages
 from scenarios.metrics import HouseholdInfo, summarise
 from scenarios.render import Doc
 from scenarios.world import DrillContext
@@ -69,6 +70,7 @@ def write_report(out: Path, ctx: DrillContext, report: dict[str, Any], runs: lis
                   plots.clearance(report["figures"], out / "plots" / "clearance.png"),
                   plots.route_map(ctx.stage(0), ctx.final_stage, ctx.base_plan, at_risk, out / "plots" / "map.png")],
         "contacts": write_contacts(out / "contacts", ctx.stage(0).problem, ctx.base_plan, report["drill"]["date"]),
+        "messages": write_messages(out / "messages.jsonl", ctx.stage(0).problem, ctx.base_plan),
         "runs": f"runs/ ({len(runs)} files: each replication's outcomes, re-plans and event log)",
         "shortfall_scenario": "shortfall_scenario.yaml",
     }
@@ -182,6 +184,10 @@ def document(report: dict[str, Any], timings: dict[str, Any]) -> Doc:
           f"driver's households, in driving order), [households.csv]({c['households_csv']}) (each household's "
           f"driver), and vCards to import on a phone: {c['driver_vcards']} in `contacts/drivers/` (a driver's "
           f"households) and {c['household_vcards']} in `contacts/households/` (a household's driver).")
+    m = report["files"]["messages"]
+    doc.p(f"Messages people would get from this plan (the service's templates, in each household's language): "
+          f"{m['count']} in [{m['file']}]({m['file']}) ("
+          + ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in m["by_template"].items()) + ").")
     doc.h2("How this was worked out")
     doc.p("Each replication drives the plan for the town as registered through simulated time (SimPy): cars drive "
           "their legs with the drill's travel-time noise, the timeline's events fire, and the coordinator re-plans "

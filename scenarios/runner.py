@@ -8,7 +8,6 @@ workers there are or which one ran what. The map travels with the job (workers n
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import pickle
 import tempfile
@@ -113,14 +112,11 @@ def run_drill(payload: Payload, *, workers: int = DEFAULT_WORKERS, scheduler: st
             here.append(replicate(payload, i, s))
             tick(i + 1, runs)
         return DrillRun(here, advise(payload) if advice else {}, time.perf_counter() - started, 0)
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
-    client = Client(cluster if cluster is not None else scheduler)
-    try:
+    from matcher.cluster import dask_client
+
+    with dask_client(workers, scheduler) as client:
         shared = client.scatter(payload, broadcast=True)
         # The advice is the longest single task: it starts first so it overlaps the replications.
         advice_future = client.submit(advise, shared, pure=False, priority=10) if advice else None
@@ -132,8 +128,4 @@ def run_drill(payload: Payload, *, workers: int = DEFAULT_WORKERS, scheduler: st
             tick(done, runs)
         advice_result = advice_future.result() if advice_future is not None else {}
         n_workers = len(client.scheduler_info()["workers"])
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
     return DrillRun([r for r in results if r is not None], advice_result, time.perf_counter() - started, n_workers)

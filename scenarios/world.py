@@ -20,6 +20,8 @@ import numpy.typing as npt
 from matcher.check import assert_plan_valid
 from matcher.errors import InputError
 from matcher.plan import Plan
+from matcher.region import Region, RegionParams, plan_is_regional, region_from_dict, solve_region
+from matcher.roads.closures import edge_closures
 from matcher.roads.load import load_road_graph
 from matcher.scenario import Scenario, problem_from_dict, resolve_map
 from matcher.settings import Settings, get_settings
@@ -60,6 +62,7 @@ class DrillContext:
         self.map_events = [e for e in spec.timeline if e.action in MAP_ACTIONS]
         self._check_ways()
         self._stages: dict[int, Scenario] = {}
+        self._regions: dict[int, Region] = {}
         self._splits: dict[tuple[int, LocationRef, LocationRef], tuple[float, Split]] = {}
         classes = edge_classes(self.graph, self.tags)
         self.sigmas = np.array(sorted({spec.randomness.sigma(c) for c in classes} | {spec.randomness.sigma("default")}))
@@ -85,8 +88,27 @@ class DrillContext:
         if k not in self._stages:
             data = stage_data(self.spec.scenario, self.map_events[:k])
             data["map"] = str(self.map_path)
-            self._stages[k] = problem_from_dict(data, None, self.settings, graph=self.graph)
+            if self.regional:
+                # A regional drill: the bounded table of ``matcher.region`` (a full one would not fit), zones kept.
+                region = region_from_dict(data, self.graph, params=self.region_params, settings=self.settings)
+                self._regions[k] = region
+                closures = region.closures if region.closures is not None else edge_closures(self.graph, (), ())
+                self._stages[k] = Scenario(None, self.map_path, region.problem, self.graph, closures, data)
+            else:
+                self._stages[k] = problem_from_dict(data, None, self.settings, graph=self.graph)
         return self._stages[k]
+
+    @functools.cached_property
+    def regional(self) -> bool:
+        """Whether the drill's plan is made by zones: households carry zones, or there are too many for one solve."""
+        households = self.spec.scenario.get("households") or []
+        zoned = any(isinstance(h, dict) and h.get("zone") for h in households)
+        return plan_is_regional(len(households), zoned, self.settings)
+
+    @property
+    def region_params(self) -> RegionParams:
+        return RegionParams(time_limit_seconds=self.spec.plan_time_limit_seconds, seed=self.spec.seed,
+                            zone_households=self.settings.zone_households)
 
     @property
     def final_stage(self) -> Scenario:
@@ -96,7 +118,10 @@ class DrillContext:
     def base_plan(self) -> Plan:
         """The plan for the scenario as registered, before anything happens; checked on the real roads."""
         scenario = self.stage(0)
-        plan = solve(scenario.problem, self.spec.params(self.spec.plan_time_limit_seconds))
+        if self.regional:
+            plan = solve_region(self._regions[0], self.region_params)
+        else:
+            plan = solve(scenario.problem, self.spec.params(self.spec.plan_time_limit_seconds))
         assert_plan_valid(scenario.problem, plan, scenario.graph, scenario.closed_mask)
         return plan
 

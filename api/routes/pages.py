@@ -1,4 +1,4 @@
-"""The web pages (``/app/...``) and the road geometry their offline maps are drawn from (``GET /map/roads``).
+"""The web pages (``/app/...``); the map data they draw comes from ``api.routes.maps``.
 
 Pages are server-rendered shells with no personal data in them: their JavaScript signs in through
 ``POST /login/access-token``, keeps the bearer token in ``sessionStorage`` and reads and writes everything through
@@ -18,11 +18,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel
 
-from api.deps import ServicesDep
 from api.errors import NotFound
-from api.web import roads
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 STATIC = WEB / "static"
@@ -105,7 +102,7 @@ def app_root() -> RedirectResponse:
 def service_worker(request: Request) -> Response:
     """The service worker: keeps the pages, scripts and road map so a loaded manifest opens again offline."""
     shell = ["/app/", "/app/signin", "/app/manifest", "/app/dashboard", "/app/vehicles", "/app/shelters",
-             "/map/roads", *(f"/app/static/{name}" for name in static_files())]
+             "/map/roads", "/map/base", *(f"/app/static/{name}" for name in static_files())]
     return templates.TemplateResponse(request, "sw.js", {"version": static_version(), "shell": shell},
                                       media_type="text/javascript",
                                       headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
@@ -134,27 +131,3 @@ def page(request: Request, key: str) -> HTMLResponse:
     if found is None:
         raise NotFound("page", key)
     return _render(request, key.strip("/"), found)
-
-
-class RoadWay(BaseModel):
-    id: int
-    name: str
-    lines: list[list[list[float]]]
-
-
-class RoadMap(BaseModel):
-    map: str
-    bbox: list[float]
-    attribution: str
-    ways: list[RoadWay]
-
-
-@router.get("/map/roads", response_model=RoadMap, tags=["map"])
-def road_map(services: ServicesDep, response: Response) -> object:
-    """The drivable roads of the service's map for drawing, no sign-in needed (OpenStreetMap data, ODbL).
-
-    ``ways[].id`` is the OSM way id (what an alert's ``closed_ways`` take); ``lines`` are ``[[lon, lat], ...]``
-    pieces, each drawn once for both directions; ``bbox`` is ``[min lon, min lat, max lon, max lat]``.
-    """
-    response.headers["Cache-Control"] = "public, max-age=3600"
-    return roads.road_map(services.settings)

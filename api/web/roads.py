@@ -1,73 +1,95 @@
 """The roads of the loaded map as polylines for the pages' SVG maps (no tiles, no internet needed).
 
 Built from the same ``RoadGraph`` the solver drives on, so a map shows exactly the roads a plan can use; the
-way ids are the OSM ids an alert's ``closed_ways`` take. Names come from the map file itself (best effort).
+way ids are the OSM ids an alert's ``closed_ways`` take. Names and road classes come from the map's features
+(``api.places``); a road without a name is described by the named streets it joins, so a coordinator can tell
+"between Tikankatu and Kortetie" from any other.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import osmium
-
-from api import planning
+from api import places, planning
 from api.config import Settings
+from matcher.roads.features import MapFeatures
 from matcher.roads.graph import RoadGraph
 
-log = logging.getLogger(__name__)
-
-ATTRIBUTION = "Map data © OpenStreetMap contributors, ODbL 1.0 (openstreetmap.org/copyright)"
+ATTRIBUTION = places.ATTRIBUTION
 
 
-def _way_names(map_path: Path, way_ids: set[int]) -> dict[int, str]:
-    """``name`` (or ``ref``) tags of the given ways; empty when the file cannot be read again."""
-    names: dict[int, str] = {}
-    try:
-        processor = osmium.FileProcessor(str(map_path), osmium.osm.WAY).with_filter(osmium.filter.KeyFilter("highway"))
-        for way in processor:
-            if isinstance(way, osmium.osm.Way) and way.id in way_ids:
-                ref = way.tags.get("ref")
-                name = way.tags.get("name") or (f"road {ref}" if ref else "")
-                if name:
-                    names[way.id] = name
-    except RuntimeError as exc:  # the graph loaded, so this is unlikely; a map without names still draws
-        log.warning("road names not read from %s: %s", map_path, exc)
-    return names
-
-
-def road_lines(graph: RoadGraph) -> dict[int, list[list[list[float]]]]:
-    """OSM way id -> its drawn pieces, each ``[[lon, lat], ...]``; a two-way road's two directions drawn once."""
+def road_lines(graph: RoadGraph) -> tuple[dict[int, list[list[list[float]]]], dict[int, set[int]]]:
+    """OSM way id -> its drawn pieces (``[[lon, lat], ...]``, a two-way road's two directions drawn once), and
+    OSM way id -> the graph nodes it passes (to tell which roads meet)."""
     seen: set[tuple[int, ...]] = set()
     lines: dict[int, list[list[list[float]]]] = defaultdict(list)
+    nodes_of: dict[int, set[int]] = defaultdict(set)
     for edge in range(graph.edge_count):
         nodes = tuple(int(n) for n in graph.edge_nodes(edge))
+        way = int(graph.edge_way[edge])
+        nodes_of[way].update((nodes[0], nodes[-1]))
         key = nodes if nodes[0] <= nodes[-1] else nodes[::-1]
         if key in seen:
             continue
         seen.add(key)
-        lines[int(graph.edge_way[edge])].append(
-            [[round(float(graph.lon[n]), 6), round(float(graph.lat[n]), 6)] for n in nodes])
-    return dict(lines)
+        lines[way].append([[round(float(graph.lon[n]), 6), round(float(graph.lat[n]), 6)] for n in nodes])
+    return dict(lines), dict(nodes_of)
+
+
+def describe_unnamed(names: dict[int, str], nodes_of: dict[int, set[int]]) -> dict[int, str]:
+    """Way id -> "between A and B" / "off A" for every unnamed way that meets named ones (directly, or through
+    other unnamed ways of the same stretch); ways meeting no named street get nothing."""
+    ways_at: dict[int, set[int]] = defaultdict(set)
+    for way, nodes in nodes_of.items():
+        for node in nodes:
+            ways_at[node].add(way)
+    out: dict[int, str] = {}
+    for way in nodes_of:
+        if names.get(way):
+            continue
+        met: list[str] = []
+        # Walk through unnamed neighbours (a service road cut in pieces) to the named streets around the stretch.
+        todo, seen = [way], {way}
+        while todo and len(seen) < 50:
+            current = todo.pop()
+            for node in sorted(nodes_of.get(current, ())):
+                for other in sorted(ways_at[node]):
+                    if other in seen:
+                        continue
+                    seen.add(other)
+                    if names.get(other):
+                        if names[other] not in met:
+                            met.append(names[other])
+                    else:
+                        todo.append(other)
+        if len(met) >= 2:
+            out[way] = f"between {met[0]} and {met[1]}" + (f" (also meets {', '.join(met[2:4])})" if met[2:] else "")
+        elif met:
+            out[way] = f"off {met[0]}"
+    return out
 
 
 @functools.lru_cache(maxsize=4)
-def _road_map(map_path: str, graph: RoadGraph) -> dict[str, Any]:
-    lines = road_lines(graph)
-    names = _way_names(Path(map_path), set(lines))
+def _road_map(map_path: str, graph: RoadGraph, feats: MapFeatures) -> dict[str, Any]:
+    lines, nodes_of = road_lines(graph)
+    names = {s.way_id: s.name for s in feats.streets}
+    classes = {s.way_id: s.highway for s in feats.streets}
+    described = describe_unnamed(names, nodes_of)
     return {
         "map": Path(map_path).name,
         "bbox": [round(float(graph.lon.min()), 6), round(float(graph.lat.min()), 6),
                  round(float(graph.lon.max()), 6), round(float(graph.lat.max()), 6)],
         "attribution": ATTRIBUTION,
-        "ways": [{"id": way, "name": names.get(way, ""), "lines": pieces} for way, pieces in sorted(lines.items())],
+        "ways": [{"id": way, "name": names.get(way, ""), "highway": classes.get(way, ""),
+                  "description": described.get(way, ""), "lines": pieces}
+                 for way, pieces in sorted(lines.items())],
     }
 
 
 def road_map(settings: Settings) -> dict[str, Any]:
     """The map's roads: ``{"map", "bbox": [min lon, min lat, max lon, max lat], "attribution", "ways": [{"id",
-    "name", "lines"}]}``, computed once per process and map."""
-    return _road_map(str(settings.map_path()), planning.road_graph(settings))
+    "name", "highway", "description", "lines"}]}``, computed once per process and map."""
+    return _road_map(str(settings.map_path()), planning.road_graph(settings), places.features(settings))

@@ -166,7 +166,8 @@ def _session_keeper(app: Any, email: str) -> Callable[[], str]:
 @pytest.fixture(params=["coordinator", "volunteer"])
 def api_schema(request: pytest.FixtureRequest, database_url: str) -> Iterator[Any]:
     wipe(database_url)
-    app = create_app(make_settings(database_url, worker_mode="external"))
+    app = create_app(make_settings(database_url, worker_mode="external", stream_seconds=0.2,
+                                   stream_poll_seconds=0.1))
     with TestClient(app) as client:
         tokens = _seed(client, app)
     _TOKEN["current"] = _session_keeper(app, f"{request.param}@example.org")

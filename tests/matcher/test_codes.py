@@ -29,7 +29,8 @@ def test_every_unserved_code_has_its_words() -> None:
 
 def test_more_cars_fix_only_a_shortage_of_cars() -> None:
     """A car at the door does not help a household the roads cut off or the deadline rules out."""
-    assert {UnservedCode.NOT_ENOUGH_CARS, UnservedCode.NO_WHEELCHAIR_CAR} == CAR_FIXABLE
+    # A zone with no car in or near it (regional plans) is a shortage of cars there.
+    assert {UnservedCode.NOT_ENOUGH_CARS, UnservedCode.NO_WHEELCHAIR_CAR, UnservedCode.NO_CAR_NEAR} == CAR_FIXABLE
 
 
 def test_unknown_codes_are_shown_as_they_are() -> None:

@@ -52,6 +52,24 @@ def test_contact_lists_are_marked_with_the_drill_date(reports: dict[str, Path], 
     assert len(list((contacts / "households").glob("*.vcf"))) == len(served)
 
 
+@pytest.mark.parametrize("name", BUNDLED)
+def test_drill_writes_the_messages_people_would_get(reports: dict[str, Path], name: str) -> None:
+    """The log channel: one message per served household (its driver and window, never its needs), one per driver
+    with pickups, and "help is being arranged" for each unserved household; counted in the report."""
+    out = reports[name]
+    with (out / "contacts" / "drivers.csv").open(encoding="utf-8") as f:
+        drivers = list(csv.DictReader(f))
+    lines = [json.loads(line) for line in (out / "messages.jsonl").read_text(encoding="utf-8").splitlines()]
+    households = [m for m in lines if m["template"] == "household_assigned"]
+    assert {m["to"] for m in households} == {row["household_id"] for row in drivers}
+    assert {m["to"] for m in lines if m["template"] == "driver_plan"} == {row["driver_id"] for row in drivers}
+    needs = {n for row in drivers for n in row["needs"].split(";") if n}
+    assert all(n not in m["body"] for m in lines for n in needs)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["files"]["messages"]["count"] == len(lines)
+    assert "messages.jsonl" in (out / "report.md").read_text(encoding="utf-8")
+
+
 def test_same_seed_same_report_on_any_number_of_workers(reports: dict[str, Path], first_report_json: dict[str, str],
                                                         tmp_path: Path) -> None:
     """The storm drill on a local Dask cluster of 2 workers gives byte for byte the report made in one process."""

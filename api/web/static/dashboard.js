@@ -5,7 +5,9 @@ import {
   $, $$, all, api, clearErrors, clock, fieldError, h, minutes, numberValue, params, registerServiceWorker, say,
   showApiError, start,
 } from "./common.js";
-import { PALETTE, SvgMap, loadRoads } from "./map.js";
+import { watch } from "./live.js";
+import { PALETTE, SvgMap, loadRoads, roadGroups, roadName } from "./map.js";
+import { loadMessages, loadStale, setupCheckins } from "./messages.js";
 
 const STATUS_WORDS = {
   planned: "planned", on_the_way: "on the way", picked_up: "picked up", dropped_off: "dropped off",
@@ -18,6 +20,8 @@ const state = {
   alert: null,
   households: new Map(), // database id -> household
   vehicles: new Map(), // database id -> vehicle
+  users: new Map(), // account id -> account (drivers' names and phones; the read is audited)
+  shelters: [],
   plan: null, // the newest plan summary
   geojson: null,
   statuses: new Map(), // "V1/3" -> status
@@ -26,6 +30,7 @@ const state = {
   corners: [],
   closed: new Set(),
   polling: null,
+  unwatch: null,
 };
 
 const dbId = (planId) => Number(String(planId).slice(1));
@@ -37,10 +42,14 @@ function count(n, label, bad = false) {
 }
 
 async function loadCounts() {
-  const [volunteers, vehicles, households, shelters] = await Promise.all([
-    all("/users?role=volunteer"), all("/vehicles"), all("/households"), all("/shelters")]);
+  const [users, vehicles, households, shelters] = await Promise.all([
+    all("/users"), all("/vehicles"), all("/households"), all("/shelters")]);
+  const volunteers = users.filter((u) => u.role === "volunteer");
+  state.users = new Map(users.map((u) => [u.id, u]));
   state.households = new Map(households.map((x) => [x.id, x]));
   state.vehicles = new Map(vehicles.map((v) => [v.id, v]));
+  state.shelters = shelters;
+  drawTown();
   const sum = (list, key) => list.reduce((s, x) => s + x[key], 0);
   $("#counts").replaceChildren(
     count(volunteers.length, "volunteers"),
@@ -103,9 +112,32 @@ async function loadAlerts(selectId = null) {
   await showAlert();
 }
 
+/** A new plan version or stop report refreshes the page by itself; a new version also says so. */
+function follow(a) {
+  if (state.unwatch) state.unwatch();
+  state.unwatch = null;
+  $("#plan-changed").hidden = true;
+  if (!a || a.status !== "active") return;
+  let seen = null;
+  state.unwatch = watch(a.id, async (change) => {
+    if (seen && (change.version !== seen.version || change.status_at !== seen.status_at)) {
+      const before = state.plan ? state.plan.version : 0;
+      await refresh();
+      if (state.plan && state.plan.version > before && before > 0) {
+        const banner = $("#plan-changed");
+        banner.textContent = `The plan changed: version ${state.plan.version} replaces version ${before}. ` +
+          "Only the people whose pickup changed are told.";
+        banner.hidden = false;
+      }
+    }
+    seen = change;
+  });
+}
+
 async function showAlert() {
   const id = Number($("#alert-select").value);
   state.alert = state.alerts.find((a) => a.id === id) || null;
+  follow(state.alert);
   stopPolling();
   const a = state.alert;
   $("#alert-actions").hidden = !a || a.status !== "active";
@@ -161,6 +193,7 @@ async function refresh() {
       $("#plan-section").hidden = true;
     }
     if (state.plan) await loadStatuses();
+    await loadMessages(a.id);
   } catch (exc) {
     $("#job-status").textContent = `Could not load the alert: ${exc.message}`;
   }
@@ -213,8 +246,9 @@ function drawPlan() {
   map.closed(state.alert.closed_ways);
   const drivers = [...new Set(features("leg").map((f) => f.properties.driver_id))];
   const color = (d) => PALETTE[drivers.indexOf(d) % PALETTE.length];
+  map.clear("arrows");
   for (const f of features("leg")) {
-    map.line("routes", f.geometry.coordinates, { color: color(f.properties.driver_id), width: 3.5,
+    map.route(f.geometry.coordinates, { color: color(f.properties.driver_id), width: 3.5,
       title: `${carName(f.properties.driver_id)}: ${minutes(f.properties.minutes)} to stop ${f.properties.leg + 1}` });
   }
   for (const f of features("shelter")) {
@@ -230,8 +264,8 @@ function drawPlan() {
   for (const f of features("stop")) {
     const p = f.properties;
     if (p.type !== "pickup") continue;
-    const el = map.mark("marks", f.geometry.coordinates, { cls: "stop", r: 5, color: color(p.driver_id),
-      title: `${householdName(p.household_id)}: picked up by ${carName(p.driver_id)} at ${clock(state.alert.start, p.arrive_minute)}` });
+    const el = map.mark("marks", f.geometry.coordinates, { cls: "stop", r: 8, color: color(p.driver_id),
+      number: p.stop + 1, title: `${householdName(p.household_id)}: picked up by ${carName(p.driver_id)} at ${clock(state.alert.start, p.arrive_minute)}` });
     state.stopMarks.set(`${p.driver_id}/${p.stop}`, el);
   }
   // the households without a ride
@@ -242,10 +276,10 @@ function drawPlan() {
     const x = state.households.get(dbId(f.properties.household_id));
     const phone = x && x.phone ? h("a", { href: `tel:${x.phone.replace(/[^+\d]/g, "")}` }, x.phone) : "";
     return h("tr", {},
-      h("td", {}, x ? h("a", { href: `/app/households/${x.id}` }, householdName(f.properties.household_id)) : householdName(f.properties.household_id)),
-      h("td", {}, phone),
-      h("td", {}, `${f.properties.people}${f.properties.wheelchair_users ? `, ${f.properties.wheelchair_users} in a wheelchair` : ""}`),
-      h("td", {}, f.properties.reason));
+      h("td", { "data-label": "Household" }, x ? h("a", { href: `/app/households/${x.id}` }, householdName(f.properties.household_id)) : householdName(f.properties.household_id)),
+      h("td", { "data-label": "Phone" }, phone),
+      h("td", { "data-label": "People" }, `${f.properties.people}${f.properties.wheelchair_users ? `, ${f.properties.wheelchair_users} in a wheelchair` : ""}`),
+      h("td", { "data-label": "Why, and what to do", class: "reason" }, f.properties.reason));
   }));
   drawStops();
 }
@@ -264,9 +298,13 @@ function drawStops() {
     const what = p.type === "pickup"
       ? `Pick up ${p.people}${p.parts ? ` (part ${p.part} of ${p.parts})` : ""}`
       : `Drop off ${p.people}`;
-    const where = p.type === "pickup" ? householdName(p.household_id) : shelterName(p.shelter_id);
+    const home = p.type === "pickup" ? state.households.get(dbId(p.household_id)) : null;
+    const where = p.type === "pickup"
+      ? [householdName(p.household_id), home && home.address ? h("span", { class: "hint" }, `, ${home.address}`) : ""]
+      : shelterName(p.shelter_id);
     rows.push(h("tr", {},
       h("td", {}, carName(p.driver_id)),
+      h("td", {}, driverCell(p.driver_id, false)),
       h("td", {}, p.stop + 1),
       h("td", {}, what),
       h("td", {}, where),
@@ -300,6 +338,7 @@ function drawCars(stops) {
     const name = carName(driver);
     return h("tr", {},
       h("td", {}, name),
+      h("td", {}, driverCell(driver, true)),
       h("td", {}, `${done} of ${list.length}`),
       h("td", {}, clock(state.alert.start, last.arrive_minute)),
       h("td", {},
@@ -309,6 +348,24 @@ function drawCars(stops) {
         active && v ? h("button", { type: "button", class: "secondary", onclick: () => dropOut(v, name) },
           "Cannot drive any more", h("span", { class: "visually-hidden" }, `: ${name}`)) : ""));
   }));
+}
+
+/** Who drives a car: name and phone, with call and text-message links on the car table. */
+function driverOf(driverId) {
+  const v = state.vehicles.get(dbId(driverId));
+  return v ? state.users.get(v.owner_id) || null : null;
+}
+
+function driverCell(driverId, links) {
+  const u = driverOf(driverId);
+  if (!u) return "";
+  const name = u.name || u.email;
+  if (!u.phone) return links ? [name, h("br"), h("span", { class: "hint" }, "no phone given")] : name;
+  const number = u.phone.replace(/[^+\d]/g, "");
+  if (!links) return `${name}, ${u.phone}`;
+  return [name, h("br"), u.phone, h("br"),
+    h("a", { href: `tel:${number}` }, "Call", h("span", { class: "visually-hidden" }, ` ${name}`)), " · ",
+    h("a", { href: `sms:${number}` }, "Text message", h("span", { class: "visually-hidden" }, ` to ${name}`))];
 }
 
 async function dropOut(vehicle, name) {
@@ -353,36 +410,109 @@ async function endAlert() {
   await loadAlerts(a.id);
 }
 
-async function closeRoad(event) {
-  event.preventDefault();
-  const form = event.currentTarget;
+/** The ways a closure choice stands for: "street:<name>" (every way of that name) or "way:<id>". */
+function chosenWays() {
+  const value = $("#closure-way").value;
+  if (value.startsWith("street:")) return state.planMap.street(value.slice(7)).map((w) => w.id);
+  if (value.startsWith("way:")) return [Number(value.slice(4))];
+  return [];
+}
+
+function describeChoice() {
+  const value = $("#closure-way").value;
+  const ways = value ? chosenWays() : [];
+  const closed = new Set(state.alert ? state.alert.closed_ways : []);
+  const shut = ways.filter((w) => closed.has(w)).length;
+  const what = value.startsWith("street:") ? `All of ${value.slice(7)} (${ways.length} piece${ways.length === 1 ? "" : "s"})`
+    : ways.length ? state.planMap.wayName(ways[0]) : "";
+  $("#closure-choice").textContent = !what ? ""
+    : `${what}: ${shut === 0 ? "open" : shut === ways.length ? "closed" : `${shut} of ${ways.length} pieces closed`}.`;
+}
+
+async function changeClosure(event, reopen) {
+  if (event) event.preventDefault();
+  const form = $("#closure-form");
   clearErrors(form);
-  const way = Number($("#closure-way").value);
-  if (!way) {
-    fieldError("closure-way", "Choose the road to close.");
+  const ways = chosenWays();
+  if (!ways.length) {
+    fieldError("closure-way", reopen ? "Choose the road to reopen." : "Choose the road to close.");
     $("#closure-way").focus();
     return;
   }
+  const closed = new Set(state.alert.closed_ways);
+  const todo = ways.filter((w) => closed.has(w) === reopen);
+  if (!todo.length) {
+    fieldError("closure-way", reopen ? "This road is not closed." : "This road is closed already.");
+    $("#closure-way").focus();
+    return;
+  }
+  const body = reopen ? { reopened_ways: todo } : { closed_ways: todo };
+  const what = $("#closure-way").selectedOptions[0].textContent;
   try {
-    const out = await api(`/alerts/${state.alert.id}/closures`, { method: "POST", body: { closed_ways: [way] } });
+    const out = await api(`/alerts/${state.alert.id}/closures`, { method: "POST", body });
     const i = state.alerts.findIndex((x) => x.id === out.alert.id);
     state.alerts[i] = out.alert;
     state.alert = out.alert;
     state.planMap.closed(out.alert.closed_ways);
-    say(`${state.planMap.wayName(way)} is closed. A new plan is being made around it.`);
+    describeChoice();
+    say(`${what}: ${reopen ? "open again" : "closed"}. A new plan is being made.`);
     await refresh();
   } catch (exc) {
-    showApiError(form, exc, { closed_ways: "closure-way" });
+    showApiError(form, exc, { closed_ways: "closure-way", reopened_ways: "closure-way" });
   }
 }
 
-function fillRoadChoices() {
-  const ways = [...state.roads.ways].sort((a, b) => (a.name || "~").localeCompare(b.name || "~") || a.id - b.id);
-  $("#closure-way").replaceChildren(h("option", { value: "" }, "Choose a road"),
-    ...ways.map((w) => h("option", { value: w.id }, w.name ? `${w.name} (road ${w.id})` : `Road ${w.id}`)));
+/** The road list, grouped by street: "all of <street>" first, then each piece; unnamed roads one by one. */
+function fillRoadChoices(keep = null) {
+  const groups = roadGroups(state.roads, $("#road-search").value);
+  const select = $("#closure-way");
+  const options = [];
+  for (const g of groups) {
+    if (g.name) {
+      const pieces = g.ways.map((w, i) => h("option", { value: `way:${w.id}` },
+        `${g.name}, piece ${i + 1} of ${g.ways.length} (road ${w.id})`));
+      options.push(h("optgroup", { label: g.name },
+        h("option", { value: `street:${g.name}` }, `All of ${g.name} (${g.ways.length} piece${g.ways.length === 1 ? "" : "s"})`),
+        ...(g.ways.length > 1 ? pieces : [])));
+    }
+  }
+  const unnamed = groups.filter((g) => !g.name).flatMap((g) => g.ways);
+  if (unnamed.length) {
+    options.push(h("optgroup", { label: "Roads without a name" },
+      ...unnamed.map((w) => h("option", { value: `way:${w.id}` }, roadName(w)))));
+  }
+  select.replaceChildren(...options);
+  if (keep && [...select.options].some((o) => o.value === keep)) select.value = keep;
+  describeChoice();
+}
+
+/** A click on the plan map chooses that street (or, for an unnamed road, that piece) in the closure form. */
+function pickRoad(way) {
+  if (!state.alert || state.alert.status !== "active") return;
+  $("#road-search").value = "";
+  const value = way.name ? `street:${way.name}` : `way:${way.id}`;
+  fillRoadChoices(value);
+  const pieceOption = [...$("#closure-way").options].some((o) => o.value === `way:${way.id}`);
+  $("#only-piece").hidden = !pieceOption;
+  $("#only-piece").dataset.way = way.id;
+  say(`${way.name ? `All of ${way.name}` : roadName(way)} chosen under "Close or reopen a road" below.`);
 }
 
 // --- a new alert ----------------------------------------------------------------------------------------------
+
+/** The town on the new-alert map: every registered household and shelter, so the flood zone is drawn seeing them. */
+function drawTown() {
+  const map = state.drawMap;
+  if (!map) return;
+  map.clear("marks");
+  for (const x of state.households.values()) {
+    map.mark("marks", [x.lon, x.lat], { cls: "household", r: 4,
+      title: `${x.name || `Household ${x.id}`}: ${x.people} ${x.people === 1 ? "person" : "people"}` });
+  }
+  for (const s of state.shelters) {
+    map.mark("marks", [s.lon, s.lat], { cls: "shelter", r: 7, square: true, title: `Shelter ${s.name}` });
+  }
+}
 
 function cornersText() {
   $("#flood_zones").value = state.corners.map(([lon, lat]) => `${lon}, ${lat}`).join("\n");
@@ -411,6 +541,7 @@ function drawDraft() {
   else if (corners.length === 2) map.line("draft", corners, { cls: "flood-draft", width: 2 });
   for (const c of corners) map.mark("pins", c, { cls: "corner", r: 5, title: "corner of the flood zone" });
   map.closed([...state.closed]);
+  drawTown();
   $("#closed_ways").value = [...state.closed].join(", ");
   $("#closed-names").textContent = state.closed.size
     ? `Closed: ${[...state.closed].map((w) => map.wayName(w)).join(", ")}` : "";
@@ -477,15 +608,12 @@ start().then(async (user) => {
   if (state.roads) {
     state.planMap = new SvgMap($("#plan-map"), state.roads, {
       label: "Map of the plan: routes of the cars, pick-ups, shelters, households without a ride, flood zones and closed roads",
-      onRoad: (way) => {
-        if (state.alert && state.alert.status === "active") {
-          $("#closure-way").value = String(way.id);
-          say(`${way.name || `Road ${way.id}`} chosen under "Close a road" below.`);
-        }
-      },
+      onRoad: pickRoad,
+      legend: ["route", "pickup", "shelter", "unserved", "flood", "closed", "water", "green", "building"],
     });
     state.drawMap = new SvgMap($("#draw-map"), state.roads, {
-      label: "Map for drawing the flood zone and closing roads",
+      label: "Map for drawing the flood zone and closing roads, with the registered households and shelters",
+      legend: ["household", "shelter", "flood", "closed", "water", "green", "building"],
       onPick: (lon, lat) => {
         if ($("#mode-flood").checked) {
           const parsed = parseCorners();
@@ -500,8 +628,12 @@ start().then(async (user) => {
           // In flood-zone mode a click on a road is a corner too.
           return;
         }
-        if (state.closed.has(way.id)) state.closed.delete(way.id);
-        else state.closed.add(way.id);
+        const ways = $("#draw-whole").checked && way.name ? state.drawMap.street(way.name) : [way];
+        const close = !state.closed.has(way.id);
+        for (const w of ways) {
+          if (close) state.closed.add(w.id);
+          else state.closed.delete(w.id);
+        }
         drawDraft();
       },
     });
@@ -522,7 +654,19 @@ start().then(async (user) => {
   $("#replan").addEventListener("click", replan);
   $("#end-alert").addEventListener("click", endAlert);
   $("#alert-form").addEventListener("submit", createAlert);
-  $("#closure-form").addEventListener("submit", closeRoad);
+  $("#closure-form").addEventListener("submit", (event) => changeClosure(event, false));
+  $("#reopen-road").addEventListener("click", (event) => changeClosure(event, true));
+  $("#road-search").addEventListener("input", () => fillRoadChoices($("#closure-way").value));
+  $("#closure-way").addEventListener("change", () => {
+    $("#only-piece").hidden = true;
+    describeChoice();
+  });
+  $("#only-piece").addEventListener("click", () => {
+    $("#closure-way").value = `way:${$("#only-piece").dataset.way}`;
+    $("#only-piece").hidden = true;
+    describeChoice();
+    $("#closure-way").focus();
+  });
   $("#undo-corner").addEventListener("click", () => {
     state.corners = (parseCorners().corners || state.corners).slice(0, -1);
     cornersText();
@@ -543,7 +687,9 @@ start().then(async (user) => {
     if (ways) state.closed = new Set(ways);
     drawDraft();
   });
+  setupCheckins();
   await loadCounts();
   await loadPending();
   await loadAlerts();
+  await loadStale();
 });

@@ -4,7 +4,8 @@
 // when the alert ends: docs/security.md), the service worker keeps the page itself, and status reports made
 // offline are sent when the connection is back.
 import { $, ApiError, Offline, api, h, params, registerServiceWorker, say, start } from "./common.js";
-import { SvgMap, loadRoads } from "./map.js";
+import { watch } from "./live.js";
+import { SvgMap, geoLink, loadRoads } from "./map.js";
 
 const DONE = ["picked_up", "dropped_off", "no_show", "cannot_reach"];
 const WORDS = {
@@ -20,6 +21,9 @@ let me = null;
 let target = null; // a coordinator reading someone's manifest: their user id
 let manifest = null;
 let roads = null;
+let unwatch = null;
+let watching = null;
+let alertList = []; // the active alerts (their closed roads are drawn on the maps)
 
 const alertId = () => Number($("#alert-select").value);
 const storeKey = (id) => `evac.manifest.${me.id}.${id}.${target || "me"}`;
@@ -73,6 +77,7 @@ async function loadAlerts() {
   }
   const wanted = Number(params().get("alert"));
   if (wanted && !alerts.some((a) => a.id === wanted)) alerts.unshift({ id: wanted, name: "" });
+  alertList = alerts;
   $("#alert-select").replaceChildren(...(alerts.length
     ? alerts.map((a) => h("option", { value: a.id }, a.name || `Alert ${a.id}`))
     : [h("option", { value: "" }, "No active alert")]));
@@ -82,8 +87,27 @@ async function loadAlerts() {
   return alerts;
 }
 
+/** Follow the alert: a new plan version reloads the manifest by itself and says so in a banner. */
+function follow(id) {
+  if (watching === id) return;
+  if (unwatch) unwatch();
+  watching = id;
+  unwatch = id ? watch(id, async (change) => {
+    if (!manifest || change.alert_id !== manifest.alert_id || change.version <= (manifest.plan_version || 0)) return;
+    const before = manifest.plan_version;
+    await load();
+    if (manifest && manifest.plan_version > before) {
+      const banner = $("#changed");
+      banner.textContent = `Your route changed (plan version ${manifest.plan_version}, ${time(new Date().toISOString())}). ` +
+        "Check your next stop.";
+      banner.hidden = false;
+    }
+  }) : null;
+}
+
 async function load() {
   const id = alertId();
+  follow(id);
   $("#offline").hidden = true;
   if (!id) {
     $("#manifest").replaceChildren(h("p", { class: "lead" }, "There is no active alert. When one comes, your drives appear here."));
@@ -175,8 +199,9 @@ function stopItem(route, stop, next, names) {
   const body = [];
   if (stop.type === "pickup") {
     body.push(h("h3", { class: "stop-name" }, x ? x.name || `Household ${x.id}` : "Household (no longer registered)"));
-    body.push(h("p", {}, x && x.address ? x.address
-      : `No street address: the place is on the map below (${stop.lat.toFixed(5)}, ${stop.lon.toFixed(5)}).`));
+    body.push(h("p", { class: "stop-address" }, x && x.address ? x.address : stop.place || "On the map below"));
+    if (x && x.address && stop.place && stop.place !== x.address) body.push(h("p", { class: "hint" }, `On the map: ${stop.place}`));
+    body.push(placeLinks(stop, x ? x.name || x.address : ""));
     if (x && x.phone) body.push(h("p", {}, h("a", { class: "tel", href: telHref(x.phone) }, `Call ${x.phone}`)));
     const facts = [];
     if (x && x.needs.length) facts.push(`Needs: ${x.needs.join(", ")}`);
@@ -187,7 +212,8 @@ function stopItem(route, stop, next, names) {
   } else {
     const s = stop.shelter;
     body.push(h("h3", { class: "stop-name" }, s ? s.name || "Shelter" : "Shelter"));
-    if (s && s.address) body.push(h("p", {}, s.address));
+    body.push(h("p", { class: "stop-address" }, s && s.address ? s.address : stop.place || "On the map below"));
+    body.push(placeLinks(stop, s ? s.name : "Shelter"));
     const riders = stop.household_ids.map((id) => names.get(id) || id);
     if (riders.length) body.push(h("p", {}, `Getting off: ${riders.join(", ")}`));
   }
@@ -206,7 +232,28 @@ function stopItem(route, stop, next, names) {
     head, ...body, actions.length ? h("div", { class: "stop-actions", role: "group", "aria-label": "Report this stop" }, ...actions) : null);
 }
 
+/** Open the stop in the phone's own map app (geo: link), or show it on the map of this page. */
+function placeLinks(stop, label) {
+  const show = h("button", { type: "button", class: "link-button", onclick: () => showOnMap(stop) },
+    "Show on the map below", h("span", { class: "visually-hidden" }, `: stop ${stop.index + 1}`));
+  return h("p", { class: "place-links" }, geoLink(stop.lat, stop.lon, label, "Open in my map app"),
+    h("span", { class: "visually-hidden" }, `: stop ${stop.index + 1}`), " · ", show);
+}
+
+const maps = new Map(); // driver id -> { map, box }
+
+function showOnMap(stop) {
+  for (const { map, box, stops } of maps.values()) {
+    if (!stops.includes(stop)) continue;
+    box.scrollIntoView({ block: "center" });
+    map.fit([[stop.lon, stop.lat]]);
+    map.clear("pins");
+    map.mark("pins", [stop.lon, stop.lat], { cls: "pin", r: 10, title: `Stop ${stop.index + 1}` });
+  }
+}
+
 function render() {
+  maps.clear();
   const root = $("#manifest");
   if (!manifest.plan_version) {
     root.replaceChildren(h("p", { class: "lead" }, "The plan is not ready yet. Load again in a minute."));
@@ -218,6 +265,10 @@ function render() {
   }
   const made = time(manifest.plan_created_at);
   const parts = [h("p", {}, `${manifest.alert_name || `Alert ${manifest.alert_id}`}: plan version ${manifest.plan_version}, made at ${made}.`)];
+  if (manifest.driver_name || manifest.driver_phone) {
+    parts.push(h("p", { class: "driver" }, "Driver: ", h("strong", {}, manifest.driver_name || `account ${manifest.user_id}`),
+      manifest.driver_phone ? [", ", h("a", { href: telHref(manifest.driver_phone) }, manifest.driver_phone)] : ""));
+  }
   for (const route of manifest.routes) {
     const names = new Map(route.stops.filter((s) => s.type === "pickup" && s.household)
       .map((s) => [s.household_id, s.household.name || s.household_id]));
@@ -242,19 +293,25 @@ function render() {
 }
 
 function drawRoute(box, route, title) {
-  const map = new SvgMap(box, roads, { label: `Map of the drive of ${title}: the road to each stop` });
+  const map = new SvgMap(box, roads, { label: `Map of the drive of ${title}: the road to each stop, numbered in order`,
+    legend: ["route", "pickup", "shelter", "flood", "closed"] });
+  maps.set(route.driver_id, { map, box, stops: route.stops });
   const points = [];
   for (const stop of route.stops) {
     if (stop.leg.coordinates.length) {
-      map.line("routes", stop.leg.coordinates, { color: "#0b6fb8", width: 4 });
+      map.route(stop.leg.coordinates, { color: "#0b6fb8", width: 4 });
       points.push(...stop.leg.coordinates);
     }
     map.mark("marks", [stop.lon, stop.lat], {
-      cls: stop.type === "pickup" ? "stop" : "shelter", r: stop.type === "pickup" ? 6 : 8, square: stop.type !== "pickup",
-      color: stop.type === "pickup" ? "#0b6fb8" : null, title: `Stop ${stop.index + 1} at ${time(stop.arrive_at)}`,
+      cls: stop.type === "pickup" ? "stop" : "shelter", r: 9, square: stop.type !== "pickup", number: stop.index + 1,
+      color: stop.type === "pickup" ? "#0b6fb8" : null,
+      title: `Stop ${stop.index + 1} at ${time(stop.arrive_at)}: ${stop.place || ""}`,
     });
     points.push([stop.lon, stop.lat]);
   }
+  const alert = alertList.find((a) => a.id === manifest.alert_id) || {};
+  for (const zone of alert.flood_zones || []) map.geometry("flood", zone);
+  if ((alert.closed_ways || []).length) map.closed(alert.closed_ways);
   // Fit once the element has its size.
   requestAnimationFrame(() => map.fit(points));
 }
@@ -313,7 +370,7 @@ start().then(async (user) => {
   me = user;
   target = Number(params().get("user")) || null;
   if (target === me.id) target = null;
-  if (target) $("h1").textContent = `Driver's manifest of account ${target}`;
+  if (target) $("h1").textContent = "Driver's manifest";
   $("#print").addEventListener("click", () => window.print());
   $("#reload").addEventListener("click", () => load());
   $("#alert-select").addEventListener("change", () => load());

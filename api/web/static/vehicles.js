@@ -18,14 +18,24 @@ function describe(v) {
   return parts.join(", ");
 }
 
+/** Who drives a car, in words: a coordinator sees the owner's name and phone (the accounts read is audited). */
+function driver(v, owners) {
+  const u = v.owner_id === user.id ? user : owners.get(v.owner_id);
+  if (!u) return h("p", { class: "hint" }, `Driver: account ${v.owner_id}`);
+  const phone = u.phone ? [", ", h("a", { href: `tel:${u.phone.replace(/[^+\d]/g, "")}` }, u.phone)] : ", no phone given";
+  return h("p", { class: "driver" }, "Driver: ", h("strong", {}, u.name || u.email), v.owner_id === user.id ? " (you)" : "", phone);
+}
+
 async function load() {
-  const vehicles = await all("/vehicles");
+  const [vehicles, accounts] = await Promise.all([all("/vehicles"),
+    user.role === "coordinator" ? all("/users") : Promise.resolve([])]);
+  const owners = new Map(accounts.map((u) => [u.id, u]));
   const list = $("#vehicle-list");
   list.replaceChildren(...vehicles.map((v) => h("li", { class: "card" },
     h("h3", {}, v.label || `Car ${v.id}`),
     h("p", {}, describe(v)),
     h("p", {}, v.address || `${v.lat.toFixed(5)}, ${v.lon.toFixed(5)}`),
-    user.role === "coordinator" && v.owner_id !== user.id ? h("p", { class: "hint" }, `Owner: account ${v.owner_id}`) : null,
+    driver(v, owners),
     h("div", { class: "actions" },
       h("button", { type: "button", class: "secondary", onclick: () => edit(v) }, "Change ", h("span", { class: "visually-hidden" }, v.label || `car ${v.id}`)),
       h("button", { type: "button", class: "secondary", onclick: () => remove(v) }, "Remove ", h("span", { class: "visually-hidden" }, v.label || `car ${v.id}`))),

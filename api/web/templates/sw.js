@@ -1,5 +1,5 @@
 // The pages' service worker: network first, the last good copy when there is no connection.
-// Only the pages, their files and the road map are kept here; personal data (a driver's manifest) is kept by the
+// Only the pages, their files and the map data (roads and base layers) are kept here; personal data (a driver's manifest) is kept by the
 // manifest page itself in localStorage and removed on sign-out.
 const CACHE = "evac-{{ version }}";
 const SHELL = {{ shell | tojson }};
@@ -17,7 +17,7 @@ self.addEventListener("activate", (event) => {
 });
 
 function keep(url) {
-  return url.origin === self.location.origin && (url.pathname.startsWith("/app/") || url.pathname === "/map/roads");
+  return url.origin === self.location.origin && (url.pathname.startsWith("/app/") || url.pathname.startsWith("/map/"));
 }
 
 self.addEventListener("fetch", (event) => {

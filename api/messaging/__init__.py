@@ -1,0 +1,1 @@
+"""Messages to drivers, households and coordinators: the outbox, its sender, channels, replies and check-ins."""

@@ -1,0 +1,174 @@
+"""Message operations behind the routes: the alert's messages and replies, check-ins, stale records, live changes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from api import access, alerts, audit, livestate, models
+from api.config import Settings
+from api.crud import Context, commit
+from api.errors import NotFound
+from api.messaging import channels, outbox, phones
+from api.messaging import schemas as ms
+from api.messaging.texts import Template, render
+
+
+def _public(row: models.Message, settings: Settings) -> ms.MessagePublic:
+    note = row.error
+    if row.status == "queued":
+        note = channels.not_sent_reason(row.channel, settings) or row.error
+    to = phones.masked(row.to_address) if row.channel == "sms" else row.to_address
+    return ms.MessagePublic(id=row.id, alert_id=row.alert_id, checkin_id=row.checkin_id, recipient=row.recipient,
+                            channel=row.channel, to=to, template=row.template,  # type: ignore[arg-type]
+                            language=row.language, body=row.body, status=row.status,  # type: ignore[arg-type]
+                            attempts=row.attempts, note=note, created_at=row.created_at, send_after=row.send_after,
+                            sent_at=row.sent_at, delivered_at=row.delivered_at)
+
+
+def alert_messages(ctx: Context, alert_id: int, status: str | None, offset: int, limit: int) -> ms.AlertMessages:
+    """A coordinator's view of what the alert sent to whom; audited (bodies name people and times)."""
+    alert = alerts.get_alert(ctx, alert_id)
+    access.require_role(ctx.user, "coordinator", action="read the messages of an alert")
+    query = select(models.Message).where(models.Message.alert_id == alert.id)
+    if status is not None:
+        query = query.where(models.Message.status == status)
+    rows = ctx.session.scalars(query.order_by(models.Message.id).offset(offset).limit(limit)).all()
+    counts = {str(r[0]): int(r[1]) for r in ctx.session.execute(
+        select(models.Message.status, func.count()).where(models.Message.alert_id == alert.id)
+        .group_by(models.Message.status)).all()}
+    queued_channels = set(ctx.session.scalars(select(models.Message.channel).distinct().where(
+        models.Message.alert_id == alert.id, models.Message.status == "queued")))
+    blocked = sorted({f"{c}: {r}" for c in queued_channels if (r := channels.not_sent_reason(c, ctx.settings))})
+    audit.record(ctx.session, ctx.user, "list", "message", None, alert_id=alert.id, count=len(rows))
+    commit(ctx.session, "message")
+    return ms.AlertMessages(summary=ms.MessageSummary(counts=counts, blocked=blocked),
+                            messages=[_public(r, ctx.settings) for r in rows])
+
+
+def alert_replies(ctx: Context, alert_id: int, offset: int, limit: int) -> list[ms.ReplyPublic]:
+    alert = alerts.get_alert(ctx, alert_id)
+    access.require_role(ctx.user, "coordinator", action="read the replies of an alert")
+    rows = ctx.session.scalars(select(models.Reply).where(models.Reply.alert_id == alert.id)
+                               .order_by(models.Reply.id).offset(offset).limit(limit)).all()
+    audit.record(ctx.session, ctx.user, "list", "reply", None, alert_id=alert.id, count=len(rows))
+    commit(ctx.session, "reply")
+    return [ms.ReplyPublic(id=r.id, alert_id=r.alert_id, message_id=r.message_id, recipient=r.recipient,
+                           outcome=r.outcome, body=r.body, received_at=r.received_at) for r in rows]
+
+
+def live_change(session: Session, alert_id: int) -> ms.LiveChange:
+    """The alert's newest version and last stop report: cheap, and what the pages' live updates compare."""
+    plan = livestate.latest_plan(session, alert_id)
+    last = None if plan is None else session.scalar(
+        select(func.max(models.StopStatus.at)).where(models.StopStatus.plan_id == plan.id))
+    alert = session.get_one(models.Alert, alert_id)
+    return ms.LiveChange(alert_id=alert_id, version=0 if plan is None else plan.version, status_at=last,
+                         status=alert.status)
+
+
+# --- check-ins -----------------------------------------------------------------------------------------------
+
+
+def start_checkin(ctx: Context, data: ms.CheckinCreate) -> ms.CheckinPublic:
+    """Ask every volunteer with a car and every household with a phone to confirm their record."""
+    access.require_role(ctx.user, "coordinator", action="start check-ins")
+    checkin = models.Checkin(started_by=ctx.user.id, note=data.note)
+    ctx.session.add(checkin)
+    ctx.session.flush()
+    event, count = f"checkin:{checkin.id}", 0
+    for household in ctx.session.scalars(select(models.Household).order_by(models.Household.id)):
+        address = outbox.household_address(household, ctx.settings)
+        if address is not None:
+            outbox.queue(ctx.session, address, event, Template.CHECKIN_HOUSEHOLD,
+                         render(Template.CHECKIN_HOUSEHOLD, address.language), checkin_id=checkin.id)
+            count += 1
+    cars = ctx.session.execute(
+        select(models.User, func.sum(models.Vehicle.seats), func.sum(models.Vehicle.wheelchair_spaces))
+        .join(models.Vehicle, models.Vehicle.owner_id == models.User.id).where(models.User.is_active.is_(True))
+        .group_by(models.User.id).order_by(models.User.id)).all()
+    for user, seats, wheelchair in cars:
+        address = outbox.user_address(user, ctx.settings)
+        body = render(Template.CHECKIN_VOLUNTEER, address.language, seats=int(seats or 0),
+                      wheelchair=int(wheelchair or 0))
+        outbox.queue(ctx.session, address, event, Template.CHECKIN_VOLUNTEER, body, checkin_id=checkin.id)
+        count += 1
+    audit.record(ctx.session, ctx.user, "create", "checkin", checkin.id, messages=count)
+    commit(ctx.session, "checkin", checkin.id)
+    return ms.CheckinPublic(id=checkin.id, started_by=checkin.started_by, started_at=checkin.started_at,
+                            note=checkin.note, messages=count)
+
+
+def list_checkins(ctx: Context) -> list[ms.CheckinPublic]:
+    access.require_role(ctx.user, "coordinator", action="list check-ins")
+    counts = Counter(ctx.session.scalars(select(models.Message.checkin_id).where(
+        models.Message.checkin_id.is_not(None))))
+    rows = ctx.session.scalars(select(models.Checkin).order_by(models.Checkin.id.desc()).limit(100))
+    return [ms.CheckinPublic(id=c.id, started_by=c.started_by, started_at=c.started_at, note=c.note,
+                             messages=counts[c.id]) for c in rows]
+
+
+def answer(ctx: Context, data: ms.CheckinAnswer) -> list[ms.StaleRecord]:
+    """Confirm (or flag as changed) records the user may change: their own cars, the households they registered
+    (coordinators: any). 404 for a record they may not know about; nothing is written then."""
+    now = models.utcnow()
+    households = [ctx.session.get(models.Household, i) for i in sorted(set(data.household_ids))]
+    vehicles = [ctx.session.get(models.Vehicle, i) for i in sorted(set(data.vehicle_ids))]
+    for hid, h in zip(sorted(set(data.household_ids)), households, strict=True):
+        if h is None or not access.can_change_household(ctx.user, h):
+            raise NotFound("household", hid)
+    for vid, v in zip(sorted(set(data.vehicle_ids)), vehicles, strict=True):
+        if v is None or not access.can_read_vehicle(ctx.user, v):
+            raise NotFound("vehicle", vid)
+    out = []
+    for kind, rows in (("household", households), ("vehicle", vehicles)):
+        for row in rows:
+            assert row is not None
+            if data.changed:
+                row.changed_at = now
+            else:
+                row.confirmed_at, row.changed_at = now, None
+            audit.record(ctx.session, ctx.user, "checkin", kind, row.id, answer="changed" if data.changed else
+                         "confirmed")
+            out.append(_stale_public(kind, row))
+    commit(ctx.session, "checkin answer")
+    return out
+
+
+def _stale_public(kind: str, row: models.Household | models.Vehicle) -> ms.StaleRecord:
+    if isinstance(row, models.Household):
+        return ms.StaleRecord(kind="household", id=row.id, label=row.name, owner_id=row.registrar_id,
+                              confirmed_at=row.confirmed_at, changed_at=row.changed_at)
+    return ms.StaleRecord(kind="vehicle", id=row.id, label=row.label, owner_id=row.owner_id,
+                          confirmed_at=row.confirmed_at, changed_at=row.changed_at)
+
+
+def stale(ctx: Context, days: int | None, kind: str | None, offset: int, limit: int) -> list[ms.StaleRecord]:
+    """Records not confirmed within ``days`` (default the setting) or flagged changed: coordinators see all,
+    registrars their households, volunteers their cars."""
+    cutoff = models.utcnow() - timedelta(days=days or ctx.settings.checkin_stale_days)
+    out: list[ms.StaleRecord] = []
+    coordinator = access.is_coordinator(ctx.user)
+    if kind in (None, "household"):
+        q = select(models.Household).where(or_(models.Household.confirmed_at.is_(None),
+                                               models.Household.confirmed_at < cutoff,
+                                               models.Household.changed_at.is_not(None)))
+        if not coordinator:
+            q = q.where(models.Household.registrar_id == ctx.user.id)
+        out += [_stale_public("household", h) for h in ctx.session.scalars(q.order_by(models.Household.id)
+                                                                            .limit(offset + limit))]
+    if kind in (None, "vehicle"):
+        q2 = select(models.Vehicle).where(or_(models.Vehicle.confirmed_at.is_(None),
+                                              models.Vehicle.confirmed_at < cutoff,
+                                              models.Vehicle.changed_at.is_not(None)))
+        if not coordinator:
+            q2 = q2.where(models.Vehicle.owner_id == ctx.user.id)
+        out += [_stale_public("vehicle", v) for v in ctx.session.scalars(q2.order_by(models.Vehicle.id)
+                                                                          .limit(offset + limit))]
+    page = out[offset:offset + limit]  # households first, then vehicles, each by id
+    audit.record(ctx.session, ctx.user, "list", "stale_records", None, count=len(page))
+    commit(ctx.session, "stale records")
+    return page

@@ -1,0 +1,242 @@
+"""The regional benchmark: 10,000 households on Porto by zones on Dask, side by side with its peers; a scaling table.
+
+    python -m benchmarks.region [--households 10000] [--time-limit 40] [--scaling 1000,2500,5000,10000,20000]
+                                [--no-single] [--no-vroom] [--write-scenario FILE.yaml]
+
+One run prints (markdown): the travel times (seconds, peak memory) of the bounded table; our regional solve
+with 1 and 2 Dask workers (wall, first plan, served, clearance); the whole-region single solve on the same
+table; the pooled greedy; VROOM given the same zones (each zone's sub-problem, bisected shift end) and three
+times our wall time in total. Every plan is checked by ``matcher.check`` (road legs included). Then each
+scaling size runs in its own process (so its peak memory is its own) with 2 workers.
+Skips with a message when the shared maps folder is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.instances import random_instance, write_scenario
+from matcher.check import check_plan
+from matcher.plan import Plan
+from matcher.region import Region, RegionParams, ZoneResult, _visits_of, assemble, region_from_dict, solve_region
+from matcher.roads.graph import RoadGraph
+from matcher.roads.load import load_road_graph
+from matcher.settings import get_settings
+
+#: The shared folder beside the checkout (``/work/shared`` for ``/work/main`` and for ``/work/wt/<name>``).
+SHARED = next((p / "shared" for p in Path(__file__).resolve().parents[1:4] if (p / "shared" / "maps").is_dir()),
+              Path(__file__).resolve().parents[2] / "shared")
+DEFAULT_MAP = SHARED / "maps" / "porto_portugal.osm.pbf"
+DEADLINE = 240.0
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def instance(graph: RoadGraph, households: int, seed: int, map_path: Path) -> dict[str, Any]:
+    """The regional instance: one car per five households, one shelter per 250 (at least 5), 240 minutes."""
+    return random_instance(graph, households, households // 5, max(5, households // 250), seed=seed,
+                           name=f"Porto regional {households} households", map_path=map_path,
+                           deadline_minutes=DEADLINE)
+
+
+def _checked(region: Region, plan: Plan, graph: RoadGraph) -> int:
+    closed = region.closures.closed if region.closures else None
+    return len(check_plan(region.problem, plan, graph, closed))
+
+
+def ours(region: Region, params: RegionParams, workers: int) -> tuple[Plan, float]:
+    """Our regional solve on a fresh local cluster of ``workers`` (cluster start-up not counted)."""
+    from matcher.cluster import executor_for
+
+    with executor_for(workers) as executor:
+        started = time.perf_counter()
+        plan = solve_region(region, params, executor)
+        return plan, time.perf_counter() - started
+
+
+def vroom_by_zones(region: Region, params: RegionParams, budget_seconds: float) -> tuple[Plan, float]:
+    """VROOM on each zone's sub-problem (same zones, cars and room as our first round), bisected shift end."""
+    from benchmarks.peers.vroom_peer import solve_vroom_bisect
+
+    started = time.perf_counter()
+    n = len(region.zones.names)
+    results: list[ZoneResult] = []
+    for z in range(n):
+        group = frozenset({z})
+        task = region.task(group, params.zone_seconds(n), params.seed)
+        if task is None:
+            results.append(region.no_car(group))
+            continue
+        run = solve_vroom_bisect(task.problem, budget_seconds=budget_seconds / n)
+        plan = run.plan
+        results.append(ZoneResult(task.label, _visits_of(plan), plan.unserved, plan.metrics.clearance_minute, 0,
+                                  run.wall_seconds))
+    wall = time.perf_counter() - started
+    return assemble(region, results, wall, None), wall
+
+
+def _row(name: str, plan: Plan | None, wall: float, violations: int, households: int, note: str = "") -> str:
+    if plan is None:
+        return f"| {name} | – | – | – | – | – | {note} |"
+    m = plan.metrics
+    first = "–" if m.first_plan_seconds is None else f"{m.first_plan_seconds:.1f}"
+    check = "valid" if violations == 0 else f"**{violations} violations**"
+    return (f"| {name} | {wall:.1f} | {first} | {m.households_served}/{households} | {m.clearance_minute:.1f} | "
+            f"{check} | {note} |")
+
+
+def side_by_side(map_path: Path, households: int, limit: float, seed: int, single: bool, vroom: bool,
+                 write: Path | None) -> list[str]:
+    """The main table; see the module doc."""
+    graph = load_road_graph(map_path, get_settings().cache_dir)
+    data = instance(graph, households, seed, map_path)
+    if write is not None:
+        write_scenario(data, write)
+    params = RegionParams(time_limit_seconds=limit, seed=seed)
+    before = peak_mb()
+    started, cpu = time.perf_counter(), time.process_time()
+    region = region_from_dict(data, graph, params=params)
+    build = time.perf_counter() - started
+    lines = [
+        f"Instance: {households:,} households, {len(data['drivers']):,} cars, {len(data['shelters'])} shelters, "
+        f"{len(region.zones.names)} zones (clusters on the road network), deadline {DEADLINE:g} min, "
+        f"map `{map_path.name}` ({graph.vertex_count:,} graph vertices). Time limit {limit:g} s.",
+        "",
+        f"Travel times (bounded searches, {len(region.problem.travel.locations):,} places): "
+        f"{region.timings['travel_seconds']:.1f} s wall; zones and sharing {region.timings['zones_seconds']:.1f} s; "
+        f"region built in {build:.1f} s wall, {time.process_time() - cpu:.1f} s CPU; peak memory "
+        f"{peak_mb():,.0f} MB (before: {before:,.0f} MB, the map).",
+        "",
+        "| method | wall (s) | first plan (s) | served | clearance (min) | check | notes |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    fresh = (region.serving.copy(), region.capacity.copy())  # each run starts from the same lending and room
+
+    def reset() -> None:
+        region.serving[:], region.capacity[:] = fresh
+
+    for workers in (1, 2):
+        reset()
+        plan, wall = ours(region, params, workers)
+        lines.append(_row(f"ours, regional, {workers} Dask worker{'s' if workers > 1 else ''}", plan, wall,
+                          _checked(region, plan, graph), households))
+    if single:
+        from matcher.solver import SolveParams, solve
+
+        started = time.perf_counter()
+        plan = solve(region.problem, SolveParams(time_limit_seconds=limit, seed=seed))
+        lines.append(_row("whole-region single solve (same table)", plan, time.perf_counter() - started,
+                          _checked(region, plan, graph), households))
+    from benchmarks.peers.greedy import solve_greedy
+
+    started = time.perf_counter()
+    plan = solve_greedy(region.problem)
+    lines.append(_row("pooled greedy (whole region)", plan, time.perf_counter() - started,
+                      _checked(region, plan, graph), households))
+    if vroom:
+        reset()
+        plan, wall = vroom_by_zones(region, params, 3 * limit)
+        lines.append(_row("VROOM by the same zones, bisected", plan, wall, _checked(region, plan, graph), households,
+                          f"budget {3 * limit:.0f} s in all (3x our limit), split evenly among the zones"))
+    lines.append("")
+    lines.append(f"Peak memory of this process: {peak_mb():,.0f} MB (the single solve holds a float64 copy of "
+                 "the whole table).")
+    return lines
+
+
+def one_size(map_path: Path, households: int, limit: float, seed: int) -> dict[str, Any]:
+    """One scaling row, measured in this process (run it in its own process for its own peak memory)."""
+    graph = load_road_graph(map_path, get_settings().cache_dir)
+    data = instance(graph, households, seed, map_path)
+    params = RegionParams(time_limit_seconds=limit, seed=seed)
+    started = time.perf_counter()
+    region = region_from_dict(data, graph, params=params)
+    build = time.perf_counter() - started
+    travel_mb = peak_mb()
+    plan, wall = ours(region, params, 2)
+    violations = _checked(region, plan, graph)
+    return {"households": households, "places": len(region.problem.travel.locations),
+            "zones": len(region.zones.names), "travel_s": region.timings["travel_seconds"], "build_s": build,
+            "travel_mb": travel_mb, "solve_s": wall, "first_s": plan.metrics.first_plan_seconds,
+            "served": plan.metrics.households_served, "clearance": plan.metrics.clearance_minute,
+            "violations": violations, "peak_mb": peak_mb()}
+
+
+def scaling(map_path: Path, sizes: list[int], limit: float, seed: int) -> list[str]:
+    lines = ["| households | places | zones | travel times (s) | region built (s) | memory after (MB) | solve (s) "
+             "| first plan (s) | served | clearance (min) | check | peak memory (MB) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for size in sizes:
+        cmd = [sys.executable, "-m", "benchmarks.region", "--one", str(size), "--time-limit", str(limit),
+               "--seed", str(seed), "--map", str(map_path)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            lines.append(f"| {size:,} | – | – | – | – | – | – | – | – | – | stopped: exit {done.returncode}: "
+                         f"{tail[:120]} | – |")
+            break
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        check = "valid" if r["violations"] == 0 else f"**{r['violations']} violations**"
+        lines.append(f"| {size:,} | {r['places']:,} | {r['zones']} | {r['travel_s']:.1f} | {r['build_s']:.1f} | "
+                     f"{r['travel_mb']:,.0f} | {r['solve_s']:.1f} | {r['first_s']:.1f} | {r['served']:,} | "
+                     f"{r['clearance']:.1f} | {check} | {r['peak_mb']:,.0f} |")
+    return lines
+
+
+def _load() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--map", type=Path, default=DEFAULT_MAP)
+    parser.add_argument("--households", type=int, default=10_000)
+    parser.add_argument("--time-limit", type=float, default=40.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scaling", default="1000,2500,5000,10000,20000",
+                        help="comma-separated sizes; empty for none")
+    parser.add_argument("--no-single", action="store_true", help="skip the whole-region single solve")
+    parser.add_argument("--no-vroom", action="store_true", help="skip VROOM by zones")
+    parser.add_argument("--no-main", action="store_true", help="only the scaling table")
+    parser.add_argument("--write-scenario", type=Path, help="also write the main instance as a scenario file")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not args.map.is_file():
+        print(f"Skipped the regional benchmark: {args.map} is not there (it comes from the shared maps folder, "
+              "../shared/maps; pass --map FILE.osm.pbf to use another map).")
+        return 0
+    if args.one is not None:
+        print(json.dumps(one_size(args.map, args.one, args.time_limit, args.seed)))
+        return 0
+    print("## Regional benchmark\n")
+    print(f"Machine: {platform.machine()}, Python {platform.python_version()}, load average {_load()} at the start "
+          "(other work shares the 2 cores).\n")
+    if not args.no_main:
+        for line in side_by_side(args.map, args.households, args.time_limit, args.seed, not args.no_single,
+                                 not args.no_vroom, args.write_scenario):
+            print(line, flush=True)
+    sizes = [int(s) for s in args.scaling.split(",") if s.strip()]
+    if sizes:
+        print(f"\n### Scaling (time limit {args.time_limit:g} s, 2 Dask workers, one process per size)\n")
+        for line in scaling(args.map, sizes, args.time_limit, args.seed):
+            print(line, flush=True)
+    print(f"\nLoad average at the end: {_load()}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

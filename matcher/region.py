@@ -1,0 +1,491 @@
+"""Regional plans: split a large problem into zones, solve them through any executor, coordinate, one plan.
+
+The flow: records -> snapped places -> zones (``matcher.zones``) -> bounded travel times
+(``matcher.travel_bounded``) -> cars lent and shelter room split -> one ``solve`` per zone (in parallel
+through an :class:`Executor`; a Dask one lives in ``matcher.cluster``) -> coordination: cars move from the
+zone that finishes earliest to the one that finishes last and both are solved again while the regional
+clearance drops; then a boundary repair merges the latest zone with a neighbour and solves the pair as
+one -> one plan with road legs, checked by ``matcher.check`` like any other.
+
+Every decision depends on zone results alone, and each zone solve is deterministic for its seed and work
+budget, so the plan is the same with 0, 1 or 20 workers. Zone budgets come from the time limit and the
+number of zones, never from the number of workers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.codes import UNSERVED_TEXTS, UnservedCode
+from matcher.errors import InputError
+from matcher.plan import Plan, Unserved
+from matcher.problem import Alert, Driver, Household, Problem, ServiceMinutes, Shelter
+from matcher.requests import Request
+from matcher.roads.closures import EdgeClosures, edge_closures
+from matcher.roads.graph import RoadGraph
+from matcher.roads.snap import snap_points
+from matcher.schedule import Dropoff, Pickup, Visit, build_plan
+from matcher.settings import Settings, get_settings
+from matcher.solver import SolveParams, solve
+from matcher.travel import LocationRef, TravelTimes
+from matcher.travel_bounded import Reach, RegionalTimes, regional_times
+from matcher.zones import Places, Work, ZoneMap, ZonesFile, _targets, allot_cars, project, split_capacity, zone_map
+
+T = TypeVar("T")
+R = TypeVar("R")
+Say = Callable[[str], None]
+Tick = Callable[[int, int], None]
+
+#: The unserved code and reason of households in a zone that no car serves, and none near it can lend one.
+NO_CAR_NEAR = UnservedCode.NO_CAR_NEAR
+NO_CAR_NEAR_REASON = UNSERVED_TEXTS[UnservedCode.NO_CAR_NEAR].remedy
+#: Share of the time limit for the first round of zone solves; the rest goes to coordination.
+FIRST_SHARE = 0.25
+#: Cores the zone budgets assume (the target machine's): with fewer workers the solve just takes longer.
+BUDGET_CORES = 2
+#: A move or merge is kept only if it brings the regional clearance down by more than this.
+GAIN_MINUTES = 0.1
+#: Share of the donor zone's cars moved in one step (at least one).
+MOVE_SHARE = 0.1
+#: Share of the time limit for car moves between zones; boundary repairs get what is left.
+MOVE_SHARE_OF_LIMIT = 0.45
+
+
+class Executor(Protocol):
+    """Runs ``fn`` on every item, anywhere, and returns the results in item order."""
+
+    workers: int
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], progress: Tick | None = None) -> list[R]: ...
+
+
+class SerialExecutor:
+    """Runs tasks here, one after another (0 workers)."""
+
+    workers = 0
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], progress: Tick | None = None) -> list[R]:
+        out = []
+        for i, item in enumerate(items, start=1):
+            out.append(fn(item))
+            if progress is not None:
+                progress(i, len(items))
+        return out
+
+
+@dataclass(frozen=True)
+class RegionParams:
+    """How to split and how long to search; the same values give the same plan on any number of workers."""
+
+    time_limit_seconds: float = 40.0
+    seed: int = 0
+    #: About this many households per zone when zones are found by clustering.
+    zone_households: int = 500
+    reach: Reach = field(default_factory=Reach)
+    #: Most rounds of car moves (each solves two zones again); the work budget may end them earlier.
+    max_rounds: int = 12
+
+    def zone_seconds(self, zones: int) -> float:
+        """Each zone's solver limit: the first round of all zones fits its share of the limit on 2 cores."""
+        return max(0.5, self.time_limit_seconds * FIRST_SHARE * BUDGET_CORES / max(zones, 1))
+
+
+@dataclass(frozen=True)
+class ZoneTask:
+    """One solve: the zone (or zones) it covers, its sub-problem without road paths, and the solver params."""
+
+    label: str
+    problem: Problem
+    params: SolveParams
+
+
+@dataclass(frozen=True)
+class ZoneResult:
+    """What a zone solve gives back: each car's visits, the unserved and the figures that steer coordination."""
+
+    label: str
+    sequences: dict[str, list[Visit]]
+    unserved: tuple[Unserved, ...]
+    clearance: float
+    short: int  # households left for want of cars (the ones more cars could bring out)
+    seconds: float
+
+    def key(self) -> tuple[int, float]:
+        """Worse is larger: households short of cars first, then the clearance."""
+        return (self.short, self.clearance)
+
+
+def _visits_of(plan: Plan) -> dict[str, list[Visit]]:
+    """The visit sequences of a plan (parts unload at the shelter stop that lists their household)."""
+    out: dict[str, list[Visit]] = {}
+    for route in plan.routes:
+        on_board: list[Request] = []
+        visits: list[Visit] = []
+        for stop in route.stops:
+            if stop.type == "pickup":
+                request = Request(str(stop.household_id), stop.part or 1, stop.parts or 1, stop.people,
+                                  stop.wheelchair_users)
+                on_board.append(request)
+                visits.append(Pickup(request))
+            else:
+                leaving = tuple(r for r in on_board if r.household_id in stop.household_ids)
+                on_board = [r for r in on_board if r.household_id not in stop.household_ids]
+                visits.append(Dropoff(str(stop.shelter_id), leaving))
+        out[route.driver_id] = visits
+    return out
+
+
+def solve_zone(task: ZoneTask) -> ZoneResult:
+    """Solve one zone (a Dask task: a module-level function of picklable data)."""
+    started = time.perf_counter()
+    with np.errstate(invalid="ignore"):  # legs not computed are inf; inf - inf compares false, as meant
+        plan = solve(task.problem, task.params)
+    short = sum(1 for u in plan.unserved if u.code == UnservedCode.NOT_ENOUGH_CARS)
+    return ZoneResult(task.label, _visits_of(plan), plan.unserved, plan.metrics.clearance_minute, short,
+                      time.perf_counter() - started)
+
+
+@dataclass(eq=False)
+class Region:
+    """A regional problem ready to solve: the whole problem, its table, the zones, cars lent and room split."""
+
+    problem: Problem
+    times: RegionalTimes
+    zones: ZoneMap
+    serving: npt.NDArray[np.int64]  # zone each car serves
+    capacity: npt.NDArray[np.int64]  # people per (zone, shelter)
+    household_xy: npt.NDArray[np.float64]
+    driver_xy: npt.NDArray[np.float64]
+    closures: EdgeClosures | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def centre(self, zones: frozenset[int]) -> npt.NDArray[np.float64]:
+        mask = np.isin(self.zones.household_zone, list(zones))
+        return np.asarray(self.household_xy[mask].mean(axis=0))
+
+    def task(self, group: frozenset[int], seconds: float, seed: int) -> ZoneTask | None:
+        """The sub-problem of a group of zones: its households, the cars serving it, the room it was given."""
+        p = self.problem
+        hh = np.flatnonzero(np.isin(self.zones.household_zone, list(group)))
+        cars = np.flatnonzero(np.isin(self.serving, list(group)))
+        if len(cars) == 0:
+            return None
+        t = self.problem.travel
+        driver_rows = [t.index("driver", p.drivers[c].id) for c in cars]
+        household_cols = [t.index("household", p.households[h].id) for h in hh]
+        # Exact times for lent cars and for households none of this group's cars reaches within the bound.
+        lent = [r for r, c in zip(driver_rows, cars, strict=True) if self.zones.driver_zone[c] not in group]
+        self.times.fill_rows(lent)
+        block = np.isfinite(self.times.minutes[np.ix_(driver_rows, household_cols)])
+        # A household only a wheelchair car can take must be reached by one of those, not just by any car.
+        wheel_cars = np.array([p.drivers[c].wheelchair_spaces for c in cars])
+        need = np.array([p.households[h].wheelchair_users for h in hh])
+        reached = (block & (wheel_cars[:, None] >= need[None, :])).any(axis=0)
+        self.times.fill_columns([household_cols[k] for k in np.flatnonzero(~reached)])
+        room = self.capacity[list(group)].sum(axis=0)
+        shelters = [replace(s, capacity=int(room[k])) for k, s in enumerate(p.shelters) if room[k] > 0]
+        if not shelters:
+            shelters = [replace(s, capacity=0) for s in p.shelters]
+        shelter_rows = [t.index("shelter", s.id) for s in shelters]
+        rows = driver_rows + household_cols + shelter_rows
+        refs = tuple(t.locations[i] for i in rows)
+        minutes = np.asarray(self.times.minutes[np.ix_(rows, rows)], dtype=np.float64)
+        households = tuple(p.households[h] for h in hh)
+        drivers = tuple(p.drivers[c] for c in cars)
+        label = "+".join(self.zones.names[z] for z in sorted(group))
+        sub = Problem(f"{p.name} [{label}]", households, drivers, tuple(shelters), p.alert,
+                      TravelTimes(refs, minutes), p.service)
+        # The wall-clock guard sits far out: a busy machine must not change which plan a seed gives.
+        params = SolveParams(time_limit_seconds=seconds, seed=seed, safety_stop_seconds=20 * seconds + 30)
+        return ZoneTask(label, sub, params)
+
+    def no_car(self, group: frozenset[int]) -> ZoneResult:
+        """The result of a zone no car serves: every household unserved, saying so."""
+        hh = np.flatnonzero(np.isin(self.zones.household_zone, list(group)))
+        unserved = tuple(Unserved(self.problem.households[h].id, NO_CAR_NEAR_REASON, NO_CAR_NEAR) for h in hh)
+        label = "+".join(self.zones.names[z] for z in sorted(group))
+        return ZoneResult(label, {}, unserved, 0.0, len(hh), 0.0)
+
+
+def _places(problem: Problem, household_vertex: npt.NDArray[np.int64],
+            driver_vertex: npt.NDArray[np.int64]) -> Places:
+    hs, ds = problem.households, problem.drivers
+    return Places(
+        np.array([h.lat for h in hs]), np.array([h.lon for h in hs]), tuple(h.zone for h in hs),
+        tuple(h.record for h in hs),
+        np.array([d.lat for d in ds]), np.array([d.lon for d in ds]), tuple(d.zone for d in ds),
+        tuple(d.record for d in ds), household_vertex, driver_vertex,
+    )
+
+
+def _work(problem: Problem, zones: ZoneMap, to_shelter: npt.NDArray[np.float64]) -> Work:
+    """Car minutes each household costs: there and back to its nearest shelter, plus the stops."""
+    seats = np.mean([max(d.seats, 1) for d in problem.drivers]) if problem.drivers else 4.0
+    people = np.array([h.people for h in problem.households], dtype=np.float64)
+    direct = np.where(np.isfinite(to_shelter), to_shelter, np.nan)
+    nearest = np.nan_to_num(np.nanmin(np.where(np.isnan(direct), np.inf, direct), axis=1), posinf=0.0)
+    stops = problem.service.pickup + problem.service.dropoff
+    minutes = (2.0 * nearest + stops) * np.maximum(people / seats, 1.0 / seats)
+    wheelchair = np.array([h.wheelchair_users > 0 for h in problem.households])
+    return Work(zones.household_zone, minutes, wheelchair)
+
+
+def build_region(name: str, problem_records: tuple[tuple[Household, ...], tuple[Driver, ...], tuple[Shelter, ...]],
+                 alert: Alert, service: ServiceMinutes, graph: RoadGraph, closures: EdgeClosures | None, *,
+                 zones_file: ZonesFile | None = None, params: RegionParams | None = None,
+                 settings: Settings | None = None, progress: Say | None = None) -> Region:
+    """Snap, zone, time and share out a regional problem; closures are the alert's, already on ``graph``."""
+    params = params or RegionParams()
+    settings = settings or get_settings()
+    say = progress or (lambda _m: None)
+    households, drivers, shelters = problem_records
+    started = time.perf_counter()
+    records: list[Household | Driver | Shelter] = [*drivers, *households, *shelters]
+    refs = [LocationRef("driver", d.id) for d in drivers] + [LocationRef("household", h.id) for h in households] \
+        + [LocationRef("shelter", s.id) for s in shelters]
+    snapped = snap_points(graph, [r.record for r in records], [r.lat for r in records], [r.lon for r in records],
+                          settings.snap_max_meters)
+    times = regional_times(graph, refs, snapped.node, None if closures is None else closures.closed,
+                           params.reach, say)
+    problem = Problem(name, households, drivers, shelters, alert, times.travel_times(), service)
+    seconds_times = time.perf_counter() - started
+    started = time.perf_counter()
+    n_d = len(drivers)
+    places = _places(problem, times.vertex[n_d : n_d + len(households)], times.vertex[:n_d])
+    zones = zone_map(places, times.graph.csr, params.zone_households, zones_file)
+    hxy = project(places.household_lat, places.household_lon)
+    dxy = project(places.driver_lat, places.driver_lon) if n_d else np.zeros((0, 2))
+    h_rows = np.arange(n_d, n_d + len(households))
+    s_rows = np.arange(n_d + len(households), len(refs))
+    to_shelter = times.minutes[np.ix_(h_rows, s_rows)].astype(np.float64)
+    work = _work(problem, zones, to_shelter)
+    serving = allot_cars(zones, work, dxy, hxy, np.array([d.wheelchair_spaces > 0 for d in drivers], dtype=bool))
+    capacity = split_capacity(
+        zones.household_zone, np.array([h.people for h in households], dtype=np.int64), work.wheelchair,
+        to_shelter, np.array([s.capacity for s in shelters], dtype=np.int64),
+        np.array([s.wheelchair_accessible for s in shelters], dtype=bool),
+        np.array([h.priority for h in households], dtype=np.int64), len(zones.names))
+    say(f"{len(zones.names)} zones ({', '.join(zones.names[:6])}{' ...' if len(zones.names) > 6 else ''}); "
+        f"{int((serving != zones.driver_zone).sum())} cars lent to neighbouring zones")
+    timings = {"travel_seconds": seconds_times, "zones_seconds": time.perf_counter() - started}
+    return Region(problem, times, zones, serving, capacity, hxy, dxy, closures, timings)
+
+
+@dataclass
+class _State:
+    groups: list[frozenset[int]]
+    results: dict[frozenset[int], ZoneResult]
+
+    def worst(self) -> frozenset[int]:
+        return max(self.groups, key=lambda g: (self.results[g].key(), sorted(g)))
+
+    def clearance(self) -> tuple[int, float]:
+        return (sum(r.short for r in self.results.values()), max((r.clearance for r in self.results.values()),
+                                                                   default=0.0))
+
+
+def _solve_groups(region: Region, groups: Sequence[frozenset[int]], seconds: float, seed: int,
+                  executor: Executor, tick: Tick | None) -> dict[frozenset[int], ZoneResult]:
+    tasks: list[ZoneTask] = []
+    keys: list[frozenset[int]] = []
+    out: dict[frozenset[int], ZoneResult] = {}
+    for g in groups:
+        task = region.task(g, seconds, seed)
+        if task is None:
+            out[g] = region.no_car(g)
+        else:
+            tasks.append(task)
+            keys.append(g)
+    for g, result in zip(keys, executor.map(solve_zone, tasks, tick), strict=True):
+        out[g] = result
+    return out
+
+
+def _room_used(region: Region, result: ZoneResult) -> npt.NDArray[np.int64]:
+    """People a zone result takes to each shelter."""
+    index = {s.id: k for k, s in enumerate(region.problem.shelters)}
+    used = np.zeros(len(index), dtype=np.int64)
+    for visits in result.sequences.values():
+        for visit in visits:
+            if isinstance(visit, Dropoff):
+                used[index[visit.shelter_id]] += sum(r.people for r in visit.requests)
+    return used
+
+
+def _rebalance_room(region: Region, state: _State, seconds: float, seed: int, executor: Executor,
+                    say: Say) -> None:
+    """Zones that ran out of shelter room get the room the others left unused, and are solved again."""
+    needy = [g for g in sorted(state.groups, key=sorted)
+             if any(u.code == UnservedCode.NO_SHELTER_ROOM for u in state.results[g].unserved)]
+    if not needy:
+        return
+    total = np.array([s.capacity for s in region.problem.shelters], dtype=np.int64)
+    for g in state.groups:  # every zone keeps what its plan uses ...
+        rows = sorted(g)
+        region.capacity[rows] = 0
+        region.capacity[rows[0]] = _room_used(region, state.results[g])
+    for g in needy:  # ... and each needy one in turn gets all that is left
+        rows = sorted(g)
+        region.capacity[rows[0]] += total - region.capacity.sum(axis=0)
+        before = state.results[g]
+        after = _solve_groups(region, [g], seconds, seed, executor, None)[g]
+        if len(after.unserved) <= len(before.unserved):
+            state.results[g] = after
+            say(f"shelter room rebalanced for {after.label}: {len(before.unserved)} -> {len(after.unserved)} unserved")
+        region.capacity[rows[0]] = _room_used(region, state.results[g])
+    # The room still left goes back in proportion to use, so later re-solves have slack again.
+    spare = total - region.capacity.sum(axis=0)
+    for k in range(len(total)):
+        region.capacity[:, k] += _targets(int(spare[k]), region.capacity[:, k].astype(np.float64) + 1e-9)
+
+
+def _move_cars(region: Region, state: _State, seconds: float, seed: int, executor: Executor,
+               say: Say, rounds: int) -> None:
+    """Lend cars from the earliest-finishing zone to the latest while the regional clearance drops."""
+    tried: set[tuple[frozenset[int], frozenset[int]]] = set()
+    for _ in range(rounds):
+        worst = state.worst()
+        bad = state.results[worst]
+        donors = [g for g in sorted(state.groups, key=lambda g: (state.results[g].key(), sorted(g)))
+                  if g != worst and (worst, g) not in tried and state.results[g].short == 0
+                  and int(np.isin(region.serving, list(g)).sum()) >= 2]
+        if not donors:
+            return
+        donor = donors[0]
+        tried.add((worst, donor))
+        own = np.flatnonzero(np.isin(region.serving, list(donor)))
+        k = max(1, round(MOVE_SHARE * len(own)))
+        centre = region.centre(worst)
+        moving = own[np.argsort(((region.driver_xy[own] - centre) ** 2).sum(axis=1), kind="stable")[:k]]
+        before = region.serving.copy()
+        region.serving[moving] = min(worst)
+        new = _solve_groups(region, [worst, donor], seconds, seed, executor, None)
+        # Kept only if nobody more is left out (for any reason) and the pair now finishes earlier.
+        more_left = len(new[worst].unserved) + len(new[donor].unserved) > \
+            len(bad.unserved) + len(state.results[donor].unserved)
+        if not more_left and max(new[worst].key(), new[donor].key()) < (bad.short, bad.clearance - GAIN_MINUTES):
+            state.results.update(new)
+            say(f"moved {k} car(s) from {state.results[donor].label} to {bad.label}: clearance there "
+                f"{bad.clearance:.1f} -> {new[worst].clearance:.1f} min")
+            tried.clear()
+        else:
+            region.serving[:] = before
+
+
+def _repair(region: Region, state: _State, seconds: float, seed: int, executor: Executor, say: Say,
+            repairs: int) -> None:
+    """Boundary repair: solve the latest zone together with a neighbour as one problem, keep it if better."""
+    for _ in range(repairs):
+        worst = state.worst()
+        touching = {n for z in worst for n in region.zones.neighbours[z]} - set(worst)
+        partners = [g for g in state.groups if g != worst and g & touching]
+        if not partners:
+            return
+        partner = min(partners, key=lambda g: (state.results[g].key(), sorted(g)))
+        merged = worst | partner
+        result = _solve_groups(region, [merged], 2 * seconds, seed, executor, None)[merged]
+        before = max(state.results[worst].key(), state.results[partner].key())
+        left_before = len(state.results[worst].unserved) + len(state.results[partner].unserved)
+        if len(result.unserved) <= left_before and result.key() < (before[0], before[1] - GAIN_MINUTES):
+            say(f"boundary repair {result.label}: clearance {before[1]:.1f} -> {result.clearance:.1f} min")
+            state.groups = [g for g in state.groups if g not in (worst, partner)] + [merged]
+            del state.results[worst], state.results[partner]
+            state.results[merged] = result
+        else:
+            return
+
+
+def solve_region(region: Region, params: RegionParams | None = None, executor: Executor | None = None,
+                 progress: Say | None = None, tick: Tick | None = None) -> Plan:
+    """Solve every zone, coordinate, and assemble one plan (see the module doc)."""
+    params = params or RegionParams()
+    executor = executor or SerialExecutor()
+    say = progress or (lambda _m: None)
+    started = time.perf_counter()
+    n_z = len(region.zones.names)
+    seconds = params.zone_seconds(n_z)
+    groups = [frozenset({z}) for z in range(n_z)]
+    say(f"solving {n_z} zones, {seconds:.1f} s of work each, on {executor.workers or 'no'} worker(s)")
+    state = _State(groups, _solve_groups(region, groups, seconds, params.seed, executor, tick))
+    _rebalance_room(region, state, seconds, params.seed, executor, say)
+    first = time.perf_counter() - started
+    short, clearance = state.clearance()
+    say(f"first regional plan in {first:.1f} s: clearance {clearance:.1f} min, {short} households short of cars")
+    # Coordination gets the rest of the limit: each round solves two zones side by side.
+    # Budgets in solves, from the limit and the zone count alone: a round of moves solves two zones side by
+    # side (one zone-time on 2 cores), a repair one pair of zones at twice the time.
+    limit = params.time_limit_seconds
+    rounds = min(params.max_rounds, int(limit * MOVE_SHARE_OF_LIMIT / seconds))
+    repairs = int(limit * (1 - FIRST_SHARE - MOVE_SHARE_OF_LIMIT) / (2 * seconds))
+    _move_cars(region, state, seconds, params.seed, executor, say, rounds)
+    _repair(region, state, seconds, params.seed, executor, say, repairs)
+    return assemble(region, state.results.values(), time.perf_counter() - started, first)
+
+
+def assemble(region: Region, results: Sequence[ZoneResult] | Any, solve_seconds: float,
+             first_plan_seconds: float | None) -> Plan:
+    """One plan from zone results: legs timed and given road paths on the regional table."""
+    sequences: dict[str, list[Visit]] = {}
+    unserved: list[Unserved] = []
+    zones: list[dict[str, Any]] = []
+    for result in sorted(results, key=lambda r: r.label):
+        sequences.update(result.sequences)
+        unserved.extend(result.unserved)
+        zones.append({"zone": result.label, "clearance_minute": round(result.clearance, 2),
+                      "cars": len(result.sequences), "unserved": len(result.unserved)})
+    order = {h.id: i for i, h in enumerate(region.problem.households)}
+    unserved.sort(key=lambda u: order[u.household_id])
+    plan = build_plan(region.problem, sequences, unserved, solve_seconds=solve_seconds,
+                      first_plan_seconds=first_plan_seconds)
+    return replace(plan, extra={**plan.extra, "zones": zones})
+
+
+def check_zone_names(households: Sequence[Household], drivers: Sequence[Driver], shelters: Sequence[Shelter],
+                     zones_file: ZonesFile) -> None:
+    """Raise ``InputError`` for the first record naming a zone the zones file does not have."""
+    known = set(zones_file.names)
+    records: list[Household | Driver | Shelter] = [*households, *drivers, *shelters]
+    for record in records:
+        if record.zone and record.zone not in known:
+            raise InputError(record.record, "zone", f"unknown zone {record.zone!r}: the zones file names "
+                             f"{', '.join(zones_file.names[:10])}{' ...' if len(zones_file.names) > 10 else ''}")
+
+
+def zone_counts(region: Region) -> Mapping[str, tuple[int, int]]:
+    """Households and serving cars per zone name (for reports)."""
+    hz, names = region.zones.household_zone, region.zones.names
+    return {n: (int((hz == z).sum()), int((region.serving == z).sum())) for z, n in enumerate(names)}
+
+
+def plan_is_regional(households: int, zones_given: bool, settings: Settings) -> bool:
+    """Whether a problem is solved by zones: when zones are given, or it is larger than one solve handles."""
+    return zones_given or households > settings.region_min_households
+
+
+def region_from_dict(data: Mapping[str, Any], graph: RoadGraph, *, zones_file: ZonesFile | None = None,
+                     params: RegionParams | None = None, settings: Settings | None = None,
+                     progress: Say | None = None) -> Region:
+    """The region of a scenario mapping on its road graph (the scenario format, plus ``zone`` fields)."""
+    from matcher.scenario import alert_of, records_of, service_of
+
+    say = progress or (lambda _m: None)
+    households, drivers, shelters = records_of(data)
+    if zones_file is not None:
+        check_zone_names(households, drivers, shelters, zones_file)
+    alert = alert_of(data)
+    closures = edge_closures(graph, alert.closed_ways, alert.flood_zones)
+    if closures.unknown_ways:
+        say(f"warning: closed ways not on the drivable map: {', '.join(map(str, closures.unknown_ways))}")
+    name = str(data.get("name") or "scenario")
+    return build_region(name, (households, drivers, shelters), alert, service_of(data), graph, closures,
+                        zones_file=zones_file, params=params, settings=settings, progress=say)
+
+
+__all__ = ["NO_CAR_NEAR", "Executor", "Region", "RegionParams", "SerialExecutor", "ZoneResult", "ZoneTask",
+           "assemble", "build_region", "region_from_dict", "solve_region", "solve_zone"]

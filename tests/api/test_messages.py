@@ -1,0 +1,322 @@
+"""Messages end to end on real protocols: a plan is published -> drivers and households are told over SMS (a local
+server speaking Twilio's Messages API) and e-mail (a local SMTP server) -> a household replies 2 on a signed
+webhook -> the re-plan tells only those whose pickup changed -> delivery receipts, opt-outs, check-ins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
+
+from api import models
+from api.config import Settings
+from api.main import create_app
+from api.messaging.localsms import LocalSMS
+from api.messaging.outbox import Pickup, _pickups
+from api.messaging.sender import Sender
+from tests.api.factories import (
+    Headers,
+    csv_text,
+    household_body,
+    kotka,
+    login,
+    make_user,
+    services,
+    shelter_body,
+    upload,
+    vehicle_body,
+    wait_job,
+)
+from tests.api.messaging_helpers import PUBLIC, SMTPServer, messaging_settings, signed_post, sms_reply
+
+HOUSEHOLDS = 12
+
+
+@dataclass
+class World:
+    app: FastAPI
+    client: TestClient
+    sms: LocalSMS
+    smtp: SMTPServer
+    coordinator: Headers
+    alert: dict[str, Any]
+
+    @property
+    def svc(self) -> Any:
+        return services(self.app)
+
+    def deliver(self) -> int:
+        """Run a sender until nothing is due; how many messages it handled."""
+        sender = Sender(self.svc.db, self.svc.settings)
+        total = 0
+        while (n := sender.run_once()) > 0:
+            total += n
+        sender.stop()
+        return total
+
+    def rows(self, **where: Any) -> list[models.Message]:
+        with self.svc.db.sessions() as session:
+            query = select(models.Message).order_by(models.Message.id)
+            for key, value in where.items():
+                query = query.where(getattr(models.Message, key) == value)
+            return list(session.scalars(query))
+
+    def plan(self, version: int) -> dict[str, Any]:
+        response = self.client.get(f"/alerts/{self.alert['id']}/plans/{version}", headers=self.coordinator)
+        assert response.status_code == 200, response.text
+        return response.json()["plan"] if "plan" in response.json() else response.json()
+
+
+def _seed(app: FastAPI, client: TestClient) -> tuple[Headers, dict[str, Any]]:
+    make_user(app, "coord@example.org", "coordinator")
+    coordinator = login(client, "coord@example.org")
+    for email in ("anna@example.org", "bert@example.org"):
+        make_user(app, email)
+    data = kotka()
+    assert upload(client, "/shelters/import", coordinator,
+                  csv_text([shelter_body(i) for i in range(len(data["shelters"]))])).status_code == 200
+    cars = [{"owner_email": "anna@example.org" if i < 2 else "bert@example.org", "label": f"Car {i}",
+             **vehicle_body(i)} for i in range(4)]
+    assert upload(client, "/vehicles/import", coordinator, csv_text(cars)).status_code == 200
+    languages = ["fi", "es"] + [""] * (HOUSEHOLDS - 2)
+    homes = [{**household_body(i), "address": f"Street {i}", "language": languages[i],
+              "needs": ["oxygen"] if i == 0 else []} for i in range(HOUSEHOLDS)]
+    assert upload(client, "/households/import", coordinator, csv_text(homes)).status_code == 200
+    body = {"name": "storm", "deadline_minutes": 150, "flood_zones": data["alert"]["flood_zones"]}
+    created = client.post("/alerts", headers=coordinator, json=body)
+    assert created.status_code == 202, created.text
+    job = wait_job(client, coordinator, created.json()["job"]["id"])
+    assert job["status"] == "done", job
+    return coordinator, created.json()["alert"]
+
+
+@pytest.fixture
+def world(settings: Settings) -> Iterator[World]:
+    with LocalSMS() as sms, SMTPServer() as smtp:
+        app = create_app(messaging_settings(settings, sms, smtp))
+        with TestClient(app) as client:
+            coordinator, alert = _seed(app, client)
+            yield World(app, client, sms, smtp, coordinator, alert)
+
+
+def _household_phone(world: World, plan_household_id: str) -> str:
+    with world.svc.db.sessions() as session:
+        row = session.get_one(models.Household, int(plan_household_id[1:]))
+        return "+" + "".join(ch for ch in row.phone if ch.isdigit())
+
+
+def test_plan_tells_every_driver_and_household_once(world: World) -> None:
+    """Version 1: each household in a route gets one SMS (its language, a 15-minute window, reply options, never
+    its needs); each driver with pickups one e-mail (no phone on their account) with a manifest link."""
+    plan = world.plan(1)
+    with world.svc.db.sessions() as session:
+        version = session.scalar(select(models.Plan).where(models.Plan.alert_id == world.alert["id"]))
+        assert version is not None
+        households, drivers = _pickups(version.plan, set())
+    assert households, plan
+    handled = world.deliver()
+    sent = world.rows(event=f"plan:{world.alert['id']}:v1")
+    assert handled >= len(sent) > 0
+    by_phone = {s.to: s for s in world.sms.received}
+    assert len(by_phone) == len(world.sms.received), "one SMS per household"
+    for hid in households:
+        sms = by_phone[_household_phone(world, hid)]
+        assert "Reply 1" in sms.body or "Vastaa 1" in sms.body or "Responda 1" in sms.body
+        assert "oxygen" not in sms.body
+        assert sms.body.endswith(f"[#{next(r.id for r in sent if r.recipient == f'household:{hid[1:]}')}]")
+    first = _household_phone(world, "H1")
+    if "H1" in households:  # the Finnish household
+        assert "hakee" in by_phone[first].body
+    busy = {d for d, p in drivers.items() if p}
+    mails = world.smtp.inbox.mails
+    assert len(mails) == len(busy)  # one per car with pickups, to its owner
+    for mail in mails:
+        assert mail["To"] in ("anna@example.org", "bert@example.org")
+        text = mail.get_payload(decode=True).decode()
+        assert f"{PUBLIC}/app/manifest?alert={world.alert['id']}" in text and "pickups" in text
+    assert all(r.status == "sent" and r.provider_id for r in sent)
+    # Every send is audited; the provider's id is kept.
+    with world.svc.db.sessions() as session:
+        audited = session.scalar(select(func.count()).select_from(models.AuditEntry).where(
+            models.AuditEntry.action == "send", models.AuditEntry.entity == "message"))
+    assert audited == len(world.rows(status="sent"))
+
+
+def _affected(before: dict[str, Pickup], after: dict[str, Pickup], moved: float) -> set[str]:
+    return {h for h, p in after.items()
+            if h not in before or before[h].driver_id != p.driver_id or abs(before[h].minute - p.minute) > moved}
+
+
+def test_reply_2_withdraws_and_the_replan_tells_only_the_affected(world: World) -> None:
+    """A household replies 2: it leaves the alert, the re-plan job publishes version 2 without it, and version 2's
+    messages go only to households whose driver changed or pickup moved by more than the setting, and to drivers
+    whose pickups changed. The withdrawn household gets one confirmation; nothing is sent twice."""
+    world.deliver()
+    with world.svc.db.sessions() as session:
+        v1 = session.scalar(select(models.Plan).where(models.Plan.alert_id == world.alert["id"]))
+        assert v1 is not None
+        before, drivers_before = _pickups(v1.plan, set())
+    leaving = sorted(before)[0]
+    phone = _household_phone(world, leaving)
+    response = sms_reply(world.client, "SMreply1", phone, " 2 ")
+    assert response.status_code == 200 and "<Response>" in response.text
+    # The same webhook again (the provider retries): nothing more happens.
+    assert sms_reply(world.client, "SMreply1", phone, " 2 ").status_code == 200
+    with world.svc.db.sessions() as session:
+        assert [r.outcome for r in session.scalars(select(models.Reply))] == ["withdrawn"]
+        job = session.scalar(select(models.PlanJob).where(models.PlanJob.kind == "replan"))
+        assert job is not None and job.reason == "withdrawn"
+        alert = session.get_one(models.Alert, world.alert["id"])
+        assert alert.household_ids is not None and int(leaving[1:]) not in alert.household_ids
+    assert wait_job(world.client, world.coordinator, job.id)["status"] == "done"
+    world.deliver()
+    with world.svc.db.sessions() as session:
+        v2 = session.scalar(select(models.Plan).where(models.Plan.alert_id == world.alert["id"],
+                                                      models.Plan.version == 2))
+        assert v2 is not None
+        after, drivers_after = _pickups(v2.plan, set())
+    assert leaving not in after
+    told = {r.recipient for r in world.rows(event=f"plan:{world.alert['id']}:v2")}
+    expected = {f"household:{h[1:]}" for h in _affected(before, after, world.svc.settings.notify_moved_minutes)}
+    assert told == expected
+    driver_events = [r for r in world.rows() if r.event.startswith(f"plan:{world.alert['id']}:v2:")]
+    changed = {d for d in drivers_after if [p.place for p in drivers_after[d]] != [p.place for p in
+                                                                                  drivers_before.get(d, [])]}
+    assert len(driver_events) <= len(changed) + len({d for d in drivers_after if d not in changed})
+    affected_people = len(expected) + len(changed)
+    assert len(told) + len(driver_events) <= 2 * max(1, affected_people)
+    # The withdrawn household got exactly one confirmation, and every SMS went once.
+    confirmation = world.rows(recipient=f"household:{leaving[1:]}", event=f"withdrawn:{world.alert['id']}")
+    assert [r.template for r in confirmation] == ["withdrawn"]
+    bodies = [s.body for s in world.sms.received]
+    assert len(bodies) == len(set(bodies))
+
+
+def test_webhooks_unsigned_or_wrongly_signed_are_refused_and_change_nothing(world: World) -> None:
+    world.deliver()
+    phone = world.sms.received[0].to
+    form = {"MessageSid": "SMx", "From": phone, "Body": "2"}
+    assert signed_post(world.client, "/webhooks/twilio/inbound", form, signature="").status_code == 403
+    assert signed_post(world.client, "/webhooks/twilio/inbound", form, token="wrong-token").status_code == 403
+    assert signed_post(world.client, "/webhooks/twilio/inbound", form, signature="AAAA").status_code == 403
+    receipt = {"MessageSid": world.sms.received[0].sid, "MessageStatus": "delivered"}
+    assert signed_post(world.client, "/webhooks/twilio/status", receipt, token="wrong-token").status_code == 403
+    with world.svc.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(models.Reply)) == 0
+        assert session.scalar(select(func.count()).select_from(models.PlanJob).where(
+            models.PlanJob.kind == "replan")) == 0
+        assert session.get_one(models.Alert, world.alert["id"]).household_ids is None
+    assert not world.rows(status="delivered")
+
+
+def test_delivery_receipts_are_recorded(world: World) -> None:
+    world.deliver()
+    first, second = world.sms.received[:2]
+    assert signed_post(world.client, "/webhooks/twilio/status",
+                       {"MessageSid": first.sid, "MessageStatus": "delivered"}).status_code == 204
+    assert signed_post(world.client, "/webhooks/twilio/status",
+                       {"MessageSid": second.sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+                       ).status_code == 204
+    assert [r.provider_id for r in world.rows(status="delivered")] == [first.sid]
+    failed = world.rows(status="failed")
+    assert [r.provider_id for r in failed] == [second.sid] and "30003" in (failed[0].error or "")
+    listed = world.client.get(f"/alerts/{world.alert['id']}/messages", headers=world.coordinator).json()
+    assert listed["summary"]["counts"]["delivered"] == 1
+    assert {m["status"] for m in listed["messages"]} >= {"delivered", "failed"}
+    assert all(m["to"].startswith("*") for m in listed["messages"] if m["channel"] == "sms")
+
+
+def test_help_request_reaches_coordinators_and_thanks_gets_one_help_text(world: World) -> None:
+    world.deliver()
+    phone = world.sms.received[0].to
+    assert sms_reply(world.client, "SM1", phone, "3").status_code == 200
+    assert sms_reply(world.client, "SM2", phone, "thanks!").status_code == 200
+    assert sms_reply(world.client, "SM3", phone, "thank you again").status_code == 200
+    world.deliver()
+    replies = world.client.get(f"/alerts/{world.alert['id']}/replies", headers=world.coordinator).json()
+    assert [r["outcome"] for r in replies] == ["help", "help_text", "help_text"]
+    assert len(world.smtp.inbox.to("coord@example.org")) == 1  # the coordinator has no phone: e-mail
+    help_texts = [s for s in world.sms.received if s.to == phone and "STOP" in s.body]
+    assert len(help_texts) == 1
+    with world.svc.db.sessions() as session:  # nothing created or changed a request
+        assert session.scalar(select(func.count()).select_from(models.PlanJob)) == 1
+
+
+def test_stop_opts_out_until_start(world: World) -> None:
+    world.deliver()
+    phone = world.sms.received[0].to
+    assert sms_reply(world.client, "SMs1", phone, "STOP").status_code == 200
+    assert sms_reply(world.client, "SMs2", phone, "thanks").status_code == 200  # the help text is not sent
+    world.deliver()
+    held = [r for r in world.rows(to_address=phone) if r.template == "help_text"]
+    assert [r.status for r in held] == ["failed"] and "STOP" in (held[0].error or "")
+    assert sms_reply(world.client, "SMs3", phone, "START").status_code == 200
+    with world.svc.db.sessions() as session:
+        assert session.get_one(models.OptOut, phone).active is False
+
+
+def test_nothing_configured_keeps_messages_queued_and_says_why(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"embedded_notifier": False}))
+    with TestClient(app) as client:
+        coordinator, alert = _seed(app, client)
+        svc = services(app)
+        assert Sender(svc.db, svc.settings).run_once() == 0
+        listed = client.get(f"/alerts/{alert['id']}/messages", headers=coordinator).json()
+        assert listed["messages"] and all(m["status"] == "queued" for m in listed["messages"])
+        assert "sms: not sent: no SMS provider set up" in listed["summary"]["blocked"]
+        assert {m["note"] for m in listed["messages"] if m["channel"] == "sms"} == {"not sent: no SMS provider set up"}
+        volunteer = login(client, "anna@example.org")
+        assert client.get(f"/alerts/{alert['id']}/messages", headers=volunteer).status_code == 403
+
+
+def test_checkin_confirms_and_flags_records(world: World) -> None:
+    started = world.client.post("/checkins", headers=world.coordinator, json={"note": "November"})
+    assert started.status_code == 201, started.text
+    assert started.json()["messages"] == HOUSEHOLDS + 2
+    stale = world.client.get("/checkins/stale", headers=world.coordinator).json()
+    assert len(stale) == HOUSEHOLDS + 4  # nobody confirmed yet
+    world.deliver()
+    checkin_sms = [s for s in world.sms.received if "check-in" in s.body.lower() or "tarkistus" in s.body.lower()
+                   or "revisión" in s.body.lower()]
+    assert len(checkin_sms) == HOUSEHOLDS
+    assert sms_reply(world.client, "SMc1", checkin_sms[0].to, "1").status_code == 200
+    assert sms_reply(world.client, "SMc2", checkin_sms[1].to, "2").status_code == 200
+    anna = login(world.client, "anna@example.org")
+    mine = world.client.get("/checkins/stale?kind=vehicle", headers=anna).json()
+    assert len(mine) == 2
+    answered = world.client.post("/checkins/answers", headers=anna, json={"vehicle_ids": [m["id"] for m in mine]})
+    assert answered.status_code == 200, answered.text
+    assert world.client.get("/checkins/stale?kind=vehicle", headers=anna).json() == []
+    bert_car = next(r for r in stale if r["kind"] == "vehicle" and r["id"] not in {m["id"] for m in mine})
+    assert world.client.post("/checkins/answers", headers=anna,
+                             json={"vehicle_ids": [bert_car["id"]]}).status_code == 404
+    stale = world.client.get("/checkins/stale", headers=world.coordinator).json()
+    flagged = [r for r in stale if r["changed_at"] is not None]
+    assert len(stale) == HOUSEHOLDS - 1 + 2 and len(flagged) == 1
+
+
+def test_households_gone_quiet_are_reported_to_coordinators_once(world: World) -> None:
+    """Households not confirming within the setting are named to the coordinators (once each); one that
+    confirmed is not; drivers reached by e-mail cannot acknowledge by text and are not chased."""
+    world.deliver()
+    told = [r for r in world.rows(event=f"plan:{world.alert['id']}:v1")]
+    households = [r for r in told if r.recipient.startswith("household:")]
+    assert sms_reply(world.client, "SMq1", households[0].to_address, "1").status_code == 200
+    with world.svc.db.session() as session:  # the setting's time has passed (no waiting on the clock)
+        session.execute(update(models.Message).values(sent_at=models.utcnow() - timedelta(minutes=31)))
+    world.deliver()
+    world.deliver()
+    chased = world.rows(template="coordinator_unconfirmed")
+    assert sorted(r.event for r in chased) == sorted(f"unconfirmed:{world.alert['id']}:{r.recipient}"
+                                                    for r in households[1:])
+    assert not world.rows(template="coordinator_no_ack")
+    mails = world.smtp.inbox.to("coord@example.org")
+    assert len(mails) == len(households) - 1
+    assert all("has not confirmed" in m.get_payload(decode=True).decode() for m in mails)

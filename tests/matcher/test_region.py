@@ -1,0 +1,142 @@
+"""Regional plans: zones solved through an executor give one checked plan, the same on 0, 1 or 2 workers;
+a real Dask scheduler with two worker processes, one killed mid-solve; a zone with no car near it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from matcher.check import assert_plan_valid
+from matcher.cluster import DaskExecutor, dask_client, executor_for
+from matcher.plan import Plan
+from matcher.region import NO_CAR_NEAR, Region, RegionParams, region_from_dict, solve_region
+from matcher.roads.graph import RoadGraph
+from matcher.roads.load import parse_road_graph
+from tests.matcher.regionkit import KOTKA, ROOT, zoned_scenario
+
+PARAMS = RegionParams(time_limit_seconds=2.0, seed=4)
+
+
+@pytest.fixture(scope="module")
+def kotka() -> RoadGraph:
+    return parse_road_graph(KOTKA)
+
+
+def _checked(region: Region, plan: Plan, graph: RoadGraph) -> Plan:
+    """Every regional plan a test looks at passes the checker, road legs included."""
+    closed = region.closures.closed if region.closures else None
+    assert_plan_valid(region.problem, plan, graph, closed)
+    return plan
+
+
+def _routes(plan: Plan) -> dict[str, Any]:
+    data = plan.to_dict()
+    return {"routes": data["routes"], "unserved": data["unserved"], "zones": data["zones"]}
+
+
+def test_zoned_plan_serves_every_zone(kotka: RoadGraph) -> None:
+    data = zoned_scenario(kotka)
+    region = region_from_dict(data, kotka, params=PARAMS)
+    assert region.zones.names == ("Z1", "Z2", "Z3")
+    ticks: list[tuple[int, int]] = []
+    plan = _checked(region, solve_region(region, PARAMS, tick=lambda d, n: ticks.append((d, n))), kotka)
+    assert ticks[-1] == (3, 3)
+    assert plan.metrics.households_served + plan.metrics.households_unserved == len(data["households"])
+    assert plan.metrics.households_served >= 0.9 * len(data["households"])
+    assert all(leg.coordinates for r in plan.routes for leg in r.legs)
+    assert {z["zone"] for z in plan.extra["zones"]} <= {"Z1", "Z2", "Z3", "Z1+Z2", "Z2+Z3", "Z1+Z2+Z3"}
+
+
+def test_zone_without_cars_borrows_from_a_neighbour(kotka: RoadGraph) -> None:
+    """Every driver registered in Z1: zones Z2 and Z3 are still served, by lent cars."""
+    data = zoned_scenario(kotka)
+    for d in data["drivers"]:
+        d["zone"] = "Z1"
+    region = region_from_dict(data, kotka, params=PARAMS)
+    plan = _checked(region, solve_region(region, PARAMS), kotka)
+    zone_of = {h["id"]: h["zone"] for h in data["households"]}
+    served = {s.household_id for r in plan.routes for s in r.stops if s.type == "pickup"}
+    assert {zone_of[h] for h in served} == {"Z1", "Z2", "Z3"}
+    assert not [u for u in plan.unserved if u.code == NO_CAR_NEAR]
+
+
+def test_zone_with_no_car_near_says_so(kotka: RoadGraph) -> None:
+    """One car for two zones: the zone that cannot have it lists its households with that reason."""
+    data = zoned_scenario(kotka, households=40, cars=1, zones=2)
+    region = region_from_dict(data, kotka, params=PARAMS)
+    plan = _checked(region, solve_region(region, PARAMS), kotka)
+    lonely = [u for u in plan.unserved if u.code == NO_CAR_NEAR]
+    assert lonely
+    assert all("no volunteer car in or near this zone" in u.reason for u in lonely)
+    zone_of = {h["id"]: h["zone"] for h in data["households"]}
+    assert len({zone_of[u.household_id] for u in lonely}) == 1
+    assert plan.metrics.households_served > 0
+
+
+def test_same_plan_on_0_1_and_2_workers(kotka: RoadGraph) -> None:
+    """Zone budgets do not depend on the workers, and results are put back in order: one plan."""
+    data = zoned_scenario(kotka)
+    plans = []
+    for workers in (0, 1, 2):
+        region = region_from_dict(data, kotka, params=PARAMS)
+        with executor_for(workers) as executor:
+            plans.append(_checked(region, solve_region(region, PARAMS, executor), kotka))
+    assert _routes(plans[0]) == _routes(plans[1]) == _routes(plans[2])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture()
+def cluster() -> Any:
+    """A Dask scheduler and two single-threaded workers, as separate processes on 127.0.0.1."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = _start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
+                        "--dashboard-address", "127.0.0.1:0", "--no-show"])
+    workers = [_start(["distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny",
+                       "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]) for _ in range(2)]
+    try:
+        with dask_client(0, address) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address, workers
+    finally:
+        for p in [*workers, scheduler]:
+            p.kill()
+            p.wait()
+
+
+def test_real_scheduler_and_a_worker_killed_mid_solve(kotka: RoadGraph, cluster: Any) -> None:
+    """Two worker processes; one is killed when the first zone is done. Dask runs its zones again on the
+    other worker: the plan is complete, checked, and the same as the one solved here."""
+    address, workers = cluster
+    data = zoned_scenario(kotka, households=120, cars=24, zones=4)
+    serial = solve_region(region_from_dict(data, kotka, params=PARAMS), PARAMS)
+    region = region_from_dict(data, kotka, params=PARAMS)
+    killed: list[int] = []
+
+    def tick(done: int, total: int) -> None:
+        if not killed:
+            workers[1].kill()
+            killed.append(done)
+
+    with dask_client(0, address) as client:
+        executor = DaskExecutor(client)
+        assert executor.workers == 2
+        plan = _checked(region, solve_region(region, PARAMS, executor, tick=tick), kotka)
+        assert executor.workers == 1
+    assert killed == [1]
+    assert plan.metrics.households_served + plan.metrics.households_unserved == 120
+    assert _routes(plan) == _routes(serial)

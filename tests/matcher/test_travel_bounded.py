@@ -1,0 +1,63 @@
+"""Bounded travel times: every computed time equals the full matrix's, shelters are complete, legs follow roads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matcher.matrix import build_travel_times
+from matcher.roads.graph import RoadGraph
+from matcher.roads.load import parse_road_graph
+from matcher.travel import LocationRef
+from matcher.travel_bounded import Reach, regional_times
+from tests.matcher.regionkit import KOTKA
+
+
+@pytest.fixture(scope="module")
+def kotka() -> RoadGraph:
+    return parse_road_graph(KOTKA)
+
+
+def _places(graph: RoadGraph) -> tuple[list[LocationRef], np.ndarray]:
+    rng = np.random.default_rng(5)
+    nodes = rng.choice(graph.node_count, size=70, replace=False)
+    kinds = ["driver"] * 15 + ["household"] * 50 + ["shelter"] * 5
+    return [LocationRef(k, f"{k[0]}{i}") for i, k in enumerate(kinds)], nodes  # type: ignore[arg-type]
+
+
+def test_bounded_times_equal_the_full_matrix_where_computed(kotka: RoadGraph) -> None:
+    """Finite entries are exact; shelter rows and columns are complete; short legs are all there."""
+    refs, nodes = _places(kotka)
+    full = build_travel_times(kotka, refs, nodes)
+    reach = Reach(household_minutes=3.0, car_minutes=5.0)
+    times = regional_times(kotka, refs, nodes, reach=reach)
+    got = times.minutes.astype(np.float64)
+    known = np.isfinite(got)
+    assert np.allclose(got[known], full.minutes[known], atol=1e-3)
+    shelters = slice(65, 70)
+    assert np.array_equal(known[shelters, :], np.isfinite(full.minutes[shelters, :]))
+    assert np.array_equal(known[:, shelters], np.isfinite(full.minutes[:, shelters]))
+    households = slice(15, 65)
+    near = full.minutes[households, households] <= reach.household_minutes - 0.01
+    assert known[households, households][near].all()
+    # The bound is real: some household pairs are left out (else the test shows nothing).
+    assert not known[households, households].all()
+
+
+def test_fill_rows_and_router_paths(kotka: RoadGraph) -> None:
+    """A filled row is the full row; legs from the router have the full router's length and follow roads."""
+    refs, nodes = _places(kotka)
+    full = build_travel_times(kotka, refs, nodes)
+    times = regional_times(kotka, refs, nodes, reach=Reach(3.0, 5.0))
+    times.fill_rows([0])
+    times.fill_columns([20])
+    assert np.allclose(times.minutes[0], full.minutes[0], atol=1e-3)
+    assert np.allclose(times.minutes[:, 20], full.minutes[:, 20], atol=1e-3)
+    travel = times.travel_times()
+    pairs = [(0, 30), (16, 66), (66, 17), (20, 21), (0, 20)]
+    pairs += [(i, j) for i in range(15, 65) for j in range(15, 65) if i != j and np.isfinite(times.minutes[i, j])][:20]
+    got = travel.router.paths(pairs)  # type: ignore[union-attr]
+    want = full.router.paths(pairs)  # type: ignore[union-attr]
+    for pair, a, b in zip(pairs, got, want, strict=True):
+        assert a.meters == pytest.approx(b.meters, abs=0.5), pair
+        assert kotka.follows_roads(a.coordinates) is None, pair
