@@ -1,13 +1,14 @@
 // Households: a registrar sees those they registered, a coordinator all (GET /households decides), one page at a
 // time, searched, filtered and sorted by the API; CSV import and export below the list.
 import { $, api, h, priorityWords, registerServiceWorker, say, start } from "./common.js";
+import { placeText } from "./map.js";
 import { Pager, setupCsv } from "./roster.js";
 
 function row(x, stale) {
   return h("tr", {},
     h("td", {}, x.name || `Household ${x.id}`),
     h("td", {}, x.phone ? h("a", { href: `tel:${x.phone}` }, x.phone) : ""),
-    h("td", {}, x.address || `${x.lat.toFixed(5)}, ${x.lon.toFixed(5)}`),
+    h("td", {}, placeText(x)),
     h("td", {}, x.people),
     h("td", {}, x.wheelchair_users),
     h("td", {}, priorityWords(x.priority)),

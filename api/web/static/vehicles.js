@@ -3,6 +3,7 @@ import {
   $, all, api, checkNumber, clearErrors, fieldError, h, minutes, numberValue, params, registerServiceWorker, say,
   showApiError, start,
 } from "./common.js";
+import { placeText } from "./map.js";
 import { fillPlace, readPlace, setupPlace } from "./place.js";
 import { Pager, setupCsv } from "./roster.js";
 
@@ -41,7 +42,7 @@ function cards(vehicles) {
   list.replaceChildren(...vehicles.map((v) => h("li", { class: "card" },
     h("h3", {}, v.label || `Car ${v.id}`),
     h("p", {}, describe(v)),
-    h("p", {}, v.address || `${v.lat.toFixed(5)}, ${v.lon.toFixed(5)}`),
+    h("p", {}, placeText(v)),
     driver(v, owners),
     h("div", { class: "actions" },
       h("button", { type: "button", class: "secondary", onclick: () => edit(v) }, "Change ", h("span", { class: "visually-hidden" }, v.label || `car ${v.id}`)),
