@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, timedelta
 
 from sqlalchemy import select
@@ -10,6 +9,7 @@ from sqlalchemy import select
 from api import access, audit, jobs, models, planning, schemas
 from api.crud import Context, changes_of, check_version, commit, page
 from api.errors import NotFound
+from api.listing import Page
 from matcher.errors import InputError
 
 #: How far from now an alert may start, either way.
@@ -60,7 +60,7 @@ def get_alert(ctx: Context, alert_id: int) -> models.Alert:
     return alert
 
 
-def list_alerts(ctx: Context, status: str | None, offset: int, limit: int) -> Sequence[models.Alert]:
+def list_alerts(ctx: Context, status: str | None, offset: int, limit: int) -> Page:
     query = select(models.Alert).order_by(models.Alert.id.desc())
     if status is not None:
         query = query.where(models.Alert.status == status)

@@ -66,8 +66,15 @@ class Settings(BaseSettings):
     #: Argon2 cost; the defaults are argon2-cffi's (RFC 9106 low-memory). Tests lower them for speed.
     password_time_cost: int = Field(default=3, ge=1)
     password_memory_kib: int = Field(default=65536, ge=64)
-    #: Largest CSV upload accepted, in bytes.
-    csv_max_bytes: int = Field(default=5_000_000, ge=1)
+    #: Largest CSV upload accepted, in bytes (a 50,000-household roster is about 6 MB).
+    csv_max_bytes: int = Field(default=20_000_000, ge=1)
+    #: Drills (``POST /drills``): local Dask worker processes for the replications (0: on the drill thread itself),
+    #: or an existing Dask scheduler's address; each coordinator may ask for this many an hour.
+    drill_workers: int = Field(default=0, ge=0, le=64)
+    drill_scheduler: str | None = None
+    drill_max_per_hour: int = Field(default=4, ge=1)
+    #: Re-plan time limit inside a drill's replications (the drill rehearses the service's re-plans, faster).
+    drill_replan_time_limit_seconds: float = Field(default=0.2, gt=0)
     #: Requests of one server process using the database at once (the others wait, holding no thread); capped by
     #: the connection pool. A few keep a Python process busiest: more only contend for its lock (scripts/load.py).
     db_concurrency: int = Field(default=4, ge=1)

@@ -1,21 +1,24 @@
 """Data operations: object-level authorization (``api.access``), positions, checks, audit entries, commit.
 
 Each operation commits its own transaction, so a route answers only after its change (and the change's audit
-entry) is stored. Lists are ordered by id and paged with ``offset``/``limit``.
+entry) is stored. Lists are ordered by id (or a ``sort`` the caller picks), filtered by ``api.listing`` and paged
+with ``offset``/``limit``; each answers a ``listing.Page`` (the page and the filtered list's total).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import JSON, Select, Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from api import access, audit, models, planning, schemas
+from api import access, audit, listing, models, planning, schemas
 from api.config import Settings
 from api.errors import Conflict, Forbidden, NotFound, StaleVersion
 from api.geocode import Geocoder, resolve_position
@@ -33,13 +36,35 @@ NOT_NULL = frozenset({"name", "phone", "language", "label", "address", "lat", "l
 
 
 @dataclass
+class PositionBatch:
+    """Positions of a bulk import, checked against the map in one vectorised step at the end (``place``)."""
+
+    records: list[str] = field(default_factory=list)
+    lats: list[float] = field(default_factory=list)
+    lons: list[float] = field(default_factory=list)
+
+    def add(self, record: str, lat: float, lon: float) -> None:
+        self.records.append(record)
+        self.lats.append(lat)
+        self.lons.append(lon)
+
+    def off_map(self, settings: Settings) -> list[tuple[str, str]]:
+        """``(record, message)`` for each position too far from the map's roads."""
+        return [(self.records[i], message) for i, message in planning.off_map(settings, self.lats, self.lons)]
+
+
+@dataclass
 class Context:
-    """What every operation needs: the transaction, the acting user, and the process's services."""
+    """What every operation needs: the transaction, the acting user, and the process's services.
+
+    ``positions``, when set, collects positions to check against the map later, all at once (imports).
+    """
 
     session: Session
     user: models.User
     settings: Settings
     geocoder: Geocoder
+    positions: PositionBatch | None = None
 
 
 # --- shared steps ---------------------------------------------------------------------------------------------
@@ -55,6 +80,46 @@ def _insert(ctx: Context, row: R, entity: str) -> R:
     audit.record(ctx.session, ctx.user, "create", entity, row.id)
     commit(ctx.session, entity, row.id)
     return row
+
+
+def bulk_insert(session: Session, model: type[models.Base], rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert checked rows (column values, the same columns in each) of one table with multi-row INSERTs; their ids
+    in order. Much faster than ORM objects for a 50,000-row import; unset columns take their defaults."""
+    if not rows:
+        return []
+    table = models.Base.metadata.tables[model.__tablename__]
+    if session.get_bind().dialect.name == "postgresql":
+        return _bulk_insert_postgresql(session, table, rows)
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(session.scalars(statement, list(rows)))
+
+
+def _bulk_insert_postgresql(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: reserve the ids from the table's sequence, then one pipelined executemany of a plain INSERT.
+
+    SQLAlchemy's multi-row INSERT ... RETURNING spends most of a 50,000-row import in psycopg re-parsing each
+    16,000-placeholder statement (27 s); a short statement sent 50,000 times in one pipeline takes a second or two.
+    Reserved ids are never handed to anyone else, so concurrent inserts cannot clash with them.
+    """
+    ids = list(session.scalars(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                               {"t": table.name, "n": len(rows)}))
+    columns = [c for c in table.columns if not c.primary_key]
+    cells = []
+    for row_id, row in zip(ids, rows, strict=True):
+        values: list[Any] = [row_id]
+        for column in columns:
+            value = row.get(column.key)
+            default = column.default
+            if value is None and default is not None:  # as an ordinary insert would fill it
+                value = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
+            if isinstance(column.type, JSON) and value is not None:
+                value = json.dumps(value)
+            values.append(value)
+        cells.append(tuple(values))
+    names = ", ".join(["id", *(c.name for c in columns)])
+    marks = ", ".join(["%s"] * (len(columns) + 1))
+    session.connection().exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", cells)
+    return ids
 
 
 def commit(session: Session, entity: str, entity_id: object = "") -> None:
@@ -87,8 +152,15 @@ def changes_of(data: schemas.Strict, record: str) -> dict[str, Any]:
 def place(ctx: Context, record: str, address: str, lat: float | None, lon: float | None) -> tuple[float, float]:
     """A record's position from lat/lon or its address, refused when off the loaded map."""
     lat, lon = resolve_position(ctx.geocoder, record, address, lat, lon)
-    planning.check_on_map(ctx.settings, record, lat, lon)
+    _on_map(ctx, record, lat, lon)
     return lat, lon
+
+
+def _on_map(ctx: Context, record: str, lat: float, lon: float) -> None:
+    if ctx.positions is not None:
+        ctx.positions.add(record, lat, lon)
+    else:
+        planning.check_on_map(ctx.settings, record, lat, lon)
 
 
 def moved_place(ctx: Context, record: str, obj: Any, changes: dict[str, Any]) -> None:
@@ -99,12 +171,12 @@ def moved_place(ctx: Context, record: str, obj: Any, changes: dict[str, Any]) ->
         lat, lon = resolve_position(ctx.geocoder, record, changes["address"], None, None)
     else:
         return
-    planning.check_on_map(ctx.settings, record, lat, lon)
+    _on_map(ctx, record, lat, lon)
     obj.lat, obj.lon = lat, lon
 
 
-def page(session: Session, query: Select[Any], offset: int, limit: int) -> Sequence[Any]:
-    return session.scalars(query.offset(offset).limit(limit)).all()
+def page(session: Session, query: Select[Any], offset: int, limit: int) -> listing.Page:
+    return listing.page(session, query, offset, limit)
 
 
 def _get(session: Session, model: type[M], entity: str, entity_id: int) -> M:
@@ -202,7 +274,7 @@ def get_user(ctx: Context, user_id: int) -> models.User:
 
 
 def list_users(ctx: Context, role: str | None, offset: int, limit: int,
-               approval: str | None = None) -> Sequence[models.User]:
+               approval: str | None = None) -> listing.Page:
     access.require_role(ctx.user, "coordinator", action="list accounts")
     query = select(models.User).order_by(models.User.id)
     if role is not None:
@@ -210,7 +282,7 @@ def list_users(ctx: Context, role: str | None, offset: int, limit: int,
     if approval is not None:
         query = query.where(models.User.approval == approval)
     users = page(ctx.session, query, offset, limit)
-    audit.record(ctx.session, ctx.user, "list", "user", ids=[u.id for u in users])
+    audit.record(ctx.session, ctx.user, "list", "user", ids=[u.id for u in users.items])
     commit(ctx.session, "user")
     return users
 
@@ -251,7 +323,8 @@ def _vehicle_owner(ctx: Context, owner_id: int | None) -> int:
 CAR_MAX_SEATS, CAR_MAX_WHEELCHAIR_SPACES = 8, 4
 
 
-def _check_car_bounds(ctx: Context, record: str, vehicle: models.Vehicle, kind_changed: bool) -> None:
+def _check_car_bounds(ctx: Context, record: str, vehicle: models.Vehicle | SimpleNamespace,
+                      kind_changed: bool) -> None:
     if kind_changed and vehicle.kind != "car" and not access.is_coordinator(ctx.user):
         raise Forbidden(f"{record}: only coordinators may mark a vehicle as a {vehicle.kind}")
     if vehicle.kind != "car":
@@ -264,18 +337,22 @@ def _check_car_bounds(ctx: Context, record: str, vehicle: models.Vehicle, kind_c
                                                       "spaces (a coordinator may register a van or bus with more)")
 
 
-def new_vehicle(ctx: Context, data: schemas.VehicleCreate, record: str = "vehicle") -> models.Vehicle:
-    """A checked vehicle, not yet added (CSV imports check every row before adding any). A volunteer's car is
-    ``pending`` until a coordinator approves it; a coordinator's is approved."""
+def vehicle_values(ctx: Context, data: schemas.VehicleCreate, record: str = "vehicle") -> dict[str, Any]:
+    """The checked column values of a new vehicle (CSV imports check every row before adding any). A volunteer's
+    car is ``pending`` until a coordinator approves it; a coordinator's is approved."""
     owner_id = _vehicle_owner(ctx, data.owner_id)
-    fields = data.model_dump(exclude={"owner_id", "lat", "lon"})
     approval = "approved" if access.is_coordinator(ctx.user) else "pending"
-    vehicle = models.Vehicle(owner_id=owner_id, lat=data.lat or 0.0, lon=data.lon or 0.0, approval=approval,
-                             **fields)
-    _check_car_bounds(ctx, record, vehicle, kind_changed=True)
-    vehicle.lat, vehicle.lon = place(ctx, record, data.address, data.lat, data.lon)
-    planning.check_vehicle(record, vehicle)
-    return vehicle
+    values: dict[str, Any] = {"owner_id": owner_id, "approval": approval,
+                              **data.model_dump(exclude={"owner_id", "lat", "lon"})}
+    _check_car_bounds(ctx, record, SimpleNamespace(**values), kind_changed=True)
+    values["lat"], values["lon"] = place(ctx, record, data.address, data.lat, data.lon)
+    planning.check_vehicle(record, SimpleNamespace(**values))
+    return values
+
+
+def new_vehicle(ctx: Context, data: schemas.VehicleCreate, record: str = "vehicle") -> models.Vehicle:
+    """A checked vehicle, not yet added."""
+    return models.Vehicle(**vehicle_values(ctx, data, record))
 
 
 def create_vehicle(ctx: Context, data: schemas.VehicleCreate) -> models.Vehicle:
@@ -309,10 +386,11 @@ def vehicles_query(ctx: Context, owner_id: int | None = None, approval: str | No
 
 
 def list_vehicles(ctx: Context, owner_id: int | None, offset: int, limit: int,
-                  approval: str | None = None) -> Sequence[models.Vehicle]:
-    vehicles = page(ctx.session, vehicles_query(ctx, owner_id, approval), offset, limit)
+                  approval: str | None = None, filters: listing.VehicleFilters | None = None) -> listing.Page:
+    query = listing.filtered(vehicles_query(ctx, owner_id, approval), models.Vehicle, filters, ctx.settings)
+    vehicles = page(ctx.session, query, offset, limit)
     if access.is_coordinator(ctx.user):
-        audit.record(ctx.session, ctx.user, "list", "vehicle", ids=[v.id for v in vehicles])
+        audit.record(ctx.session, ctx.user, "list", "vehicle", ids=[v.id for v in vehicles.items])
         commit(ctx.session, "vehicle")
     return vehicles
 
@@ -372,13 +450,19 @@ def _registrar(ctx: Context, registrar_id: int | None) -> int:
     return registrar.id
 
 
-def new_household(ctx: Context, data: schemas.HouseholdCreate, record: str = "household") -> models.Household:
+def household_values(ctx: Context, data: schemas.HouseholdCreate, record: str = "household") -> dict[str, Any]:
+    """The checked column values of a new household (CSV imports check every row before adding any)."""
     registrar_id = _registrar(ctx, data.registrar_id)
     lat, lon = place(ctx, record, data.address, data.lat, data.lon)
-    household = models.Household(registrar_id=registrar_id, lat=lat, lon=lon,
-                                 **data.model_dump(exclude={"registrar_id", "lat", "lon"}))
-    planning.check_household(record, household)
-    return household
+    values = {"registrar_id": registrar_id, "lat": lat, "lon": lon,
+              **data.model_dump(exclude={"registrar_id", "lat", "lon"})}
+    planning.check_household(record, SimpleNamespace(**values))
+    return values
+
+
+def new_household(ctx: Context, data: schemas.HouseholdCreate, record: str = "household") -> models.Household:
+    """A checked household, not yet added."""
+    return models.Household(**household_values(ctx, data, record))
 
 
 def create_household(ctx: Context, data: schemas.HouseholdCreate) -> models.Household:
@@ -410,9 +494,11 @@ def households_query(ctx: Context, registrar_id: int | None = None) -> Select[An
     return query if registrar_id is None else query.where(models.Household.registrar_id == registrar_id)
 
 
-def list_households(ctx: Context, registrar_id: int | None, offset: int, limit: int) -> Sequence[models.Household]:
-    households = page(ctx.session, households_query(ctx, registrar_id), offset, limit)
-    audit.record(ctx.session, ctx.user, "list", "household", ids=[h.id for h in households])
+def list_households(ctx: Context, registrar_id: int | None, offset: int, limit: int,
+                    filters: listing.HouseholdFilters | None = None) -> listing.Page:
+    query = listing.filtered(households_query(ctx, registrar_id), models.Household, filters, ctx.settings)
+    households = page(ctx.session, query, offset, limit)
+    audit.record(ctx.session, ctx.user, "list", "household", ids=[h.id for h in households.items])
     commit(ctx.session, "household")
     return households
 
@@ -449,12 +535,18 @@ def delete_household(ctx: Context, household_id: int, version: int) -> None:
 # --- shelters: public places, readable by every signed-in user, changed by coordinators -------------------------
 
 
-def new_shelter(ctx: Context, data: schemas.ShelterCreate, record: str = "shelter") -> models.Shelter:
+def shelter_values(ctx: Context, data: schemas.ShelterCreate, record: str = "shelter") -> dict[str, Any]:
+    """The checked column values of a new shelter (CSV imports check every row before adding any)."""
     access.require_role(ctx.user, "coordinator", action="register shelters")
     lat, lon = place(ctx, record, data.address, data.lat, data.lon)
-    shelter = models.Shelter(lat=lat, lon=lon, **data.model_dump(exclude={"lat", "lon"}))
-    planning.check_shelter(record, shelter)
-    return shelter
+    values = {"lat": lat, "lon": lon, **data.model_dump(exclude={"lat", "lon"})}
+    planning.check_shelter(record, SimpleNamespace(**values))
+    return values
+
+
+def new_shelter(ctx: Context, data: schemas.ShelterCreate, record: str = "shelter") -> models.Shelter:
+    """A checked shelter, not yet added."""
+    return models.Shelter(**shelter_values(ctx, data, record))
 
 
 def create_shelter(ctx: Context, data: schemas.ShelterCreate) -> models.Shelter:
@@ -468,6 +560,10 @@ def get_shelter(ctx: Context, shelter_id: int) -> models.Shelter:
 
 def shelters_query(ctx: Context) -> Select[Any]:
     return select(models.Shelter).order_by(models.Shelter.id)
+
+
+def list_shelters(ctx: Context, offset: int, limit: int, filters: listing.ShelterFilters | None = None) -> listing.Page:
+    return page(ctx.session, listing.filtered(shelters_query(ctx), models.Shelter, filters), offset, limit)
 
 
 def change_shelter(ctx: Context, shelter: models.Shelter, changes: dict[str, Any], record: str) -> None:
@@ -502,7 +598,7 @@ def delete_shelter(ctx: Context, shelter_id: int, version: int) -> None:
 
 def list_audit(
     ctx: Context, entity: str | None, entity_id: int | None, user_id: int | None, offset: int, limit: int
-) -> Sequence[models.AuditEntry]:
+) -> listing.Page:
     access.require_role(ctx.user, "coordinator", action="read the audit log")
     query = select(models.AuditEntry).order_by(models.AuditEntry.id)
     if entity is not None:

@@ -24,6 +24,7 @@ from api.routes import (
     alerts,
     apidocs,
     audit,
+    drills,
     households,
     jobs,
     live,
@@ -31,6 +32,8 @@ from api.routes import (
     maps,
     messages,
     pages,
+    printable,
+    rosters,
     shelters,
     users,
     vehicles,
@@ -131,8 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(InterfaceError, _database_down)
     app.add_exception_handler(Exception, _internal)
-    for module in (login, users, vehicles, households, shelters, alerts, live, jobs, audit, messages, maps, apidocs,
-                   pages):
+    for module in (login, users, vehicles, households, shelters, rosters, alerts, printable, live, jobs, drills, audit,
+                   messages, maps, apidocs, pages):
         app.include_router(module.router)
 
     app.add_middleware(BodyLimit, json_max_bytes=settings.json_max_bytes,

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -313,6 +314,40 @@ class Dropout(Base):
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class DrillRun(Versioned, Base):
+    """A drill on the town as registered, run as a durable job (claimed, heartbeat, re-queued like plan jobs).
+
+    The finished report (HTML with its plots, report.json, contact lists) is kept as a zip of the report folder,
+    so every server process can serve it and the next drill is compared with it.
+    """
+
+    __tablename__ = "drill_runs"
+    __table_args__ = (CheckConstraint(_in("status", JOB_STATUSES), name="ck_drill_runs_status"),
+                      Index("ix_drill_runs_status", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The alert whose flood zones and closed roads the drill rehearses (none: the town without them).
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    runs: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    #: The drill's scripted events in the drill file's timeline format (plan ids, e.g. ``V12``).
+    timeline: Mapped[list[Any]] = mapped_column(default=list)
+    #: The date the report carries (YYYY-MM-DD).
+    drill_date: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+    #: Headline figures of the report (people out, households at risk, cars to add, comparison counts).
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    report_zip: Mapped[bytes | None] = mapped_column(LargeBinary)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
 
 
 class AuditEntry(Base):

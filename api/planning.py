@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
-
-import numpy as np
 
 from api import models
 from api.config import Settings
@@ -31,7 +29,7 @@ from matcher.region import RegionParams, plan_is_regional, region_from_dict, sol
 from matcher.roads.closures import flood_geometry
 from matcher.roads.graph import RoadGraph
 from matcher.roads.load import load_road_graph
-from matcher.roads.snap import snap_points
+from matcher.roads.snap import far_from_roads
 from matcher.scenario import problem_from_dict
 from matcher.solver import SolveParams, solve
 from matcher.solver.replan import replan
@@ -67,15 +65,12 @@ def off_map(settings: Settings, lats: Sequence[float], lons: Sequence[float]) ->
     """``(index, message)`` for every position farther than the snap limit from the map's roads."""
     if not lats:
         return []
-    graph = road_graph(settings)
-    labels = [f"#{i}" for i in range(len(lats))]
-    snapped = snap_points(graph, labels, lats, lons, max_meters=math.inf)
     limit = settings.snap_max_meters
-    far = [int(i) for i in np.flatnonzero(snapped.meters > limit)]
+    far, meters = far_from_roads(road_graph(settings), lats, lons, limit)
     return [
-        (i, f"({lats[i]:.6f}, {lons[i]:.6f}) is {snapped.meters[i]:.0f} m from the nearest road of the map "
-            f"{settings.map_path().name} (limit {limit:.0f} m): off the map, or no road near it")
-        for i in far
+        (int(i), f"({lats[i]:.6f}, {lons[i]:.6f}) is {m:.0f} m from the nearest road of the map "
+                 f"{settings.map_path().name} (limit {limit:.0f} m): off the map, or no road near it")
+        for i, m in zip(far, meters, strict=True)
     ]
 
 
@@ -94,7 +89,7 @@ def _named(record: str) -> Iterator[None]:
         raise type(exc)(record, exc.field, exc.message) from None
 
 
-def check_vehicle(record: str, vehicle: models.Vehicle) -> None:
+def check_vehicle(record: str, vehicle: models.Vehicle | SimpleNamespace) -> None:
     """The matcher's own rules for a driver (seats or wheelchair spaces, availability order)."""
     with _named(record):
         Driver(id=record, lat=vehicle.lat, lon=vehicle.lon, seats=vehicle.seats,
@@ -102,7 +97,7 @@ def check_vehicle(record: str, vehicle: models.Vehicle) -> None:
                available_until_minute=vehicle.available_until_minute)
 
 
-def check_household(record: str, household: models.Household) -> None:
+def check_household(record: str, household: models.Household | SimpleNamespace) -> None:
     """The matcher's own rules for a household (wheelchair users within people, ...)."""
     with _named(record):
         Household(id=record, lat=household.lat, lon=household.lon, people=household.people,
@@ -110,7 +105,7 @@ def check_household(record: str, household: models.Household) -> None:
                   needs=tuple(household.needs))
 
 
-def check_shelter(record: str, shelter: models.Shelter) -> None:
+def check_shelter(record: str, shelter: models.Shelter | SimpleNamespace) -> None:
     with _named(record):
         Shelter(id=record, lat=shelter.lat, lon=shelter.lon, capacity=shelter.capacity,
                 wheelchair_accessible=shelter.wheelchair_accessible)

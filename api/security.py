@@ -74,6 +74,21 @@ class Tokens:
         claims = {"sub": str(user_id), "tv": token_version, "iat": now, "exp": now + timedelta(minutes=self.minutes)}
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
+    def issue_scoped(self, user_id: int, scope: str, minutes: int) -> str:
+        """A short-lived token good only for ``scope`` (e.g. ``drill-report:7``), not for signing in."""
+        now = datetime.now(UTC)
+        claims = {"sub": str(user_id), "scope": scope, "iat": now, "exp": now + timedelta(minutes=minutes)}
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def scoped_user_id(self, token: str, scope: str) -> int | None:
+        """The user id of a valid, unexpired token issued for exactly ``scope``; ``None`` otherwise."""
+        try:
+            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM],
+                                options={"require": ["exp", "sub", "scope"]})
+            return int(claims["sub"]) if claims["scope"] == scope else None
+        except (jwt.InvalidTokenError, ValueError, TypeError):
+            return None
+
     def claims(self, token: str) -> TokenClaims | None:
         """Who a valid, unexpired token names; ``None`` for anything else, including a well-signed token whose
         ``sub`` or ``tv`` is no id a database could hold."""
@@ -82,6 +97,8 @@ class Tokens:
                                 options={"require": ["exp", "sub", "tv"]})
             user_id, version = int(claims["sub"]), claims["tv"]
         except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError):
+            return None
+        if "scope" in claims:  # a scoped token (a report link) opens that one thing only, never the API
             return None
         if not 1 <= user_id <= MAX_ID or type(version) is not int or not 0 <= version <= MAX_ID:
             return None

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from api import migrate, places, planning
 from api.config import Settings
 from api.db import Database, secure_sqlite_file
+from api.drills import DrillRunner
 from api.geocode import Geocoder, make_geocoder
 from api.jobs import JobRunner
 from api.limits import Limits
@@ -34,6 +35,7 @@ class Services:
         self.db = Database(settings)
         self.geocoder: Geocoder = make_geocoder(settings)
         self.runner: JobRunner | None = None
+        self.drill_runner: DrillRunner | None = None
         self.sender: Sender | None = None
         self._passwords: Passwords | None = None
         self._tokens: Tokens | None = None
@@ -61,6 +63,8 @@ class Services:
             if self.settings.worker_mode == "embedded":
                 self.runner = JobRunner(self.db, self.settings)
                 self.runner.start()
+                self.drill_runner = DrillRunner(self.db, self.settings)
+                self.drill_runner.start()
             if self.settings.embedded_notifier:
                 self.sender = Sender(self.db, self.settings)
                 self.sender.start()
@@ -73,6 +77,9 @@ class Services:
             if self.runner is not None:
                 self.runner.stop()
                 self.runner = None
+            if self.drill_runner is not None:
+                self.drill_runner.stop()
+                self.drill_runner = None
             if self.sender is not None:
                 self.sender.stop()
                 self.sender = None
@@ -101,6 +108,10 @@ class Services:
         if gate is None:
             gate = self._gates[loop] = asyncio.Semaphore(self.db.request_slots)
         return gate
+
+    def wake_drills(self) -> None:
+        if self.drill_runner is not None:
+            self.drill_runner.wake()
 
     async def run_db(self, work: Callable[[Session], T]) -> T:
         """``work`` in a committed session on a worker thread, admitted like a request (``db_gate``): for routes

@@ -63,13 +63,11 @@ class _Outputs:
     pretty: bool
 
 
-def _load(scenario: Path, settings: Settings, watch: Stopwatch) -> Scenario:
-    """Read the scenario, load its map (cached) and build the travel times, one stage each."""
+def _load(scenario: Path, data: dict[str, Any], settings: Settings, watch: Stopwatch) -> Scenario:
+    """Load the (read and validated) scenario's map (cached) and build the travel times, one stage each."""
     from matcher.roads.load import load_road_graph
-    from matcher.scenario import Scenario, problem_on_graph, read_scenario_file, records_of, resolve_map
+    from matcher.scenario import Scenario, problem_on_graph, resolve_map
 
-    data = read_scenario_file(scenario)
-    records_of(data)  # bad records fail before the map is touched
     map_path = resolve_map(data, scenario.parent.resolve())
     watch.lap("read scenario")
     _say(f"loading map {map_path.name}")
@@ -221,7 +219,7 @@ def plan(
             watch.lap("read scenario")
             loaded, result = _solve_regional(scenario, data, how, settings, watch)
         else:
-            loaded = _load(scenario, settings, watch)
+            loaded = _load(scenario, data, settings, watch)
         if outputs.matrix is not None:
             _write_json(outputs.matrix, export_matrix(loaded.problem), pretty=pretty)
             _say(f"matrix written to {outputs.matrix}")

@@ -321,9 +321,10 @@ class UpdateReport:
 NEAR_CLOSURE_METERS = 500.0
 #: Sources checked together when looking for trees that cross a new closure.
 TAINT_BLOCK = 64
-#: When fewer of the first block's trees than this share can be kept, the check is not worth its time:
-#: rebuild. (A flood zone inside a town: nearly every place has some other place whose path crosses it.)
+#: When fewer of the first ``TAINT_SAMPLE`` trees than this share can be kept, the check is not worth its
+#: time: rebuild. (A flood zone inside a town: nearly every place has some other place whose path crosses it.)
 MIN_KEEP_SHARE = 0.3
+TAINT_SAMPLE = 16
 
 
 def _crossing(preds: npt.NDArray[np.int32], sources: Ints, entering_closed: npt.NDArray[np.bool_],
@@ -411,14 +412,16 @@ def update_travel_times(
     candidates = [u for u in unique[~near].tolist() if router.predecessor_row(u) is not None]
     keep: list[int] = []
     predecessors: dict[int, npt.NDArray[np.int32]] = {}
-    for start in range(0, len(candidates), TAINT_BLOCK):
-        block = candidates[start : start + TAINT_BLOCK]
+    # A small first block is the sample that decides whether checking the rest is worth it.
+    starts = [0, *range(TAINT_SAMPLE, len(candidates), TAINT_BLOCK)] if candidates else []
+    for k, start in enumerate(starts):
+        block = candidates[start : starts[k + 1] if k + 1 < len(starts) else len(candidates)]
         preds = np.stack([router.predecessor_row(u) for u in block])  # type: ignore[misc]
         entering = np.zeros(preds.shape, dtype=bool)
         if len(heads):
             hit = preds[:, heads] == tails[None, :]
-            b, k = np.nonzero(hit)
-            entering[b, heads[k]] = True
+            in_block, step = np.nonzero(hit)
+            entering[in_block, heads[step]] = True
         crossing = _crossing(preds, np.asarray(block), entering, far_targets)
         for u, row, bad in zip(block, preds, crossing.tolist(), strict=True):
             if not bad:

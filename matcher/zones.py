@@ -313,6 +313,14 @@ def allot_cars(zmap: ZoneMap, work: Work, driver_xy: Floats, household_xy: Float
         if weight.sum() <= 0:
             weight = np.bincount(work.zone, weights=work.minutes, minlength=n_z).astype(np.float64)
         target = _targets(len(cars), weight)
+        # Every zone with such work gets at least one car of the pool while any zone has two to give:
+        # a proportional share rounds a zone with one wheelchair household down to no wheelchair car.
+        for z in np.flatnonzero((weight > 0) & (target == 0)):
+            richest = int(np.argmax(target))
+            if target[richest] < 2:
+                break
+            target[richest] -= 1
+            target[z] += 1
         _lend(serving, cars, target, zmap, driver_xy, centres)
     return serving
 

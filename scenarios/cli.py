@@ -28,7 +28,8 @@ def _date(value: str | None) -> str:
 
 
 def drill(
-    scenario: Annotated[Path, typer.Argument(help="Drill file: a scenario with a drill: block (.yaml or .json).")],
+    scenario: Annotated[Path | None, typer.Argument(
+        help="Drill file: a scenario with a drill: block (.yaml or .json). Not with --from-service.")] = None,
     runs: Annotated[int | None, typer.Option("--runs", min=1, help="Replications (default: the file's).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Report folder; an earlier report there is compared.")] = (
         DEFAULT_OUT),
@@ -38,6 +39,12 @@ def drill(
     workers: Annotated[int, typer.Option("--workers", min=0, help="Local Dask worker processes; 0 runs here.")] = 2,
     date: Annotated[str | None, typer.Option("--date", help="Drill date on the report and contacts (YYYY-MM-DD).")
                     ] = None,
+    from_service: Annotated[bool, typer.Option(
+        "--from-service", help="Drill the town as registered in the service's database (EVAC_* settings): its "
+                               "households, cars and shelters, an alert's flood zone and closures, scripted events.")
+                            ] = False,
+    alert: Annotated[int | None, typer.Option("--alert", min=1, help="With --from-service: the alert to rehearse "
+                                                                      "(default: the newest).")] = None,
 ) -> None:
     """Rehearse an evacuation: run the drill's replications and write the report a coordinator reads."""
     from rich.console import Console
@@ -48,12 +55,22 @@ def drill(
     from scenarios.report import build_report, write_report
     from scenarios.routetest import route_test
     from scenarios.runner import make_payload, run_drill
-    from scenarios.spec import load_drill
+    from scenarios.spec import drill_from_dict, load_drill
     from scenarios.world import DrillContext
 
     started = time.perf_counter()
+    if (scenario is None) == (not from_service):
+        _say("error: give a drill file, or --from-service to drill the town as registered in the service")
+        raise typer.Exit(2)
     try:
-        spec = load_drill(scenario)
+        if from_service:
+            from api.drills import service_drill_data
+
+            data = service_drill_data(alert, runs or 5, seed or 0, _date(date))
+            spec = drill_from_dict(data, base=Path(data["map"]).parent)
+        else:
+            assert scenario is not None
+            spec = load_drill(scenario)
         spec = dataclasses.replace(spec, runs=runs or spec.runs, seed=spec.seed if seed is None else seed)
         when = _date(date or spec.date)
         _say(f"drill {spec.name!r}: {spec.runs} replications, seed {spec.seed}")

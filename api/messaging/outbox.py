@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api import livestate, models, planning
+from api import livestate, models, places, planning
 from api.config import Settings
 from api.messaging import phones
 from api.messaging.texts import Template, language_of, render
@@ -40,6 +40,13 @@ class Address:
     channel: str
     to: str
     language: str
+
+
+def _place_words(household: models.Household | None, settings: Settings) -> str:
+    """Where a pickup is, for a text message: the registered address, else the street the map says it is near."""
+    if household is None:
+        return "-"
+    return household.address or places.describe(settings, household.lat, household.lon)
 
 
 def household_address(row: models.Household, settings: Settings) -> Address | None:
@@ -230,8 +237,7 @@ def _tell_drivers(session: Session, settings: Settings, alert: models.Alert, ros
         place, time = "-", "-"
         if pickups:
             household = roster.households.get(pickups[0].place)
-            place, time = (household.address if household and household.address else "-"), clock.text(
-                pickups[0].minute)
+            place, time = _place_words(household, settings), clock.text(pickups[0].minute)
         template = Template.DRIVER_PLAN if first or not before else Template.DRIVER_CHANGED
         body = render(template, address.language, pickups=len(pickups), time=time, place=place, link=link)
         queue(session, address, f"{event}:{driver_id}", template, body, alert_id=alert.id)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from datetime import timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from api import access, alerts, audit, livestate, models
+from api import access, alerts, audit, csvio, livestate, models, planning
 from api.config import Settings
 from api.crud import Context, commit
 from api.errors import NotFound
@@ -30,13 +32,14 @@ def _public(row: models.Message, settings: Settings) -> ms.MessagePublic:
 
 
 def alert_messages(ctx: Context, alert_id: int, status: str | None, offset: int, limit: int) -> ms.AlertMessages:
-    """A coordinator's view of what the alert sent to whom; audited (bodies name people and times)."""
+    """A coordinator's view of what the alert sent to whom, newest first; audited (bodies name people and
+    times)."""
     alert = alerts.get_alert(ctx, alert_id)
     access.require_role(ctx.user, "coordinator", action="read the messages of an alert")
     query = select(models.Message).where(models.Message.alert_id == alert.id)
     if status is not None:
         query = query.where(models.Message.status == status)
-    rows = ctx.session.scalars(query.order_by(models.Message.id).offset(offset).limit(limit)).all()
+    rows = ctx.session.scalars(query.order_by(models.Message.id.desc()).offset(offset).limit(limit)).all()
     counts = {str(r[0]): int(r[1]) for r in ctx.session.execute(
         select(models.Message.status, func.count()).where(models.Message.alert_id == alert.id)
         .group_by(models.Message.status)).all()}
@@ -172,3 +175,46 @@ def stale(ctx: Context, days: int | None, kind: str | None, offset: int, limit: 
     audit.record(ctx.session, ctx.user, "list", "stale_records", None, count=len(page))
     commit(ctx.session, "stale records")
     return page
+
+
+# --- contact lists per team ---------------------------------------------------------------------------------------
+
+CONTACT_COLUMNS = ["checkin_date", "driver_id", "driver_name", "driver_phone", "stop", "household_id",
+                   "household_name", "household_phone", "address", "people", "wheelchair_users", "language",
+                   "pickup_minute", "confirmed_at"]
+
+
+def team_contacts(ctx: Context, checkin_id: int, driver_id: str) -> tuple[str, str]:
+    """A driver's team after a check-in, as CSV: the driver and the households their car picks up in the newest
+    plan version of the newest alert, each marked with the check-in's date. Coordinators, or the car's owner.
+    Returns ``(file name, CSV text)``; audited as an export."""
+    checkin = ctx.session.get(models.Checkin, checkin_id)
+    if checkin is None:
+        raise NotFound("check-in", checkin_id)
+    vehicle_id = planning.db_id(driver_id)
+    vehicle = None if vehicle_id is None else ctx.session.get(models.Vehicle, vehicle_id)
+    if vehicle is None or not access.can_read_vehicle(ctx.user, vehicle):
+        raise NotFound("team", driver_id)
+    alert_id = ctx.session.scalar(select(models.Plan.alert_id).order_by(models.Plan.id.desc()).limit(1))
+    plan = None if alert_id is None else livestate.latest_plan(ctx.session, alert_id)
+    route = None if plan is None else next((r for r in plan.parsed.routes if r.driver_id == driver_id), None)
+    stops = [] if route is None else [(i + 1, s) for i, s in enumerate(route.stops) if s.type == "pickup"]
+    ids = sorted({planning.db_id(str(s.household_id)) or 0 for _, s in stops})
+    homes = {h.id: h for h in ctx.session.scalars(select(models.Household).where(models.Household.id.in_(ids)))}
+    owner = ctx.session.get_one(models.User, vehicle.owner_id)
+    date = checkin.started_at.date().isoformat()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CONTACT_COLUMNS)
+    for number, stop in stops:
+        home = homes.get(planning.db_id(str(stop.household_id)) or 0)
+        if home is None:
+            continue
+        writer.writerow([csvio._cell(v) for v in (
+            date, driver_id, owner.name, owner.phone, number, stop.household_id, home.name, home.phone, home.address,
+            home.people, home.wheelchair_users, home.language, round(stop.arrive_minute),
+            home.confirmed_at.date().isoformat() if home.confirmed_at else "")])
+    audit.record(ctx.session, ctx.user, "export", "team_contacts", vehicle.id, checkin_id=checkin.id,
+                 households=ids)
+    commit(ctx.session, "team contacts")
+    return f"contacts-{driver_id}-{date}.csv", out.getvalue()

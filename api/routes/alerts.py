@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api import alerts, schemas
+from api import alerts, listing, schemas
 from api.deps import Ctx, IdPath, Limit, Offset, ServicesDep
 from api.responses import errors
 from api.schemas import AlertStatus
@@ -22,9 +22,10 @@ def create_alert(ctx: Ctx, services: ServicesDep, data: schemas.AlertCreate, res
     return schemas.AlertCreated(alert=schemas.AlertPublic.model_validate(alert), job=alerts.job_public(ctx, job))
 
 
-@router.get("", response_model=list[schemas.AlertPublic], responses=errors(401))
-def list_alerts(ctx: Ctx, status: AlertStatus | None = None, offset: Offset = 0, limit: Limit = 100) -> object:
-    return alerts.list_alerts(ctx, status, offset, limit)
+@router.get("", response_model=list[schemas.AlertPublic], responses={**listing.TOTAL_DOC, **errors(401)})
+def list_alerts(ctx: Ctx, response: Response, status: AlertStatus | None = None, offset: Offset = 0,
+                limit: Limit = 100) -> object:
+    return listing.answer(response, alerts.list_alerts(ctx, status, offset, limit))
 
 
 @router.get("/{alert_id}", response_model=schemas.AlertPublic, responses=errors(401, 404))

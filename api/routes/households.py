@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from api import crud, schemas
+from api import crud, listing, schemas
 from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, VersionQuery, geocoded
 from api.responses import errors
 from api.routes.csv_routes import add_csv_routes
@@ -24,9 +24,11 @@ def create_household(data: GeocodedHouseholdCreate, ctx: Ctx) -> object:
     return crud.create_household(ctx, data)
 
 
-@router.get("", response_model=list[schemas.HouseholdPublic], responses=errors(401, 403))
-def list_households(ctx: Ctx, offset: Offset = 0, limit: Limit = 100, registrar_id: OptionalId = None) -> object:
-    return crud.list_households(ctx, registrar_id, offset, limit)
+@router.get("", response_model=list[schemas.HouseholdPublic], responses={**listing.TOTAL_DOC, **errors(401, 403)})
+def list_households(ctx: Ctx, response: Response, filters: Annotated[listing.HouseholdFilters, Query()],
+                    offset: Offset = 0, limit: Limit = 100, registrar_id: OptionalId = None) -> object:
+    """A page of the households you may see, searched, filtered and sorted; the total in ``X-Total-Count``."""
+    return listing.answer(response, crud.list_households(ctx, registrar_id, offset, limit, filters))
 
 
 @router.get("/{household_id}", response_model=schemas.HouseholdPublic, responses=errors(401, 404))

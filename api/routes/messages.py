@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Path as FastPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import update
@@ -32,13 +33,14 @@ router = APIRouter(tags=["messages"])
 #: Twilio's delivery statuses that we record; the others (queued, sending, sent) add nothing to ``sent``.
 RECEIPTS = {"delivered": "delivered", "undelivered": "failed", "failed": "failed"}
 TWIML_OK = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+DriverId = Annotated[str, FastPath(pattern=r"^V[0-9]{1,9}$", description="A plan driver id: V<vehicle id>")]
 StatusQuery = Annotated[ms.MessageStatus | None, Query(description="Only messages with this status")]
 
 
 @router.get("/alerts/{alert_id}/messages", response_model=ms.AlertMessages, responses=errors(401, 403, 404))
 def alert_messages(ctx: Ctx, alert_id: IdPath, status: StatusQuery = None, offset: Offset = 0,
                    limit: Limit = 1000) -> object:
-    """What the alert sent to whom, with each message's status (coordinators)."""
+    """What the alert sent to whom, newest first, with each message's status (coordinators)."""
     return service.alert_messages(ctx, alert_id, status, offset, limit)
 
 
@@ -176,6 +178,16 @@ def start_checkin(ctx: Ctx, services: ServicesDep, data: ms.CheckinCreate) -> ob
 def list_checkins(ctx: Ctx) -> object:
     """The last 100 check-ins (coordinators)."""
     return service.list_checkins(ctx)
+
+
+@router.get("/checkins/{checkin_id}/teams/{driver_id}/contacts", response_class=Response, responses={
+    **errors(401, 404), 200: {"content": {"text/csv": {}}, "description": "The team's contact list"}})
+def team_contacts(ctx: Ctx, checkin_id: IdPath, driver_id: DriverId) -> Response:
+    """A driver's team after a check-in, dated: the households their car picks up in the newest plan, with phones
+    (coordinators, or the car's owner; audited)."""
+    name, body = service.team_contacts(ctx, checkin_id, driver_id)
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.post("/checkins/answers", response_model=list[ms.StaleRecord], responses=errors(400, 401, 404))

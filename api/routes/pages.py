@@ -62,6 +62,8 @@ PAGES = {
     "password": Page("password.html", "Your password", "password"),
     "dashboard": Page("dashboard.html", "Coordinator dashboard", "dashboard", ("coordinator",)),
     "manifest": Page("manifest.html", "Driver's manifest", "manifest", ("volunteer", "coordinator")),
+    "plan": Page("plan.html", "Printable plan", "plan", ("coordinator",)),
+    "drills": Page("drills.html", "Drills", "drills", ("coordinator",)),
 }
 
 router = APIRouter()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from api import crud, schemas
+from api import crud, listing, schemas
 from api.deps import Ctx, IdPath, Limit, Offset, VersionQuery, geocoded
 from api.responses import errors
 from api.routes.csv_routes import add_csv_routes
@@ -24,9 +24,11 @@ def create_shelter(data: GeocodedShelterCreate, ctx: Ctx) -> object:
     return crud.create_shelter(ctx, data)
 
 
-@router.get("", response_model=list[schemas.ShelterPublic], responses=errors(401))
-def list_shelters(ctx: Ctx, offset: Offset = 0, limit: Limit = 100) -> object:
-    return crud.page(ctx.session, crud.shelters_query(ctx), offset, limit)
+@router.get("", response_model=list[schemas.ShelterPublic], responses={**listing.TOTAL_DOC, **errors(401)})
+def list_shelters(ctx: Ctx, response: Response, filters: Annotated[listing.ShelterFilters, Query()],
+                  offset: Offset = 0, limit: Limit = 100) -> object:
+    """A page of the shelters, searched and sorted; the total in ``X-Total-Count``."""
+    return listing.answer(response, crud.list_shelters(ctx, offset, limit, filters))
 
 
 @router.get("/{shelter_id}", response_model=schemas.ShelterPublic, responses=errors(401, 404))

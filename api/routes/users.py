@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy.orm import Session
 
-from api import crud, models, schemas
+from api import crud, listing, models, schemas
 from api.access import require_role
 from api.deps import (
     AnySignedIn,
@@ -57,7 +57,7 @@ def me(user: AnySignedIn) -> object:
     return user
 
 
-@router.post("/me/password", response_model=schemas.Token, responses=errors(401, 429))
+@router.post("/me/password", response_model=schemas.Token, responses=errors(400, 401, 429, 503))
 async def change_my_password(services: ServicesDep, token: TokenDep, data: schemas.PasswordChange) -> schemas.Token:
     """Change your password with your current one. Every session of yours ends (all devices); the answer is a
     new token for this one. Wrong current passwords count toward the account's sign-in lockout."""
@@ -78,11 +78,11 @@ async def change_my_password(services: ServicesDep, token: TokenDep, data: schem
     return schemas.Token(access_token=services.tokens.issue(changed.id, changed.token_version))
 
 
-@router.get("", response_model=list[schemas.UserPublic], responses=errors(401, 403))
-def list_users(ctx: Ctx, role: Role | None = None, approval: Approval | None = None, offset: Offset = 0,
-               limit: Limit = 100) -> object:
+@router.get("", response_model=list[schemas.UserPublic], responses={**listing.TOTAL_DOC, **errors(401, 403)})
+def list_users(ctx: Ctx, response: Response, role: Role | None = None, approval: Approval | None = None,
+               offset: Offset = 0, limit: Limit = 100) -> object:
     """Accounts (coordinators only); ``approval=pending`` lists those waiting for approval."""
-    return crud.list_users(ctx, role, offset, limit, approval)
+    return listing.answer(response, crud.list_users(ctx, role, offset, limit, approval))
 
 
 @router.get("/{user_id}", response_model=schemas.UserPublic, responses=errors(401, 404))
@@ -102,7 +102,8 @@ def approve_user(ctx: Ctx, user_id: IdPath) -> object:
     return crud.approve_user(ctx, user_id)
 
 
-@router.post("/{user_id}/password", response_model=schemas.UserPublic, responses=errors(401, 403, 404, 409))
+@router.post("/{user_id}/password", response_model=schemas.UserPublic,
+             responses=errors(400, 401, 403, 404, 409))
 async def reset_password(services: ServicesDep, token: TokenDep, user_id: IdPath,
                          data: schemas.PasswordReset) -> object:
     """Give an account a temporary password (coordinators): its sessions end, and at its next sign-in it may

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from api import crud, schemas
+from api import crud, listing, schemas
 from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, VersionQuery, geocoded
 from api.responses import errors
 from api.routes.csv_routes import add_csv_routes
@@ -27,11 +27,13 @@ def create_vehicle(data: GeocodedVehicleCreate, ctx: Ctx) -> object:
     return crud.create_vehicle(ctx, data)
 
 
-@router.get("", response_model=list[schemas.VehiclePublic], responses=errors(401, 403))
-def list_vehicles(ctx: Ctx, offset: Offset = 0, limit: Limit = 100, owner_id: OptionalId = None,
+@router.get("", response_model=list[schemas.VehiclePublic], responses={**listing.TOTAL_DOC, **errors(401, 403)})
+def list_vehicles(ctx: Ctx, response: Response, filters: Annotated[listing.VehicleFilters, Query()],
+                  offset: Offset = 0, limit: Limit = 100, owner_id: OptionalId = None,
                   approval: Approval | None = None) -> object:
-    """Vehicles (a volunteer's own; coordinators all); ``approval=pending`` lists those waiting for approval."""
-    return crud.list_vehicles(ctx, owner_id, offset, limit, approval)
+    """A page of the vehicles you may see (a volunteer's own; coordinators all), searched, filtered and sorted;
+    ``approval=pending`` lists those waiting for approval; the total in ``X-Total-Count``."""
+    return listing.answer(response, crud.list_vehicles(ctx, owner_id, offset, limit, approval, filters))
 
 
 @router.post("/{vehicle_id}/approve", response_model=schemas.VehiclePublic, responses=errors(401, 403, 404, 409))

@@ -9,8 +9,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api import models
 from api.config import Settings
 from api.main import create_app
+from api.messaging.outbox import _place_words
 from tests.api.conftest import make_settings
 from tests.api.factories import household_body, login, make_user, shelter_body, user, vehicle_body, wait_job
 
@@ -129,3 +131,11 @@ def test_closed_roads_can_be_reopened(app: FastAPI, client: TestClient) -> None:
     assert both.status_code == 422 and both.json()["detail"][0]["loc"] == ["body", "reopened_ways"]
     assert client.post(url, headers=driver, json={"reopened_ways": [closed[1]]}).status_code == 403
     assert client.get(f"/alerts/{alert['id']}", headers=coordinator).json()["closed_ways"] == closed[1:]
+
+
+def test_a_drivers_text_names_the_street_of_a_pickup_without_an_address(settings: Settings) -> None:
+    """Messages say where in words: the registered address, else the street the map says the place is near."""
+    lat, lon = 60.53277, 26.95735
+    assert _place_words(models.Household(address="Satamakatu 5", lat=lat, lon=lon), settings) == "Satamakatu 5"
+    assert _place_words(models.Household(address="", lat=lat, lon=lon), settings).startswith("near ")
+    assert _place_words(None, settings) == "-"

@@ -5,6 +5,8 @@ webhook -> the re-plan tells only those whose pickup changed -> delivery receipt
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -131,10 +133,10 @@ def test_plan_tells_every_driver_and_household_once(world: World) -> None:
         assert "Reply 1" in sms.body or "Vastaa 1" in sms.body or "Responda 1" in sms.body
         assert "oxygen" not in sms.body
         assert sms.body.endswith(f"[#{next(r.id for r in sent if r.recipient == f'household:{hid[1:]}')}]")
-    with world.svc.db.sessions() as session:  # ids are never re-issued, so the first seeded is not always 1
-        first = f"H{session.scalar(select(func.min(models.Household.id)))}"
-    if first in households:  # the Finnish household
-        assert "hakee" in by_phone[_household_phone(world, first)].body
+    with world.svc.db.sessions() as session:  # ids depend on what earlier tests stored: find it by its language
+        finnish = session.scalars(select(models.Household.id).where(models.Household.language == "fi")).one()
+    if f"H{finnish}" in households:
+        assert "hakee" in by_phone[_household_phone(world, f"H{finnish}")].body
     busy = {d for d, p in drivers.items() if p}
     mails = world.smtp.inbox.mails
     assert len(mails) == len(busy)  # one per car with pickups, to its owner
@@ -321,3 +323,54 @@ def test_households_gone_quiet_are_reported_to_coordinators_once(world: World) -
     mails = world.smtp.inbox.to("coord@example.org")
     assert len(mails) == len(households) - 1
     assert all("has not confirmed" in m.get_payload(decode=True).decode() for m in mails)
+
+
+def test_team_contact_lists_after_a_checkin(world: World) -> None:
+    """A driver's team as CSV, dated with the check-in: their car's pickups in the newest plan, with phones;
+    the car's owner and coordinators may download it, another volunteer gets 404."""
+    checkin = world.client.post("/checkins", headers=world.coordinator, json={}).json()
+    with world.svc.db.sessions() as session:
+        plan = session.scalar(select(models.Plan).where(models.Plan.alert_id == world.alert["id"]))
+        assert plan is not None
+        _households, drivers = _pickups(plan.plan, set())
+        owners = {f"V{v.id}": v.owner_id for v in session.scalars(select(models.Vehicle))}
+        anna = session.scalar(select(models.User.id).where(models.User.email == "anna@example.org"))
+    driver_id = next(d for d, p in drivers.items() if p and owners[d] == anna)
+    path = f"/checkins/{checkin['id']}/teams/{driver_id}/contacts"
+    response = world.client.get(path, headers=login(world.client, "anna@example.org"))
+    assert response.status_code == 200, response.text
+    date = checkin["started_at"][:10]
+    assert f"contacts-{driver_id}-{date}.csv" in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["household_id"] for r in rows] == [p.place for p in drivers[driver_id]]
+    assert all(r["checkin_date"] == date and r["household_phone"] for r in rows)
+    assert world.client.get(path, headers=world.coordinator).status_code == 200
+    assert world.client.get(path, headers=login(world.client, "bert@example.org")).status_code == 404
+    assert world.client.get(f"/checkins/999/teams/{driver_id}/contacts",
+                            headers=world.coordinator).status_code == 404
+
+
+def test_event_stream_sends_changes_and_holds_no_database_slot(settings: Settings) -> None:
+    """The page's stream: the current state first, then a change event when a new plan version is published;
+    while it is open every database slot stays free for requests (a request's session would hold one for the
+    stream's whole length)."""
+    app = create_app(Settings(**{**settings.model_dump(), "embedded_notifier": False, "stream_seconds": 60,
+                                 "stream_poll_seconds": 0.1, "db_concurrency": 2}))
+    with TestClient(app) as client:
+        coordinator, alert = _seed(app, client)
+        svc = services(app)
+        with client.stream("GET", f"/alerts/{alert['id']}/events", headers=coordinator) as stream:
+            assert stream.status_code == 200
+            lines = stream.iter_lines()
+            first = next(line for line in lines if line.startswith("data:"))
+            assert '"version":1' in first.replace(" ", "")
+            gates = list(svc._gates.values())
+            assert gates and all(g._value == svc.db.request_slots for g in gates)
+            assert client.get(f"/alerts/{alert['id']}/live", headers=coordinator).json()["version"] == 1
+            job = client.post(f"/alerts/{alert['id']}/replan", headers=coordinator)
+            assert job.status_code == 202, job.text
+            assert wait_job(client, coordinator, job.json()["id"])["status"] == "done"
+            change = next(line for line in lines if line.startswith("data:"))
+            assert '"version":2' in change.replace(" ", "")
+        assert client.get(f"/alerts/{alert['id']}/events", headers={"Authorization": "Bearer nope"}
+                          ).status_code == 401

@@ -93,3 +93,48 @@ def test_no_personal_data() -> None:
     text = format_summary(example_plan(problem), problem)
     for secret in (*PERSONAL_DATA, "North school"):
         assert secret not in text
+
+
+def test_contacts_list_only_the_unserved_households_name_and_phone() -> None:
+    """With ``contacts`` the coordinator gets a call list: each unserved household's name, phone and size;
+    served households' and drivers' personal data stay out all the same."""
+    problem = example_problem_with_personal_data()
+    text = format_summary(example_plan(problem), problem, contacts=True)
+    assert "      H3  Alan Turing  +44 3333  2 people, 1 wheelchair user\n" in text
+    for secret in ("Ada Lovelace", "Grace Hopper", "Katherine Johnson", "Volunteer One", "+49 5555"):
+        assert secret not in text
+
+
+def test_clock_times_limit_and_bound_in_the_headline() -> None:
+    """An alert with a start time puts clock times beside minutes; the limit and the bound's gap are shown."""
+    example = example_problem()
+    problem = dataclasses.replace(example, alert=dataclasses.replace(example.alert,
+                                                                     start="2026-09-14T18:00:00+02:00"))
+    plan = example_plan(problem)
+    plan = dataclasses.replace(plan, metrics=dataclasses.replace(plan.metrics, solve_seconds=1.25,
+                                                                 clearance_bound_minute=36.0))
+    text = format_summary(plan, problem, time_limit=8.0)
+    assert "clearance   minute 45.0 (18:45) of deadline 60.0 (19:00) (15.0 min to spare)" in text
+    assert "bound       no plan serving all of them clears before minute 36.0 (gap 25%)" in text
+    assert "solved in 1.25 s (limit 8 s)" in text
+    assert "D1  2 trips, 7 people, last drop-off minute 45.0 (18:45)" in text
+
+
+def test_many_drivers_are_grouped_by_finishing_time_unless_verbose() -> None:
+    """Above twenty driving cars the driver section is a few lines by finishing band plus the last five to
+    finish; ``verbose`` gives one line per driver again."""
+    example = example_problem()
+    plan = example_plan(example)
+    route = plan.routes[0]
+    routes = tuple(dataclasses.replace(route, driver_id=f"X{i:02d}") for i in range(25))
+    problem = make_problem(households=list(example.households), drivers=[driver(f"X{i:02d}") for i in range(25)],
+                           shelters=list(example.shelters), deadline=example.deadline)
+    many = dataclasses.replace(plan, routes=routes)
+    text = format_summary(many, problem)
+    assert "Drivers (25 driving; by last drop-off; --verbose for one line each)" in text
+    assert "  minute 30-60: 25 drivers, 50 trips, 175 people\n" in text
+    assert "  last to finish: X00 minute 45.0, X01 minute 45.0, X02 minute 45.0, X03 minute 45.0, X04 minute 45.0" \
+        in text
+    assert text.count("last drop-off minute") == 0
+    verbose = format_summary(many, problem, verbose=True)
+    assert verbose.count("last drop-off minute 45.0") == 25

@@ -139,3 +139,21 @@ def test_zones_file_written_and_read(tmp_path: Path) -> None:
     path = tmp_path / "z.geojson"
     path.write_text(json.dumps(_collection(_feature("Old town", {"type": "Polygon", "coordinates": SQUARE}))))
     assert read_zones_file(path).names == ("Old town",)
+
+
+def test_a_zone_with_wheelchair_work_gets_a_wheelchair_car(kotka: RoadGraph) -> None:
+    """One wheelchair household in a zone: a proportional share would give that zone no wheelchair car."""
+    data = zoned_scenario(kotka, households=90, cars=18, zones=3)
+    for h in data["households"]:
+        h["wheelchair_users"] = 0
+    for h in [h for h in data["households"] if h["zone"] == "Z1"][:10]:
+        h["wheelchair_users"] = 1  # ten in Z1 ...
+    next(h for h in data["households"] if h["zone"] == "Z3")["wheelchair_users"] = 1  # ... and one in Z3
+    for d in data["drivers"]:
+        d["wheelchair_spaces"] = 0
+    for d in [d for d in data["drivers"] if d["zone"] == "Z1"][:3]:
+        d["wheelchair_spaces"] = 1  # three wheelchair cars: by share, 2.7 for Z1 and 0.3 for Z3
+    region = region_from_dict(data, kotka)
+    wheel = np.array([d["wheelchair_spaces"] > 0 for d in data["drivers"]])
+    z3 = region.zones.names.index("Z3")
+    assert (region.serving[wheel] == z3).sum() >= 1

@@ -1,8 +1,10 @@
 """Browser fixtures: the service under uvicorn on a free loopback port, Debian's Chromium driven by Playwright.
 
-The browser is ``/usr/bin/chromium`` (``apt-get install chromium``; Playwright's own download is not used) and
-axe-core comes from ``tests/web/node_modules`` (``npm ci`` in ``tests/web``). When either is missing the browser
-tests are skipped with a message, except in CI (``CI`` set), where they fail: CI must run them.
+The browser is ``EVAC_CHROMIUM`` when set, else Debian's ``/usr/bin/chromium`` (``apt-get install chromium``), else
+Playwright's own build when it was installed (``python -m playwright install chromium``). axe-core comes from the
+``axe-playwright-python`` package (a dev dependency), so ``pip install -e .[dev]`` is all a fresh clone needs. When
+either is missing the browser tests are skipped with a message saying how to get it, except in CI (``CI`` set),
+where they fail: CI must run them.
 
 Screenshots go to ``EVAC_SCREENSHOT_DIR`` when set (``docs/screenshots`` to refresh the README's), else to a
 temporary folder that pytest keeps for the last runs.
@@ -11,7 +13,6 @@ temporary folder that pytest keeps for the last runs.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -28,7 +29,7 @@ from api import migrate
 from api.config import Settings
 from api.main import create_app
 from tests.api.conftest import make_settings, wipe
-from tests.web.helpers import AXE, CHROMIUM, Backend
+from tests.web.helpers import AXE, HOW_TO_GET_A_BROWSER, Backend, chromium
 
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -87,12 +88,13 @@ def backend(server: str, web_settings: Settings) -> Iterator[Backend]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        _missing(f"{CHROMIUM} is missing (apt-get install chromium)")
-    if not AXE.exists():
-        _missing(f"{AXE} is missing (cd tests/web && npm ci)")
+    executable = chromium()
+    if executable is None:
+        _missing(HOW_TO_GET_A_BROWSER)
+    if not AXE.is_file():
+        _missing(f"axe-core is missing ({AXE}): pip install -e .[dev] (it brings axe-playwright-python)")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        b = p.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
         yield b
         b.close()
 
@@ -137,4 +139,4 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pytest_report_header(config: Any) -> str:
-    return f"browser: {CHROMIUM} ({'found' if shutil.which(CHROMIUM) else 'missing'}), axe-core: {AXE}"
+    return f"browser: {chromium() or HOW_TO_GET_A_BROWSER}, axe-core: {AXE}"

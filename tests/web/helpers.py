@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +15,42 @@ from api.config import Settings
 from api.services import Services
 from tests.api.factories import PASSWORD, household_body, kotka, shelter_body, vehicle_body
 
-CHROMIUM = "/usr/bin/chromium"
-AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+#: Debian's Chromium (``apt-get install chromium``), else Playwright's own build (``playwright install chromium``).
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+HOW_TO_GET_A_BROWSER = ("no Chromium: install Debian's (apt-get install chromium) or Playwright's own "
+                        "(python -m playwright install chromium), or point EVAC_CHROMIUM at one")
+
+
+@cache
+def chromium() -> str | None:
+    """The browser to drive: ``EVAC_CHROMIUM``, Debian's, or Playwright's own download when installed; else None."""
+    wanted = os.environ.get("EVAC_CHROMIUM")
+    if wanted:
+        return wanted if Path(wanted).is_file() else None
+    if Path(DEBIAN_CHROMIUM).is_file():
+        return DEBIAN_CHROMIUM
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        own = p.chromium.executable_path
+    return own if own and Path(own).is_file() else None
+
+
+def _axe() -> Path:
+    """axe-core as bundled by the ``axe-playwright-python`` package (a dev dependency; its licence is MPL-2.0)."""
+    try:
+        import axe_playwright_python
+    except ImportError:  # not installed: the browser fixture skips with a message saying how to get it
+        return Path("axe-playwright-python-is-not-installed") / "axe.min.js"
+    return Path(axe_playwright_python.__file__).resolve().parent / "axe.min.js"
+
+
+AXE = _axe()
 #: axe-core impacts that fail a page.
 FAILING_IMPACTS = ("serious", "critical")
 
-__all__ = ["AXE", "CHROMIUM", "PASSWORD", "Backend", "check_a11y", "household_body", "kotka", "screenshot",
-           "shelter_body", "sign_in", "vehicle_body"]
+__all__ = ["AXE", "HOW_TO_GET_A_BROWSER", "PASSWORD", "Backend", "check_a11y", "chromium", "household_body", "kotka",
+           "screenshot", "shelter_body", "sign_in", "vehicle_body"]
 
 
 class Backend:

@@ -42,25 +42,22 @@ function count(n, label, bad = false) {
 }
 
 async function loadCounts() {
-  const [users, vehicles, households, shelters] = await Promise.all([
-    all("/users"), all("/vehicles"), all("/households"), all("/shelters")]);
-  const volunteers = users.filter((u) => u.role === "volunteer");
+  // Totals from one small answer, whatever the size of the rosters (GET /rosters/summary); the accounts (who
+  // drives) and the shelters are few. The households for the town map follow without holding the page up.
+  const [t, users, shelters] = await Promise.all([api("/rosters/summary"), all("/users"), all("/shelters")]);
   state.users = new Map(users.map((u) => [u.id, u]));
-  state.households = new Map(households.map((x) => [x.id, x]));
-  state.vehicles = new Map(vehicles.map((v) => [v.id, v]));
   state.shelters = shelters;
-  drawTown();
-  const sum = (list, key) => list.reduce((s, x) => s + x[key], 0);
+  loadTownHouseholds();
   $("#counts").replaceChildren(
-    count(volunteers.length, "volunteers"),
-    count(vehicles.length, "cars"),
-    count(sum(vehicles, "seats"), "seats"),
-    count(sum(vehicles, "wheelchair_spaces"), "wheelchair places"),
-    count(households.length, "households"),
-    count(sum(households, "people"), "people to move"),
-    count(sum(households, "wheelchair_users"), "wheelchair users"),
-    count(shelters.length, "shelters"),
-    count(sum(shelters, "capacity"), "shelter places"),
+    count(t.volunteers, "volunteers"),
+    count(t.cars, "cars"),
+    count(t.seats, "seats"),
+    count(t.wheelchair_spaces, "wheelchair places"),
+    count(t.households, "households"),
+    count(t.people, "people to move"),
+    count(t.wheelchair_users, "wheelchair users"),
+    count(t.shelters, "shelters"),
+    count(t.shelter_places, "shelter places"),
   );
 }
 
@@ -92,6 +89,35 @@ async function loadPending() {
   ];
   $("#pending-table tbody").replaceChildren(...rows);
   $("#pending-section").hidden = rows.length === 0;
+}
+
+/** Every household, for the new-alert map (drawn when they are here; the counts and plan do not wait for them). */
+async function loadTownHouseholds() {
+  try {
+    const households = await all("/households");
+    for (const x of households) state.households.set(x.id, x);
+    drawTown();
+  } catch (exc) {
+    say(`The households could not be loaded for the map: ${exc.message}`);
+  }
+}
+
+/** Names and phones of the households and cars in the plan shown (only those: the rosters may be large). */
+async function loadPlanPeople() {
+  const found = state.geojson.features.flatMap((f) => [f.properties.household_id, f.properties.driver_id,
+    ...(f.properties.household_ids || [])]);
+  const ids = (prefix) => [...new Set(found.filter((x) => x && String(x).startsWith(prefix)).map(dbId))];
+  const fetchAll = async (path, wanted) => {
+    const out = [];
+    for (let k = 0; k < wanted.length; k += 200) {
+      const q = wanted.slice(k, k + 200).map((id) => `ids=${id}`).join("&");
+      out.push(...await api(`${path}?limit=1000&${q}`));
+    }
+    return out;
+  };
+  const [households, vehicles] = await Promise.all([fetchAll("/households", ids("H")), fetchAll("/vehicles", ids("V"))]);
+  for (const x of households) state.households.set(x.id, x);
+  for (const v of vehicles) state.vehicles.set(v.id, v);
 }
 
 // --- alerts and jobs ------------------------------------------------------------------------------------------
@@ -183,9 +209,10 @@ async function refresh() {
     const plans = await api(`/alerts/${a.id}/plans`);
     const newest = plans[plans.length - 1] || null;
     if (newest && (!state.plan || state.plan.version !== newest.version || state.plan.alert_id !== a.id)) {
-      if (state.plan) await loadCounts(); // households may have been added since: their names are needed
+      if (state.plan) await loadCounts(); // households may have been added since
       state.plan = newest;
       state.geojson = await api(`/alerts/${a.id}/plans/${newest.version}/geojson`);
+      await loadPlanPeople();
       drawPlan();
     } else if (!newest) {
       state.plan = null;
@@ -231,6 +258,7 @@ function drawPlan() {
   $("#cars-section").hidden = false;
   const made = new Date(state.plan.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   $("#plan-info").textContent = `Plan version ${state.plan.version}, made at ${made}.`;
+  $("#print-link").href = `/app/plan?alert=${state.alert.id}&version=${state.plan.version}`;
   const unserved = m.households_unserved || 0;
   $("#metrics").replaceChildren(
     h("li", {}, h("span", { class: "n" }, m.households_served ?? 0), "households get a ride"),

@@ -1,30 +1,44 @@
-// Households: a registrar sees those they registered, a coordinator all (GET /households decides).
-import { $, all, h, priorityWords, registerServiceWorker, say, start } from "./common.js";
+// Households: a registrar sees those they registered, a coordinator all (GET /households decides), one page at a
+// time, searched, filtered and sorted by the API; CSV import and export below the list.
+import { $, api, h, priorityWords, registerServiceWorker, say, start } from "./common.js";
+import { placeText } from "./map.js";
+import { Pager, setupCsv } from "./roster.js";
 
-registerServiceWorker();
-start().then(async (user) => {
-  if (!user) return;
-  const everyone = await all("/households");
-  // Records not confirmed at a check-in lately (EVAC_CHECKIN_STALE_DAYS) or flagged "changed".
-  const stale = new Map((await all("/checkins/stale?kind=household")).map((r) => [r.id, r]));
-  const show = () => draw(everyone.filter((x) => !$("#only-stale").checked || stale.has(x.id)), stale);
-  $("#only-stale").addEventListener("change", show);
-  show();
-  if (user.role === "registrar") $("h1").textContent = "Households you registered";
-  say(`${everyone.length} household${everyone.length === 1 ? "" : "s"}, ${stale.size} not confirmed lately.`);
-});
-
-function draw(households, stale) {
-  $("#household-table tbody").replaceChildren(...households.map((x) => h("tr", {},
+function row(x, stale) {
+  return h("tr", {},
     h("td", {}, x.name || `Household ${x.id}`),
-    h("td", {}, x.address || `${x.lat.toFixed(5)}, ${x.lon.toFixed(5)}`),
+    h("td", {}, x.phone ? h("a", { href: `tel:${x.phone}` }, x.phone) : ""),
+    h("td", {}, placeText(x)),
     h("td", {}, x.people),
     h("td", {}, x.wheelchair_users),
     h("td", {}, priorityWords(x.priority)),
     h("td", {}, x.needs.join(", ")),
-    h("td", {}, !stale.has(x.id) ? "yes" : stale.get(x.id).changed_at ? "changed: check it" : "not lately"),
+    h("td", {}, stale.has(x.id) ? "not lately, or changed: check it" : "yes"),
     h("td", {}, h("a", { href: `/app/households/${x.id}` }, "Change ", h("span", { class: "visually-hidden" }, x.name || `household ${x.id}`))),
-  )));
-  $("#household-table").hidden = households.length === 0;
-  $("#empty").hidden = households.length > 0;
+  );
 }
+
+registerServiceWorker();
+start().then(async (user) => {
+  if (!user) return;
+  if (user.role === "registrar") $("h1").textContent = "Households you registered";
+  const pager = new Pager({
+    path: "/households", form: $("#household-find"), table: $("#household-table"), nav: $("#household-pages"),
+    noun: "household", nouns: "households",
+    render: async (items) => {
+      // Which of this page's households are not confirmed lately (or flagged changed): the same filter, by id.
+      const ids = items.map((x) => `ids=${x.id}`).join("&");
+      const stale = new Set(items.length ? (await api(`/households?unconfirmed=true&limit=1000&${ids}`)).map((x) => x.id) : []);
+      $("#household-table tbody").replaceChildren(...items.map((x) => row(x, stale)));
+    },
+  });
+  $("#only-stale").addEventListener("change", () => {
+    pager.page = 1;
+    pager.load();
+  });
+  await pager.load();
+  const searching = pager.query().toString() !== "";
+  $("#empty").hidden = pager.total > 0 || searching;
+  say(`${pager.total.toLocaleString("en-GB")} household${pager.total === 1 ? "" : "s"}${searching ? " found" : ""}.`);
+  setupCsv("households", { canImport: true, noun: "households", onImported: () => pager.load() });
+});

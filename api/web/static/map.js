@@ -23,6 +23,27 @@ export function loadBase() {
   return basePromise;
 }
 
+const placeWords = new Map(); // "lat,lon" -> promise of the position in words
+
+/** A record's place for lists: its address, else its position in words from the map ("near Kortetie"), shown
+ * as coordinates until the answer arrives (or when it cannot be had). */
+export function placeText(record) {
+  const span = document.createElement("span");
+  if (record.address) {
+    span.textContent = record.address;
+    return span;
+  }
+  span.textContent = `${record.lat.toFixed(5)}, ${record.lon.toFixed(5)}`;
+  const key = `${record.lat},${record.lon}`;
+  if (!placeWords.has(key)) {
+    placeWords.set(key, api(`/geocode/reverse?lat=${record.lat}&lon=${record.lon}`).then((p) => p.label).catch(() => null));
+  }
+  placeWords.get(key).then((label) => {
+    if (label) span.textContent = label;
+  });
+  return span;
+}
+
 /** A link that opens the place in the phone's own map app (geo: URI, RFC 5870), with a label. */
 export function geoLink(lat, lon, label, text = "Open in my map app") {
   const a = document.createElement("a");

@@ -30,7 +30,7 @@ export async function loadMessages(alertId) {
     `${help.length} asked for help.`;
   $("#help-list").replaceChildren(...help.map((r) => h("li", { class: "refused" },
     `${r.recipient}: asked for help at ${new Date(r.received_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`)));
-  const rows = data.messages.slice(-200).reverse().map((m) => h("tr", {},
+  const rows = data.messages.slice(0, 200).map((m) => h("tr", {},
     h("td", {}, m.recipient), h("td", {}, m.channel), h("td", {}, m.template.replaceAll("_", " ")),
     h("td", {}, h("span", { class: `badge ${m.status}` }, STATUS[m.status] || m.status)),
     h("td", {}, m.note || "")));

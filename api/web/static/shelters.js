@@ -2,8 +2,9 @@
 import {
   $, all, api, checkNumber, clearErrors, fieldError, h, numberValue, registerServiceWorker, say, showApiError, start,
 } from "./common.js";
-import { SvgMap, loadRoads } from "./map.js";
+import { SvgMap, loadRoads, placeText } from "./map.js";
 import { fillPlace, readPlace, setupPlace } from "./place.js";
+import { setupCsv } from "./roster.js";
 
 let user = null;
 let editing = null;
@@ -17,7 +18,7 @@ async function load() {
   const coordinator = user.role === "coordinator";
   $("#shelter-table tbody").replaceChildren(...shelters.map((s) => h("tr", {},
     h("td", {}, s.name || `Shelter ${s.id}`),
-    h("td", {}, s.address || `${s.lat.toFixed(5)}, ${s.lon.toFixed(5)}`),
+    h("td", {}, placeText(s)),
     h("td", {}, `${s.capacity} people`),
     h("td", {}, yes(s.wheelchair_accessible)),
     h("td", {}, yes(s.pets_allowed)),
@@ -114,6 +115,7 @@ start().then(async (me) => {
   } catch (exc) {
     $("#shelter-map").hidden = true;
   }
+  setupCsv("shelters", { canImport: me.role === "coordinator", noun: "shelters", onImported: load });
   if (me.role === "coordinator") {
     $("#shelter-form").addEventListener("submit", submit);
     $("#cancel").addEventListener("click", reset);

@@ -3,11 +3,15 @@ import {
   $, all, api, checkNumber, clearErrors, fieldError, h, minutes, numberValue, params, registerServiceWorker, say,
   showApiError, start,
 } from "./common.js";
+import { placeText } from "./map.js";
 import { fillPlace, readPlace, setupPlace } from "./place.js";
+import { Pager, setupCsv } from "./roster.js";
 
 let user = null;
 let editing = null; // the vehicle being changed, or null when registering a new one
 let picker = null;
+let pager = null; // coordinators: one page of all the cars at a time
+let owners = new Map(); // coordinators: account id -> account, to say who drives each car
 
 function describe(v) {
   const parts = [`${v.seats} seat${v.seats === 1 ? "" : "s"}`];
@@ -27,21 +31,24 @@ function driver(v, owners) {
 }
 
 async function load() {
-  const [vehicles, accounts] = await Promise.all([all("/vehicles"),
-    user.role === "coordinator" ? all("/users") : Promise.resolve([])]);
-  const owners = new Map(accounts.map((u) => [u.id, u]));
+  if (pager) return pager.load();
+  const vehicles = await all("/vehicles");
+  cards(vehicles);
+  return vehicles;
+}
+
+function cards(vehicles) {
   const list = $("#vehicle-list");
   list.replaceChildren(...vehicles.map((v) => h("li", { class: "card" },
     h("h3", {}, v.label || `Car ${v.id}`),
     h("p", {}, describe(v)),
-    h("p", {}, v.address || `${v.lat.toFixed(5)}, ${v.lon.toFixed(5)}`),
+    h("p", {}, placeText(v)),
     driver(v, owners),
     h("div", { class: "actions" },
       h("button", { type: "button", class: "secondary", onclick: () => edit(v) }, "Change ", h("span", { class: "visually-hidden" }, v.label || `car ${v.id}`)),
       h("button", { type: "button", class: "secondary", onclick: () => remove(v) }, "Remove ", h("span", { class: "visually-hidden" }, v.label || `car ${v.id}`))),
   )));
-  $("#empty").hidden = vehicles.length > 0;
-  return vehicles;
+  $("#empty").hidden = vehicles.length > 0 || (pager !== null && pager.query().toString() !== "");
 }
 
 function edit(v) {
@@ -138,7 +145,14 @@ start().then(async (me) => {
   $("#vehicle-form").addEventListener("submit", submit);
   $("#cancel").addEventListener("click", reset);
   picker = await setupPlace();
-  const vehicles = await load();
-  if (me.role === "coordinator") $("#list-title").textContent = `All registered cars (${vehicles.length})`;
+  if (me.role === "coordinator") {
+    owners = new Map((await all("/users")).map((u) => [u.id, u]));
+    $("#vehicle-find").hidden = false;
+    pager = new Pager({ path: "/vehicles", form: $("#vehicle-find"), table: $("#vehicle-list"), nav: $("#vehicle-pages"),
+      noun: "car", nouns: "cars", render: cards });
+    setupCsv("vehicles", { canImport: true, noun: "cars", onImported: load });
+  }
+  await load();
+  if (me.role === "coordinator") $("#list-title").textContent = `All registered cars (${pager.total.toLocaleString("en-GB")})`;
   else $("#list-title").textContent = "Your cars";
 });
