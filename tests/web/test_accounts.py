@@ -158,7 +158,6 @@ def test_the_manifest_copy_is_deleted_at_sign_out_another_sign_in_and_alert_end(
     expect(page.locator("ol.stops > li").first).to_contain_text("Pick up")
     page.evaluate("localStorage.setItem('evac.outbox.999', '[]')")  # someone else's, left on the device
     sign_in(page, "volunteer1@example.org")
-    page.wait_for_load_state("networkidle")
     page.wait_for_function("() => !Object.keys(localStorage).includes('evac.outbox.999')")
     left = _stored(page)
     mine = str(backend.call("GET", "/users/me", "volunteer1@example.org")["id"])
