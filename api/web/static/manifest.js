@@ -1,6 +1,8 @@
 // The driver's manifest: their stops in driving order, with tap-to-call phone numbers and status buttons.
-// It stays readable without a connection: the last manifest loaded is kept in localStorage (removed on sign-out),
-// the service worker keeps the page itself, and status reports made offline are sent when the connection is back.
+// It stays readable without a connection: the last manifest loaded is kept in this tab's sessionStorage (the
+// browser deletes it when the tab is closed; it is also removed at sign-out, when someone else signs in here and
+// when the alert ends: docs/security.md), the service worker keeps the page itself, and status reports made
+// offline are sent when the connection is back.
 import { $, ApiError, Offline, api, h, params, registerServiceWorker, say, start } from "./common.js";
 import { watch } from "./live.js";
 import { SvgMap, geoLink, loadRoads } from "./map.js";
@@ -32,6 +34,22 @@ let alertList = []; // the active alerts (their closed roads are drawn on the ma
 const alertId = () => Number($("#alert-select").value);
 const storeKey = (id) => `evac.manifest.${me.id}.${id}.${target || "me"}`;
 const outboxKey = () => `evac.outbox.${me.id}`;
+// Names, phones and needs: kept for this tab only. A closed tab needs a sign-in again (the token is per tab too),
+// so a copy outliving the tab could never be shown by this page, only read off the device.
+const copies = sessionStorage;
+
+/** Drop the manifest copies of alerts that are no longer active (ended, or not this user's any more). */
+function dropEnded(activeIds) {
+  const prefix = `evac.manifest.${me.id}.`;
+  for (const key of Object.keys(copies)) {
+    if (key.startsWith(prefix) && !activeIds.includes(Number(key.slice(prefix.length).split(".")[0]))) {
+      copies.removeItem(key);
+    }
+  }
+  for (const key of Object.keys(localStorage)) {  // copies an older version of this page kept on the device
+    if (key.startsWith("evac.manifest.") || key.startsWith("evac.alerts.")) localStorage.removeItem(key);
+  }
+}
 
 function time(iso) {
   return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -57,10 +75,11 @@ async function loadAlerts() {
   let alerts;
   try {
     alerts = await api("/alerts?status=active");
-    localStorage.setItem(key, JSON.stringify(alerts));
+    copies.setItem(key, JSON.stringify(alerts));
+    dropEnded(alerts.map((a) => a.id));
   } catch (exc) {
     if (!(exc instanceof Offline)) throw exc;
-    alerts = JSON.parse(localStorage.getItem(key) || "[]");
+    alerts = JSON.parse(copies.getItem(key) || "[]");
   }
   const wanted = Number(params().get("alert"));
   if (wanted && !alerts.some((a) => a.id === wanted)) alerts.unshift({ id: wanted, name: "" });
@@ -104,10 +123,10 @@ async function load() {
   try {
     await flush();
     manifest = await api(path);
-    localStorage.setItem(storeKey(id), JSON.stringify({ at: new Date().toISOString(), manifest }));
+    copies.setItem(storeKey(id), JSON.stringify({ at: new Date().toISOString(), manifest }));
   } catch (exc) {
     if (exc instanceof Offline) {
-      const kept = JSON.parse(localStorage.getItem(storeKey(id)) || "null");
+      const kept = JSON.parse(copies.getItem(storeKey(id)) || "null");
       if (!kept) {
         $("#manifest").replaceChildren(h("p", { class: "lead" }, "There is no connection, and this manifest was not loaded before on this phone."));
         return;
@@ -119,6 +138,7 @@ async function load() {
       line.hidden = false;
     } else if (exc instanceof ApiError && exc.status === 404) {
       manifest = null;
+      copies.removeItem(storeKey(id));  // the alert ended (or was never ours): no copy stays
       $("#manifest").replaceChildren(h("p", { class: "refused", role: "alert" },
         target ? "There is no such manifest, or you may not see it." : "There is no such alert, or it has ended."));
       return;
@@ -325,7 +345,7 @@ async function report(route, stop, status) {
     stop.status = out.stop.status;
     stop.status_version = out.stop.version;
     stop.status_at = out.stop.at;
-    localStorage.setItem(storeKey(manifest.alert_id), JSON.stringify({ at: new Date().toISOString(), manifest }));
+    copies.setItem(storeKey(manifest.alert_id), JSON.stringify({ at: new Date().toISOString(), manifest }));
     say(`Stop ${stop.index + 1}: ${WORDS[status]}. Thank you.`);
     render();
     focusNext(route);
