@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from api import access, audit, jobs, models, planning, schemas
 from api.crud import Context, changes_of, check_version, commit, page
-from api.errors import NotFound
+from api.errors import Conflict, NotFound
 from api.listing import Page
 from matcher.errors import InputError
 
@@ -84,6 +84,14 @@ def request_plan(ctx: Context, alert_id: int, reason: str = "manual") -> models.
     access.require_role(ctx.user, "coordinator", action="ask for plans")
     if alert.status != "active":
         raise InputError(f"alert {alert_id}", "status", "the alert is closed: reopen it to plan again")
+    reported = ctx.session.scalar(
+        select(models.StopStatus.id).join(models.Plan, models.Plan.id == models.StopStatus.plan_id)
+        .where(models.Plan.alert_id == alert.id).limit(1))
+    if reported is not None:
+        # Mid-evacuation a plan from scratch would forget completed stops and the riders on board.
+        raise Conflict(f"stops of alert {alert.id} have been reported: a plan from scratch would ignore completed "
+                       f"stops and riders on board; ask for a re-plan from the live state: "
+                       f"POST /alerts/{alert.id}/replan")
     job = jobs.enqueue(ctx.session, alert, ctx.user, reason)
     commit(ctx.session, "plan_job", job.id)
     return job

@@ -87,7 +87,8 @@ def create_coordinator(
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Run at most one job, then exit.")] = False,
 ) -> None:
-    """Run plan jobs from the shared database until stopped (SIGTERM/Ctrl-C finish the current job first)."""
+    """Run plan jobs (and drills, on a thread of their own) from the shared database until stopped (SIGTERM/Ctrl-C
+    finish the current plan job first; a drill cut short is re-queued by its stale heartbeat)."""
     from api import migrate
     from api.config import get_settings
     from api.db import Database
@@ -109,12 +110,17 @@ def worker(
 
         sender = Sender(db, settings)
         sender.start()
+    from api.drills import DrillRunner
+
+    drills = DrillRunner(db, settings)
+    drills.start()
     signal.signal(signal.SIGTERM, lambda *_: runner.request_stop())
     try:
         runner.loop()
     except KeyboardInterrupt:
         pass
     finally:
+        drills.stop()
         if sender is not None:
             sender.stop()
         db.dispose()

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     #: look addresses up online instead, or ``none`` to refuse addresses without lat/lon.
     geocoder: str = "local"
     geocoder_user_agent: str = "evac-rideshare"
+    #: A self-hosted geocoder (``nominatim.example.org`` or ``127.0.0.1:8080``) and its scheme; unset: the
+    #: service's public address.
+    geocoder_domain: str | None = None
+    geocoder_scheme: Literal["https", "http"] = "https"
     #: Short: a request waits for the geocoder while holding a database slot (``geocode_max_per_request`` caps it).
     geocoder_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
     #: ``embedded``: each server process also runs plan jobs on a background thread.

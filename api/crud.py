@@ -7,13 +7,14 @@ with ``offset``/``limit``; each answers a ``listing.Page`` (the page and the fil
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import JSON, Select, Table, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -90,8 +91,38 @@ def bulk_insert(session: Session, model: type[models.Base], rows: Sequence[dict[
     if not rows:
         return []
     table = models.Base.metadata.tables[model.__tablename__]
+    if session.get_bind().dialect.name == "postgresql":
+        return _bulk_insert_postgresql(session, table, rows)
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return list(session.scalars(statement, list(rows)))
+
+
+def _bulk_insert_postgresql(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: reserve the ids from the table's sequence, then one pipelined executemany of a plain INSERT.
+
+    SQLAlchemy's multi-row INSERT ... RETURNING spends most of a 50,000-row import in psycopg re-parsing each
+    16,000-placeholder statement (27 s); a short statement sent 50,000 times in one pipeline takes a second or two.
+    Reserved ids are never handed to anyone else, so concurrent inserts cannot clash with them.
+    """
+    ids = list(session.scalars(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                               {"t": table.name, "n": len(rows)}))
+    columns = [c for c in table.columns if not c.primary_key]
+    cells = []
+    for row_id, row in zip(ids, rows, strict=True):
+        values: list[Any] = [row_id]
+        for column in columns:
+            value = row.get(column.key)
+            default = column.default
+            if value is None and default is not None:  # as an ordinary insert would fill it
+                value = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
+            if isinstance(column.type, JSON) and value is not None:
+                value = json.dumps(value)
+            values.append(value)
+        cells.append(tuple(values))
+    names = ", ".join(["id", *(c.name for c in columns)])
+    marks = ", ".join(["%s"] * (len(columns) + 1))
+    session.connection().exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", cells)
+    return ids
 
 
 def commit(session: Session, entity: str, entity_id: object = "") -> None:

@@ -42,14 +42,16 @@ def secure_sqlite_file(path: Path | None) -> None:
     holds every household's name, phone and needs. (SQLite gives its -wal and -shm files the same mode.)"""
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o077:  # an existing file: the mode it had
             log.warning("%s was readable by others (mode %o): now by its owner only", path, mode)
-            path.chmod(mode & 0o700)
+            os.fchmod(fd, mode & 0o700)
+        os.close(fd)
+    except OSError as exc:  # unreachable: the first connection says so (a 503, an unhealthy /health)
+        log.error("cannot create the database file %s: %s", path, exc)
 
 
 def _in_memory(url: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 from api import models
 from api.crud import Context
 from api.errors import Forbidden, Unauthorized
-from api.geocode import CappedGeocoder, Geocoder, LocalGeocoder
+from api.geocode import CappedGeocoder, Geocoder, LocalGeocoder, resolve_position
+from api.schemas import Positioned
 from api.services import Services
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/login/access-token")
+PositionedT = TypeVar("PositionedT", bound=Positioned)
 
 
 async def get_services(request: Request) -> Services:
@@ -85,6 +87,22 @@ async def current_user(user: AnySignedIn) -> models.User:
 
 
 CurrentUser = Annotated[models.User, Depends(current_user)]
+
+
+def geocoded(model: type[PositionedT], record: str) -> Any:
+    """The request body with its address geocoded *before* any database slot is taken (``Depends`` of it, listed
+    before ``Ctx`` in a route). A geocoder may take seconds (``geocoder_timeout_seconds``); waiting for it while
+    holding one of the few slots stalled everyone (four address imports, 90 s). Only a signed token gets this far:
+    strangers cannot make the service call the geocoder."""
+
+    async def resolve(services: Any, token: Any, data: Any) -> Any:
+        if data.lat is None and data.lon is None and data.address and services.tokens.claims(token) is not None:
+            lat, lon = await run_in_threadpool(resolve_position, services.geocoder, record, data.address, None, None)
+            return data.model_copy(update={"lat": lat, "lon": lon})
+        return data
+
+    resolve.__annotations__ = {"services": ServicesDep, "token": TokenDep, "data": model, "return": model}
+    return Depends(resolve)
 
 
 async def get_context(services: ServicesDep, session: SessionDep, user: CurrentUser) -> Context:

@@ -25,11 +25,13 @@ class GeocoderUnavailable(Exception):
 class GeopyGeocoder:
     """Any geopy geocoder by its service name (``nominatim``, ``photon``, ...)."""
 
-    def __init__(self, name: str, user_agent: str, timeout_seconds: float) -> None:
+    def __init__(self, name: str, user_agent: str, timeout_seconds: float, domain: str | None = None,
+                 scheme: str = "https") -> None:
         from geopy.geocoders import get_geocoder_for_service
 
         self.name = name
-        self._geocoder = get_geocoder_for_service(name)(user_agent=user_agent, timeout=timeout_seconds)
+        where = {} if domain is None else {"domain": domain, "scheme": scheme}
+        self._geocoder = get_geocoder_for_service(name)(user_agent=user_agent, timeout=timeout_seconds, **where)
 
     def locate(self, address: str) -> tuple[float, float] | None:
         from geopy.exc import GeopyError
@@ -91,7 +93,8 @@ def make_geocoder(settings: Settings) -> Geocoder:
         return NoGeocoder()
     if settings.geocoder.lower() == LOCAL:
         return LocalGeocoder(settings)
-    return GeopyGeocoder(settings.geocoder, settings.geocoder_user_agent, settings.geocoder_timeout_seconds)
+    return GeopyGeocoder(settings.geocoder, settings.geocoder_user_agent, settings.geocoder_timeout_seconds,
+                         settings.geocoder_domain, settings.geocoder_scheme)
 
 
 def resolve_position(

@@ -14,6 +14,7 @@ lock, which status reports take too); otherwise it is solved again on the newer 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -33,13 +34,15 @@ from api.config import Settings
 from api.db import Database
 from api.messaging import outbox
 from matcher.errors import EvacError
+from matcher.live import LiveState
+from matcher.plan import Plan
 
 log = logging.getLogger(__name__)
 
 #: A function that solves a scenario; tests swap in slow or failing ones.
 Solver = Callable[[dict, Settings], planning.SolvedPlan]
-#: A function that continues a plan (scenario, previous plan JSON, live state); tests swap it too.
-Replanner = Callable[[dict, dict, planning.LiveInput, Settings], planning.SolvedPlan]
+#: A function that continues a plan (scenario, the plan being followed, live state); tests swap it too.
+Replanner = Callable[[dict, Plan, LiveState, Settings], planning.SolvedPlan]
 #: How often a re-plan is solved again when stops were reported done while it was being solved.
 REPLAN_TRIES = 3
 
@@ -96,16 +99,15 @@ def enqueue_replan(
     return waiting
 
 
-def served_households(plan: dict[str, Any]) -> int:
+def served_households(plan: Plan) -> int:
     """Households a plan picks up (every part of a split household counts once)."""
-    return len({stop["household_id"] for route in plan.get("routes", []) for stop in route.get("stops", [])
-                if stop.get("type") == "pickup" and stop.get("household_id")})
+    return len(plan.picked_ids())
 
 
 def check_served(job: models.PlanJob, base: models.Plan, solved: planning.SolvedPlan, settings: Settings) -> None:
     """Refuse a re-plan serving far fewer households than the plan it replaces, unless a coordinator confirmed
     it (a drop-out's or a closure's real cost is confirmed; a wrong minute or a hostile event is not published)."""
-    before, after = served_households(base.plan), served_households(solved.plan)
+    before, after = served_households(base.parsed), served_households(Plan.from_dict(solved.plan))
     if job.confirmed or after >= before * settings.replan_min_served_share:
         return
     raise EvacError(
@@ -281,15 +283,14 @@ class _Continuation:
     """What a re-plan continues: the base plan version and the live state it was solved from."""
 
     base: models.Plan
-    live: planning.LiveInput
+    live: LiveState
 
     def unchanged(self, session: Session) -> bool:
         """Still the newest version, and no stop reported done or missed since (under the alert's lock)."""
         if livestate.newest_version(session, self.base.alert_id) != self.base.version:
             return False
         alert = session.get_one(models.Alert, self.base.alert_id)
-        now = livestate.live_input(session, alert, self.base, self.live.minute)
-        return (now.completed, now.no_shows) == (self.live.completed, self.live.no_shows)
+        return livestate.live_state(session, alert, self.base, self.live.minute).same_history(self.live)
 
     def carry(self, session: Session, plan: models.Plan) -> None:
         livestate.carry_statuses(session, self.base, plan, self.live)
@@ -302,7 +303,7 @@ def _replan_once(db: Database, job: models.PlanJob, worker: str, settings: Setti
         base = livestate.latest_plan(session, alert.id)
         scenario = load_scenario(session, job, settings, keep_dropped=base is not None)
         minute = job.minute if job.minute is not None else livestate.minute_now(alert)
-        live = None if base is None else livestate.live_input(session, alert, base, minute)
+        live = None if base is None else livestate.live_state(session, alert, base, minute, scenario, job.reason)
         session.commit()
     if base is None or live is None:  # nothing published yet: the first plan, from scratch
         solved = solver(scenario, settings)
@@ -310,8 +311,8 @@ def _replan_once(db: Database, job: models.PlanJob, worker: str, settings: Setti
             return publish(session, job, worker, scenario, solved,
                            check=lambda s: livestate.newest_version(s, job.alert_id) == 0, settings=settings)
     scenario, carried = livestate.carry_over(scenario, base, live)
-    live = planning.LiveInput(live.minute, live.completed, live.dropped | carried, live.no_shows, live.cannot_reach)
-    solved = replanner(scenario, base.plan, live, settings)
+    live = dataclasses.replace(live, dropped_drivers=live.dropped_drivers | carried)
+    solved = replanner(scenario, base.parsed, live, settings)
     check_served(job, base, solved, settings)
     going_on = _Continuation(base, live)
     with db.sessions() as session:

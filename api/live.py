@@ -12,7 +12,7 @@ from api import live_schemas as ls
 from api.crud import Context, commit
 from api.errors import Conflict, NotFound, StaleVersion
 from api.messaging import outbox
-from matcher.codes import ALLOWED, DONE
+from matcher.codes import ALLOWED, DONE, MISSED, StopStatus
 from matcher.errors import InputError
 from matcher.plan import Stop
 
@@ -32,6 +32,17 @@ def _stop_public(row: models.StopStatus, plan_version: int) -> ls.StopStatusPubl
 
 
 # --- stop statuses ------------------------------------------------------------------------------------------
+
+
+def _current(ctx: Context, alert: models.Alert, plan_version: int) -> models.Plan:
+    """The alert's newest plan version, which a report must name (409 when it names an older one)."""
+    plan = livestate.latest_plan(ctx.session, alert.id)
+    if plan is None or plan_version > plan.version:
+        raise NotFound(f"alert {alert.id} plan version", plan_version)
+    if plan_version != plan.version:
+        raise Conflict(f"plan version {plan_version} is no longer current (version {plan.version} is): "
+                       "reload your manifest and report the stop again")
+    return plan
 
 
 def _route_stop(plan: models.Plan, driver_id: str, index: int) -> tuple[tuple[Stop, ...], Stop]:
@@ -67,12 +78,7 @@ def set_stop_status(
         raise NotFound("stop", f"{data.driver_id}/{data.stop_index} of plan version {data.plan_version}")
     _active(alert)
     alert = livestate.lock_alert(ctx.session, alert.id)
-    plan = livestate.latest_plan(ctx.session, alert.id)
-    if plan is None or data.plan_version > plan.version:
-        raise NotFound(f"alert {alert.id} plan version", data.plan_version)
-    if data.plan_version != plan.version:
-        raise Conflict(f"plan version {data.plan_version} is no longer current (version {plan.version} is): "
-                       "reload your manifest and report the stop again")
+    plan = _current(ctx, alert, data.plan_version)
     stops, stop = _route_stop(plan, data.driver_id, data.stop_index)
     if data.status not in ALLOWED[stop.type]:
         allowed = ", ".join(sorted(ALLOWED[stop.type]))
@@ -95,6 +101,43 @@ def set_stop_status(
     job = jobs.enqueue_replan(ctx.session, alert, ctx.user, "stop_status", minute) if data.replan else None
     commit(ctx.session, "stop", f"{data.driver_id}/{data.stop_index}")
     return _stop_public(row, plan.version), job
+
+
+def undo_miss(ctx: Context, alert_id: int, data: ls.StopUndo, minute: float | None
+              ) -> tuple[ls.StopUndone, models.PlanJob | None]:
+    """Take back a mistaken ``no_show``/``cannot_reach`` (its driver or a coordinator): the stop is waiting again.
+
+    The report is removed from the current version and from the versions a re-plan carried it onto, so the
+    household is no longer missed; the re-plan queued with it puts the household back in the plan.
+    """
+    alert = alerts.get_alert(ctx, alert_id)
+    where = f"{data.driver_id}/{data.stop_index} of plan version {data.plan_version}"
+    if not access.is_coordinator(ctx.user) and (
+            alert.status != "active" or data.driver_id not in access.own_driver_ids(ctx.user, ctx.session)):
+        raise NotFound("stop", where)
+    _active(alert)
+    alert = livestate.lock_alert(ctx.session, alert.id)
+    plan = _current(ctx, alert, data.plan_version)
+    stops, stop = _route_stop(plan, data.driver_id, data.stop_index)
+    rows = {i: row for (d, i), row in livestate.statuses(ctx.session, plan.id).items() if d == data.driver_id}
+    row = rows.get(data.stop_index)
+    if row is None or row.status not in MISSED:
+        raise Conflict(f"stop {where} has no no-show or cannot-reach report to take back")
+    if row.version != data.version:
+        raise StaleVersion("stop", f"{data.driver_id}/{data.stop_index}", data.version, row.version)
+    _check_order(stops, data.stop_index, StopStatus.ON_THE_WAY, {i: r.status for i, r in rows.items()})
+    undone = StopStatus(row.status)
+    copies = livestate.missed_reports(ctx.session, alert.id, str(stop.household_id))
+    for entry in copies:
+        audit.record(ctx.session, ctx.user, "delete", "stop_status", entry.id, alert_id=alert.id,
+                     plan_version=plan.version, driver_id=entry.driver_id, stop_index=entry.stop_index,
+                     status=entry.status, undo=True, note=data.note)
+        ctx.session.delete(entry)
+    ctx.session.flush()
+    job = jobs.enqueue_replan(ctx.session, alert, ctx.user, "undo_stop", minute) if data.replan else None
+    commit(ctx.session, "stop", f"{data.driver_id}/{data.stop_index}")
+    return ls.StopUndone(plan_version=plan.version, driver_id=data.driver_id, stop_index=data.stop_index,
+                         household_id=stop.household_id, undone=undone, removed=len(copies)), job
 
 
 def list_stop_statuses(ctx: Context, alert_id: int, plan_version: int | None) -> list[ls.StopStatusPublic]:
@@ -122,7 +165,7 @@ def _dropout_public(row: models.Dropout) -> ls.DropoutPublic:
 def _in_current_plan(ctx: Context, alert: models.Alert, data: ls.DropoutCreate, vehicle_ids: list[int]) -> None:
     """A drop-out names a car that drives in the current plan version (anything else would only re-plan)."""
     plan = livestate.latest_plan(ctx.session, alert.id)
-    planned = set() if plan is None else {r["driver_id"] for r in plan.plan.get("routes", [])}
+    planned = set() if plan is None else plan.parsed.driver_ids()
     outside = [v for v in vehicle_ids if planning.plan_id("vehicle", v) not in planned]
     if outside:
         what = f"vehicle {outside[0]} is" if data.vehicle_id is not None else "none of your vehicles is"
@@ -144,7 +187,7 @@ def drop_out(
         if not vehicle_ids:
             raise InputError("dropout", "vehicle_id", "you have no approved vehicles registered")
         plan = livestate.latest_plan(ctx.session, alert.id)
-        planned = set() if plan is None else {r["driver_id"] for r in plan.plan.get("routes", [])}
+        planned = set() if plan is None else plan.parsed.driver_ids()
         vehicle_ids = [v for v in vehicle_ids if planning.plan_id("vehicle", v) in planned] or vehicle_ids
     _active(alert)
     alert = livestate.lock_alert(ctx.session, alert.id)

@@ -170,6 +170,31 @@ class StopStatusSaved(BaseModel):
     job: JobPublic | None = None
 
 
+class StopUndo(Strict):
+    """Take back a mistaken ``no_show`` or ``cannot_reach`` report: the stop is waiting again and the household
+    back in the next plan. Only the last done stop of the route can be taken back."""
+
+    plan_version: Version
+    driver_id: DriverId
+    stop_index: StopIndex
+    #: The stop status's version you read (``status_version`` in the manifest).
+    version: Version
+    note: Notes = ""
+    #: Queue a re-plan from the live state, which puts the household back in the plan (default).
+    replan: bool = True
+
+
+class StopUndone(BaseModel):
+    plan_version: int
+    driver_id: str
+    stop_index: int
+    household_id: str | None
+    #: The report taken back, and how many copies of it were removed (a re-plan carries it onto its version).
+    undone: StopStatusName
+    removed: int
+    job: JobPublic | None = None
+
+
 # --- events that queue a re-plan --------------------------------------------------------------------------
 
 

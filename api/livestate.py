@@ -1,23 +1,25 @@
-"""The live state of an alert: stop statuses to a ``LiveInput``, drop-outs, records history needs, the alert lock.
+"""The live state of an alert from its rows: stop statuses to stop reports, drop-outs, closures, the alert lock.
 
-A driver's stop is *done* when its status is ``picked_up``, ``dropped_off``, ``no_show`` or ``cannot_reach``;
-the stops a re-plan keeps as history are each route's leading done stops (``completed``). A household is a
-no-show when the newest plan version that has statuses for it has ``no_show`` or ``cannot_reach`` and no
-``picked_up``; it then leaves the plan with code ``no_show``.
+This module only translates: ``matcher.live.derive_state`` decides what the reports mean (a stop is done when
+its status is ``picked_up``, ``dropped_off``, ``no_show`` or ``cannot_reach``; the history a re-plan keeps is
+each route's leading done stops; a household is missed when the newest plan version with statuses for it has
+``no_show`` or ``cannot_reach`` and no ``picked_up``). It also brings back records the history needs, and
+carries statuses onto a new plan version.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from api import models, planning
-from matcher.codes import DONE, MISSED, StopStatus
-from matcher.plan import Plan
+from api import models
+from matcher.codes import MISSED, StopStatus
+from matcher.live import Closures, LiveEvent, LiveState, StopReport, derive_state
 
 
 def lock_alert(session: Session, alert_id: int) -> models.Alert:
@@ -46,37 +48,24 @@ def statuses(session: Session, plan_id: int) -> dict[tuple[str, int], models.Sto
     return {(row.driver_id, row.stop_index): row for row in rows}
 
 
-def completed(plan: Plan, status_of: dict[tuple[str, int], str]) -> dict[str, int]:
-    """Per driver, how many leading stops of their route are done."""
-    out: dict[str, int] = {}
-    for route in plan.routes:
-        driver, n = route.driver_id, 0
-        while n < len(route.stops) and status_of.get((driver, n)) in DONE:
-            n += 1
-        if n:
-            out[driver] = n
-    return out
-
-
-def missed(session: Session, alert_id: int, up_to_version: int) -> tuple[frozenset[str], frozenset[str]]:
-    """``(no_shows, cannot_reach)``: households missed at their stop, by their newest version with statuses."""
+def reports(session: Session, alert_id: int, up_to_version: int) -> list[StopReport]:
+    """The alert's stop statuses on its plan versions up to ``up_to_version``, as the matcher's stop reports."""
     rows = session.execute(
-        select(models.Plan.version, models.StopStatus.household_id, models.StopStatus.status)
+        select(models.Plan.version, models.StopStatus.driver_id, models.StopStatus.stop_index,
+               models.StopStatus.household_id, models.StopStatus.status)
         .join(models.Plan, models.Plan.id == models.StopStatus.plan_id)
-        .where(models.Plan.alert_id == alert_id, models.Plan.version <= up_to_version,
-               models.StopStatus.household_id.is_not(None))
+        .where(models.Plan.alert_id == alert_id, models.Plan.version <= up_to_version)
     ).all()
-    newest: dict[str, int] = {}
-    for version, household, _ in rows:
-        newest[str(household)] = max(version, newest.get(str(household), 0))
-    seen: dict[str, set[str]] = {}
-    for version, household, status in rows:
-        if version == newest[str(household)]:
-            seen.setdefault(str(household), set()).add(status)
-    # A household of which any part was picked up is on its way, whatever happened at its other stops.
-    no_shows = {h for h, s in seen.items() if s & MISSED and StopStatus.PICKED_UP not in s}
-    unreachable = {h for h in no_shows if StopStatus.CANNOT_REACH in seen[h] and StopStatus.NO_SHOW not in seen[h]}
-    return frozenset(no_shows), frozenset(unreachable)
+    return [StopReport(driver, index, StopStatus(status), household, version)
+            for version, driver, index, household, status in rows]
+
+
+def missed_reports(session: Session, alert_id: int, household_id: str) -> list[models.StopStatus]:
+    """The household's ``no_show``/``cannot_reach`` statuses on every plan version of the alert."""
+    return list(session.scalars(
+        select(models.StopStatus).join(models.Plan, models.Plan.id == models.StopStatus.plan_id)
+        .where(models.Plan.alert_id == alert_id, models.StopStatus.household_id == household_id,
+               models.StopStatus.status.in_([str(s) for s in MISSED]))))
 
 
 def dropped_drivers(session: Session, alert_id: int) -> frozenset[str]:
@@ -90,15 +79,43 @@ def minute_now(alert: models.Alert, at: datetime | None = None) -> float:
     return max(0.0, elapsed)
 
 
-def live_input(session: Session, alert: models.Alert, base: models.Plan, minute: float) -> planning.LiveInput:
-    """The live state of ``alert`` on its plan version ``base`` at ``minute``."""
-    status_of = {key: row.status for key, row in statuses(session, base.id).items()}
-    no_shows, unreachable = missed(session, alert.id, base.version)
-    return planning.LiveInput(minute, completed(base.parsed, status_of), dropped_drivers(session, alert.id),
-                              no_shows, unreachable)
+#: What queued a re-plan (``PlanJob.reason``), as the re-plan policy knows it.
+REASON_EVENTS = {"stop_status": LiveEvent.STOP_REPORT, "undo_stop": LiveEvent.STOP_REPORT,
+                 "closure": LiveEvent.CLOSURE, "new_household": LiveEvent.NEW_REQUEST,
+                 "dropout": LiveEvent.DROPOUT, "manual_replan": LiveEvent.COORDINATOR}
 
 
-def carry_over(scenario: dict[str, Any], base: models.Plan, live: planning.LiveInput) -> tuple[dict, frozenset[str]]:
+def _events(alert: models.Alert, base: models.Plan, state: LiveState, reason: str | None) -> frozenset[LiveEvent]:
+    """What happened since ``base`` was made, read from the data (a queued re-plan may cover several events)."""
+    events = {REASON_EVENTS[reason]} if reason in REASON_EVENTS else set()
+    if state.new_requests:
+        events.add(LiveEvent.NEW_REQUEST)
+    was = base.scenario.get("alert", {})
+    if (list(was.get("closed_ways", [])), len(was.get("flood_zones", []))) != \
+            (list(state.closures.closed_ways), state.closures.flood_zones):
+        events.add(LiveEvent.CLOSURE)
+    if any(len(base.parsed.stops_of(d)) > state.completed.get(d, 0) for d in state.dropped_drivers):
+        events.add(LiveEvent.DROPOUT)  # a driver who dropped out still had stops to drive
+    return frozenset(events)
+
+
+def live_state(session: Session, alert: models.Alert, base: models.Plan, minute: float,
+               scenario: dict[str, Any] | None = None, reason: str | None = None) -> LiveState:
+    """The live state of ``alert`` on its plan version ``base`` at ``minute`` (translation only: rows to reports,
+    drop-outs and the alert's closures; ``matcher.live.derive_state`` decides what they mean).
+
+    With the ``scenario`` about to be re-planned, households in it that ``base`` did not know are new requests;
+    ``reason`` is what queued the re-plan.
+    """
+    known = {h["id"] for h in base.scenario.get("households", [])}
+    new = frozenset(h["id"] for h in (scenario or {}).get("households", []) if h["id"] not in known)
+    state = derive_state(base.parsed, reports(session, alert.id, base.version), minute, plan_version=base.version,
+                         dropped_drivers=dropped_drivers(session, alert.id), new_requests=new,
+                         closures=Closures(tuple(alert.closed_ways), len(alert.flood_zones)))
+    return dataclasses.replace(state, events=_events(alert, base, state, reason))
+
+
+def carry_over(scenario: dict[str, Any], base: models.Plan, live: LiveState) -> tuple[dict, frozenset[str]]:
     """The scenario plus the records the base plan's history still needs but the rosters no longer hold.
 
     A household picked up, a driver who drove, or a shelter in the plan may since have been deleted (or its
@@ -126,7 +143,7 @@ def carry_over(scenario: dict[str, Any], base: models.Plan, live: planning.LiveI
     return out, frozenset(brought.get("drivers", set()))
 
 
-def carry_statuses(session: Session, base: models.Plan, new: models.Plan, live: planning.LiveInput) -> int:
+def carry_statuses(session: Session, base: models.Plan, new: models.Plan, live: LiveState) -> int:
     """Copy the base version's statuses onto the new version: completed stops keep theirs (same place in the
     route, as history is kept), and an ``on_the_way`` stays when the driver's stop there is still the same."""
     copied = 0

@@ -163,18 +163,21 @@ class Health(BaseModel):
 
 
 def _document_common_errors(app: FastAPI) -> None:
-    """Every route may answer 503 (database down) and every route taking a body 413 (too large): said once."""
+    """Said once for all routes: every route may answer 503 (database down); a route taking a body 400 (not
+    readable) and 413 (too large); a route needing sign-in 401 and 403 (a temporary password not yet changed)."""
     base = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = base()
-        common = errors(413, 503)
+        common = errors(400, 401, 403, 413, 503)
         for path_item in schema.get("paths", {}).values():
             for operation in path_item.values():
                 responses = operation.setdefault("responses", {})
-                for code in ([413, 503] if "requestBody" in operation else [503]):
+                codes = [503, *([400, 413] if "requestBody" in operation else []),
+                         *([401, 403] if operation.get("security") else [])]
+                for code in codes:
                     responses.setdefault(str(code), {
                         "description": common[code]["description"],
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorMessage"}}}})

@@ -15,6 +15,7 @@ from api import access, alerts, audit, livestate, models, places, planning
 from api import live_schemas as ls
 from api.crud import Context, commit
 from api.errors import NotFound
+from matcher.live import leading_done
 from matcher.needs import describe
 from matcher.plan import Leg, Plan, Stop
 
@@ -111,7 +112,7 @@ def manifest(ctx: Context, alert_id: int, user_id: int | None = None) -> ls.Mani
     shelters = _shelters(ctx, {i for sid in (mine.shelter_ids() if mine else ()) for i in [planning.db_id(sid)]
                                if i is not None})
     status = {} if plan is None else livestate.statuses(ctx.session, plan.id)
-    done = {} if mine is None else livestate.completed(mine, {k: v.status for k, v in status.items()})
+    done = {} if mine is None else leading_done(mine, {k: v.status for k, v in status.items()})
     dropped = livestate.dropped_drivers(ctx.session, alert.id)
     out_routes = []
     for route in routes:

@@ -15,10 +15,6 @@ UPLOAD_SUFFIX = "/import"
 FORM_OVERHEAD_BYTES = 64 * 1024
 
 
-class BodyTooLarge(Exception):
-    """The body grew past the limit while it was being read."""
-
-
 def _too_large(limit: int) -> tuple[int, bytes]:
     body = {"detail": f"the request body is larger than {limit} bytes, the most this route accepts"}
     return 413, json.dumps(body).encode()
@@ -41,27 +37,28 @@ class BodyLimit:
             await _answer(send, *_too_large(limit))
             return
         seen = 0
-        started = False
+        over = False
 
         async def counted_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge
+                    # Cut the body here; whatever the route answers to the stub is replaced by the 413 below.
+                    over = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
             return message
 
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not over:
+                await send(message)
 
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except BodyTooLarge:
-            if not started:
-                await _answer(send, *_too_large(limit))
+        await self.app(scope, counted_receive, guarded_send)
+        if over:
+            await _answer(send, *_too_large(limit))
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:

@@ -19,7 +19,6 @@ from api import models
 from api.config import Settings
 from matcher.check import assert_plan_valid
 from matcher.cluster import executor_for
-from matcher.codes import MISSED_REASONS, StopStatus
 from matcher.errors import InputError, MapError
 from matcher.geojson import plan_to_geojson
 from matcher.live import LiveState
@@ -32,7 +31,7 @@ from matcher.roads.load import load_road_graph
 from matcher.roads.snap import far_from_roads
 from matcher.scenario import problem_from_dict
 from matcher.solver import SolveParams, solve
-from matcher.solver.replan import replan
+from matcher.solver.replan import DEFAULT_POLICY, replan_checked
 
 PREFIX = {"vehicle": "V", "household": "H", "shelter": "S"}
 
@@ -219,43 +218,23 @@ def solve_regional(data: dict[str, Any], settings: Settings,
 
 # --- re-planning from the live state ------------------------------------------------------------------------
 
-#: The matcher knows one code for a household not picked up at its stop (``no_show``); the service keeps it and
-#: says why when the driver could not get there at all.
-CANNOT_REACH_REASON = MISSED_REASONS[StopStatus.CANNOT_REACH]
-
-
-@dataclass(frozen=True)
-class LiveInput:
-    """What has happened by ``minute``, in plan ids (the service's side of ``matcher.live.LiveState``)."""
-
-    minute: float
-    #: Driver id -> number of leading stops of their route in the plan being followed that are done.
-    completed: dict[str, int]
-    dropped: frozenset[str] = frozenset()
-    #: Households not picked up at their stop (``no_show`` and ``cannot_reach``) ...
-    no_shows: frozenset[str] = frozenset()
-    #: ... and those of them the driver could not reach.
-    cannot_reach: frozenset[str] = frozenset()
-
 
 def replan_scenario(
-    data: dict[str, Any], previous_plan: dict[str, Any], live: LiveInput, settings: Settings,
+    data: dict[str, Any], previous: Plan, live: LiveState, settings: Settings,
     progress: Callable[[str], None] | None = None,
 ) -> SolvedPlan:
-    """Continue ``previous_plan`` on the current scenario from ``live``; the whole evacuation as the next plan.
+    """Continue ``previous`` on the current scenario from ``live``; the whole evacuation as the next plan.
 
-    The re-solved future is re-checked against the problem that was left (raises ``PlanInvalid``) before
-    anything is returned; completed stops and riders on board are kept by ``matcher.solver.replan``.
+    The matcher's one re-plan entry point and policy (``replan_checked``, ``DEFAULT_POLICY``, the same as the
+    drills'): repair, improve when worth it, and re-check the future against the problem that was left (raises
+    ``PlanInvalid``) before anything is returned. Completed stops and riders on board are kept.
     """
     scenario = problem_from_dict(data, base=Path(data["map"]).parent, settings=settings.matcher(), progress=progress,
                                  graph=road_graph(settings))
-    state = LiveState(live.minute, dict(live.completed), live.dropped, live.no_shows)
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
-    result = replan(scenario.problem, Plan.from_dict(previous_plan), state, params, progress)
-    assert_plan_valid(result.residual, result.future, scenario.graph, scenario.closed_mask)
-    unserved = tuple(dataclasses.replace(u, reason=CANNOT_REACH_REASON) if u.household_id in live.cannot_reach
-                     else u for u in result.plan.unserved)
+    outcome = replan_checked(scenario.problem, previous, live, params, DEFAULT_POLICY, road_graph=scenario.graph,
+                             closed_mask=scenario.closed_mask, progress=progress)
     # Counts only: non-coordinators see this block, so no household ids go in it.
-    plan = dataclasses.replace(result.plan, unserved=unserved, replan=ReplanSummary(
-        live.minute, result.stability, len(result.reassigned), result.seconds))
-    return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, scenario.problem), result.stability)
+    plan = dataclasses.replace(outcome.plan, replan=ReplanSummary(
+        live.minute, outcome.stability, len(outcome.result.reassigned), outcome.seconds))
+    return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, scenario.problem), outcome.stability)

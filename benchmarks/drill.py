@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
           f"replications + advice {times['replications_seconds']:.1f} s")
     print(f"re-plans         {times['replans']} ({times['replans'] / args.runs:.1f} per replication, "
           f"{times['replans_improved']} improved after the repair), mean {rs['mean']:.3f} s, p95 {rs['p95']:.3f} s, "
-          f"max {rs['max']:.3f} s; near the safety stop: {times['replans_near_safety_stop']}")
+          f"max {rs['max']:.3f} s; safety stop reached: {times['replans_safety_stopped']}")
     print(f"CPU              {cpu:.1f} s in all processes (the command, its Dask workers): what a quiet machine needs, "
           f"over {os.cpu_count()} cores")
     print(f"load average     {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (1 minute)")

@@ -339,6 +339,10 @@ class Plan:
         """Where a stop is (the one place-of-a-stop rule; see ``Stop.place``)."""
         return stop.place
 
+    def driver_ids(self) -> frozenset[str]:
+        """Drivers the plan gives a route."""
+        return frozenset(r.driver_id for r in self.routes)
+
     def served_ids(self) -> frozenset[str]:
         """Households the plan drops off at a shelter (a split household once any part is)."""
         return frozenset(hid for r in self.routes for s in r.stops if s.type == "dropoff" for hid in s.household_ids)

@@ -99,7 +99,7 @@ def _where(ctx: DrillContext, car: dict[str, Any], centre: tuple[float, float]) 
     if math.hypot(dlat, dlon) > 0.002:
         compass = ["east", "north-east", "north", "north-west", "west", "south-west", "south", "south-east"]
         part = compass[int(((math.degrees(math.atan2(dlat, dlon)) + 22.5) % 360) // 45)] + " end"
-    street = nearest_street(ctx.graph, ctx.tags, car["lat"], car["lon"])
+    street = nearest_street(ctx.graph, car["lat"], car["lon"])
     return ", ".join(p for p in (street and f"near {street}", part or "town centre") if p)
 
 

@@ -96,9 +96,9 @@ def drill(
         raise typer.Exit(1) from None
     times["total_seconds"] = round(time.perf_counter() - started, 2)
     paths["timings"].write_text(json.dumps(times, indent=1, sort_keys=True) + "\n", "utf-8")
-    if times["replans_near_safety_stop"]:
-        _say(f"warning: {times['replans_near_safety_stop']} re-plans came near the solver's safety stop (a busy "
-             "machine): their replications may not repeat exactly")
+    if times["replans_safety_stopped"]:
+        _say(f"warning: {times['replans_safety_stopped']} re-plans reached the drill's safety stop "
+             f"({spec.safety_stop_seconds:g} s; a machine far too slow): their replications may not repeat exactly")
     f, adv = report["figures"], report["shortfall"]
     typer.echo(f"Drill {spec.name}: {f['people_out']['mean']:.0f} of {f['people_total']} people out by the deadline "
                f"on average (worst {f['people_out']['min']:.0f}); {report['summary']['at_risk']} households at risk; "

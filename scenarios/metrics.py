@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from matcher.codes import UNSERVED_TEXTS
+from matcher.codes import UNSERVED_TEXTS, UnservedCode
 from matcher.needs import Need
 
 KNOWN_NEEDS = frozenset(n.value for n in Need)
@@ -88,14 +88,14 @@ def _at_risk(runs: list[dict[str, Any]], households: list[HouseholdInfo]) -> lis
     out = []
     for h in households:
         outcomes = [run["households"][h.id]["status"] for run in runs if h.id in run["households"]]
-        home = [s for s in outcomes if s != "no_show"]
+        home = [s for s in outcomes if s != UnservedCode.NO_SHOW]
         served = sum(1 for s in home if s == "served")
         share = served / len(home) if home else 0.0
         if share >= AT_RISK_BELOW and home:
             continue
         # The reason is the commonest miss while they were at home; being away is a reason only if it is all.
         misses = Counter(s for s in home if s != "served") or Counter(s for s in outcomes if s != "served")
-        code = sorted(misses.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if misses else "no_show"
+        code = sorted(misses.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if misses else UnservedCode.NO_SHOW
         texts = Counter(run["reasons"].get(h.id, "") for run in runs
                         if run["households"].get(h.id, {}).get("status") == code)
         reason = max(sorted(texts), key=lambda t: texts[t]) if any(texts) else ""
@@ -147,7 +147,7 @@ def summarise(runs: list[dict[str, Any]], households: list[HouseholdInfo], deadl
         members = [h.id for h in households if h.priority == p]
         shares = []
         for run in runs:
-            home = [hid for hid in members if run["households"][hid]["status"] != "no_show"]
+            home = [hid for hid in members if run["households"][hid]["status"] != UnservedCode.NO_SHOW]
             if home:  # a replication where all of them were away says nothing about their coverage
                 shares.append(sum(run["households"][hid]["status"] == "served" for hid in home) / len(home))
         shares = shares or [1.0]
@@ -170,7 +170,10 @@ def summarise(runs: list[dict[str, Any]], households: list[HouseholdInfo], deadl
         "replans": {"per_run": _spread([len(run["replans"]) for run in runs]),
                     "by_trigger": {k: _r(v / len(runs)) for k, v in sorted(triggers.items())},
                     "stability_mean": _r(np.mean([rp["stability"] for rp in replans]) if replans else 1.0, 3),
-                    "moved_per_replan": _r(np.mean([rp["reassigned"] for rp in replans]) if replans else 0.0)},
+                    "moved_per_replan": _r(np.mean([rp["reassigned"] for rp in replans]) if replans else 0.0),
+                    # Re-plans the clock's far safety stop cut short: 0 unless the machine was far too slow,
+                    # and then these figures may not repeat for the same seed.
+                    "safety_stopped": sum(bool(rp.get("safety_stopped")) for rp in replans)},
         "driver_utilisation": {"mean": _r(np.mean(list(use.values())) if use else 0.0, 3),
                                "busiest": [[d, _r(u, 3)] for d, u in sorted(use.items(), key=lambda kv: -kv[1])[:5]],
                                "idle": sorted(d for d, u in use.items() if u == 0.0)},
@@ -189,7 +192,7 @@ def timings(runs: list[dict[str, Any]]) -> dict[str, Any]:
         by_trigger.setdefault(rp["trigger"], []).append(rp["seconds"])
     seconds = [rp["seconds"] for rp in replans]
     return {"replans": len(replans), "replans_improved": sum(rp["improve"] for rp in replans),
-            # Such a re-plan may have been cut by the clock, so its replication may not repeat exactly.
-            "replans_near_safety_stop": sum(rp.get("near_safety_stop", False) for rp in replans),
+            # Such a re-plan was cut by the clock, so its replication may not repeat exactly.
+            "replans_safety_stopped": sum(bool(rp.get("safety_stopped")) for rp in replans),
             "replan_seconds": _spread(seconds, 3) | {"p95": _r(np.quantile(seconds, 0.95), 3) if seconds else 0.0},
             "replan_seconds_by_trigger": {k: _spread(v, 3) for k, v in sorted(by_trigger.items())}}

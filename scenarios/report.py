@@ -41,6 +41,7 @@ def build_report(ctx: DrillContext, runs: list[dict[str, Any]], advice: dict[str
         "drill": {"name": spec.name, "key": spec.name, "file": spec.path.name if spec.path else None, "date": date,
                   "runs": len(runs), "seed": spec.seed, "deadline": spec.deadline,
                   "replan_time_limit_seconds": spec.replan_time_limit_seconds,
+                  "safety_stop_seconds": spec.safety_stop_seconds,
                   "timeline": [{"minute": e.minute, "event": e.describe()} for e in spec.timeline],
                   "randomness": {"no_show_probability": spec.randomness.no_show_probability,
                                  "dropout_probability": spec.randomness.dropout_probability,
@@ -154,6 +155,10 @@ def document(report: dict[str, Any], timings: dict[str, Any]) -> Doc:
         ["seconds per re-plan (this machine)", f"{ts['mean']:.2f}", f"{ts['max']:.2f}", f"{ts['min']:.2f}"],
         ["driver utilisation (driving and stops)", f"{100 * du['mean']:.0f}%", "", f"busiest: {busiest}"],
     ])
+    if rp.get("safety_stopped"):
+        doc.p(f"Warning: {rp['safety_stopped']} re-plans reached the safety stop of "
+              f"{drill['safety_stop_seconds']:g} s (the machine was far too slow), so these figures may not "
+              "repeat for the same seed.")
     doc.p(f"Re-plans keep {100 * rp['stability_mean']:.0f}% of waiting households with their driver "
           f"(on average {rp['moved_per_replan']:.1f} households move per re-plan). What set them off, per "
           f"replication: " + ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in rp["by_trigger"].items()) + ".")

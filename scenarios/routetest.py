@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from matcher.travel import LocationRef
-from scenarios.sim import place_of
 from scenarios.world import DrillContext
 
 #: A leg is "much slower" when its best road now takes this many times as long, and at least this many minutes more.
@@ -38,7 +37,7 @@ def route_test(ctx: DrillContext) -> list[dict[str, Any]]:
     for route in ctx.base_plan.routes:
         here = LocationRef("driver", route.driver_id)
         for stop, leg in zip(route.stops, route.legs, strict=True):
-            there = place_of(stop)
+            there = stop.place
             coords = leg.coordinates
             ways = sorted({closed[key] for p, q in itertools.pairwise(coords)
                            if (key := (p[0], p[1], q[0], q[1])) in closed})
@@ -51,7 +50,7 @@ def route_test(ctx: DrillContext) -> list[dict[str, Any]]:
                 rows.append({"driver": route.driver_id, "from": f"{here.kind} {here.id}",
                              "to": f"{there.kind} {there.id}", "planned_minutes": round(was, 1),
                              "now_minutes": round(now, 1) if math.isfinite(now) else None, "closed_ways": ways,
-                             "streets": sorted({ctx.tags.name.get(w, str(w)) for w in ways}), "verdict": verdict})
+                             "streets": sorted({ctx.street_names.get(w, str(w)) for w in ways}), "verdict": verdict})
             here = there
     return sorted(rows, key=lambda r: (r["now_minutes"] is not None, -((r["now_minutes"] or 0) - r["planned_minutes"]),
                                        r["driver"], r["to"]))

@@ -1,40 +1,40 @@
 """One replication of a drill in simulated minutes (SimPy): cars drive, events fire, the coordinator re-plans.
 
 The coordinator knows the plan and what is reported to it; the *world* (who is really at home, when they are
-really ready, how long a road really takes) is drawn from the replication's seed. Re-plans use
-``matcher.solver.replan`` (the service's re-plan), and every re-planned future is re-checked against its
-residual problem on the open roads of the moment.
+really ready, how long a road really takes) is drawn from the replication's seed. The cars' stops become
+stop reports and the coordinator's picture a ``LiveState`` (``matcher.live.derive_state``); re-plans go through
+the service's entry point and policy (``matcher.solver.replan.replan_checked``), which re-checks every future
+against its residual problem on the open roads of the moment. Re-plans spend a work budget, never a clock.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import simpy
 
-from matcher.check import PlanInvalid, assert_plan_valid
-from matcher.codes import CAR_FIXABLE
+from matcher.check import PlanInvalid
+from matcher.codes import StopStatus, UnservedCode
 from matcher.errors import EvacError
-from matcher.live import LiveState
+from matcher.live import Closures, LiveEvent, LiveState, StopReport, derive_state
 from matcher.plan import Plan, Stop, Unserved
 from matcher.problem import Problem
-from matcher.solver import SolveParams
-from matcher.solver.replan import ReplanResult, replan
+from matcher.solver.replan import DEFAULT_POLICY, replan_checked
 from matcher.travel import LocationRef
 from scenarios.spec import MAP_ACTIONS, Event
 from scenarios.world import DrillContext
 
 #: Simulated minutes after the deadline at which a replication stops whatever is still driving.
 OVERTIME_MINUTES = 240.0
-#: Reports that only need the plan repaired around them (no improvement round): they are many and small.
-REPAIR_ONLY = frozenset({"no_show_found", "not_ready"})
-#: A repair that pushes the finish this close to the deadline is improved too: slow roads would make it late.
-IMPROVE_WITHIN_MINUTES = 20.0
+#: What each coordinator trigger is to the re-plan policy (``matcher.solver.replan.ReplanPolicy``).
+TRIGGER_EVENTS = {"no_show_found": LiveEvent.NO_SHOW, "not_ready": LiveEvent.NOT_READY,
+                  "close_roads": LiveEvent.CLOSURE, "flood_zone": LiveEvent.CLOSURE,
+                  "driver_drops_out": LiveEvent.DROPOUT, "new_request": LiveEvent.NEW_REQUEST,
+                  "shelter_fills": LiveEvent.SHELTER_CHANGE}
 
 
 class DrillError(EvacError):
@@ -60,6 +60,7 @@ class Car:
     origin: LocationRef  # where its current leg started
     route: list[Stop] = field(default_factory=list)
     pos: int = 0  # stops committed (arrived, household at the door): LiveState's ``completed``
+    reports: list[StopStatus] = field(default_factory=list)  # what the driver reported at each committed stop
     phase: str = "before"  # before, driving, stop, waiting, idle, done
     leg_start: float = 0.0
     leg_minutes: float = 0.0
@@ -69,11 +70,6 @@ class Car:
     busy: float = 0.0
     wake: simpy.Event | None = None
     process: simpy.Process | None = None
-
-
-def place_of(stop: Stop) -> LocationRef:
-    return LocationRef("household", str(stop.household_id)) if stop.type == "pickup" \
-        else LocationRef("shelter", str(stop.shelter_id))
 
 
 class Replication:
@@ -192,7 +188,7 @@ class Replication:
                 car.phase, car.wake = "idle", self.env.event()
                 yield car.wake
                 continue
-            target = place_of(car.route[car.pos])
+            target = car.route[car.pos].place
             minutes = self._leg(car, target)
             if not math.isfinite(minutes):
                 # Water closed every road out while the car stood here: it stays, with whoever is on board.
@@ -208,6 +204,8 @@ class Replication:
             if stop.type == "pickup":
                 hid = str(stop.household_id)
                 if self._absent(hid):
+                    # The driver has been there: the stop is done and reported, with nobody on board.
+                    self._commit(car, target, StopStatus.NO_SHOW)
                     car.phase = "stop"
                     yield self.env.timeout(service.pickup)  # knocks, calls, waits a little
                     car.busy += service.pickup
@@ -216,7 +214,7 @@ class Replication:
                     self.inbox.put(NoShowFound(car.id, hid))
                     yield car.wake
                     continue
-                self._commit(car, target)
+                self._commit(car, target, StopStatus.PICKED_UP)
                 self.picked[hid] = self.picked.get(hid, 0) + stop.people
                 self.first_driver.setdefault(hid, car.id)
                 car.phase = "stop"
@@ -228,7 +226,7 @@ class Replication:
                 car.busy += service.pickup
                 car.on_board.setdefault(hid, []).append((stop.people, self.env.now))
             else:
-                self._commit(car, target)
+                self._commit(car, target, StopStatus.DROPPED_OFF)
                 self._unload(car, stop)
                 car.phase = "stop"
                 yield self.env.timeout(service.dropoff)
@@ -247,7 +245,9 @@ class Replication:
         car.busy += minutes
         return True
 
-    def _commit(self, car: Car, place: LocationRef) -> None:
+    def _commit(self, car: Car, place: LocationRef, status: StopStatus) -> None:
+        """The car's stop at ``place`` is done: it is history for every later re-plan."""
+        car.reports.append(status)
         car.pos += 1
         car.anchor = place
 
@@ -319,36 +319,37 @@ class Replication:
                          if s.id in self.capacity_override else s for s in base.shelters)
         return Problem(base.name, households, base.drivers, shelters, base.alert, base.travel, base.service)
 
-    def _replan(self, triggers: list[str]) -> None:
-        """Repair the plan around what was reported; improve it only when the repair is not good enough."""
-        now = self.env.now
+    def state(self, triggers: list[str]) -> LiveState:
+        """The coordinator's live state: the cars' stops as reported, drop-outs, what happened (translation only)."""
+        reports = [StopReport(car.id, i, status, car.route[i].household_id)
+                   for car in self.cars.values() for i, status in enumerate(car.reports)]
+        known = {h.id for h in self.ctx.stage(0).problem.households}
+        alert = self.ctx.stage(self.stage_k).problem.alert
         # A stuck car can drive no more, like a driver who dropped out.
-        state = LiveState(now, {c.id: c.pos for c in self.cars.values()}, frozenset(self.dropped | self.stuck),
-                          frozenset(self.no_shows))
-        picture = self.picture()
-        limit = self.spec.replan_time_limit_seconds
-        started = time.perf_counter()
-        result = self._solve(picture, state, SolveParams(time_limit_seconds=limit, seed=self.spec.seed, improve=False))
-        improve = any(t not in REPAIR_ONLY for t in triggers) and self._worth_improving(result)
-        improve_seconds = 0.0
-        if improve:
-            improving = time.perf_counter()
-            # The service's own safety stop: the drill rehearses what the service would do in the time it has.
-            result = self._solve(picture, state, SolveParams(time_limit_seconds=limit, seed=self.spec.seed))
-            improve_seconds = time.perf_counter() - improving
-        seconds = time.perf_counter() - started
+        return derive_state(self.plan, reports, self.env.now, dropped_drivers=frozenset(self.dropped | self.stuck),
+                            new_requests=frozenset(h.id for h in self.picture().households if h.id not in known),
+                            closures=Closures(tuple(alert.closed_ways), len(alert.flood_zones)),
+                            events=frozenset(TRIGGER_EVENTS[t] for t in triggers))
+
+    def _replan(self, triggers: list[str]) -> None:
+        """Re-plan as the service does: the same entry point and policy, on a work budget (the clock only a far
+        safety stop, so a drill repeats on a busy machine; a re-plan that reaches it is marked in the record)."""
+        now = self.env.now
         stage = self.ctx.stage(self.stage_k)
+        params = self.spec.params(self.spec.replan_time_limit_seconds)
         try:
-            assert_plan_valid(result.residual, result.future, stage.graph, stage.closed_mask)
+            with np.errstate(invalid="ignore"):  # a stuck car's riders arrive at "infinity"; that is known
+                outcome = replan_checked(self.picture(), self.plan, self.state(triggers), params, DEFAULT_POLICY,
+                                         road_graph=stage.graph, closed_mask=stage.closed_mask)
         except PlanInvalid as exc:
             # SimPy re-raises process errors by re-creating them: carry the checker's words in a plain error.
             raise DrillError(f"run {self.index}, minute {now:.1f}, re-plan after {'+'.join(triggers)}: {exc}") from None
+        result = outcome.result
         riders = self._check_kept(result.plan)
         self.plan = result.plan
         # The merged plan counts a household as served once any part is; the future still says why the rest is not.
-        planned = {s.household_id for r in result.future.routes for s in r.stops if s.type == "pickup"}
-        for hid in planned:
-            self.reasons.pop(str(hid), None)
+        for hid in result.future.picked_ids():
+            self.reasons.pop(hid, None)
         self.reasons.update({u.household_id: u for u in (*result.future.unserved, *result.plan.unserved)})
         for car in self.cars.values():
             self._reroute(car)
@@ -356,28 +357,13 @@ class Replication:
         self.say(f"re-plan ({trigger}): {result.plan.metrics.households_served} households planned, "
                  f"{len(result.reassigned)} moved to another car")
         self.replans.append({
-            "minute": round(now, 2), "trigger": trigger, "improve": improve,
+            "minute": round(now, 2), "trigger": trigger, "improve": outcome.improved,
             "stability": round(result.stability, 4), "reassigned": len(result.reassigned),
             "riders_on_board": riders, "planned_served": result.plan.metrics.households_served,
-            "seconds": round(seconds, 4),
-            # Near the solver's safety stop the search may have been cut by the clock: not repeatable.
-            "near_safety_stop": improve_seconds >= 0.9 * SolveParams(time_limit_seconds=limit).safety_stop(),
+            "seconds": round(outcome.seconds, 4),
+            # The clock's far safety stop cut the search: this re-plan may differ between runs.
+            "safety_stopped": outcome.safety_stopped,
         })
-
-    def _worth_improving(self, repaired: ReplanResult) -> bool:
-        """The repair lost households the plan served (and that could still be served), or ran late towards
-        the deadline: then an improvement round may win them back. A shortage no re-routing can fix is not
-        worth the seconds."""
-        before = {s.household_id for r in self.plan.routes for s in r.stops if s.type == "pickup"}
-        after = {s.household_id for r in repaired.plan.routes for s in r.stops if s.type == "pickup"}
-        gone = {u.household_id for u in repaired.plan.unserved if u.code not in CAR_FIXABLE}
-        finish, was = repaired.future.metrics.clearance_minute, self.plan.metrics.clearance_minute
-        later = finish > self.spec.deadline - IMPROVE_WITHIN_MINUTES and finish > was + 1.0
-        return bool(before - after - gone) or later
-
-    def _solve(self, picture: Problem, state: LiveState, params: SolveParams) -> ReplanResult:
-        with np.errstate(invalid="ignore"):  # a stuck car's riders arrive at "infinity"; that is known
-            return replan(picture, self.plan, state, params)
 
     def _check_kept(self, plan: Plan) -> int:
         """Completed stops are unchanged and every rider on board is dropped off later by the same car."""
@@ -385,7 +371,7 @@ class Replication:
         for car in self.cars.values():
             route = plan.route(car.id)
             stops = list(route.stops) if route else []
-            if [place_of(s) for s in stops[: car.pos]] != [place_of(s) for s in car.route[: car.pos]]:
+            if [s.place for s in stops[: car.pos]] != [s.place for s in car.route[: car.pos]]:
                 raise DrillError(f"re-plan rewrote the completed stops of car {car.id}")
             later = {hid for s in stops[car.pos:] if s.type == "dropoff" for hid in s.household_ids}
             if not set(car.on_board) <= later:
@@ -396,7 +382,7 @@ class Replication:
     def _reroute(self, car: Car) -> None:
         route = self.plan.route(car.id)
         car.route = list(route.stops) if route else []
-        nxt = place_of(car.route[car.pos]) if car.pos < len(car.route) else None
+        nxt = car.route[car.pos].place if car.pos < len(car.route) else None
         if car.phase == "driving" and nxt != car.target and car.process is not None:
             car.process.interrupt("re-plan")
         elif car.phase in ("idle", "waiting") and car.wake is not None and not car.wake.triggered:
@@ -424,7 +410,7 @@ class Replication:
             if at is not None:
                 status = "served" if at <= deadline + 1e-9 else "late"
             elif h.id in self.no_shows:
-                status = "no_show"
+                status = UnservedCode.NO_SHOW
             elif h.id in stuck_riders:
                 status = "stuck"
             elif h.id in reasons:

@@ -123,9 +123,10 @@ class DrillSpec:
         return float(self.scenario["alert"]["deadline_minutes"])
 
     def params(self, time_limit_seconds: float, improve: bool = True) -> SolveParams:
-        """Solver parameters for the drill's one-off solves: its seed, and its safety stop instead of the service's."""
+        """Solver parameters for the drill's solves and re-plans: its seed, and its safety stop instead of the
+        service's, counted in this process's CPU seconds so that a busy machine does not move it."""
         return SolveParams(time_limit_seconds=time_limit_seconds, seed=self.seed, improve=improve,
-                           safety_stop_seconds=self.safety_stop_seconds)
+                           safety_stop_seconds=self.safety_stop_seconds, safety_clock="cpu")
 
 
 def _ids(data: Mapping[str, Any], key: str) -> set[str]:

@@ -27,7 +27,7 @@ from matcher.scenario import Scenario, problem_from_dict, resolve_map
 from matcher.settings import Settings, get_settings
 from matcher.solver import solve
 from matcher.travel import LocationRef
-from scenarios.osmtags import WayTags, edge_classes, read_way_tags
+from scenarios.osmtags import edge_classes
 from scenarios.spec import MAP_ACTIONS, DrillSpec, Event
 
 Split = npt.NDArray[np.float64]
@@ -58,13 +58,14 @@ class DrillContext:
         self.settings = settings or get_settings()
         self.map_path = map_path or resolve_map(spec.scenario, spec.base)
         self.graph = load_road_graph(self.map_path, self.settings.cache_dir)
-        self.tags: WayTags = read_way_tags(self.map_path)
+        #: OSM way id -> street name, for the words of the reports.
+        self.street_names = self.graph.way_names()
         self.map_events = [e for e in spec.timeline if e.action in MAP_ACTIONS]
         self._check_ways()
         self._stages: dict[int, Scenario] = {}
         self._regions: dict[int, Region] = {}
         self._splits: dict[tuple[int, LocationRef, LocationRef], tuple[float, Split]] = {}
-        classes = edge_classes(self.graph, self.tags)
+        classes = edge_classes(self.graph)
         self.sigmas = np.array(sorted({spec.randomness.sigma(c) for c in classes} | {spec.randomness.sigma("default")}))
         self._edge_group = np.searchsorted(self.sigmas, [spec.randomness.sigma(c) for c in classes])
         self._default_group = int(np.searchsorted(self.sigmas, spec.randomness.sigma("default")))

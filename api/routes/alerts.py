@@ -40,9 +40,10 @@ def update_alert(ctx: Ctx, alert_id: IdPath, data: schemas.AlertUpdate) -> objec
 
 
 @router.post("/{alert_id}/jobs", response_model=schemas.JobPublic, status_code=status.HTTP_202_ACCEPTED,
-             responses=errors(401, 403, 404))
+             responses=errors(401, 403, 404, 409))
 def request_plan(ctx: Ctx, services: ServicesDep, alert_id: IdPath, response: Response) -> object:
-    """Queue a new plan of the alert on the rosters as they are now."""
+    """Queue a new plan of the alert on the rosters as they are now (coordinators). Once any stop of the alert
+    has been reported the answer is 409: continue the plan with ``POST /alerts/{id}/replan`` instead."""
     job = alerts.request_plan(ctx, alert_id)
     services.wake_runner()
     response.headers["Location"] = f"/jobs/{job.id}"

@@ -7,9 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from api import crud, listing, schemas
-from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, VersionQuery
+from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, VersionQuery, geocoded
 from api.responses import errors
 from api.routes.csv_routes import add_csv_routes
+
+#: The body, its address geocoded before a database slot is taken (``api.deps.geocoded``).
+GeocodedHouseholdCreate = Annotated[schemas.HouseholdCreate, geocoded(schemas.HouseholdCreate, "household")]
 
 router = APIRouter(prefix="/households", tags=["households"])
 add_csv_routes(router, "households")
@@ -17,7 +20,7 @@ add_csv_routes(router, "households")
 
 @router.post("", response_model=schemas.HouseholdPublic, status_code=status.HTTP_201_CREATED,
              responses=errors(400, 401, 403))
-def create_household(ctx: Ctx, data: schemas.HouseholdCreate) -> object:
+def create_household(data: GeocodedHouseholdCreate, ctx: Ctx) -> object:
     return crud.create_household(ctx, data)
 
 

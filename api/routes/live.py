@@ -59,6 +59,17 @@ def report_stop(ctx: Ctx, services: ServicesDep, alert_id: IdPath, data: ls.Stop
     return ls.StopStatusSaved(stop=stop, job=None if job is None else alerts.job_public(ctx, job))
 
 
+@router.post("/{alert_id}/stops/undo", response_model=ls.StopUndone, responses=errors(400, 401, 404, 409))
+def undo_stop(ctx: Ctx, services: ServicesDep, alert_id: IdPath, data: ls.StopUndo,
+              minute: MinuteQuery = None) -> object:
+    """Take back a mistaken "not there" or "cannot reach" (the route's last done stop): the stop is waiting
+    again and the re-plan queued with it puts the household back. The stop's driver or a coordinator."""
+    undone, job = live.undo_miss(ctx, alert_id, data, minute)
+    if job is not None:
+        services.wake_runner()
+    return undone.model_copy(update={"job": None if job is None else alerts.job_public(ctx, job)})
+
+
 @router.get("/{alert_id}/stops", response_model=list[ls.StopStatusPublic], responses=errors(401, 404))
 def list_stops(ctx: Ctx, alert_id: IdPath, plan_version: OptionalId = None) -> object:
     """Stop statuses of a plan version (default: the newest); drivers see their own routes' only."""

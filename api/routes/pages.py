@@ -62,6 +62,7 @@ PAGES = {
     "households/new": Page("household.html", "Register a household", "household", ("registrar", "coordinator")),
     "shelters": Page("shelters.html", "Shelters", "shelters"),
     "accounts": Page("accounts.html", "Accounts", "accounts", ("coordinator",)),
+    "password": Page("password.html", "Your password", "password"),
     "dashboard": Page("dashboard.html", "Coordinator dashboard", "dashboard", ("coordinator",)),
     "manifest": Page("manifest.html", "Driver's manifest", "manifest", ("volunteer", "coordinator")),
     "plan": Page("plan.html", "Printable plan", "plan", ("coordinator",)),

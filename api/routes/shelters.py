@@ -7,9 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from api import crud, listing, schemas
-from api.deps import Ctx, IdPath, Limit, Offset, VersionQuery
+from api.deps import Ctx, IdPath, Limit, Offset, VersionQuery, geocoded
 from api.responses import errors
 from api.routes.csv_routes import add_csv_routes
+
+#: The body, its address geocoded before a database slot is taken (``api.deps.geocoded``).
+GeocodedShelterCreate = Annotated[schemas.ShelterCreate, geocoded(schemas.ShelterCreate, "shelter")]
 
 router = APIRouter(prefix="/shelters", tags=["shelters"])
 add_csv_routes(router, "shelters")
@@ -17,7 +20,7 @@ add_csv_routes(router, "shelters")
 
 @router.post("", response_model=schemas.ShelterPublic, status_code=status.HTTP_201_CREATED,
              responses=errors(400, 401, 403))
-def create_shelter(ctx: Ctx, data: schemas.ShelterCreate) -> object:
+def create_shelter(data: GeocodedShelterCreate, ctx: Ctx) -> object:
     return crud.create_shelter(ctx, data)
 
 

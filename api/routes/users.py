@@ -20,7 +20,7 @@ from api.deps import (
     current_user,
     token_user,
 )
-from api.errors import Forbidden, Unauthorized
+from api.errors import Forbidden
 from api.limits import TooManyRequests
 from api.responses import errors
 from api.schemas import Approval, Role
@@ -68,7 +68,8 @@ async def change_my_password(services: ServicesDep, token: TokenDep, data: schem
         raise TooManyRequests("too many failed sign-ins for this account", locked)
     if not await services.run_hashing(services.passwords.verify, user.password_hash, data.current_password):
         lockout.failed(user.email)
-        raise Unauthorized("the current password is wrong")
+        # 422 naming the field, not 401: the session is fine, only the field is wrong.
+        raise InputError("password", "current_password", "is not your current password")
     problem = password_problem(data.new_password, (user.email, *user.email.split("@"), user.name))
     if problem is not None or data.new_password == data.current_password:
         raise InputError("password", "new_password", problem or "must differ from the current password")

@@ -7,10 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from api import crud, listing, schemas
-from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, VersionQuery
+from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, VersionQuery, geocoded
 from api.responses import errors
 from api.routes.csv_routes import add_csv_routes
 from api.schemas import Approval
+
+#: The body, its address geocoded before a database slot is taken (``api.deps.geocoded``).
+GeocodedVehicleCreate = Annotated[schemas.VehicleCreate, geocoded(schemas.VehicleCreate, "vehicle")]
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 add_csv_routes(router, "vehicles")
@@ -18,7 +21,7 @@ add_csv_routes(router, "vehicles")
 
 @router.post("", response_model=schemas.VehiclePublic, status_code=status.HTTP_201_CREATED,
              responses=errors(400, 401, 403))
-def create_vehicle(ctx: Ctx, data: schemas.VehicleCreate) -> object:
+def create_vehicle(data: GeocodedVehicleCreate, ctx: Ctx) -> object:
     """Register a vehicle: a volunteer's is ``pending`` until a coordinator approves it (and is not planned till
     then); a car has at most 8 seats and 4 wheelchair spaces unless a coordinator marks it a van or bus."""
     return crud.create_vehicle(ctx, data)

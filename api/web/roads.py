@@ -1,9 +1,9 @@
 """The roads of the loaded map as polylines for the pages' SVG maps (no tiles, no internet needed).
 
 Built from the same ``RoadGraph`` the solver drives on, so a map shows exactly the roads a plan can use; the
-way ids are the OSM ids an alert's ``closed_ways`` take. Names and road classes come from the map's features
-(``api.places``); a road without a name is described by the named streets it joins, so a coordinator can tell
-"between Tikankatu and Kortetie" from any other.
+way ids are the OSM ids an alert's ``closed_ways`` take. Names (else the road number) and road classes are the
+graph's own (``RoadGraph.way_names``, ``way_classes``); a road without a name is described by the named streets it
+joins, so a coordinator can tell "between Tikankatu and Kortetie" from any other.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 from api import places, planning
 from api.config import Settings
-from matcher.roads.features import MapFeatures
 from matcher.roads.graph import RoadGraph
 
 ATTRIBUTION = places.ATTRIBUTION
@@ -73,10 +72,10 @@ def describe_unnamed(names: dict[int, str], nodes_of: dict[int, set[int]]) -> di
 
 
 @functools.lru_cache(maxsize=4)
-def _road_map(map_path: str, graph: RoadGraph, feats: MapFeatures) -> dict[str, Any]:
+def _road_map(map_path: str, graph: RoadGraph) -> dict[str, Any]:
     lines, nodes_of = road_lines(graph)
-    names = {s.way_id: s.name for s in feats.streets}
-    classes = {s.way_id: s.highway for s in feats.streets}
+    names = graph.way_names(with_ref=True)
+    classes = graph.way_classes()
     described = describe_unnamed(names, nodes_of)
     return {
         "map": Path(map_path).name,
@@ -92,4 +91,4 @@ def _road_map(map_path: str, graph: RoadGraph, feats: MapFeatures) -> dict[str, 
 def road_map(settings: Settings) -> dict[str, Any]:
     """The map's roads: ``{"map", "bbox": [min lon, min lat, max lon, max lat], "attribution", "ways": [{"id",
     "name", "highway", "description", "lines"}]}``, computed once per process and map."""
-    return _road_map(str(settings.map_path()), planning.road_graph(settings), places.features(settings))
+    return _road_map(str(settings.map_path()), planning.road_graph(settings))

@@ -49,8 +49,9 @@ class RoadGraph:
     Nodes ``0 .. vertex_count - 1`` are vertices (way ends and nodes shared by two or more car ways); the
     others are shape points inside edges. Edge ``e`` runs from ``edge_tail[e]`` to ``edge_head[e]`` along
     the nodes ``geometry_nodes[geometry_offsets[e]:geometry_offsets[e + 1]]`` (both ends included), takes
-    ``edge_seconds[e]`` seconds and is ``edge_meters[e]`` meters long. A two-way road has one edge per
-    direction; parallel edges (two ways between the same vertices) are all kept.
+    ``edge_seconds[e]`` seconds and is ``edge_meters[e]`` meters long, on OSM way ``edge_way[e]`` of road
+    class ``road_class(e)`` named ``street_name(e)``. A two-way road has one edge per direction; parallel
+    edges (two ways between the same vertices) are all kept.
     """
 
     node_osm_id: Ints
@@ -64,6 +65,13 @@ class RoadGraph:
     edge_meters: Floats
     geometry_offsets: Ints
     geometry_nodes: Ints
+    #: Road class (OSM ``highway``) of each edge: ``class_table[edge_class[e]]``.
+    edge_class: Ints
+    class_table: npt.NDArray[np.str_]
+    #: Street name and road number (OSM ``name``, ``ref``) of each edge: ``name_table[edge_name[e]]`` ("" if none).
+    edge_name: Ints
+    edge_ref: Ints
+    name_table: npt.NDArray[np.str_]
 
     @property
     def node_count(self) -> int:
@@ -76,6 +84,32 @@ class RoadGraph:
     def edge_nodes(self, edge: int) -> Ints:
         """Node indices along one edge, tail first."""
         return self.geometry_nodes[self.geometry_offsets[edge] : self.geometry_offsets[edge + 1]]
+
+    def road_class(self, edge: int) -> str:
+        """The edge's road class (OSM ``highway``: ``residential``, ``primary``, ...)."""
+        return str(self.class_table[self.edge_class[edge]])
+
+    def street_name(self, edge: int) -> str:
+        """The edge's street name (OSM ``name``), ``""`` when the way has none."""
+        return str(self.name_table[self.edge_name[edge]])
+
+    def edge_classes(self) -> npt.NDArray[np.str_]:
+        """The road class of every edge."""
+        return self.class_table[self.edge_class]
+
+    def way_classes(self) -> dict[int, str]:
+        """OSM way id -> its road class (OSM ``highway``)."""
+        return {int(w): str(c) for w, c in zip(self.edge_way.tolist(), self.edge_classes().tolist(), strict=True)}
+
+    def way_names(self, with_ref: bool = False) -> dict[int, str]:
+        """OSM way id -> its street name (``with_ref``: else ``road <ref>``); ways without are left out."""
+        out: dict[int, str] = {}
+        for way, name, ref in zip(self.edge_way.tolist(), self.name_table[self.edge_name].tolist(),
+                                  self.name_table[self.edge_ref].tolist(), strict=True):
+            label = name or (f"road {ref}" if ref and with_ref else "")
+            if label:
+                out.setdefault(int(way), label)
+        return out
 
     @cached_property
     def geometry_edge(self) -> Ints:
@@ -209,6 +243,11 @@ class RoadGraph:
             "edge_meters": self.edge_meters,
             "geometry_offsets": self.geometry_offsets,
             "geometry_nodes": self.geometry_nodes,
+            "edge_class": self.edge_class,
+            "class_table": self.class_table,
+            "edge_name": self.edge_name,
+            "edge_ref": self.edge_ref,
+            "name_table": self.name_table,
         }
 
     @classmethod
@@ -216,6 +255,103 @@ class RoadGraph:
         """Inverse of :meth:`arrays`; ``KeyError`` if an array is missing."""
         fields = {name: np.asarray(arrays[name]) for name in cls.__dataclass_fields__ if name != "vertex_count"}
         return cls(vertex_count=int(arrays["vertex_count"]), **fields)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class _Nodes:
+    """The distinct OSM nodes of the ways: ``node_of[i]`` is the node at way position ``i``."""
+
+    osm_id: Ints
+    lon: Floats
+    lat: Floats
+    node_of: Ints
+    is_vertex: Bools
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """Way stretches between two vertices: positions ``start[p]..stop[p]`` of way ``way[p]``, ``meters[p]`` long."""
+
+    start: Ints
+    stop: Ints
+    way: Ints
+    meters: Floats
+
+
+@dataclass(frozen=True)
+class _Edges:
+    """Directed edges before the largest strongly connected part is kept; ``geometry`` holds node indices."""
+
+    tails: Ints
+    heads: Ints
+    piece_way: Ints
+    meters: Floats
+    seconds: Floats
+    n_geometry: Ints
+    geometry: Ints
+
+
+def _nodes(node_ids: Ints, lon: Floats, lat: Floats, way_offsets: Ints) -> _Nodes:
+    """Distinct nodes and which of them are vertices: like osmnx, way ends and nodes used more than once
+    (shared by ways, or a way crossing itself)."""
+    unique_ids, node_of, uses = np.unique(node_ids, return_inverse=True, return_counts=True)
+    node_lon = np.zeros(len(unique_ids))
+    node_lat = np.zeros(len(unique_ids))
+    node_lon[node_of], node_lat[node_of] = lon, lat
+    is_vertex = uses >= 2
+    is_vertex[node_of[way_offsets[:-1]]] = True
+    is_vertex[node_of[way_offsets[1:] - 1]] = True
+    return _Nodes(unique_ids, node_lon, node_lat, node_of, is_vertex)
+
+
+def _pieces(nodes: _Nodes, way_of: Ints, lon: Floats, lat: Floats) -> _Pieces:
+    """Cut every way at its vertices and measure the pieces."""
+    cuts = np.flatnonzero(nodes.is_vertex[nodes.node_of])
+    same_way = way_of[cuts[:-1]] == way_of[cuts[1:]]
+    start, stop = cuts[:-1][same_way], cuts[1:][same_way]
+    seg = np.zeros(len(lon))
+    seg[:-1] = haversine_m(lon[:-1], lat[:-1], lon[1:], lat[1:])
+    # Interleaved bounds make reduceat sum seg[start:stop] at even places; odd places are ignored.
+    meters = np.add.reduceat(seg, np.column_stack((start, stop)).ravel())[::2]
+    return _Pieces(start, stop, way_of[start], meters)
+
+
+def _directed(nodes: _Nodes, pieces: _Pieces, forward_kmh: Floats, backward_kmh: Floats) -> _Edges:
+    """One edge per piece and allowed direction, its geometry in driving order."""
+    fwd = forward_kmh[pieces.way] > 0
+    bwd = backward_kmh[pieces.way] > 0
+    lengths = pieces.stop - pieces.start + 1
+
+    def geometry(begin: Ints, step: int, n: Ints) -> Ints:
+        within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+        return np.repeat(begin, n) + step * within
+
+    node_of = nodes.node_of
+    meters = np.concatenate((pieces.meters[fwd], pieces.meters[bwd]))
+    kmh = np.concatenate((forward_kmh[pieces.way[fwd]], backward_kmh[pieces.way[bwd]]))
+    positions = np.concatenate((geometry(pieces.start[fwd], 1, lengths[fwd]),
+                                geometry(pieces.stop[bwd], -1, lengths[bwd])))
+    return _Edges(
+        tails=np.concatenate((node_of[pieces.start[fwd]], node_of[pieces.stop[bwd]])),
+        heads=np.concatenate((node_of[pieces.stop[fwd]], node_of[pieces.start[bwd]])),
+        piece_way=np.concatenate((pieces.way[fwd], pieces.way[bwd])),
+        meters=meters, seconds=meters / (kmh / 3.6),
+        n_geometry=np.concatenate((lengths[fwd], lengths[bwd])), geometry=node_of[positions])
+
+
+def _largest_component(edges: _Edges, size: int) -> Bools:
+    """Which edges lie in the largest strongly connected part, judged on the vertices."""
+    adjacency = csr_matrix((np.ones(len(edges.tails)), (edges.tails, edges.heads)), shape=(size, size))
+    _, label = connected_components(adjacency, directed=True, connection="strong")
+    best = np.bincount(label[np.unique(np.concatenate((edges.tails, edges.heads)))]).argmax()
+    return np.asarray((label[edges.tails] == best) & (label[edges.heads] == best))
+
+
+def _table(values: Sequence[str] | None, count: int, default: str) -> tuple[Ints, npt.NDArray[np.str_]]:
+    """Per-way strings as codes into a sorted table of the distinct values (``default`` when not given)."""
+    given = np.asarray(values if values is not None else [default] * count, dtype=np.str_)
+    table, codes = np.unique(np.concatenate((given, np.array([default, ""], dtype=np.str_))), return_inverse=True)
+    return codes[:count].astype(np.int64), table
 
 
 def build_graph(
@@ -226,81 +362,52 @@ def build_graph(
     lat: Floats,
     forward_kmh: Floats,
     backward_kmh: Floats,
+    highway: Sequence[str] | None = None,
+    name: Sequence[str] | None = None,
+    ref: Sequence[str] | None = None,
 ) -> RoadGraph:
     """Simplify way node sequences into a :class:`RoadGraph`, restricted to its largest strongly connected part.
 
     Way ``w`` has the nodes ``node_ids[way_offsets[w]:way_offsets[w + 1]]`` (at least two, at ``lon``/``lat``);
-    it may be driven forward at ``forward_kmh[w]`` and backward at ``backward_kmh[w]`` (0 = not allowed).
+    it may be driven forward at ``forward_kmh[w]`` and backward at ``backward_kmh[w]`` (0 = not allowed). Its
+    road class (OSM ``highway``, default ``unclassified``), ``name`` and ``ref`` go with each of its edges.
     Raises ``ValueError`` when there is no road at all.
     """
     counts = np.diff(way_offsets)
     if len(counts) == 0 or counts.min() < 2:
         raise ValueError("need at least one way, each with two or more nodes")
     way_of = np.repeat(np.arange(len(counts)), counts)
-    unique_ids, node_of, uses = np.unique(node_ids, return_inverse=True, return_counts=True)
-    node_lon = np.zeros(len(unique_ids))
-    node_lat = np.zeros(len(unique_ids))
-    node_lon[node_of], node_lat[node_of] = lon, lat
-
-    # Vertices like osmnx: way ends and nodes used more than once (shared by ways, or a way crossing itself).
-    is_vertex = uses >= 2
-    is_vertex[node_of[way_offsets[:-1]]] = True
-    is_vertex[node_of[way_offsets[1:] - 1]] = True
-
-    cuts = np.flatnonzero(is_vertex[node_of])
-    same_way = way_of[cuts[:-1]] == way_of[cuts[1:]]
-    start, stop = cuts[:-1][same_way], cuts[1:][same_way]  # piece = positions start..stop of one way
-    piece_way = way_of[start]
-
-    seg = np.zeros(len(node_ids))
-    seg[:-1] = haversine_m(lon[:-1], lat[:-1], lon[1:], lat[1:])
-    # Interleaved bounds make reduceat sum seg[start:stop] at even places; odd places are ignored.
-    piece_m = np.add.reduceat(seg, np.column_stack((start, stop)).ravel())[::2]
-
-    fwd = forward_kmh[piece_way] > 0
-    bwd = backward_kmh[piece_way] > 0
-    lengths = stop - start + 1
-
-    def geometry(begin: Ints, step: int, n: Ints) -> Ints:
-        within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-        return np.repeat(begin, n) + step * within
-
-    tails = np.concatenate((node_of[start[fwd]], node_of[stop[bwd]]))
-    heads = np.concatenate((node_of[stop[fwd]], node_of[start[bwd]]))
-    ways = np.concatenate((way_ids[piece_way[fwd]], way_ids[piece_way[bwd]]))
-    meters = np.concatenate((piece_m[fwd], piece_m[bwd]))
-    kmh = np.concatenate((forward_kmh[piece_way[fwd]], backward_kmh[piece_way[bwd]]))
-    seconds = meters / (kmh / 3.6)
-    n_geo = np.concatenate((lengths[fwd], lengths[bwd]))
-    geo_pos = np.concatenate((geometry(start[fwd], 1, lengths[fwd]), geometry(stop[bwd], -1, lengths[bwd])))
-    geo = node_of[geo_pos]
-
-    # Keep the largest strongly connected component, judged on the vertices.
-    size = len(unique_ids)
-    adjacency = csr_matrix((np.ones(len(tails)), (tails, heads)), shape=(size, size))
-    _, label = connected_components(adjacency, directed=True, connection="strong")
-    best = np.bincount(label[np.unique(np.concatenate((tails, heads)))]).argmax()
-    keep = (label[tails] == best) & (label[heads] == best)
-    kept_geo_mask = np.repeat(keep, n_geo)
-    geo = geo[kept_geo_mask]
-    n_geo = n_geo[keep]
+    nodes = _nodes(node_ids, lon, lat, way_offsets)
+    edges = _directed(nodes, _pieces(nodes, way_of, lon, lat), forward_kmh, backward_kmh)
+    keep = _largest_component(edges, len(nodes.osm_id))
+    geo = edges.geometry[np.repeat(keep, edges.n_geometry)]
+    n_geo = edges.n_geometry[keep]
 
     # Renumber: kept vertices first (by OSM id), then the kept shape points.
-    used = np.zeros(size, dtype=bool)
+    used = np.zeros(len(nodes.osm_id), dtype=bool)
     used[geo] = True
-    order = np.concatenate((np.flatnonzero(used & is_vertex), np.flatnonzero(used & ~is_vertex)))
-    new_index = np.full(size, -1, dtype=np.int64)
+    order = np.concatenate((np.flatnonzero(used & nodes.is_vertex), np.flatnonzero(used & ~nodes.is_vertex)))
+    new_index = np.full(len(nodes.osm_id), -1, dtype=np.int64)
     new_index[order] = np.arange(len(order))
+    classes, class_table = _table(highway, len(counts), "unclassified")
+    # Names and road numbers share one table: codes [0, n) are the names, [n, 2n) the refs.
+    names, name_table = _table([*(name or [""] * len(counts)), *(ref or [""] * len(counts))], 2 * len(counts), "")
+    kept_way = edges.piece_way[keep]
     return RoadGraph(
-        node_osm_id=unique_ids[order].astype(np.int64),
-        lon=node_lon[order],
-        lat=node_lat[order],
-        vertex_count=int((used & is_vertex).sum()),
-        edge_tail=new_index[tails[keep]],
-        edge_head=new_index[heads[keep]],
-        edge_way=ways[keep].astype(np.int64),
-        edge_seconds=seconds[keep],
-        edge_meters=meters[keep],
+        node_osm_id=nodes.osm_id[order].astype(np.int64),
+        lon=nodes.lon[order],
+        lat=nodes.lat[order],
+        vertex_count=int((used & nodes.is_vertex).sum()),
+        edge_tail=new_index[edges.tails[keep]],
+        edge_head=new_index[edges.heads[keep]],
+        edge_way=way_ids[kept_way].astype(np.int64),
+        edge_seconds=edges.seconds[keep],
+        edge_meters=edges.meters[keep],
         geometry_offsets=np.concatenate(([0], np.cumsum(n_geo))).astype(np.int64),
         geometry_nodes=new_index[geo],
+        edge_class=classes[kept_way],
+        class_table=class_table,
+        edge_name=names[kept_way],
+        edge_ref=names[len(counts) + kept_way],
+        name_table=name_table,
     )

@@ -20,7 +20,7 @@ from matcher.settings import get_settings
 log = logging.getLogger(__name__)
 
 #: Bump when parsing or graph building changes, so old cache files are not reused.
-LOADER_VERSION = "roads-1"
+LOADER_VERSION = "roads-2"  # 2: road class, name and ref per edge
 
 #: Car-accessible highway classes and their speed in km/h when a way has no usable maxspeed.
 DEFAULT_KMH: dict[str, float] = {
@@ -141,6 +141,9 @@ def parse_road_graph(path: str | os.PathLike[str]) -> RoadGraph:
     ys: list[int] = []
     forward: list[float] = []
     backward: list[float] = []
+    highway: list[str] = []
+    names: list[str] = []
+    road_refs: list[str] = []
     try:
         processor = (
             osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
@@ -167,6 +170,9 @@ def parse_road_graph(path: str | os.PathLike[str]) -> RoadGraph:
                     lengths.append(len(run))
                     forward.append(speeds[0])
                     backward.append(speeds[1])
+                    highway.append(str(way.tags.get("highway", "")))
+                    names.append(str(way.tags.get("name", "")))
+                    road_refs.append(str(way.tags.get("ref", "")))
                     for ref, x, y in run:
                         refs.append(ref)
                         xs.append(x)
@@ -184,6 +190,9 @@ def parse_road_graph(path: str | os.PathLike[str]) -> RoadGraph:
         lat=np.array(ys, dtype=np.float64) / 1e7,
         forward_kmh=np.array(forward, dtype=np.float64),
         backward_kmh=np.array(backward, dtype=np.float64),
+        highway=highway,
+        name=names,
+        ref=road_refs,
     )
 
 

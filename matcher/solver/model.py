@@ -303,6 +303,7 @@ def improve_group(
     start: list[list[Trip]] | None = None,
     pet_room: np.ndarray | None = None,
     escape: bool = False,
+    repeatable: bool = False,
 ) -> GroupResult:
     """Re-route ``cars`` over the requests of their ``trips`` so that none finishes after ``bound``.
 
@@ -316,6 +317,8 @@ def improve_group(
     requests may be left out at a high price, the search starts from ``start`` and must put the
     left-out requests back without any car passing ``bound``. It succeeds only if every request is in.
     ``escape`` searches with guided local search instead of plain descent (for a group that stalled).
+    ``repeatable`` lets no clock but the far safety stop (``seconds``) cut a search move short, so the result
+    depends on the model alone, never on how busy the machine is (a drill).
     """
     probe = start is not None
     requests = [r for car_trips in trips for t in car_trips for r in t.pickups]
@@ -339,7 +342,7 @@ def improve_group(
     _add_requests(inst, nodes, manager, routing, time_dim, room, probe, pet_room, kept)
 
     initial = _initial_routes(nodes, manager, shelter, start if start is not None else trips)
-    params = _params(seconds, solutions, escape)
+    params = _params(seconds, solutions, escape, repeatable)
     routing.CloseModelWithParameters(params)
     start_assignment = routing.ReadAssignmentFromRoutes(initial, True)
     if start_assignment is None:
@@ -360,7 +363,8 @@ def improve_group(
     return GroupResult(new_trips, chosen, n_stop)
 
 
-def _params(seconds: float, solutions: int, escape: bool = False) -> pywrapcp.DefaultRoutingSearchParameters:
+def _params(seconds: float, solutions: int, escape: bool = False,
+            repeatable: bool = False) -> pywrapcp.DefaultRoutingSearchParameters:
     params = pywrapcp.DefaultRoutingSearchParameters()
     # Plain descent ends by itself at a local optimum: no clock decides where a group stops, and
     # on these groups it matched guided local search's results in a fraction of the time. A group
@@ -370,7 +374,9 @@ def _params(seconds: float, solutions: int, escape: bool = False) -> pywrapcp.De
                                          else routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT)
     params.solution_limit = solutions
     params.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
-    # Large-neighbourhood moves stop after 100 ms by default: on a busy machine that cut them at different
-    # points from run to run. Bounded by the search's own limit instead, a seed gives one plan.
-    params.lns_time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+    if repeatable:
+        # The LNS moves (cheapest-insertion path and visit-type LNS are on by default) each end by themselves
+        # but are also cut by a wall clock (``lns_time_limit``, 0.1 s): on a busy machine they are cut
+        # elsewhere and the same seed gives another plan. A drill lets only its far safety stop cut them.
+        params.lns_time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
     return params

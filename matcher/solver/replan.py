@@ -7,10 +7,14 @@ too late), so unaffected households keep their driver; the stability figure meas
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from matcher.live import LiveState, merge, residual_problem
+from matcher.check import RoadGraphLike, assert_plan_valid
+from matcher.codes import CAR_FIXABLE
+from matcher.live import LiveEvent, LiveState, merge, residual_problem
 from matcher.plan import Plan
 from matcher.problem import Problem
 from matcher.schedule import build_plan
@@ -35,6 +39,8 @@ class ReplanResult:
     stability: float
     reassigned: tuple[str, ...]
     seconds: float
+    #: The clock's safety stop cut the search short: the same seed may give another plan on another run.
+    safety_stopped: bool = False
 
 
 def _parts_by_size(inst: Instance, previous: Plan, state: LiveState) -> dict[tuple[str, int], int]:
@@ -94,7 +100,8 @@ def replan(
     params = params or SolveParams(time_limit_seconds=1.5)
     say = progress or (lambda _m: None)
     started = time.perf_counter()
-    deadline = started + params.safety_stop()
+    clock = params.clock()
+    deadline = clock() + params.safety_stop()
     res = residual_problem(problem, previous, state)
     inst = build_instance(res.problem)
     shelter_index = {s.id: i for i, s in enumerate(res.problem.shelters)}
@@ -129,7 +136,8 @@ def replan(
         promised = {r: car_index[before[req.household_id]] for r, req in enumerate(inst.requests)
                     if before.get(req.household_id) in car_index}
         sol = improve(inst, sol, tri.shelter, work_for(params.time_limit_seconds), deadline, params.seed, say,
-                      previous_car=promised)
+                      previous_car=promised, clock=clock, repeatable=params.repeatable)
+    safety_stopped = clock() >= deadline
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     future = build_plan(res.problem, to_visits(inst, sol), unserved,
                         solve_seconds=time.perf_counter() - started, first_plan_seconds=first)
@@ -139,4 +147,93 @@ def replan(
     moved = tuple(sorted(hid for hid in kept_waiting if after[hid] != before[hid]))
     stability = 1.0 - len(moved) / len(kept_waiting) if kept_waiting else 1.0
     plan = merge(problem, res, future)
-    return ReplanResult(plan, res.problem, future, stability, moved, time.perf_counter() - started)
+    return ReplanResult(plan, res.problem, future, stability, moved, time.perf_counter() - started, safety_stopped)
+
+
+# --- the one entry point: repair first, improve when worth it, check, say how stable -------------------------
+
+
+@dataclass(frozen=True)
+class ReplanPolicy:
+    """When a re-plan improves on its repair; the service and the drills use the same policy.
+
+    A repair keeps every driver's remaining trips and only places what lost its car. It is improved (a
+    search of ``params.time_limit_seconds`` worth of work) when something happened that is not in
+    ``repair_only`` (small, frequent reports) and the repair is worth improving: it lost households the
+    previous plan served that could still be served (left out for want of a car, not cut off, too late or
+    missed), or it finishes within ``improve_within_minutes`` of the deadline and later than before. A
+    shortage no re-routing can fix is not worth the seconds. Events in ``always_improve`` (a coordinator's
+    ask) always improve.
+    """
+
+    repair_only: frozenset[LiveEvent] = frozenset({LiveEvent.STOP_REPORT, LiveEvent.NO_SHOW, LiveEvent.NOT_READY})
+    always_improve: frozenset[LiveEvent] = frozenset({LiveEvent.COORDINATOR})
+    improve_within_minutes: float = 20.0
+
+    def worth_improving(self, problem: Problem, previous: Plan, repaired: ReplanResult, state: LiveState) -> bool:
+        """Whether the repair of ``previous`` for ``state`` should be improved (see the class)."""
+        if state.events & self.always_improve:
+            return True
+        if not state.events - self.repair_only:
+            return False
+        lost = previous.picked_ids() - repaired.plan.picked_ids()
+        hopeless = {u.household_id for u in repaired.plan.unserved if u.code not in CAR_FIXABLE}
+        finish, was = repaired.future.metrics.clearance_minute, previous.metrics.clearance_minute
+        later = finish > problem.alert.deadline_minutes - self.improve_within_minutes and finish > was + 1.0
+        return bool(lost - hopeless) or later
+
+
+#: The policy of the service and of the drills.
+DEFAULT_POLICY = ReplanPolicy()
+
+
+@dataclass(frozen=True)
+class ReplanOutcome:
+    """A checked re-plan: the result, whether it was improved, and what it took.
+
+    ``result.future`` has passed the plan check against ``result.residual``. ``safety_stopped`` says the
+    clock's safety stop cut a search short (then the same seed may give another plan on another run).
+    """
+
+    result: ReplanResult
+    improved: bool
+    seconds: float
+
+    @property
+    def plan(self) -> Plan:
+        return self.result.plan
+
+    @property
+    def stability(self) -> float:
+        return self.result.stability
+
+    @property
+    def safety_stopped(self) -> bool:
+        return self.result.safety_stopped
+
+
+def replan_checked(
+    problem: Problem,
+    previous: Plan,
+    state: LiveState,
+    params: SolveParams,
+    policy: ReplanPolicy = DEFAULT_POLICY,
+    *,
+    road_graph: RoadGraphLike | None = None,
+    closed_mask: Any = None,
+    progress: Progress | None = None,
+) -> ReplanOutcome:
+    """Re-plan ``problem`` (the current picture) from ``state``: repair, improve if ``policy`` says so, check.
+
+    The future is re-checked against the residual problem (on ``road_graph`` with ``closed_mask`` when
+    given); raises ``PlanInvalid`` when it breaks a rule, so nothing unchecked is ever returned.
+    """
+    started = time.perf_counter()
+    repaired = replan(problem, previous, state, dataclasses.replace(params, improve=False), progress)
+    improved = policy.worth_improving(problem, previous, repaired, state)
+    result = replan(problem, previous, state, dataclasses.replace(params, improve=True), progress) \
+        if improved else repaired
+    if repaired.safety_stopped and not result.safety_stopped:
+        result = dataclasses.replace(result, safety_stopped=True)
+    assert_plan_valid(result.residual, result.future, road_graph, closed_mask)
+    return ReplanOutcome(result, improved, time.perf_counter() - started)

@@ -6,6 +6,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -47,6 +48,18 @@ class SolveParams:
     #: Seconds after which the search stops, whatever work is left (``None``: twice the limit plus a second).
     #: A drill sets it high: on a busy machine it wants the same plan more than a bound on the time.
     safety_stop_seconds: float | None = None
+    #: Which clock the safety stop reads: ``wall`` (the service: a bound on the answer's time) or ``cpu`` (this
+    #: process's CPU seconds; a drill: other programs on the machine do not move it, so a seed repeats).
+    safety_clock: Literal["wall", "cpu"] = "wall"
+
+    @property
+    def repeatable(self) -> bool:
+        """A drill's search: no step of it is cut by a wall clock (see ``improve``)."""
+        return self.safety_clock == "cpu"
+
+    def clock(self) -> Callable[[], float]:
+        """The clock the safety stop is measured on (seconds, any origin)."""
+        return time.process_time if self.safety_clock == "cpu" else time.perf_counter
 
     def safety_stop(self) -> float:
         """Seconds from the start at which the search stops even if its work budget is not spent."""
@@ -125,7 +138,8 @@ def bisect(inst: Instance, shelter: np.ndarray, best: Solution, lo: float, param
     if first <= lo or _probe(inst, shelter, first, target, met) is None:
         progress(f"bisection: skipped, no construction clears before minute {first:.1f}")
         return best
-    while hi - lo > params.bisect_tolerance_minutes and time.perf_counter() < deadline:
+    clock = params.clock()
+    while hi - lo > params.bisect_tolerance_minutes and clock() < deadline:
         mid = (lo + hi) / 2
         found = _probe(inst, shelter, mid, target, met)
         if found is None:
@@ -198,7 +212,7 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     started = time.perf_counter()
     # Work is budgeted in deterministic units from the time limit; the clock only guards against
     # a machine far slower than the one the budget was measured on.
-    deadline = started + params.safety_stop()
+    deadline = params.clock()() + params.safety_stop()
     inst = build_instance(problem)
     tri = triage(inst)
     say(f"{inst.n_requests} requests from {len(problem.households)} households, {inst.n_cars} cars, "
@@ -214,7 +228,8 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     lap("bisection")
     work = work_for(params.time_limit_seconds * IMPROVE_SHARE)
     if params.improve and work > 0:
-        sol = improve(inst, sol, tri.shelter, work, deadline, params.seed, say)
+        sol = improve(inst, sol, tri.shelter, work, deadline, params.seed, say, clock=params.clock(),
+                      repeatable=params.repeatable)
     lap("improvement")
     _verify(inst, sol)
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api import models
+from api.drills import DrillRunner
 from api.main import create_app
 from matcher.cli import app as cli_app
 from tests.api.conftest import make_settings, wipe
@@ -155,3 +157,26 @@ def test_evac_drill_from_service(app: FastAPI, client: TestClient, settings: Any
     assert missing.exit_code == 2 and "no alert 999" in missing.output
     neither = CliRunner().invoke(cli_app, ["drill", "--out", str(tmp_path)])
     assert neither.exit_code == 2
+
+
+def test_a_worker_process_runs_queued_drills_and_requeues_a_dead_ones(database_url: str) -> None:
+    """Servers in external mode only queue; ``evac worker``'s drill runner claims and runs the drill. A drill whose
+    worker went silent is put back in the queue, and run to the end by the next worker."""
+    settings = make_settings(database_url, worker_mode="external", stale_after_seconds=1)
+    app = create_app(settings)
+    wipe(database_url)
+    with TestClient(app) as client:
+        coordinator, alert_id = _town_external(app, client)
+        asked = client.post("/drills", headers=coordinator, json={"alert_id": alert_id, "runs": 1})
+        assert asked.status_code == 202, asked.text
+        db = services(app).db
+        with db.sessions() as session:  # a worker claimed it, then died (kill -9: no heartbeat any more)
+            drill = session.get_one(models.DrillRun, asked.json()["id"])
+            drill.status, drill.claimed_by, drill.attempts = "running", "dead-worker", 1
+            drill.heartbeat_at = models.utcnow() - timedelta(seconds=60)
+            session.commit()
+        assert DrillRunner(db, settings).run_once()
+        done = client.get(f"/drills/{asked.json()['id']}", headers=coordinator).json()
+        assert done["status"] == "done" and done["attempts"] == 2, done
+        with db.sessions() as session:
+            assert session.query(models.AuditEntry).filter_by(action="requeue", entity="drill").count() == 1

@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 from api import models, planning
 from api.config import Settings
 from matcher.errors import EvacError
+from matcher.live import LiveState
+from matcher.plan import Plan
 from tests.api.factories import (
     Headers,
     csv_text,
@@ -418,7 +420,17 @@ def test_dropout_removes_the_drivers_future_stops(live: Live) -> None:
                             json={"vehicle_id": planning.db_id(driver)}).status_code == 404
     mine = next(r for r in live.manifest(who)["routes"] if r["driver_id"] == driver)
     assert mine["dropped_out"] is True
-    # A plan from scratch leaves the dropped-out car out altogether.
+    # Mid-evacuation a plan from scratch is refused (it would forget the rider on board): re-plan instead.
+    assert live.client.post(f"/alerts/{live.alert['id']}/jobs", headers=live.coordinator).status_code == 409
+
+
+def test_a_plan_from_scratch_leaves_dropped_out_cars_out(live: Live) -> None:
+    """Before any stop is reported a coordinator may still plan from scratch: the dropped-out car is left out."""
+    _, _, route = _busy(live)
+    driver = route["driver_id"]
+    response = live.client.post(f"/alerts/{live.alert['id']}/dropouts?minute=0", headers=live.coordinator,
+                                json={"vehicle_id": planning.db_id(driver)})
+    assert live.done(response)["status"] == "done"
     scratch = live.done(live.client.post(f"/alerts/{live.alert['id']}/jobs", headers=live.coordinator))
     assert driver not in {r["driver_id"] for r in live.plan(scratch["plan_version"])["routes"]}
 
@@ -444,9 +456,9 @@ def test_replan_is_solved_again_when_stops_are_reported_meanwhile(live: Live) ->
     who, manifest, route = _busy(live)
     runner = services(live.app).runner
     assert runner is not None
-    calls: list[planning.LiveInput] = []
+    calls: list[LiveState] = []
 
-    def reporting(scenario: dict, previous: dict, state: planning.LiveInput, settings: Settings) -> Any:
+    def reporting(scenario: dict, previous: Plan, state: LiveState, settings: Settings) -> Any:
         calls.append(state)
         if len(calls) == 1:  # the driver reports the pickup while the first solve runs
             assert live.report(who, manifest, route, 0, "picked_up").status_code == 200
@@ -517,3 +529,85 @@ def test_records_deleted_mid_alert_stay_in_history(live: Live) -> None:
     assert live.get(f"/alerts/{live.alert['id']}/plans")[-1]["minute"] >= 0
     stop = next(r for r in live.manifest(who)["routes"] if r["driver_id"] == driver)["stops"][0]
     assert stop["household"] is None and stop["status"] == "picked_up"  # the data is gone, the stop stays
+
+
+# --- mid-evacuation safety -----------------------------------------------------------------------------------
+
+
+def test_a_plan_from_scratch_is_refused_once_stops_are_reported(live: Live) -> None:
+    """Before any report a coordinator may plan again from scratch; after one the answer is 409 naming /replan,
+    and nothing is queued."""
+    alert_id = live.alert["id"]
+    again = live.client.post(f"/alerts/{alert_id}/jobs", headers=live.coordinator)
+    assert again.status_code == 202, again.text
+    assert wait_job(live.client, live.coordinator, again.json()["id"])["plan_version"] == 2
+    who, manifest, route = _busy(live)
+    assert live.report(who, manifest, route, 0, "on_the_way").status_code == 200
+    jobs_before = live.get(f"/alerts/{alert_id}/jobs")
+    refused = live.client.post(f"/alerts/{alert_id}/jobs", headers=live.coordinator)
+    assert refused.status_code == 409, refused.text
+    assert f"/alerts/{alert_id}/replan" in refused.json()["detail"]
+    assert live.get(f"/alerts/{alert_id}/jobs") == jobs_before
+    assert live.client.post(f"/alerts/{alert_id}/replan", headers=live.coordinator).status_code == 202
+
+
+def _undo(live: Live, who: Headers, manifest: dict[str, Any], route: dict[str, Any], index: int,
+          **extra: Any) -> Any:
+    body = {"plan_version": manifest["plan_version"], "driver_id": route["driver_id"], "stop_index": index,
+            "version": route["stops"][index]["status_version"], **extra}
+    return live.client.post(f"/alerts/{live.alert['id']}/stops/undo", headers=who, json=body)
+
+
+@pytest.mark.parametrize("status", ["no_show", "cannot_reach"])
+def test_a_mistaken_miss_is_taken_back_and_the_household_returns(live: Live, status: str) -> None:
+    """"Not there" by mistake: after the re-plan the household is unserved (no_show); the driver takes the report
+    back on the new version, the stop is waiting again, and the next re-plan serves the household."""
+    who, manifest, route = _busy(live)
+    missing = route["stops"][0]["household_id"]
+    minute = route["stops"][0]["arrive_minute"]
+    # A coordinator reports it (only coordinators set the minute), on the driver's behalf.
+    job = live.done(live.client.post(f"/alerts/{live.alert['id']}/stops?minute={minute}", headers=live.coordinator,
+                                     json={**_body(manifest, route, 0, status), "replan": True}))
+    assert missing in {u["household_id"] for u in live.plan(job["plan_version"])["unserved"]}
+    fresh = live.manifest(who)
+    mine = next(r for r in fresh["routes"] if r["driver_id"] == route["driver_id"])
+    assert mine["stops"][0]["status"] == status  # carried onto the new version as history
+
+    undone = _undo(live, who, fresh, mine, 0)
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["undone"] == status and undone.json()["removed"] == 2  # this version's and the first's
+    job = live.done(undone)
+    assert job["status"] == "done" and job["reason"] == "undo_stop", job
+    plan = live.plan(job["plan_version"])
+    assert missing not in {u["household_id"] for u in plan["unserved"]}
+    assert missing in _pickups(plan)
+    statuses = live.get(f"/alerts/{live.alert['id']}/stops")
+    assert all(s["status"] not in ("no_show", "cannot_reach") for s in statuses)
+    audit = [a for a in live.get("/audit?entity=stop_status") if a["action"] == "delete"]
+    assert len(audit) == 2 and all(a["detail"]["undo"] for a in audit)
+
+
+def test_only_a_miss_on_the_last_done_stop_can_be_taken_back(live: Live) -> None:
+    """Nothing to take back on a pickup that went well (409); a miss with done stops after it stays (422); another
+    volunteer gets 404; a stale status version 409."""
+    who, manifest, route = _busy(live)
+    assert live.report(who, manifest, route, 0, "picked_up").status_code == 200
+    manifest = live.manifest(who)
+    route = next(r for r in manifest["routes"] if r["driver_id"] == route["driver_id"])
+    assert _undo(live, who, manifest, route, 0).status_code == 409
+    waiting = next(i for i, s in enumerate(route["stops"]) if s["type"] == "pickup" and s["status"] is None)
+    if any(s["status"] is None for s in route["stops"][:waiting]):
+        pytest.skip("the next pickup comes after a drop-off not yet done")
+    assert live.report(who, manifest, route, waiting, "no_show").status_code == 200
+    manifest = live.manifest(who)
+    route = next(r for r in manifest["routes"] if r["driver_id"] == route["driver_id"])
+    other = live.driver_b if who == live.driver_a else live.driver_a
+    assert _undo(live, other, manifest, route, waiting).status_code == 404
+    stale = _undo(live, who, manifest, route, waiting, version=route["stops"][waiting]["status_version"] + 1)
+    assert stale.status_code == 409
+    after = waiting + 1
+    if after < len(route["stops"]) and route["stops"][after]["type"] == "dropoff":
+        assert live.report(who, manifest, route, after, "dropped_off").status_code == 200
+        manifest = live.manifest(who)
+        route = next(r for r in manifest["routes"] if r["driver_id"] == route["driver_id"])
+        assert _undo(live, who, manifest, route, waiting).status_code == 422

@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import hypothesis.strategies as st
@@ -34,7 +34,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import select
 
+from api import models
 from api.jobs import JobRunner
 from api.main import create_app
 from tests.api.conftest import make_settings, wipe
@@ -140,6 +142,27 @@ def _steer_ids(context: Any, path_parameters: Any) -> st.SearchStrategy[Any]:
     return st.one_of(st.just(path_parameters), seeded)
 
 
+#: The bearer token of the role being fuzzed, minted afresh for each request (see ``_session_keeper``).
+_TOKEN: dict[str, Callable[[], str]] = {}
+
+
+def _session_keeper(app: Any, email: str) -> Callable[[], str]:
+    """A fresh token of the fuzzed account before each request: generated requests may sign it out, end its
+    sessions or give it a temporary password (all documented answers), and the operations after that would
+    then only ever be answered 401 or 403. The account keeps its role and stays active throughout."""
+    svc = services(app)
+
+    def token() -> str:
+        with svc.db.sessions() as session:
+            account = session.scalars(select(models.User).where(models.User.email == email)).one()
+            if account.must_change_password or not account.is_active:
+                account.must_change_password, account.is_active = False, True
+                session.commit()
+            return f"Bearer {svc.tokens.issue(account.id, account.token_version)}"
+
+    return token
+
+
 @pytest.fixture(params=["coordinator", "volunteer"])
 def api_schema(request: pytest.FixtureRequest, database_url: str) -> Iterator[Any]:
     wipe(database_url)
@@ -147,6 +170,7 @@ def api_schema(request: pytest.FixtureRequest, database_url: str) -> Iterator[An
                                    stream_poll_seconds=0.1))
     with TestClient(app) as client:
         tokens = _seed(client, app)
+    _TOKEN["current"] = _session_keeper(app, f"{request.param}@example.org")
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     schema.config.update(headers={"Authorization": tokens[request.param]})
     schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, database="none")
@@ -164,4 +188,4 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 @schema.parametrize()
 def test_api(case: Any) -> None:
-    case.call_and_validate(checks=CHECKS)
+    case.call_and_validate(headers={"Authorization": _TOKEN["current"]()}, checks=CHECKS)

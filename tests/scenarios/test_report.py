@@ -79,6 +79,21 @@ def test_same_seed_same_report_on_any_number_of_workers(reports: dict[str, Path]
     assert timings["workers"] == 2 and timings["replans"] > 0
 
 
+@pytest.mark.parametrize(("name", "workers"), [
+    ("storm_night", 0),  # a second run in this process (2 workers: the test above)
+    ("short_handed", 0),
+])
+def test_every_bundled_drill_repeats_exactly(first_report_json: dict[str, str], tmp_path: Path, name: str,
+                                             workers: int) -> None:
+    """The same drill file, seed and run count give byte for byte the same report.json on a second run: re-plans
+    spend a work budget, and the clock's far safety stop was never reached."""
+    run_cli(str(DRILLS / f"{name}.yaml"), "--runs", "3", "--workers", str(workers), "--out", str(tmp_path),
+            "--date", DATE)
+    text = (tmp_path / "report.json").read_text(encoding="utf-8")
+    assert json.loads(text)["figures"]["replans"]["safety_stopped"] == 0
+    assert text == first_report_json[name]
+
+
 def test_a_second_report_in_the_folder_is_compared(reports: dict[str, Path], first_report_json: dict[str, str]) -> None:
     """Run the drill again into the same folder with another seed: the report says better or worse, by how much."""
     out = reports["storm_night"]

@@ -15,7 +15,7 @@ MATCHER = Path(__file__).parents[2] / "matcher"
 
 def _stable(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Replication records without the wall-clock fields."""
-    return [run | {"replans": [{k: v for k, v in rp.items() if k not in ("seconds", "near_safety_stop")}
+    return [run | {"replans": [{k: v for k, v in rp.items() if k != "seconds"}
                                for rp in run["replans"]]} for run in runs]
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any
 
 import pytest
 
-import scenarios.sim as sim
+import matcher.solver.replan as replanning
+from matcher.solver.replan import ReplanPolicy
 from scenarios.metrics import HouseholdInfo, summarise
 from scenarios.runner import make_payload, replication_seeds, run_drill
 from scenarios.sim import DrillError, Replication, simulate
@@ -17,7 +19,7 @@ SEED = 11
 
 
 def _without_seconds(record: dict[str, Any]) -> dict[str, Any]:
-    replans = [{k: v for k, v in rp.items() if k not in ("seconds", "near_safety_stop")} for rp in record["replans"]]
+    replans = [{k: v for k, v in rp.items() if k != "seconds"} for rp in record["replans"]]
     return record | {"replans": replans}
 
 
@@ -26,14 +28,15 @@ def test_every_replan_is_checked_and_keeps_riders_on_board(storm: DrillContext,
     """Each re-plan's future passes the plan checker against its residual problem, on the roads open then, and
     re-plans happen while people are on board (whom the simulation's own guard keeps with their car)."""
     checked: list[int] = []
-    real = sim.assert_plan_valid
+    real = replanning.assert_plan_valid
 
     def counting(problem: Any, plan: Any, road_graph: Any = None, closed_mask: Any = None) -> None:
         assert road_graph is storm.graph and closed_mask is not None
         checked.append(len(plan.routes))
         real(problem, plan, road_graph, closed_mask)
 
-    monkeypatch.setattr(sim, "assert_plan_valid", counting)
+    # The drills re-plan through the service's entry point, which checks every future it returns.
+    monkeypatch.setattr(replanning, "assert_plan_valid", counting)
     record = simulate(storm, 0, SEED)
     assert len(checked) == len(record["replans"]) >= 6  # the storm's timeline alone re-plans six times
     assert any(rp["riders_on_board"] > 0 for rp in record["replans"])
@@ -100,11 +103,24 @@ def test_more_closures_serve_fewer_or_later(storm: DrillContext) -> None:
 
 def test_improving_replans_are_checked_too(storm: DrillContext, monkeypatch: pytest.MonkeyPatch) -> None:
     """When a repair is not good enough the re-plan also improves (OR-Tools); that future is checked the same way."""
-    monkeypatch.setattr(Replication, "_worth_improving", lambda self, repaired: True)
+    monkeypatch.setattr(ReplanPolicy, "worth_improving", lambda self, *args: True)
     checked: list[bool] = []
-    real = sim.assert_plan_valid
-    monkeypatch.setattr(sim, "assert_plan_valid", lambda *a, **k: (checked.append(True), real(*a, **k)))
+    real = replanning.assert_plan_valid
+    monkeypatch.setattr(replanning, "assert_plan_valid", lambda *a, **k: (checked.append(True), real(*a, **k)))
     record = simulate(storm, 3, SEED)
     improved = [rp for rp in record["replans"] if rp["improve"]]
     assert improved and {rp["trigger"] for rp in improved} >= {"close_roads", "flood_zone", "driver_drops_out"}
     assert len(checked) == len(record["replans"])
+
+
+def test_a_replan_cut_by_the_safety_stop_says_so(storm: DrillContext) -> None:
+    """A drill on a machine far too slow (here: a safety stop of zero seconds) marks its re-plans, and the figures
+    count them, instead of differing silently."""
+    hurried = copy.copy(storm)
+    hurried.spec = dataclasses.replace(storm.spec, safety_stop_seconds=0.0)
+    record = simulate(hurried, 0, SEED)
+    assert record["replans"] and all(rp["safety_stopped"] for rp in record["replans"])
+    final = storm.final_stage.problem
+    infos = [HouseholdInfo(h.id, h.name, h.people, h.priority, h.wheelchair_users) for h in final.households]
+    assert summarise([record], infos, storm.spec.deadline)["replans"]["safety_stopped"] == len(record["replans"])
+    assert not any(rp["safety_stopped"] for rp in simulate(storm, 0, SEED)["replans"])

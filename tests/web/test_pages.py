@@ -132,11 +132,13 @@ def test_pages_refuse_roles_the_api_refuses(context: BrowserContext, backend: Ba
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard")).to_be_hidden()
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Cars")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile("/app/signin"))  # the service ends the session first, then the page goes
     sign_in(page, "reg@example.org")
     page.goto("/app/vehicles")
     expect(page.locator("#refused")).to_contain_text("for volunteer drivers and coordinators only")
     # Not signed in: sent to sign in, and back after.
     page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile("/app/signin"))  # the service ends the session first, then the page goes
     page.goto("/app/shelters")
     expect(page).to_have_url(re.compile(r"/app/signin\?next=%2Fapp%2Fshelters"))
 
@@ -397,7 +399,7 @@ def test_coordinator_manages_shelters_and_accounts(page: Page, backend: Backend,
 
     page.goto("/app/accounts")
     page.get_by_label("E-mail address").fill("caseworker@example.org")
-    page.get_by_label("Role").select_option("registrar")
+    page.get_by_label("Role", exact=True).select_option("registrar")
     page.get_by_label("First password").fill("a long first password")
     page.get_by_role("button", name="Create the account").click()
     expect(page.locator("#account-table")).to_contain_text("caseworker@example.org")
@@ -463,6 +465,32 @@ def test_driver_reads_the_manifest_and_marks_a_pickup(phone: BrowserContext, con
     statuses = backend.call("GET", f"/alerts/{alert['id']}/stops", COORDINATOR)
     assert [(s["stop_index"], s["status"]) for s in statuses if s["driver_id"] == route["driver_id"]] == [
         (0, "picked_up"), (1, want)]
+
+
+def test_driver_confirms_not_there_and_can_take_it_back(page: Page, backend: Backend) -> None:
+    """"Not there" asks first (dismissed: nothing is sent); confirmed, the stop is marked; "Undo" takes the report
+    back, so the stop is waiting again and the household is no longer missed."""
+    seed_town(backend)
+    alert = start_alert(backend)
+    sign_in(page, "driver@example.org")
+    first = page.locator("ol.stops > li").first
+    expect(first).to_contain_text("Pick up")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    first.get_by_role("button", name="Not there").click()
+    expect(first.get_by_role("button", name="Not there")).to_be_visible()
+    assert asked and "taken out of the plan" in asked[0]
+    assert backend.call("GET", f"/alerts/{alert['id']}/stops", COORDINATOR) == []
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    first.get_by_role("button", name="Not there").click()
+    expect(first.locator(".badge")).to_have_text("not there")
+    assert [s["status"] for s in backend.call("GET", f"/alerts/{alert['id']}/stops", COORDINATOR)] == ["no_show"]
+
+    first.get_by_role("button", name="Undo: they are there after all").click()
+    expect(first.locator(".badge")).to_have_count(0)
+    expect(first.get_by_role("button", name="Picked up")).to_be_visible()
+    assert backend.call("GET", f"/alerts/{alert['id']}/stops", COORDINATOR) == []
 
 
 def test_volunteer_is_refused_another_volunteers_manifest(context: BrowserContext, backend: Backend,

@@ -65,7 +65,24 @@ export async function all(path) {
 
 export async function signIn(email, password) {
   const data = await api("/login/access-token", { method: "POST", form: { username: email, password } });
-  sessionStorage.setItem(TOKEN, data.access_token);
+  const user = await useToken(data.access_token);
+  // Someone else signed in on this device before: nothing of theirs stays (their manifest copies, their outbox).
+  for (const store of [localStorage, sessionStorage]) {
+    for (const key of Object.keys(store)) {
+      if (key.startsWith("evac.") && key !== TOKEN && key !== ME && !ownKey(key, user.id)) store.removeItem(key);
+    }
+  }
+  return user;
+}
+
+/** Keys of a user's own copies: `evac.<what>.<user id>` or `evac.<what>.<user id>.<...>`. */
+function ownKey(key, userId) {
+  return key.split(".")[2] === String(userId);
+}
+
+/** Keep a new token (sign-in, or a password change, which ends every older one) and the user it names. */
+export async function useToken(accessToken) {
+  sessionStorage.setItem(TOKEN, accessToken);
   const user = await api("/users/me");
   sessionStorage.setItem(ME, JSON.stringify(user));
   return user;
@@ -73,11 +90,21 @@ export async function signIn(email, password) {
 
 /** Drop the token, the user and every copy of personal data this browser keeps. */
 export function forget() {
-  sessionStorage.removeItem(TOKEN);
-  sessionStorage.removeItem(ME);
-  for (const key of Object.keys(localStorage)) {
-    if (key.startsWith("evac.")) localStorage.removeItem(key);
+  for (const store of [localStorage, sessionStorage]) {
+    for (const key of Object.keys(store)) {
+      if (key.startsWith("evac.")) store.removeItem(key);
+    }
   }
+}
+
+/** Sign out: the service ends every session of the account (all devices), and this browser forgets it all. */
+export async function signOut() {
+  try {
+    if (token()) await api("/login/sign-out", { method: "POST" });
+  } catch (exc) {
+    // Offline or already ended: the copies here are dropped all the same; the token expires on its own.
+  }
+  forget();
 }
 
 export function cachedMe() {
@@ -158,14 +185,19 @@ export async function start() {
     who.hidden = false;
     const out = $("#signout");
     out.hidden = false;
-    out.addEventListener("click", () => {
-      forget();
+    out.addEventListener("click", async () => {
+      await signOut();
       location.assign("/app/signin");
     });
   }
   if (roles.length === 0) return user || {};
   if (!user) {
     goSignIn();
+    return null;
+  }
+  if (user.must_change_password && document.body.dataset.page !== "password") {
+    // A coordinator gave a temporary password: the API allows nothing else until it is changed.
+    location.assign(`/app/password?next=${encodeURIComponent(location.pathname + location.search)}`);
     return null;
   }
   if (!roles.includes(user.role)) {
@@ -259,6 +291,8 @@ export function showApiError(root, exc, fields = {}) {
     loose.push("Someone else changed this since you opened it. Reload the page and make your change again.");
   } else if (exc instanceof ApiError && exc.status === 403) {
     loose.push(`Not allowed: ${plain(exc.detail || "your role may not do this")}`);
+  } else if (exc instanceof ApiError && exc.status === 429) {
+    loose.push(`Too many tries: ${plain(exc.detail || "wait a moment")}`);
   } else {
     loose.push(plain(exc.message || String(exc)));
   }

@@ -61,6 +61,36 @@ async function loadCounts() {
   );
 }
 
+// --- vetting: accounts and cars waiting for a coordinator's approval ----------------------------------------------
+
+async function loadPending() {
+  const [people, cars] = await Promise.all([all("/users?approval=pending"), all("/vehicles?approval=pending")]);
+  const owners = new Map((await all("/users?role=volunteer")).map((u) => [u.id, u]));
+  const approve = (path, what) => h("button", { type: "button", class: "link-button", "aria-label": `Approve ${what}`,
+    onclick: async () => {
+      try {
+        await api(path, { method: "POST" });
+        say(`${what} is approved.`);
+      } catch (exc) {
+        say(`${what} could not be approved: ${exc.message}`);
+      }
+      await loadPending();
+    } }, "Approve");
+  const rows = [
+    ...people.map((u) => h("tr", {}, h("td", {}, "Account"), h("td", {}, `${u.name || ""} ${u.email}`.trim()),
+      h("td", {}, u.phone), h("td", {}, "signed up"), h("td", {}, approve(`/users/${u.id}/approve`, `the account of ${u.email}`)))),
+    ...cars.map((v) => {
+      const owner = owners.get(v.owner_id);
+      const who = owner ? `${owner.name || ""} ${owner.email}`.trim() : `account ${v.owner_id}`;
+      return h("tr", {}, h("td", {}, "Car"), h("td", {}, who), h("td", {}, owner ? owner.phone : ""),
+        h("td", {}, `${v.label || "car"}: ${v.seats} seats, ${v.wheelchair_spaces} wheelchair places`),
+        h("td", {}, approve(`/vehicles/${v.id}/approve`, `car ${v.label || v.id} of ${who}`)));
+    }),
+  ];
+  $("#pending-table tbody").replaceChildren(...rows);
+  $("#pending-section").hidden = rows.length === 0;
+}
+
 /** Every household, for the new-alert map (drawn when they are here; the counts and plan do not wait for them). */
 async function loadTownHouseholds() {
   try {
@@ -696,6 +726,7 @@ start().then(async (user) => {
   });
   setupCheckins();
   await loadCounts();
+  await loadPending();
   await loadAlerts();
   await loadStale();
 });

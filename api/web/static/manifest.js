@@ -1,6 +1,8 @@
 // The driver's manifest: their stops in driving order, with tap-to-call phone numbers and status buttons.
-// It stays readable without a connection: the last manifest loaded is kept in localStorage (removed on sign-out),
-// the service worker keeps the page itself, and status reports made offline are sent when the connection is back.
+// It stays readable without a connection: the last manifest loaded is kept in this tab's sessionStorage (the
+// browser deletes it when the tab is closed; it is also removed at sign-out, when someone else signs in here and
+// when the alert ends: docs/security.md), the service worker keeps the page itself, and status reports made
+// offline are sent when the connection is back.
 import { $, ApiError, Offline, api, h, params, registerServiceWorker, say, start } from "./common.js";
 import { watch } from "./live.js";
 import { SvgMap, geoLink, loadRoads } from "./map.js";
@@ -9,6 +11,12 @@ const DONE = ["picked_up", "dropped_off", "no_show", "cannot_reach"];
 const WORDS = {
   on_the_way: "on the way", picked_up: "picked up", dropped_off: "dropped off", no_show: "not there",
   cannot_reach: "cannot reach",
+};
+const MISSED = ["no_show", "cannot_reach"];
+// A household marked missed leaves the plan: ask before sending, so a slip of the thumb does not strand anyone.
+const ASK = {
+  no_show: (who) => `Nobody at ${who}? They are taken out of the plan and the coordinator calls them.`,
+  cannot_reach: (who) => `You cannot get to ${who}? They are taken out of the plan and the coordinator calls them.`,
 };
 const BUTTONS = {
   pickup: [["on_the_way", "On my way"], ["picked_up", "Picked up"], ["no_show", "Not there"], ["cannot_reach", "Cannot reach them"]],
@@ -26,6 +34,22 @@ let alertList = []; // the active alerts (their closed roads are drawn on the ma
 const alertId = () => Number($("#alert-select").value);
 const storeKey = (id) => `evac.manifest.${me.id}.${id}.${target || "me"}`;
 const outboxKey = () => `evac.outbox.${me.id}`;
+// Names, phones and needs: kept for this tab only. A closed tab needs a sign-in again (the token is per tab too),
+// so a copy outliving the tab could never be shown by this page, only read off the device.
+const copies = sessionStorage;
+
+/** Drop the manifest copies of alerts that are no longer active (ended, or not this user's any more). */
+function dropEnded(activeIds) {
+  const prefix = `evac.manifest.${me.id}.`;
+  for (const key of Object.keys(copies)) {
+    if (key.startsWith(prefix) && !activeIds.includes(Number(key.slice(prefix.length).split(".")[0]))) {
+      copies.removeItem(key);
+    }
+  }
+  for (const key of Object.keys(localStorage)) {  // copies an older version of this page kept on the device
+    if (key.startsWith("evac.manifest.") || key.startsWith("evac.alerts.")) localStorage.removeItem(key);
+  }
+}
 
 function time(iso) {
   return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -51,10 +75,11 @@ async function loadAlerts() {
   let alerts;
   try {
     alerts = await api("/alerts?status=active");
-    localStorage.setItem(key, JSON.stringify(alerts));
+    copies.setItem(key, JSON.stringify(alerts));
+    dropEnded(alerts.map((a) => a.id));
   } catch (exc) {
     if (!(exc instanceof Offline)) throw exc;
-    alerts = JSON.parse(localStorage.getItem(key) || "[]");
+    alerts = JSON.parse(copies.getItem(key) || "[]");
   }
   const wanted = Number(params().get("alert"));
   if (wanted && !alerts.some((a) => a.id === wanted)) alerts.unshift({ id: wanted, name: "" });
@@ -98,10 +123,10 @@ async function load() {
   try {
     await flush();
     manifest = await api(path);
-    localStorage.setItem(storeKey(id), JSON.stringify({ at: new Date().toISOString(), manifest }));
+    copies.setItem(storeKey(id), JSON.stringify({ at: new Date().toISOString(), manifest }));
   } catch (exc) {
     if (exc instanceof Offline) {
-      const kept = JSON.parse(localStorage.getItem(storeKey(id)) || "null");
+      const kept = JSON.parse(copies.getItem(storeKey(id)) || "null");
       if (!kept) {
         $("#manifest").replaceChildren(h("p", { class: "lead" }, "There is no connection, and this manifest was not loaded before on this phone."));
         return;
@@ -113,6 +138,7 @@ async function load() {
       line.hidden = false;
     } else if (exc instanceof ApiError && exc.status === 404) {
       manifest = null;
+      copies.removeItem(storeKey(id));  // the alert ended (or was never ours): no copy stays
       $("#manifest").replaceChildren(h("p", { class: "refused", role: "alert" },
         target ? "There is no such manifest, or you may not see it." : "There is no such alert, or it has ended."));
       return;
@@ -163,7 +189,7 @@ function describePeople(stop) {
   return stop.wheelchair_users ? `${n} (${stop.wheelchair_users} in a wheelchair)` : n;
 }
 
-function stopItem(route, stop, next, names) {
+function stopItem(route, stop, next, names, undoable) {
   const status = statusOf(route, stop);
   const waiting = pending(route, stop);
   const x = stop.household;
@@ -206,6 +232,10 @@ function stopItem(route, stop, next, names) {
   }
   const actions = [];
   const canAct = manifest.alert_status === "active" && !route.dropped_out;
+  if (undoable && canAct && !waiting && MISSED.includes(status)) {
+    actions.push(h("button", { type: "button", class: "big secondary", onclick: () => undo(route, stop) },
+      "Undo: they are there after all"));
+  }
   if (next && canAct) {
     for (const [value, label] of BUTTONS[stop.type]) {
       if (value === "on_the_way" && status === "on_the_way") continue;
@@ -260,6 +290,8 @@ function render() {
     const names = new Map(route.stops.filter((s) => s.type === "pickup" && s.household)
       .map((s) => [s.household_id, s.household.name || s.household_id]));
     const next = route.stops.find((s) => !DONE.includes(statusOf(route, s)));
+    // Only the last done stop can be taken back: stops are done in driving order.
+    const lastDone = (next ? next.index : route.stops.length) - 1;
     const title = route.vehicle_label || `Car ${route.vehicle_id}`;
     const doneCount = route.stops.filter((s) => DONE.includes(statusOf(route, s))).length;
     const mapBox = h("div", { class: "map" });
@@ -267,7 +299,7 @@ function render() {
       h("h2", {}, title),
       h("p", {}, `${doneCount} of ${route.stops.length} stops done.`),
       route.dropped_out ? h("p", { class: "refused" }, "This car is out of the plan: take the people on board to their shelter.") : null,
-      h("ol", { class: "stops" }, ...route.stops.map((s) => stopItem(route, s, s === next, names))),
+      h("ol", { class: "stops" }, ...route.stops.map((s) => stopItem(route, s, s === next, names, s.index === lastDone))),
       mapBox,
       manifest.alert_status === "active" && !route.dropped_out && !target
         ? h("div", { class: "actions no-print" }, h("button", {
@@ -305,7 +337,12 @@ function drawRoute(box, route, title) {
 
 // --- actions --------------------------------------------------------------------------------------------------------
 
+function householdName(stop) {
+  return stop.household && stop.household.name ? stop.household.name : `the household of stop ${stop.index + 1}`;
+}
+
 async function report(route, stop, status) {
+  if (ASK[status] && !confirm(ASK[status](householdName(stop)))) return;
   const body = {
     plan_version: manifest.plan_version, driver_id: route.driver_id, stop_index: stop.index, status,
     version: stop.status_version,
@@ -315,7 +352,7 @@ async function report(route, stop, status) {
     stop.status = out.stop.status;
     stop.status_version = out.stop.version;
     stop.status_at = out.stop.at;
-    localStorage.setItem(storeKey(manifest.alert_id), JSON.stringify({ at: new Date().toISOString(), manifest }));
+    copies.setItem(storeKey(manifest.alert_id), JSON.stringify({ at: new Date().toISOString(), manifest }));
     say(`Stop ${stop.index + 1}: ${WORDS[status]}. Thank you.`);
     render();
     focusNext(route);
@@ -330,6 +367,32 @@ async function report(route, stop, status) {
       await load();
     } else {
       say(`Not recorded: ${exc.message}`);
+    }
+  }
+}
+
+async function undo(route, stop) {
+  const body = {
+    plan_version: manifest.plan_version, driver_id: route.driver_id, stop_index: stop.index,
+    version: stop.status_version,
+  };
+  try {
+    await api(`/alerts/${manifest.alert_id}/stops/undo`, { method: "POST", body });
+    stop.status = null;
+    stop.status_version = null;
+    stop.status_at = null;
+    localStorage.setItem(storeKey(manifest.alert_id), JSON.stringify({ at: new Date().toISOString(), manifest }));
+    say(`Stop ${stop.index + 1}: taken back. A new plan puts ${householdName(stop)} back in.`);
+    render();
+    focusNext(route);
+  } catch (exc) {
+    if (exc instanceof Offline) {
+      say("No connection: the stop could not be taken back. Please phone the coordinator.");
+    } else if (exc instanceof ApiError && exc.status === 409) {
+      say("The plan changed since you loaded it. Here is the new one.");
+      await load();
+    } else {
+      say(`Not taken back: ${exc.message}`);
     }
   }
 }

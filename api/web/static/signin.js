@@ -30,6 +30,12 @@ async function submit(event) {
     if (exc instanceof ApiError && exc.status === 401) {
       formError(form, "The e-mail address or the password is wrong. Check them and try again.");
       $("#password").focus();
+    } else if (exc instanceof ApiError && exc.status === 429) {
+      // Locked out for a while after failed tries (or too many sign-ins from this network): say so, and when.
+      const text = exc.message.replace(/; try again in (\d+) s$/, ". Try again in $1 seconds.");
+      formError(form, text.charAt(0).toUpperCase() + text.slice(1));
+    } else if (exc instanceof ApiError && exc.status === 503) {
+      formError(form, "The service cannot reach its database just now. Try again in a moment.");
     } else {
       formError(form, "Could not sign in: there is no connection to the service. Try again in a moment.");
     }

@@ -1,5 +1,5 @@
 // Volunteer sign-up (POST /users/signup), then sign-in and on to registering a car.
-import { $, api, clearErrors, fieldError, showApiError, signIn, start } from "./common.js";
+import { $, api, clearErrors, fieldError, formError, showApiError, signIn, start } from "./common.js";
 
 async function submit(event) {
   event.preventDefault();
@@ -24,16 +24,17 @@ async function submit(event) {
   try {
     await api("/users/signup", { method: "POST", body });
   } catch (exc) {
-    if (exc.status === 409) {
-      clearErrors(form);
-      fieldError("email", "An account with this e-mail address exists already. Sign in instead.");
-      $("#email").focus();
-    } else {
-      showApiError(form, exc);
-    }
+    showApiError(form, exc);
     return;
   }
-  await signIn(body.email, body.password);
+  try {
+    await signIn(body.email, body.password);
+  } catch (exc) {
+    // The service does not say whether an e-mail has an account; if it had one, this password is not its own.
+    formError(form, "We could not sign you in with this e-mail address and password. If you have an account " +
+      "already, sign in with your own password instead.");
+    return;
+  }
   location.assign("/app/vehicles?welcome=1");
 }
 

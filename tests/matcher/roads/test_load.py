@@ -39,6 +39,18 @@ def test_tiny_map_keeps_only_the_strongly_connected_car_roads(tiny: RoadGraph) -
     assert tiny.edge_count == 18
 
 
+def test_edges_keep_road_class_and_street_name(tiny: RoadGraph) -> None:
+    """The graph keeps each way's OSM ``highway``, ``name`` and ``ref``, so nobody reads the map file again."""
+    edges = edges_by_osm(tiny)
+    mill = edges[(1, 2, 3)]
+    assert tiny.road_class(mill) == "residential" and tiny.street_name(mill) == "Mill Road"
+    assert tiny.road_class(edges[(8, 9, 10)]) == "primary" and tiny.street_name(edges[(8, 9, 10)]) == ""
+    assert tiny.road_class(edges[(5, 1)]) == "tertiary"
+    assert tiny.way_names() == {100: "Mill Road"}
+    assert tiny.way_names(with_ref=True) == {100: "Mill Road", 103: "road 7"}
+    assert set(tiny.edge_classes().tolist()) == {"residential", "tertiary", "primary", "unclassified", "motorway"}
+
+
 def test_one_way_directions(tiny: RoadGraph) -> None:
     """oneway=yes, oneway=-1, an implied motorway and a roundabout each give one direction only."""
     edges = edges_by_osm(tiny)

@@ -7,12 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from matcher.check import assert_plan_valid
-from matcher.live import LiveState
+from matcher.check import PlanInvalid, assert_plan_valid
+from matcher.codes import CAR_FIXABLE
+from matcher.live import LiveEvent, LiveState
 from matcher.plan import Plan
 from matcher.problem import Problem
 from matcher.solver import SolveParams, solve
-from matcher.solver.replan import ReplanResult, replan
+from matcher.solver.replan import DEFAULT_POLICY, ReplanResult, replan, replan_checked
 from tests.factories import driver, household, make_problem, shelter
 
 FAST = SolveParams(time_limit_seconds=0.5)
@@ -173,3 +174,52 @@ def test_chained_replans_keep_split_parts_on_cars_they_fit() -> None:
     assert second.stability == 1.0
     loads = {r.driver_id: [s.people for s in r.stops if s.type == "pickup"] for r in second.plan.routes}
     assert loads == {"BIG": [4], "SMALL": [3]}
+
+
+# --- the one entry point and its policy ------------------------------------------------------------------------
+
+
+def test_replan_checked_repairs_and_only_improves_when_worth_it() -> None:
+    """Small reports are repaired only; a coordinator's ask improves; either way the future passed the check."""
+    problem = _town()
+    plan = solve(problem, FAST)
+    quiet = replan_checked(problem, plan, LiveState(0.0, events=frozenset({LiveEvent.STOP_REPORT})), FAST)
+    assert not quiet.improved and quiet.stability == 1.0 and not quiet.safety_stopped
+    asked = replan_checked(problem, plan, LiveState(0.0, events=frozenset({LiveEvent.COORDINATOR})), FAST)
+    assert asked.improved
+    assert_plan_valid(asked.result.residual, asked.result.future)
+
+
+@pytest.mark.parametrize(("events", "worth"), [
+    ({LiveEvent.DROPOUT}, True),  # cars gone: the repair lost households another route could take
+    ({LiveEvent.NO_SHOW}, False),  # small reports are only repaired, whatever they cost
+    ({LiveEvent.NO_SHOW, LiveEvent.DROPOUT}, True),
+])
+def test_policy_improves_a_repair_that_lost_households(events: set[LiveEvent], worth: bool) -> None:
+    problem = _town(n_drivers=3)
+    plan = solve(problem, FAST)
+    gone = frozenset(r.driver_id for r in plan.routes[:2])
+    state = LiveState(0.0, dropped_drivers=gone, events=frozenset(events))
+    repaired = replan(problem, plan, state, SolveParams(time_limit_seconds=0.5, improve=False))
+    lost = plan.picked_ids() - repaired.plan.picked_ids()
+    assert lost and not {u.code for u in repaired.plan.unserved if u.household_id in lost} - CAR_FIXABLE
+    assert DEFAULT_POLICY.worth_improving(problem, plan, repaired, state) is worth
+
+
+def test_a_future_that_breaks_a_rule_is_never_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry point checks what it returns: a broken future raises ``PlanInvalid``."""
+    import matcher.solver.replan as replanning
+
+    problem = _town()
+    plan = solve(problem, FAST)
+    real = replanning.replan
+
+    def broken(*args: object, **kwargs: object) -> ReplanResult:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        future = dataclasses.replace(result.future, metrics=dataclasses.replace(result.future.metrics,
+                                                                                households_served=999))
+        return dataclasses.replace(result, future=future)
+
+    monkeypatch.setattr(replanning, "replan", broken)
+    with pytest.raises(PlanInvalid):
+        replan_checked(problem, plan, LiveState(0.0), FAST)
