@@ -182,6 +182,16 @@ def _pydantic_errors(number: int, exc: ValidationError) -> list[RowError]:
     return [RowError(number, ".".join(str(p) for p in e["loc"]) or "row", e["msg"]) for e in exc.errors()]
 
 
+def addresses_to_locate(content: bytes, kind: str) -> list[str]:
+    """The addresses of rows that give no lat/lon: what an import will geocode (none when the file is unreadable:
+    the import itself then reports why)."""
+    try:
+        rows = _read(content, ROSTERS[kind])
+    except RowErrors:
+        return []
+    return [row["address"] for row in rows if row.get("address") and not row.get("lat") and not row.get("lon")]
+
+
 def import_csv(ctx: crud.Context, kind: str, content: bytes) -> schemas.ImportResult:
     """Create or update every row in one transaction, or raise ``RowErrors`` listing every bad row."""
     roster = ROSTERS[kind]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from api.config import Settings
@@ -85,6 +86,36 @@ class CappedGeocoder:
                                       "or give lat and lon")
         self.used += 1
         return self._geocoder.locate(address)
+
+
+class PresolvedGeocoder:
+    """Answers looked up before a request took its database slot (a CSV import's addresses), so a look-up made
+    while holding the slot never waits on the network; an address not looked up (past the cap) is refused."""
+
+    def __init__(self, answers: dict[str, tuple[float, float] | GeocoderUnavailable | None], cap: int) -> None:
+        self._answers, self.cap = answers, cap
+
+    def locate(self, address: str) -> tuple[float, float] | None:
+        if address not in self._answers:
+            raise GeocoderUnavailable(f"at most {self.cap} addresses are looked up per request; split the import "
+                                      "or give lat and lon")
+        answer = self._answers[address]
+        if isinstance(answer, GeocoderUnavailable):
+            raise answer
+        return answer
+
+
+def presolve(geocoder: Geocoder, addresses: Iterable[str], cap: int) -> PresolvedGeocoder:
+    """Look up at most ``cap`` distinct addresses now (each bounded by the geocoder's own timeout)."""
+    answers: dict[str, tuple[float, float] | GeocoderUnavailable | None] = {}
+    for address in dict.fromkeys(addresses):
+        if len(answers) >= cap:
+            break
+        try:
+            answers[address] = geocoder.locate(address)
+        except GeocoderUnavailable as exc:
+            answers[address] = exc
+    return PresolvedGeocoder(answers, cap)
 
 
 def make_geocoder(settings: Settings) -> Geocoder:

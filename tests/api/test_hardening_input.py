@@ -31,7 +31,7 @@ from api.config import Settings
 from api.limits import Lockout, TokenBucket
 from api.main import create_app
 from tests.api.conftest import make_settings
-from tests.api.factories import PASSWORD, household_body, login, make_user, services, shelter_body, user
+from tests.api.factories import PASSWORD, csv_text, household_body, login, make_user, services, shelter_body, user
 
 SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 
@@ -414,6 +414,39 @@ def test_geocoding_holds_no_database_slot(settings: Settings) -> None:
             geocoder.release.set()
             waiting.join(30)
             assert answers == [201]
+    finally:
+        geocoder.release.set()
+        geocoder.shutdown()
+
+
+def test_csv_import_geocodes_before_taking_a_database_slot(settings: Settings) -> None:
+    """Fault 5, as reported: address *imports* with the geocoder unreachable blocked everyone. The import's
+    addresses are looked up before its slot is taken: with one slot and the geocoder hanging, others are served,
+    and the import lands with the position the geocoder gave once it answers."""
+    place = household_body(1)
+    geocoder = _SlowGeocoder(place["lat"], place["lon"])
+    threading.Thread(target=geocoder.serve_forever, daemon=True).start()
+    local = settings.model_copy(update={
+        "db_concurrency": 1, "geocoder": "nominatim", "geocoder_scheme": "http",
+        "geocoder_domain": f"127.0.0.1:{geocoder.server_address[1]}", "geocoder_timeout_seconds": 10})
+    app = create_app(local)
+    try:
+        with TestClient(app) as client:
+            coordinator = user(app, client, "coord@example.org", "coordinator")
+            row = {k: v for k, v in place.items() if k not in ("lat", "lon")} | {"address": "Kirkkokatu 5, Kotka"}
+            content = csv_text([row]).encode()
+            answers: list[httpx.Response] = []
+            waiting = threading.Thread(target=lambda: answers.append(client.post(
+                "/households/import", headers=coordinator, files={"file": ("h.csv", content, "text/csv")})))
+            waiting.start()
+            assert geocoder.asked.wait(30), "the geocoder was never asked"
+            assert client.get("/shelters", headers=coordinator).status_code == 200
+            assert answers == []
+            geocoder.release.set()
+            waiting.join(30)
+            assert [a.status_code for a in answers] == [200], answers[0].text if answers else "no answer"
+            stored = client.get(f"/households/{answers[0].json()['ids'][0]}", headers=coordinator).json()
+            assert (stored["lat"], stored["lon"]) == pytest.approx((place["lat"], place["lon"]))
     finally:
         geocoder.release.set()
         geocoder.shutdown()
