@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -13,12 +15,13 @@ from sqlalchemy.orm import Session
 from api import models
 from api.crud import Context
 from api.errors import Forbidden, Unauthorized
-from api.geocode import CappedGeocoder, Geocoder, LocalGeocoder, resolve_position
-from api.schemas import Positioned
+from api.geocode import CappedGeocoder, Geocoder, LocalGeocoder, presolve, resolve_position
+from api.schemas import Positioned, Strict
 from api.services import Services
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/login/access-token")
 PositionedT = TypeVar("PositionedT", bound=Positioned)
+ChangesT = TypeVar("ChangesT", bound=Strict)
 
 
 async def get_services(request: Request) -> Services:
@@ -102,6 +105,34 @@ def geocoded(model: type[PositionedT], record: str) -> Any:
         return data
 
     resolve.__annotations__ = {"services": ServicesDep, "token": TokenDep, "data": model, "return": model}
+    return Depends(resolve)
+
+
+@dataclass(frozen=True)
+class Relocated(Generic[ChangesT]):
+    """A PATCH body, with its new address already looked up when the geocoder is online (``None`` otherwise)."""
+
+    data: ChangesT
+    geocoder: Geocoder | None
+
+    def context(self, ctx: Context) -> Context:
+        """``ctx`` answering this body's address from the look-up made before the slot was taken."""
+        return ctx if self.geocoder is None else dataclasses.replace(ctx, geocoder=self.geocoder)
+
+
+def relocated(model: type[ChangesT]) -> Any:
+    """``geocoded`` for a PATCH: whether a new address moves the record is known only once the record is read
+    (inside the slot), so the address is looked up before, and used there only if it changed."""
+
+    async def resolve(services: Any, token: Any, data: Any) -> Any:
+        address = getattr(data, "address", None)
+        online = not isinstance(services.geocoder, LocalGeocoder)
+        if (address and online and getattr(data, "lat", None) is None and getattr(data, "lon", None) is None
+                and services.tokens.claims(token) is not None):
+            return Relocated(data, await run_in_threadpool(presolve, services.geocoder, [address], 1))
+        return Relocated(data, None)
+
+    resolve.__annotations__ = {"services": ServicesDep, "token": TokenDep, "data": model, "return": Relocated}
     return Depends(resolve)
 
 

@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from api import crud, listing, schemas
-from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, VersionQuery, geocoded
+from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, Relocated, VersionQuery, geocoded, relocated
 from api.responses import errors
 from api.routes.csv_routes import add_csv_routes
 
 #: The body, its address geocoded before a database slot is taken (``api.deps.geocoded``).
 GeocodedHouseholdCreate = Annotated[schemas.HouseholdCreate, geocoded(schemas.HouseholdCreate, "household")]
+RelocatedHouseholdUpdate = Annotated[Relocated[schemas.HouseholdUpdate], relocated(schemas.HouseholdUpdate)]
 
 router = APIRouter(prefix="/households", tags=["households"])
 add_csv_routes(router, "households")
@@ -37,8 +38,8 @@ def get_household(ctx: Ctx, household_id: IdPath) -> object:
 
 
 @router.patch("/{household_id}", response_model=schemas.HouseholdPublic, responses=errors(400, 401, 403, 404, 409))
-def update_household(ctx: Ctx, household_id: IdPath, data: schemas.HouseholdUpdate) -> object:
-    return crud.update_household(ctx, household_id, data)
+def update_household(body: RelocatedHouseholdUpdate, ctx: Ctx, household_id: IdPath) -> object:
+    return crud.update_household(body.context(ctx), household_id, body.data)
 
 
 @router.delete("/{household_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 404, 409))

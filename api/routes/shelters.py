@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from api import crud, listing, schemas
-from api.deps import Ctx, IdPath, Limit, Offset, VersionQuery, geocoded
+from api.deps import Ctx, IdPath, Limit, Offset, Relocated, VersionQuery, geocoded, relocated
 from api.responses import errors
 from api.routes.csv_routes import add_csv_routes
 
 #: The body, its address geocoded before a database slot is taken (``api.deps.geocoded``).
 GeocodedShelterCreate = Annotated[schemas.ShelterCreate, geocoded(schemas.ShelterCreate, "shelter")]
+RelocatedShelterUpdate = Annotated[Relocated[schemas.ShelterUpdate], relocated(schemas.ShelterUpdate)]
 
 router = APIRouter(prefix="/shelters", tags=["shelters"])
 add_csv_routes(router, "shelters")
@@ -37,8 +38,8 @@ def get_shelter(ctx: Ctx, shelter_id: IdPath) -> object:
 
 
 @router.patch("/{shelter_id}", response_model=schemas.ShelterPublic, responses=errors(400, 401, 403, 404, 409))
-def update_shelter(ctx: Ctx, shelter_id: IdPath, data: schemas.ShelterUpdate) -> object:
-    return crud.update_shelter(ctx, shelter_id, data)
+def update_shelter(body: RelocatedShelterUpdate, ctx: Ctx, shelter_id: IdPath) -> object:
+    return crud.update_shelter(body.context(ctx), shelter_id, body.data)
 
 
 @router.delete("/{shelter_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 404, 409))

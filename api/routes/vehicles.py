@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from api import crud, listing, schemas
-from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, VersionQuery, geocoded
+from api.deps import Ctx, IdPath, Limit, Offset, OptionalId, Relocated, VersionQuery, geocoded, relocated
 from api.responses import errors
 from api.routes.csv_routes import add_csv_routes
 from api.schemas import Approval
 
 #: The body, its address geocoded before a database slot is taken (``api.deps.geocoded``).
 GeocodedVehicleCreate = Annotated[schemas.VehicleCreate, geocoded(schemas.VehicleCreate, "vehicle")]
+RelocatedVehicleUpdate = Annotated[Relocated[schemas.VehicleUpdate], relocated(schemas.VehicleUpdate)]
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 add_csv_routes(router, "vehicles")
@@ -48,8 +49,8 @@ def get_vehicle(ctx: Ctx, vehicle_id: IdPath) -> object:
 
 
 @router.patch("/{vehicle_id}", response_model=schemas.VehiclePublic, responses=errors(400, 401, 403, 404, 409))
-def update_vehicle(ctx: Ctx, vehicle_id: IdPath, data: schemas.VehicleUpdate) -> object:
-    return crud.update_vehicle(ctx, vehicle_id, data)
+def update_vehicle(body: RelocatedVehicleUpdate, ctx: Ctx, vehicle_id: IdPath) -> object:
+    return crud.update_vehicle(body.context(ctx), vehicle_id, body.data)
 
 
 @router.delete("/{vehicle_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 404, 409))

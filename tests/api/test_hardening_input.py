@@ -450,3 +450,34 @@ def test_csv_import_geocodes_before_taking_a_database_slot(settings: Settings) -
     finally:
         geocoder.release.set()
         geocoder.shutdown()
+
+
+def test_a_new_address_is_looked_up_before_taking_a_database_slot(settings: Settings) -> None:
+    """Fault 5 for changes: a PATCH with a new address waited on the geocoder while holding a slot. It is looked up
+    first; with one slot and the geocoder hanging, others are served, and the record moves once it answers."""
+    before, after = household_body(2), household_body(3)
+    geocoder = _SlowGeocoder(after["lat"], after["lon"])
+    threading.Thread(target=geocoder.serve_forever, daemon=True).start()
+    local = settings.model_copy(update={
+        "db_concurrency": 1, "geocoder": "nominatim", "geocoder_scheme": "http",
+        "geocoder_domain": f"127.0.0.1:{geocoder.server_address[1]}", "geocoder_timeout_seconds": 10})
+    app = create_app(local)
+    try:
+        with TestClient(app) as client:
+            coordinator = user(app, client, "coord@example.org", "coordinator")
+            stored = client.post("/households", headers=coordinator, json=before | {"not_duplicate": True}).json()
+            change = {"version": stored["version"], "address": "Kirkkokatu 7, Kotka"}
+            answers: list[httpx.Response] = []
+            waiting = threading.Thread(target=lambda: answers.append(client.patch(
+                f"/households/{stored['id']}", headers=coordinator, json=change)))
+            waiting.start()
+            assert geocoder.asked.wait(30), "the geocoder was never asked"
+            assert client.get("/shelters", headers=coordinator).status_code == 200
+            assert answers == []
+            geocoder.release.set()
+            waiting.join(30)
+            assert [a.status_code for a in answers] == [200], answers[0].text if answers else "no answer"
+            assert (answers[0].json()["lat"], answers[0].json()["lon"]) == pytest.approx((after["lat"], after["lon"]))
+    finally:
+        geocoder.release.set()
+        geocoder.shutdown()
