@@ -20,7 +20,7 @@ add_csv_routes(router, "households")
 
 
 @router.post("", response_model=schemas.HouseholdPublic, status_code=status.HTTP_201_CREATED,
-             responses=errors(400, 401, 403))
+             responses=errors(400, 401, 403, 409))
 def create_household(data: GeocodedHouseholdCreate, ctx: Ctx) -> object:
     return crud.create_household(ctx, data)
 
