@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -389,9 +390,33 @@ class _SlowGeocoder(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
 
 
-def test_geocoding_holds_no_database_slot(settings: Settings) -> None:
+def _register(client: TestClient, headers: dict[str, str], place: dict[str, Any]) -> httpx.Response:
+    body = {k: v for k, v in place.items() if k not in ("lat", "lon")} | {"address": "Kirkkokatu 3, Kotka"}
+    return client.post("/households", headers=headers, json=body)
+
+
+def _import(client: TestClient, headers: dict[str, str], place: dict[str, Any]) -> httpx.Response:
+    row = {k: v for k, v in place.items() if k not in ("lat", "lon")} | {"address": "Kirkkokatu 5, Kotka"}
+    return client.post("/households/import", headers=headers,
+                       files={"file": ("h.csv", csv_text([row]).encode(), "text/csv")})
+
+
+def _move(client: TestClient, headers: dict[str, str], place: dict[str, Any]) -> httpx.Response:
+    # A household registered elsewhere (with lat/lon, no geocoding) moves to a new address.
+    stored = client.post("/households", headers=headers, json=household_body(3) | {"not_duplicate": True}).json()
+    change = {"version": stored["version"], "address": "Kirkkokatu 7, Kotka"}
+    return client.patch(f"/households/{stored['id']}", headers=headers, json=change)
+
+
+@pytest.mark.parametrize(("send", "ok"), [
+    (_register, 201),  # a new household by its address
+    (_import, 200),    # the fault as reported: address imports
+    (_move, 200),      # a changed address (PATCH)
+])
+def test_geocoding_holds_no_database_slot(settings: Settings, send: Any, ok: int) -> None:
     """Fault 5: geocoding ran while holding one of the database slots (four imports with the geocoder unreachable
-    blocked everyone for 90 s). With a single slot and the geocoder not answering, another user is served."""
+    blocked everyone for 90 s). With a single slot and the geocoder not answering, another user is served, and
+    the request lands with the position the geocoder gave once it answers."""
     place = household_body(0)
     geocoder = _SlowGeocoder(place["lat"], place["lon"])
     threading.Thread(target=geocoder.serve_forever, daemon=True).start()
@@ -402,82 +427,20 @@ def test_geocoding_holds_no_database_slot(settings: Settings) -> None:
     try:
         with TestClient(app) as client:
             coordinator = user(app, client, "coord@example.org", "coordinator")
-            body = {k: v for k, v in place.items() if k not in ("lat", "lon")} | {"address": "Kirkkokatu 3, Kotka"}
-            answers: list[int] = []
-            waiting = threading.Thread(target=lambda: answers.append(
-                client.post("/households", headers=coordinator, json=body).status_code))
-            waiting.start()
-            assert geocoder.asked.wait(30), "the geocoder was never asked"
-            # The registration waits on the geocoder; the one database slot is free for everyone else.
-            assert client.get("/shelters", headers=coordinator).status_code == 200
-            assert answers == []
-            geocoder.release.set()
-            waiting.join(30)
-            assert answers == [201]
-    finally:
-        geocoder.release.set()
-        geocoder.shutdown()
-
-
-def test_csv_import_geocodes_before_taking_a_database_slot(settings: Settings) -> None:
-    """Fault 5, as reported: address *imports* with the geocoder unreachable blocked everyone. The import's
-    addresses are looked up before its slot is taken: with one slot and the geocoder hanging, others are served,
-    and the import lands with the position the geocoder gave once it answers."""
-    place = household_body(1)
-    geocoder = _SlowGeocoder(place["lat"], place["lon"])
-    threading.Thread(target=geocoder.serve_forever, daemon=True).start()
-    local = settings.model_copy(update={
-        "db_concurrency": 1, "geocoder": "nominatim", "geocoder_scheme": "http",
-        "geocoder_domain": f"127.0.0.1:{geocoder.server_address[1]}", "geocoder_timeout_seconds": 10})
-    app = create_app(local)
-    try:
-        with TestClient(app) as client:
-            coordinator = user(app, client, "coord@example.org", "coordinator")
-            row = {k: v for k, v in place.items() if k not in ("lat", "lon")} | {"address": "Kirkkokatu 5, Kotka"}
-            content = csv_text([row]).encode()
             answers: list[httpx.Response] = []
-            waiting = threading.Thread(target=lambda: answers.append(client.post(
-                "/households/import", headers=coordinator, files={"file": ("h.csv", content, "text/csv")})))
+            waiting = threading.Thread(target=lambda: answers.append(send(client, coordinator, place)))
             waiting.start()
             assert geocoder.asked.wait(30), "the geocoder was never asked"
+            # The request waits on the geocoder; the one database slot is free for everyone else.
             assert client.get("/shelters", headers=coordinator).status_code == 200
             assert answers == []
             geocoder.release.set()
             waiting.join(30)
-            assert [a.status_code for a in answers] == [200], answers[0].text if answers else "no answer"
-            stored = client.get(f"/households/{answers[0].json()['ids'][0]}", headers=coordinator).json()
+            assert [a.status_code for a in answers] == [ok], answers[0].text if answers else "no answer"
+            body = answers[0].json()
+            household_id = body["ids"][0] if "ids" in body else body["id"]
+            stored = client.get(f"/households/{household_id}", headers=coordinator).json()
             assert (stored["lat"], stored["lon"]) == pytest.approx((place["lat"], place["lon"]))
-    finally:
-        geocoder.release.set()
-        geocoder.shutdown()
-
-
-def test_a_new_address_is_looked_up_before_taking_a_database_slot(settings: Settings) -> None:
-    """Fault 5 for changes: a PATCH with a new address waited on the geocoder while holding a slot. It is looked up
-    first; with one slot and the geocoder hanging, others are served, and the record moves once it answers."""
-    before, after = household_body(2), household_body(3)
-    geocoder = _SlowGeocoder(after["lat"], after["lon"])
-    threading.Thread(target=geocoder.serve_forever, daemon=True).start()
-    local = settings.model_copy(update={
-        "db_concurrency": 1, "geocoder": "nominatim", "geocoder_scheme": "http",
-        "geocoder_domain": f"127.0.0.1:{geocoder.server_address[1]}", "geocoder_timeout_seconds": 10})
-    app = create_app(local)
-    try:
-        with TestClient(app) as client:
-            coordinator = user(app, client, "coord@example.org", "coordinator")
-            stored = client.post("/households", headers=coordinator, json=before | {"not_duplicate": True}).json()
-            change = {"version": stored["version"], "address": "Kirkkokatu 7, Kotka"}
-            answers: list[httpx.Response] = []
-            waiting = threading.Thread(target=lambda: answers.append(client.patch(
-                f"/households/{stored['id']}", headers=coordinator, json=change)))
-            waiting.start()
-            assert geocoder.asked.wait(30), "the geocoder was never asked"
-            assert client.get("/shelters", headers=coordinator).status_code == 200
-            assert answers == []
-            geocoder.release.set()
-            waiting.join(30)
-            assert [a.status_code for a in answers] == [200], answers[0].text if answers else "no answer"
-            assert (answers[0].json()["lat"], answers[0].json()["lon"]) == pytest.approx((after["lat"], after["lon"]))
     finally:
         geocoder.release.set()
         geocoder.shutdown()
