@@ -51,8 +51,11 @@ def web_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'evac.db'}"
     migrate.upgrade(Settings(database_url=url))
     # Lockouts long enough that the lockout test never depends on the machine's speed (only its own account is
-    # ever locked: the whole session fails far fewer sign-ins from 127.0.0.1 than lock an address).
-    return make_settings(url, lockout_base_seconds=3600, lockout_max_seconds=3600)
+    # ever locked: the whole session fails far fewer sign-ins from 127.0.0.1 than lock an address). Every browser
+    # test signs in from 127.0.0.1 against this one server, so the per-address rate buckets are set past what the
+    # whole session uses: otherwise a fast machine runs out of them (the buckets are tested in tests/api).
+    return make_settings(url, lockout_base_seconds=3600, lockout_max_seconds=3600,
+                         login_burst_per_address=100_000, signup_burst_per_address=100_000)
 
 
 @pytest.fixture(scope="session")
