@@ -17,8 +17,8 @@ from typing import Any
 
 from api import models
 from api.config import Settings
+from cluster import executor_for
 from matcher.check import assert_plan_valid
-from matcher.cluster import executor_for
 from matcher.errors import InputError, MapError
 from matcher.geojson import plan_to_geojson
 from matcher.live import LiveState
