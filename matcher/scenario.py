@@ -195,6 +195,11 @@ def alert_of(data: Mapping[str, Any]) -> Alert:
     return _alert(data)
 
 
+def rules_of(data: Mapping[str, Any], settings: Settings) -> Rules:
+    """The scenario's rules: the settings' defaults with its ``rules`` mapping over them (validated)."""
+    return _rules(data, settings)
+
+
 def service_of(data: Mapping[str, Any]) -> ServiceMinutes:
     """The scenario's validated service minutes."""
     return _service(data)
