@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matcher.solver.construct import Solution, Trip, drive_car, priority_weight, targets_met, trips_keep_rules
+from matcher.solver.construct import Solution, Trip, drive_car, targets_key, trips_keep_rules
 from matcher.solver.instance import Instance
 
 #: Cars in one ruin: the latest car and the cars related to it.
@@ -46,12 +46,11 @@ EPS = 1e-6
 #: Work units of this search per model node of the OR-Tools search's budget (``improve.NODES_PER_SECOND``):
 #: measured so that a unit of either takes about the same CPU time on the project's machine.
 UNITS_PER_NODE = 400
-#: Share of the improvement budget spent here before OR-Tools: most of it for a fleet small enough to be one
-#: OR-Tools group (which stalls in one local optimum; ruin and recreate leaves it), a part for a large one
-#: (where OR-Tools on groups of eight cars is the stronger search).
-SMALL_FLEET_CARS = 12
-SMALL_FLEET_SHARE = 0.75
-LARGE_FLEET_SHARE = 0.2
+#: Share of the improvement budget spent here before OR-Tools, by fleet size. A fleet small enough to be one
+#: OR-Tools group stalls there in one local optimum, which ruin and recreate leaves: most of the budget. A
+#: town of 40 cars gained from a part of it (124.4 -> 120.4 min at 200 households on Heidelberg). At 200 cars
+#: the same part cost OR-Tools' groups more than it gained (106.2 -> 108.7 at 1,000 households): none there.
+FLEET_SHARES = ((12, 0.9), (60, 0.2))
 
 
 @dataclass
@@ -303,10 +302,11 @@ def ruin_and_recreate(
     """Iterated ruin and recreate until ``work`` units are spent; the best plan found (never a worse one).
 
     Serves the same requests (a recreate that cannot place everyone is dropped), keeps every rule that
-    ``drive_car`` and ``trips_keep_rules`` check, the shelters' room for people and pets, and every pickup
-    target the given trips met (priority-weighted). It ends early when the latest finish reaches ``bound`` (a
-    lower bound: nothing better exists) and when ``stop()`` says so (the clock's safety stop, checked once per
-    attempt; a run that reaches it is the one case where a seed may not repeat).
+    ``drive_car`` and ``trips_keep_rules`` check, the shelters' room for people and pets, and the pickup
+    targets at least as well as the given trips (``targets_key``: met, then lateness beyond them). It ends
+    early when the latest finish reaches ``bound`` (a lower bound: nothing better exists) and when ``stop()``
+    says so (the clock's safety stop, checked once per attempt; a run that reaches it is the one case where a
+    seed may not repeat).
     """
     rng = np.random.default_rng([seed, 7])
     used_people = np.bincount(shelter[assigned], weights=inst.people[assigned], minlength=inst.n_shelters)
@@ -314,9 +314,8 @@ def ruin_and_recreate(
     cur = _Plan(inst, [list(t) for t in trips], finish.astype(np.float64).copy(), shelter.copy(),
                 inst.shelter_capacity - used_people, inst.shelter_pet_room - used_pets)
     editable = [c for c in range(inst.n_cars) if _simple(cur.trips[c])]
-    weight = priority_weight(inst)
     has_targets = bool(np.isfinite(inst.target[assigned]).any())
-    met_before = float(weight[targets_met(inst, cur.trips)].sum()) if has_targets else 0.0
+    cur_targets = targets_key(inst, cur.trips) if has_targets else ()
     best = cur.copy()
     attempts = improved = stall = spent = 0
     while spent < work and editable and best.clearance() > bound + EPS and not stop():
@@ -337,8 +336,9 @@ def ruin_and_recreate(
         noise = 0.1 if perturb else (0.02 if rng.random() < 0.3 else 0.0)
         placed = all(_insert(trial, r, cars, rng, noise) for r in _recreate_order(inst, removed, rng))
         spent += trial.work + len(cars) + ATTEMPT_COST
-        if not (placed and removed) or (
-                has_targets and float(weight[targets_met(inst, trial.trips)].sum()) < met_before - 1e-9):
+        trial_targets = targets_key(inst, trial.trips) if has_targets and placed and removed else ()
+        # Pickup targets rank above clearance: no step may keep them worse (fewer met, later beyond them).
+        if not (placed and removed) or trial_targets < cur_targets:
             stall += 1
             continue
         clearance = trial.clearance()
@@ -346,10 +346,10 @@ def ruin_and_recreate(
         if verdict <= 0 and clearance <= cur.clearance() + EPS:
             # As good is kept too (a sideways step): finishing minutes are often whole numbers, and the way
             # to a better plan crosses plateaus; ``stall`` still counts it as no progress.
-            cur = trial
+            cur, cur_targets = trial, trial_targets
             stall = 0 if verdict < 0 else stall + 1
         elif perturb and clearance <= best.clearance() * (1 + PERTURB_SHARE) + PERTURB_MINUTES:
-            cur = trial  # leave the local optimum; ``best`` keeps what it found
+            cur, cur_targets = trial, trial_targets  # leave the local optimum; ``best`` keeps what it found
             stall = 0
         else:
             stall += 1
@@ -372,8 +372,10 @@ def ruin_phase(inst: Instance, sol: Solution, shelter: np.ndarray, work: int, se
     """
     if not sol.assigned.any():
         return sol, shelter, work
-    share = SMALL_FLEET_SHARE if inst.n_cars <= SMALL_FLEET_CARS else LARGE_FLEET_SHARE
+    share = next((share for cars, share in FLEET_SHARES if inst.n_cars <= cars), 0.0)
     mine = int(work * share)
+    if mine <= 0:
+        return sol, shelter, work
     res = ruin_and_recreate(inst, sol.trips, sol.finish, shelter, sol.assigned, mine * UNITS_PER_NODE, seed,
                             bound=bound, stop=stop)
     out = Solution(res.trips, res.finish, sol.assigned)
