@@ -230,6 +230,7 @@ def plan(
     ] = None,
 ) -> None:
     """Solve a scenario: print a summary, optionally write the plan, its GeoJSON and the matrix."""
+    from matcher.phones import check_phones
     from matcher.scenario import read_scenario_file, records_of
     from matcher.solver import SolveParams, solve
     from matcher.summary import format_summary
@@ -242,7 +243,8 @@ def plan(
     how = _Regional(zones, scheduler, workers, limit, seed)
     try:
         data = read_scenario_file(scenario)
-        records_of(data)  # bad records fail before the map is touched
+        households, drivers, _ = records_of(data)  # bad records fail before the map is touched
+        check_phones([*households, *drivers], settings.phone_region)
         if _is_regional(data, how, regional, settings):
             watch.lap("read scenario")
             loaded, result = _solve_regional(scenario, data, how, settings, watch)

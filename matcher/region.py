@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from matcher.codes import UNSERVED_TEXTS, UnservedCode
 from matcher.errors import InputError
+from matcher.phones import check_phones
 from matcher.plan import Plan, Unserved
 from matcher.problem import Alert, Driver, Household, Problem, Rules, ServiceMinutes, Shelter
 from matcher.requests import Request
@@ -508,6 +509,7 @@ def region_from_dict(data: Mapping[str, Any], graph: RoadGraph, *, zones_file: Z
     say = progress or (lambda _m: None)
     settings = settings or get_settings()
     households, drivers, shelters = records_of(data)
+    check_phones([*households, *drivers], settings.phone_region)
     rules = rules_of(data, settings)
     if zones_file is not None:
         check_zone_names(households, drivers, shelters, zones_file)

@@ -16,6 +16,7 @@ Bodies never name a need (docs/messages.md, "Hearing and vision"): they say what
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -104,32 +105,39 @@ LANDLINE_FOR_NO_VOICE = ("not texted: the number is a landline, where a text arr
                          "household at the door or through its registrar")
 
 
+@functools.lru_cache(maxsize=65536)
+def _number(raw: str, region: str) -> tuple[str | None, bool]:
+    """``(E.164 or None, is a landline)`` from one parse: parsing is the costly part of addressing a plan's
+    messages, and the same numbers come back with every plan version."""
+    parsed = phones.parse(raw, region)
+    if parsed is None:
+        return None, False
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return e164, phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.FIXED_LINE
+
+
 def is_landline(number: str) -> bool:
     """Only numbers ``phonenumbers`` knows to be fixed lines (``FIXED_LINE_OR_MOBILE`` numbers, as in the US, may
     take texts)."""
-    try:
-        parsed = phonenumbers.parse(number)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.FIXED_LINE
+    return _number(number, "ZZ")[1]
 
 
 def household(row: models.Household, settings: Settings) -> HouseholdReach:
     """How ``row`` is reached: by SMS to its number, unless it has none, or it must not rely on voice and the
     number is a landline."""
     senses = Senses.of(row.needs or [])
-    phone = phones.e164(row.phone, settings.phone_region)
+    phone, landline = _number(row.phone or "", settings.phone_region)
     language = language_of(getattr(row, "languages", None) or row.language)
     if phone is None:
         return HouseholdReach(None, senses)
-    if senses.no_voice and is_landline(phone):
+    if senses.no_voice and landline:
         return HouseholdReach(None, senses, LANDLINE_FOR_NO_VOICE)
     return HouseholdReach(Address(f"household:{row.id}", "sms", phone, language, senses), senses)
 
 
 def user(row: models.User, settings: Settings) -> Address:
     """Users are texted when they gave a phone number, else e-mailed (every account has an address)."""
-    phone = phones.e164(row.phone, settings.phone_region)
+    phone, _landline = _number(row.phone or "", settings.phone_region)
     language = language_of(row.language)
     if phone is not None:
         return Address(f"user:{row.id}", "sms", phone, language)
