@@ -129,7 +129,8 @@ def touched_zones(region: Region, picture: Problem, previous: Plan, state: LiveS
     planned = {r.driver_id for r in previous.routes if len(r.stops) > int(state.completed.get(r.driver_id, 0))}
     for d in sorted(state.dropped_drivers & planned):
         mark(layout.driver_zones.get(d, ()), f"driver {d} dropped out")
-    for hid in sorted(state.no_shows):
+    # A no-show the previous plan already lists as unserved was handled by an earlier re-plan.
+    for hid in sorted(state.no_shows - {u.household_id for u in previous.unserved}):
         mark([layout.household_zone[hid]] if hid in layout.household_zone else [], f"household {hid} missed")
     accounted = {s.household_id for r in previous.routes for s in r.stops if s.type == "pickup"} | \
         {u.household_id for u in previous.unserved}
