@@ -246,7 +246,7 @@ def solve_regional(data: dict[str, Any], settings: Settings,
     region = regional_problem(data, settings, progress)
     with executor_for(settings.dask_workers, settings.dask_scheduler) as executor:
         plan = solve_region(region, params, executor, progress)
-    assert_plan_valid(region.problem, plan, graph, region.closures.closed if region.closures else None)
+    assert_plan_valid(region.problem, plan, graph, region.closures.mask if region.closures else None)
     return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, region.problem))
 
 

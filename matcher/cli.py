@@ -160,7 +160,7 @@ def _solve_regional(scenario: Path, data: dict[str, Any], how: _Regional, settin
             params = RegionParams(time_limit_seconds=how.limit, seed=how.seed,
                                   zone_households=settings.zone_households)
             region = region_from_dict(data, graph, zones_file=zones_file, params=params, settings=settings,
-                                      progress=_say)
+                                      progress=_say, map_path=map_path)
             watch.lap("zones and travel times")
             executor = starting.result()
             watch.lap("cluster ready")
@@ -230,6 +230,7 @@ def plan(
     ] = None,
 ) -> None:
     """Solve a scenario: print a summary, optionally write the plan, its GeoJSON and the matrix."""
+    from matcher.phones import check_phones
     from matcher.scenario import read_scenario_file, records_of
     from matcher.solver import SolveParams, solve
     from matcher.summary import format_summary
@@ -242,7 +243,8 @@ def plan(
     how = _Regional(zones, scheduler, workers, limit, seed)
     try:
         data = read_scenario_file(scenario)
-        records_of(data)  # bad records fail before the map is touched
+        households, drivers, _ = records_of(data)  # bad records fail before the map is touched
+        check_phones([*households, *drivers], settings.phone_region)
         if _is_regional(data, how, regional, settings):
             watch.lap("read scenario")
             loaded, result = _solve_regional(scenario, data, how, settings, watch)
