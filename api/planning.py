@@ -288,7 +288,7 @@ def replan_regional(
     """
     region = regional_problem(data, settings, progress)
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
-    closed = region.closures.closed if region.closures is not None else None
+    closed = region.closures.mask if region.closures is not None else None
     done = replan_region(region, region.problem, previous, live, params, DEFAULT_POLICY,
                          road_graph=road_graph(settings), closed_mask=closed, progress=progress,
                          seconds_per_zone=_region_params(settings).zone_seconds(len(region.zones.names)))

@@ -51,7 +51,7 @@ def instance(graph: RoadGraph, households: int, seed: int, map_path: Path) -> di
 
 
 def _checked(region: Region, plan: Plan, graph: RoadGraph) -> int:
-    closed = region.closures.closed if region.closures else None
+    closed = region.closures.mask if region.closures else None
     return len(check_plan(region.problem, plan, graph, closed))
 
 
@@ -94,7 +94,7 @@ def zone_replan(region: Region, plan: Plan, graph: RoadGraph, minute: float, see
                          events=frozenset({LiveEvent.DROPOUT}))
     settings = get_settings()
     params = RegionParams(time_limit_seconds=settings.time_limit_seconds, seed=seed)
-    closed = region.closures.closed if region.closures else None
+    closed = region.closures.mask if region.closures else None
     started, cpu = time.perf_counter(), time.process_time()
     done = replan_region(region, region.problem, plan, state, SolveParams(settings.time_limit_seconds, seed=seed),
                          road_graph=graph, closed_mask=closed,
