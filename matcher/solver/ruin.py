@@ -19,11 +19,19 @@ are left as they are.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from matcher.solver.construct import Solution, Trip, drive_car, targets_key, trips_keep_rules
+from matcher.solver.construct import (
+    Solution,
+    Trip,
+    drive_car,
+    pickup_minutes,
+    pickup_times,
+    targets_key,
+    trips_keep_rules,
+)
 from matcher.solver.instance import Instance
 
 #: Cars in one ruin: the latest car and the cars related to it.
@@ -76,11 +84,24 @@ class _Plan:
     room: np.ndarray  # people each shelter can still take
     pet_room: np.ndarray
     work: int = 0
-    by_car: dict[int, list[int]] = field(default_factory=dict)
+    #: Per request, the most minutes past its pickup target a step may leave it (its lateness in the plan the
+    #: attempt started from); ``None`` when no request has a target.
+    late: np.ndarray | None = None
 
     def copy(self) -> _Plan:
         return _Plan(self.inst, [list(t) for t in self.trips], self.finish.copy(), self.shelter.copy(),
-                     self.room.copy(), self.pet_room.copy(), self.work)
+                     self.room.copy(), self.pet_room.copy(), self.work, self.late)
+
+    def keeps_targets(self, car: int, trips: list[Trip]) -> bool:
+        """No household of these trips is picked up later past its target than before the attempt.
+
+        Pickup targets rank above clearance: checking each place as it is chosen (not only the whole result)
+        lets the recreate find the places that leave every target as it was.
+        """
+        if self.late is None:
+            return True
+        target = self.inst.target
+        return all(minute - target[q] <= self.late[q] + 1e-6 for q, minute in pickup_minutes(self.inst, car, trips))
 
     def end(self, car: int) -> float:
         return float(self.finish[car]) if self.trips[car] else float(self.inst.car_from[car])
@@ -184,12 +205,13 @@ def _insert(p: _Plan, r: int, cars: list[int], rng: np.random.Generator, noise: 
         return False
     options.sort(key=lambda o: (o[0], o[1]))
     best: tuple[float, int, list[Trip], int] | None = None
-    for est, _, c, trips, s in options[:VERIFY]:
+    for est, _, c, trips, s in options[:VERIFY if p.late is None else 3 * VERIFY]:
         if best is not None and est > best[0] + EPS and not noise:
             break
         fin, ok = drive_car(inst, c, trips)
         p.work += DRIVE_COST
-        if ok and trips_keep_rules(inst, c, trips) and (best is None or fin < best[0] - EPS):
+        if ok and (best is None or fin < best[0] - EPS) and trips_keep_rules(inst, c, trips) \
+                and p.keeps_targets(c, trips):
             best = (fin, c, trips, s)
     if best is None:
         return False
@@ -316,6 +338,12 @@ def ruin_and_recreate(
     editable = [c for c in range(inst.n_cars) if _simple(cur.trips[c])]
     has_targets = bool(np.isfinite(inst.target[assigned]).any())
     cur_targets = targets_key(inst, cur.trips) if has_targets else ()
+
+    def lateness(plan: _Plan) -> np.ndarray | None:
+        return np.maximum(np.nan_to_num(pickup_times(inst, plan.trips), nan=0.0) - inst.target, 0.0) \
+            if has_targets else None
+
+    cur.late = lateness(cur)
     best = cur.copy()
     attempts = improved = stall = spent = 0
     while spent < work and editable and best.clearance() > bound + EPS and not stop():
@@ -347,9 +375,11 @@ def ruin_and_recreate(
             # As good is kept too (a sideways step): finishing minutes are often whole numbers, and the way
             # to a better plan crosses plateaus; ``stall`` still counts it as no progress.
             cur, cur_targets = trial, trial_targets
+            cur.late = lateness(cur)
             stall = 0 if verdict < 0 else stall + 1
         elif perturb and clearance <= best.clearance() * (1 + PERTURB_SHARE) + PERTURB_MINUTES:
             cur, cur_targets = trial, trial_targets  # leave the local optimum; ``best`` keeps what it found
+            cur.late = lateness(cur)
             stall = 0
         else:
             stall += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from matcher.check import assert_plan_valid
@@ -88,3 +90,19 @@ def test_solve_reaches_the_balanced_plan_and_it_checks() -> None:
     assert plan.metrics.clearance_minute <= 58.0 + 1e-6
     again = solve(p, REPEATABLE)
     assert [r.stops for r in again.routes] == [r.stops for r in plan.routes]
+
+
+def test_pickup_targets_are_kept_at_least_as_well() -> None:
+    """Priority-1 households (a 30-minute pickup target) on the stacked car: no step may leave them later."""
+    from matcher.solver.construct import targets_key
+
+    base = _line_problem()
+    urgent = [dataclasses.replace(h, priority=1) if h.id in ("H1", "H2", "H3") else h for h in base.households]
+    p = dataclasses.replace(base, households=tuple(urgent))
+    inst = build_instance(p)
+    trips, finish = _stacked(p)
+    before = targets_key(inst, trips)
+    res = ruin_and_recreate(inst, trips, finish, triage(inst).shelter.copy(), np.ones(inst.n_requests, dtype=bool),
+                            work=20_000, seed=2)
+    assert targets_key(inst, res.trips) >= before
+    assert max(res.finish) < max(finish)
