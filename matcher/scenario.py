@@ -164,11 +164,13 @@ def problem_from_dict(
     settings: Settings | None = None,
     progress: Callable[[str], None] | None = None,
     graph: RoadGraph | None = None,
+    previous: Problem | None = None,
 ) -> Scenario:
     """Build the problem of a scenario mapping: validate records, load the map, snap, apply closures, time.
 
     ``graph``, when the caller already holds the scenario map's road graph (a service loads it once),
-    is used instead of loading the map again.
+    is used instead of loading the map again. ``previous``, an earlier problem on that graph, lets the travel
+    times be updated rather than rebuilt when only closures were added (see ``problem_on_graph``).
     """
     settings = settings or get_settings()
     say = progress or (lambda _m: None)
@@ -178,7 +180,7 @@ def problem_from_dict(
     if graph is None:
         say(f"loading map {map_path.name}")
         graph = load_road_graph(map_path, settings.cache_dir)
-    problem, closures = problem_on_graph(data, graph, settings, say)
+    problem, closures = problem_on_graph(data, graph, settings, say, previous)
     return Scenario(None, map_path, problem, graph, closures, dict(data))
 
 
@@ -240,7 +242,8 @@ def problem_on_graph(
         if update.full_rebuild_reason:
             say(f"travel times rebuilt: {update.full_rebuild_reason}")
         else:
-            say(f"travel times updated: {update.recomputed} of {update.sources} sources recomputed")
+            say(f"travel times updated: {update.recomputed} rows and {update.columns} columns of {update.sources} "
+                "recomputed")
 
     travel = matrix_for_places(graph, places, closures, settings.snap_max_meters,
                                previous=None if previous is None else previous.travel, report=told)
