@@ -218,6 +218,7 @@ class Settings(BaseSettings):
             pickup_targets=parse_pickup_targets(self.pickup_targets),
             walk_meters=self.walk_meters,
             wheelchair_walk_meters=self.wheelchair_walk_meters,
+            phone_region=self.phone_region,
             region_min_households=self.region_min_households,
             zone_households=self.zone_households,
             dask_scheduler=self.dask_scheduler,

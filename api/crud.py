@@ -8,7 +8,7 @@ with ``offset``/``limit``; each answers a ``listing.Page`` (the page and the fil
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -461,6 +461,8 @@ class PendingHouseholds:
 
     phones: dict[str, str] = field(default_factory=dict)
     names: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+    #: The stored households the import's rows may repeat, fetched in bulk before the rows are checked.
+    stored: StoredHouseholds | None = None
 
     def add(self, label: str, household: Any) -> None:
         if household.phone:
@@ -474,6 +476,43 @@ class PendingHouseholds:
             out.append((self.phones[household.phone], SimpleNamespace(phone=household.phone, name="", lat=0, lon=0)))
         out += self.names.get(household.name.strip().casefold(), [])
         return out
+
+
+#: Values per ``IN (...)`` of the bulk duplicate look-up: well below every backend's limit on bound parameters.
+DUPLICATE_CHUNK = 500
+
+
+@dataclass
+class StoredHouseholds:
+    """Stored households sharing a phone or a name with an import's rows, fetched in a few bulk queries (one per
+    ``DUPLICATE_CHUNK`` phones or names) instead of one per row; each row then looks its candidates up here."""
+
+    phones: dict[str, list[models.Household]] = field(default_factory=dict)
+    names: dict[str, list[models.Household]] = field(default_factory=dict)
+
+    @classmethod
+    def fetch(cls, ctx: Context, phones: Iterable[str], names: Iterable[str]) -> StoredHouseholds:
+        """The stored households with one of ``phones`` (E.164) or ``names`` (any case), as ``refuse_duplicate``
+        would find them one row at a time."""
+        out = cls()
+        wanted = [(models.Household.phone, sorted(set(filter(None, phones)))),
+                  (func.lower(models.Household.name), sorted({n.strip().lower() for n in names if n.strip()}))]
+        found: dict[int, models.Household] = {}
+        for column, values in wanted:
+            for start in range(0, len(values), DUPLICATE_CHUNK):
+                chunk = values[start:start + DUPLICATE_CHUNK]
+                found.update((h.id, h) for h in ctx.session.scalars(select(models.Household).where(column.in_(chunk))))
+        for household in sorted(found.values(), key=lambda h: h.id):
+            if household.phone:
+                out.phones.setdefault(household.phone, []).append(household)
+            out.names.setdefault(household.name.strip().casefold(), []).append(household)
+        return out
+
+    def candidates(self, household: Any) -> list[models.Household]:
+        """Stored households with its phone or its name, by id."""
+        found = {h.id: h for h in self.phones.get(household.phone, []) if household.phone}
+        found.update((h.id, h) for h in self.names.get(household.name.strip().casefold(), []))
+        return [found[k] for k in sorted(found)]
 
 
 def household_values(ctx: Context, data: schemas.HouseholdCreate, record: str = "household",
@@ -492,7 +531,8 @@ def household_values(ctx: Context, data: schemas.HouseholdCreate, record: str = 
     planning.check_household(record, checked)  # known needs in their canonical spelling, language codes
     values["needs"], values["language"] = list(checked.needs), checked.language
     if not data.not_duplicate:
-        refuse_duplicate(ctx, record, checked, pending.candidates(checked) if pending else ())
+        refuse_duplicate(ctx, record, checked, pending.candidates(checked) if pending else (),
+                         pending.stored if pending else None)
     if pending is not None:
         pending.add(f"{record} of this file", checked)
     return values
@@ -507,11 +547,13 @@ def _same_place(a: Any, b: Any, meters: float) -> bool:
     return bool(haversine_m(np.array([a.lon]), np.array([a.lat]), np.array([b.lon]), np.array([b.lat]))[0] <= meters)
 
 
-def refuse_duplicate(ctx: Context, record: str, household: Any, pending: Sequence[tuple[str, Any]] = ()) -> None:
+def refuse_duplicate(ctx: Context, record: str, household: Any, pending: Sequence[tuple[str, Any]] = (),
+                     prefetched: StoredHouseholds | None = None) -> None:
     """Raise ``Conflict`` (409) naming the household this one repeats: same phone, or same name at the same place.
 
     Only the id is named: the caller may not be allowed to read the other registration, and an id lets a
-    coordinator look. ``pending`` are ``(label, row)`` of the same import, not yet stored (``row 3``).
+    coordinator look. ``pending`` are ``(label, row)`` of the same import, not yet stored (``row 3``);
+    ``prefetched``, the stored candidates an import fetched in bulk (then no query is made here).
     """
     name = household.name.strip().casefold()
     clauses = []
@@ -521,7 +563,11 @@ def refuse_duplicate(ctx: Context, record: str, household: Any, pending: Sequenc
         clauses.append(func.lower(models.Household.name) == household.name.strip().lower())
     if not clauses:
         return
-    stored = ctx.session.scalars(select(models.Household).where(or_(*clauses)).order_by(models.Household.id)).all()
+    if prefetched is not None:
+        stored = prefetched.candidates(household)
+    else:
+        stored = list(ctx.session.scalars(select(models.Household).where(or_(*clauses))
+                                          .order_by(models.Household.id)))
     meters = ctx.settings.duplicate_meters
     for label, other in [*((f"household {o.id}", o) for o in stored), *pending]:
         if other is household:

@@ -12,6 +12,7 @@ the new rows go in with multi-row INSERTs, in the transaction that also holds th
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -25,6 +26,7 @@ from sqlalchemy import Select, select
 
 from api import audit, crud, models, schemas
 from api.errors import Duplicate, NotFound, RowError, RowErrors, ServiceError
+from api.phones import to_e164
 from matcher.errors import InputError
 
 MAX_ROWS = 50_000
@@ -203,6 +205,8 @@ def import_csv(ctx: crud.Context, kind: str, content: bytes) -> schemas.ImportRe
     created: list[Any] = []
     updated: list[Any] = []
     pending = crud.PendingHouseholds() if roster.entity == "household" else None  # this file's new households
+    if pending is not None:
+        pending.stored = crud.StoredHouseholds.fetch(ctx, *_duplicate_keys(ctx, rows, roster))
     people: dict[str, int | None] = {}
     for number, row in enumerate(rows, start=2):
         errors += _check_row(ctx, roster, number, row, people, created, updated, pending)
@@ -217,6 +221,18 @@ def import_csv(ctx: crud.Context, kind: str, content: bytes) -> schemas.ImportRe
     audit.record(ctx.session, ctx.user, "import", roster.entity, created=new_ids, updated=[o.id for o in updated])
     crud.commit(ctx.session, roster.entity)
     return schemas.ImportResult(created=len(created), updated=len(updated), ids=ids)
+
+
+def _duplicate_keys(ctx: crud.Context, rows: list[dict[str, str]], roster: Roster) -> tuple[set[str], set[str]]:
+    """The phones (E.164) and names of the rows, read as each row's own check reads them, for one bulk look-up."""
+    phones: set[str] = set()
+    names: set[str] = set()
+    for number, row in enumerate(rows, start=2):
+        values = _values(row, roster)
+        names.add(str(values.get("name", "")).strip())
+        with contextlib.suppress(InputError):  # a phone that does not parse is reported by its row's check
+            phones.add(to_e164(f"row {number}", str(values.get("phone", "")), ctx.settings.phone_region))
+    return phones - {""}, names - {""}
 
 
 def _check_row(ctx: crud.Context, roster: Roster, number: int, row: dict[str, str], people: dict[str, int | None],

@@ -144,10 +144,13 @@ def drill_data(session: Session, settings: Settings, alert: models.Alert, runs: 
     homes = session.scalars(households).all()
     shelters = session.scalars(select(models.Shelter).order_by(models.Shelter.id)).all()
     scenario = planning.build_scenario(alert, homes, [v for v, _ in rows], shelters, settings)
+    # confirmed_at (null: never) lets the report list the records not confirmed lately (roster freshness).
     for record, home in zip(scenario["households"], homes, strict=True):
-        record.update(name=home.name or f"Household {home.id}", phone=home.phone)
+        record.update(name=home.name or f"Household {home.id}", phone=home.phone,
+                      confirmed_at=_date_of(home.confirmed_at))
     for record, (car, owner) in zip(scenario["drivers"], rows, strict=True):
-        record.update(name=owner.name or car.label or f"Car {car.id}", phone=owner.phone)
+        record.update(name=owner.name or car.label or f"Car {car.id}", phone=owner.phone,
+                      confirmed_at=_date_of(car.confirmed_at))
     scenario["drill"] = {
         "name": DRILL_KEY, "runs": runs, "seed": seed, "date": when,
         "timeline": scripted_timeline(scenario) if timeline is None else timeline,
@@ -155,8 +158,13 @@ def drill_data(session: Session, settings: Settings, alert: models.Alert, runs: 
         "plan_time_limit_seconds": settings.time_limit_seconds,
         "replan_time_limit_seconds": settings.drill_replan_time_limit_seconds,
         "advice_time_limit_seconds": settings.time_limit_seconds,
+        "freshness_days": settings.checkin_stale_days,
     }
     return scenario
+
+
+def _date_of(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
 
 
 def spec_of(data: dict[str, Any]) -> Any:

@@ -45,6 +45,13 @@ class ManifestHousehold(BaseModel):
     pets: int
     language: str
     notes: str
+    #: How to get hold of them in a hurry: ``text`` for a household that may not rely on voice (never a call).
+    contact: Literal["call", "text"] = "call"
+    #: What to do at their door (``api.messaging.reach``), e.g. knock and show a written message; empty: nothing
+    #: special.
+    at_the_door: str = ""
+    #: For a household that may not rely on voice: what to show them, written, at the door.
+    door_card: str = ""
 
 
 class ManifestMeetingPoint(BaseModel):

@@ -15,6 +15,9 @@ from api import access, alerts, audit, livestate, models, places, planning
 from api import live_schemas as ls
 from api.crud import Context, commit
 from api.errors import NotFound
+from api.messaging import reach
+from api.messaging.outbox import first_name
+from api.messaging.texts import Part, language_of, render_part
 from matcher.live import leading_done
 from matcher.needs import describe
 from matcher.plan import Leg, Plan, Stop
@@ -24,13 +27,18 @@ def _clock(start: datetime, minute: float) -> datetime:
     return start + timedelta(minutes=minute)
 
 
-def _household(row: models.Household | None) -> ls.ManifestHousehold | None:
+def _household(row: models.Household | None, driver: models.User) -> ls.ManifestHousehold | None:
+    """The household for its driver; how to reach them and what to do at the door come from ``reach``."""
     if row is None:  # deleted since the plan was made: the stop stays, the data is gone
         return None
+    senses = reach.Senses.of(row.needs or [])
+    card = "" if not senses.no_voice else render_part(Part.DOOR_CARD, language_of(row.language),
+                                                      driver=first_name(driver.name))
     return ls.ManifestHousehold(id=row.id, name=row.name, phone=row.phone, address=row.address, people=row.people,
                                 wheelchair_users=row.wheelchair_users, needs=list(row.needs),
                                 needs_described=describe(row.needs), pets=row.pets, language=row.language,
-                                notes=row.notes)
+                                notes=row.notes, contact=senses.contact.value,
+                                at_the_door=reach.door_words(senses, language_of(driver.language)), door_card=card)
 
 
 def _shelter(plan_shelter_id: str, rows: dict[int, models.Shelter], scenario: dict[str, Any]) -> ls.ManifestShelter:
@@ -63,8 +71,8 @@ def _target(ctx: Context, alert: models.Alert, user_id: int | None) -> models.Us
 
 
 def _stop(index: int, stop: Stop, leg: Leg, start: datetime, homes: dict[int, models.Household],
-          shelters: dict[int, models.Shelter], scenario: dict[str, Any], status: models.StopStatus | None
-          ) -> ls.ManifestStop:
+          shelters: dict[int, models.Shelter], scenario: dict[str, Any], status: models.StopStatus | None,
+          driver: models.User) -> ls.ManifestStop:
     out = ls.ManifestStop(
         index=index, type=stop.type, arrive_minute=round(stop.arrive_minute, 2),
         depart_minute=round(stop.depart_minute, 2), lat=stop.lat, lon=stop.lon,
@@ -79,7 +87,7 @@ def _stop(index: int, stop: Stop, leg: Leg, start: datetime, homes: dict[int, mo
         hid = str(stop.household_id)
         db_id = planning.db_id(hid)
         out.household_id, out.part, out.parts = hid, stop.part, stop.parts
-        out.household = _household(None if db_id is None else homes.get(db_id))
+        out.household = _household(None if db_id is None else homes.get(db_id), driver)
     else:
         out.shelter_id, out.household_ids = str(stop.shelter_id), list(stop.household_ids)
         out.shelter = _shelter(str(stop.shelter_id), shelters, scenario)
@@ -117,7 +125,7 @@ def manifest(ctx: Context, alert_id: int, user_id: int | None = None) -> ls.Mani
     out_routes = []
     for route in routes:
         stops = [_stop(i, s, leg, alert.start, homes, shelters, plan.scenario if plan else {},
-                       status.get((route.driver_id, i)))
+                       status.get((route.driver_id, i)), target)
                  for i, (s, leg) in enumerate(zip(route.stops, route.legs, strict=True))]
         for stop in stops:
             stop.place = places.describe(ctx.settings, stop.lat, stop.lon)

@@ -47,8 +47,10 @@ APPROVALS = ("pending", "approved")
 #: Only a coordinator may mark a vehicle a bus or van, which lifts the car bounds on seats and wheelchair spaces.
 VEHICLE_KINDS = ("car", "van", "bus")
 #: An outbox row's life: ``queued`` -> ``sending`` (claimed) -> ``sent`` -> ``delivered`` | ``failed``; ``replied``
-#: once its person answered; ``cancelled`` when a later plan version made it pointless (a reminder).
-MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "failed", "replied", "cancelled")
+#: once its person answered; ``cancelled`` when a later plan version made it pointless (a reminder); ``unknown``
+#: when its sender stopped while handing it to a provider that cannot be asked afterwards (SMTP): it may have gone,
+#: so it is not sent again blindly; a coordinator decides (docs/messages.md).
+MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "failed", "replied", "cancelled", "unknown")
 MESSAGE_CHANNELS = ("sms", "email", "log")
 
 
@@ -420,6 +422,9 @@ class Message(Base):
     send_after: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[datetime | None] = mapped_column()
+    #: Set (and committed) just before the step after which the provider may have the message (SMTP's DATA) on
+    #: channels that cannot be asked afterwards whether they have it; ``None``: never got that far.
+    handed_at: Mapped[datetime | None] = mapped_column()
     provider_id: Mapped[str | None] = mapped_column(String(100))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,25 +1,8 @@
-"""Phone numbers parsed and stored in E.164 (``+358401234567``) with ``phonenumbers``; region from the settings."""
+"""Phone numbers in E.164 for the service: the matcher's one rule (``matcher.phones``), so a scenario file and
+the API accept and refuse the same numbers."""
 
 from __future__ import annotations
 
-import phonenumbers
+from matcher.phones import to_e164
 
-from matcher.errors import InputError
-
-
-def to_e164(record: str, text: str, region: str, field: str = "phone") -> str:
-    """The number in E.164; empty stays empty. Raises ``InputError(record, field, ...)`` when it is no valid number.
-
-    A number without a country code is read in ``region`` (ISO 3166 alpha-2, ``EVAC_PHONE_REGION``).
-    """
-    text = text.strip()
-    if not text:
-        return ""
-    try:
-        number = phonenumbers.parse(text, region.upper())
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise InputError(record, field, f"{text!r} is not a valid phone number (numbers without a country code "
-                         f"are read as {region.upper()}; give one such as +358 40 123 4567)")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+__all__ = ["to_e164"]

@@ -18,8 +18,8 @@ from typing import Any
 
 from api import models
 from api.config import Settings
+from cluster import executor_for
 from matcher.check import assert_plan_valid
-from matcher.cluster import executor_for
 from matcher.errors import InputError, MapError
 from matcher.geojson import plan_to_geojson
 from matcher.live import LiveState
@@ -230,7 +230,7 @@ def solve_regional(data: dict[str, Any], settings: Settings,
     region = region_from_dict(data, graph, params=params, settings=matcher_settings, progress=progress)
     with executor_for(settings.dask_workers, settings.dask_scheduler) as executor:
         plan = solve_region(region, params, executor, progress)
-    assert_plan_valid(region.problem, plan, graph, region.closures.closed if region.closures else None)
+    assert_plan_valid(region.problem, plan, graph, region.closures.mask if region.closures else None)
     return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, region.problem))
 
 

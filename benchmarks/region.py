@@ -57,7 +57,7 @@ def _checked(region: Region, plan: Plan, graph: RoadGraph) -> int:
 
 def ours(region: Region, params: RegionParams, workers: int) -> tuple[Plan, float]:
     """Our regional solve on a fresh local cluster of ``workers`` (cluster start-up not counted)."""
-    from matcher.cluster import executor_for
+    from cluster import executor_for
 
     with executor_for(workers) as executor:
         started = time.perf_counter()

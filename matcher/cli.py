@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,6 +16,7 @@ from matcher.timings import Stopwatch, process_start
 
 if TYPE_CHECKING:
     from matcher.plan import Plan
+    from matcher.region import Executor
     from matcher.scenario import Scenario
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evacuation ride-share matcher.")
@@ -105,13 +108,38 @@ def _is_regional(data: dict[str, Any], how: _Regional, forced: bool | None, sett
     return how.zones is not None or zoned or len(households) > settings.region_min_households
 
 
+#: Entry-point group of the executors that run zone solves elsewhere (``cluster`` registers ``dask``).
+EXECUTOR_GROUP = "evac.executors"
+
+
+@contextmanager
+def _executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
+    """Zone solves here (0 workers, no scheduler) or on the executor registered as ``dask``.
+
+    The matcher imports no network code: a cluster comes from the ``evac.executors`` entry point, which
+    the ``cluster`` package provides (``executor_for(workers, scheduler)``, a context manager).
+    """
+    from importlib.metadata import entry_points
+
+    from matcher.region import SerialExecutor
+
+    if workers == 0 and scheduler is None:
+        yield SerialExecutor()
+        return
+    found = [e for e in entry_points(group=EXECUTOR_GROUP) if e.name == "dask"]
+    if not found:
+        raise EvacError("zone solves on Dask need the executor registered as 'dask' in the entry-point group "
+                        f"{EXECUTOR_GROUP!r} (the project's cluster package: pip install -e .); or use --workers 0")
+    with found[0].load()(workers, scheduler) as executor:
+        yield executor
+
+
 def _solve_regional(scenario: Path, data: dict[str, Any], how: _Regional, settings: Settings,
                     watch: Stopwatch) -> tuple[Scenario, Plan]:
     """Zone, time and solve a scenario by zones; the Dask cluster starts while the travel times are computed."""
     from concurrent.futures import ThreadPoolExecutor
     from contextlib import ExitStack
 
-    from matcher.cluster import executor_for
     from matcher.region import RegionParams, region_from_dict, solve_region
     from matcher.roads.closures import edge_closures
     from matcher.roads.load import load_road_graph
@@ -123,8 +151,8 @@ def _solve_regional(scenario: Path, data: dict[str, Any], how: _Regional, settin
     workers = settings.dask_workers if how.workers is None else how.workers
     stack = ExitStack()
     with ThreadPoolExecutor(1) as pool:
-        starting = pool.submit(lambda: stack.enter_context(executor_for(workers, how.scheduler or
-                                                                        settings.dask_scheduler)))
+        starting = pool.submit(lambda: stack.enter_context(_executor(workers, how.scheduler or
+                                                                     settings.dask_scheduler)))
         try:
             _say(f"loading map {map_path.name}")
             graph = load_road_graph(map_path, settings.cache_dir)
@@ -132,7 +160,7 @@ def _solve_regional(scenario: Path, data: dict[str, Any], how: _Regional, settin
             params = RegionParams(time_limit_seconds=how.limit, seed=how.seed,
                                   zone_households=settings.zone_households)
             region = region_from_dict(data, graph, zones_file=zones_file, params=params, settings=settings,
-                                      progress=_say)
+                                      progress=_say, map_path=map_path)
             watch.lap("zones and travel times")
             executor = starting.result()
             watch.lap("cluster ready")
@@ -202,6 +230,7 @@ def plan(
     ] = None,
 ) -> None:
     """Solve a scenario: print a summary, optionally write the plan, its GeoJSON and the matrix."""
+    from matcher.phones import check_phones
     from matcher.scenario import read_scenario_file, records_of
     from matcher.solver import SolveParams, solve
     from matcher.summary import format_summary
@@ -214,7 +243,8 @@ def plan(
     how = _Regional(zones, scheduler, workers, limit, seed)
     try:
         data = read_scenario_file(scenario)
-        records_of(data)  # bad records fail before the map is touched
+        households, drivers, _ = records_of(data)  # bad records fail before the map is touched
+        check_phones([*households, *drivers], settings.phone_region)
         if _is_regional(data, how, regional, settings):
             watch.lap("read scenario")
             loaded, result = _solve_regional(scenario, data, how, settings, watch)

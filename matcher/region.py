@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -24,11 +25,13 @@ import numpy.typing as npt
 
 from matcher.codes import UNSERVED_TEXTS, UnservedCode
 from matcher.errors import InputError
+from matcher.phones import check_phones
 from matcher.plan import Plan, Unserved
-from matcher.problem import Alert, Driver, Household, Problem, ServiceMinutes, Shelter
+from matcher.problem import Alert, Driver, Household, Problem, Rules, ServiceMinutes, Shelter
 from matcher.requests import Request
 from matcher.roads.closures import EdgeClosures, edge_closures
 from matcher.roads.graph import RoadGraph
+from matcher.roads.meeting import Access, WayNames, plan_access, read_way_names
 from matcher.roads.snap import snap_points
 from matcher.schedule import Dropoff, Pickup, Visit, build_plan
 from matcher.settings import Settings, get_settings
@@ -202,8 +205,12 @@ class Region:
         households = tuple(p.households[h] for h in hh)
         drivers = tuple(p.drivers[c] for c in cars)
         label = "+".join(self.zones.names[z] for z in sorted(group))
+        ids = {h.id for h in households}
+        # The zone keeps the whole problem's rules, meeting points and reasons: a zone solve is a single solve.
         sub = Problem(f"{p.name} [{label}]", households, drivers, tuple(shelters), p.alert,
-                      TravelTimes(refs, minutes), p.service, p.rules)
+                      TravelTimes(refs, minutes), p.service, p.rules,
+                      {k: v for k, v in p.meeting_points.items() if k in ids},
+                      {k: v for k, v in p.unreachable.items() if k in ids})
         # The wall-clock guard sits far out: a busy machine must not change which plan a seed gives.
         params = SolveParams(time_limit_seconds=seconds, seed=seed, safety_stop_seconds=20 * seconds + 30)
         return ZoneTask(label, sub, params)
@@ -242,21 +249,37 @@ def _work(problem: Problem, zones: ZoneMap, to_shelter: npt.NDArray[np.float64])
 def build_region(name: str, problem_records: tuple[tuple[Household, ...], tuple[Driver, ...], tuple[Shelter, ...]],
                  alert: Alert, service: ServiceMinutes, graph: RoadGraph, closures: EdgeClosures | None, *,
                  zones_file: ZonesFile | None = None, params: RegionParams | None = None,
-                 settings: Settings | None = None, progress: Say | None = None) -> Region:
-    """Snap, zone, time and share out a regional problem; closures are the alert's, already on ``graph``."""
+                 settings: Settings | None = None, progress: Say | None = None, rules: Rules | None = None,
+                 way_names: WayNames | None = None) -> Region:
+    """Snap, zone, time and share out a regional problem; closures are the alert's, already on ``graph``.
+
+    ``rules`` (default: the settings') are the scenario's needs and urgency rules. As in a single solve,
+    households whose street is closed are placed at a meeting point within their walk (named from
+    ``way_names`` when given), or listed as unreachable with what to do.
+    """
     params = params or RegionParams()
     settings = settings or get_settings()
+    rules = rules or settings.rules()
     say = progress or (lambda _m: None)
     households, drivers, shelters = problem_records
     started = time.perf_counter()
+    access = Access({}, {}) if closures is None else plan_access(graph, closures, households,
+                                                                   Problem.walk_rule(rules), way_names)
+    if access.meeting_points:
+        say(f"{len(access.meeting_points)} households meet their car at a corner: their street is closed")
+    meet = access.meeting_points
     records: list[Household | Driver | Shelter] = [*drivers, *households, *shelters]
     refs = [LocationRef("driver", d.id) for d in drivers] + [LocationRef("household", h.id) for h in households] \
         + [LocationRef("shelter", s.id) for s in shelters]
-    snapped = snap_points(graph, [r.record for r in records], [r.lat for r in records], [r.lon for r in records],
+    at = [(meet[r.id].lat, meet[r.id].lon) if isinstance(r, Household) and r.id in meet else (r.lat, r.lon)
+          for r in records]
+    snapped = snap_points(graph, [r.record for r in records], [a[0] for a in at], [a[1] for a in at],
                           settings.snap_max_meters)
-    times = regional_times(graph, refs, snapped.node, None if closures is None else closures.closed,
+    # Closed steps, not whole edges: a flood closes only the flooded part of a street, as in a single solve.
+    times = regional_times(graph, refs, snapped.node, None if closures is None else closures.mask,
                            params.reach, say)
-    problem = Problem(name, households, drivers, shelters, alert, times.travel_times(), service, settings.rules())
+    problem = Problem(name, households, drivers, shelters, alert, times.travel_times(), service, rules,
+                      meet, access.unreachable)
     seconds_times = time.perf_counter() - started
     started = time.perf_counter()
     n_d = len(drivers)
@@ -273,7 +296,9 @@ def build_region(name: str, problem_records: tuple[tuple[Household, ...], tuple[
         zones.household_zone, np.array([h.people for h in households], dtype=np.int64), work.wheelchair,
         to_shelter, np.array([s.capacity for s in shelters], dtype=np.int64),
         np.array([s.wheelchair_accessible for s in shelters], dtype=bool),
-        np.array([h.priority for h in households], dtype=np.int64), len(zones.names))
+        np.array([h.priority for h in households], dtype=np.int64), len(zones.names),
+        takes=np.array([[problem.shelter_takes(h, s) for s in shelters] for h in households],
+                       dtype=bool).reshape(len(households), len(shelters)))
     say(f"{len(zones.names)} zones ({', '.join(zones.names[:6])}{' ...' if len(zones.names) > 6 else ''}); "
         f"{int((serving != zones.driver_zone).sum())} cars lent to neighbouring zones")
     timings = {"travel_seconds": seconds_times, "zones_seconds": time.perf_counter() - started}
@@ -473,12 +498,19 @@ def plan_is_regional(households: int, zones_given: bool, settings: Settings) -> 
 
 def region_from_dict(data: Mapping[str, Any], graph: RoadGraph, *, zones_file: ZonesFile | None = None,
                      params: RegionParams | None = None, settings: Settings | None = None,
-                     progress: Say | None = None) -> Region:
-    """The region of a scenario mapping on its road graph (the scenario format, plus ``zone`` fields)."""
-    from matcher.scenario import alert_of, records_of, service_of
+                     progress: Say | None = None, map_path: Path | None = None) -> Region:
+    """The region of a scenario mapping on its road graph (the scenario format, plus ``zone`` fields).
+
+    Its ``rules`` and closed streets count as in a single solve; meeting points are named by the streets of
+    ``map_path`` (default: the scenario's ``map`` when that is a file), else by their position.
+    """
+    from matcher.scenario import alert_of, records_of, rules_of, service_of
 
     say = progress or (lambda _m: None)
+    settings = settings or get_settings()
     households, drivers, shelters = records_of(data)
+    check_phones([*households, *drivers], settings.phone_region)
+    rules = rules_of(data, settings)
     if zones_file is not None:
         check_zone_names(households, drivers, shelters, zones_file)
     alert = alert_of(data)
@@ -486,8 +518,12 @@ def region_from_dict(data: Mapping[str, Any], graph: RoadGraph, *, zones_file: Z
     if closures.unknown_ways:
         say(f"warning: closed ways not on the drivable map: {', '.join(map(str, closures.unknown_ways))}")
     name = str(data.get("name") or "scenario")
+    if map_path is None and isinstance(data.get("map"), str) and Path(data["map"]).is_file():
+        map_path = Path(data["map"])
+    names = read_way_names(map_path) if map_path is not None and closures.closed.any() else None
     return build_region(name, (households, drivers, shelters), alert, service_of(data), graph, closures,
-                        zones_file=zones_file, params=params, settings=settings, progress=say)
+                        zones_file=zones_file, params=params, settings=settings, progress=say, rules=rules,
+                        way_names=names)
 
 
 __all__ = ["NO_CAR_NEAR", "Executor", "Region", "RegionParams", "SerialExecutor", "ZoneResult", "ZoneTask",

@@ -18,6 +18,7 @@ import yaml
 
 from matcher.errors import InputError, MapError
 from matcher.matrix import UpdateReport, matrix_for_places
+from matcher.phones import check_phones
 from matcher.problem import Alert, Driver, Household, Problem, Rules, ServiceMinutes, Shelter, check_unique_ids
 from matcher.roads.closures import EdgeClosures, edge_closures
 from matcher.roads.graph import RoadGraph
@@ -174,7 +175,8 @@ def problem_from_dict(
     """
     settings = settings or get_settings()
     say = progress or (lambda _m: None)
-    records_of(data)  # bad records fail before the map is touched
+    households, drivers, _ = records_of(data)  # bad records fail before the map is touched
+    check_phones([*households, *drivers], settings.phone_region)
     _rules(data, settings)
     map_path = resolve_map(data, base)
     if graph is None:
@@ -195,6 +197,11 @@ def records_of(data: Mapping[str, Any]) -> tuple[tuple[Household, ...], tuple[Dr
 def alert_of(data: Mapping[str, Any]) -> Alert:
     """The scenario's validated alert."""
     return _alert(data)
+
+
+def rules_of(data: Mapping[str, Any], settings: Settings) -> Rules:
+    """The scenario's rules: the settings' defaults with its ``rules`` mapping over them (validated)."""
+    return _rules(data, settings)
 
 
 def service_of(data: Mapping[str, Any]) -> ServiceMinutes:
@@ -219,6 +226,7 @@ def problem_on_graph(
     settings = settings or get_settings()
     say = progress or (lambda _m: None)
     households, drivers, shelters = records_of(data)
+    check_phones([*households, *drivers], settings.phone_region)
     alert = _alert(data)
     service = _service(data)
     rules = _rules(data, settings)

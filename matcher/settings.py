@@ -34,6 +34,8 @@ class Settings:
     pickup_targets: tuple[tuple[int, float], ...] = DEFAULT_PICKUP_TARGETS
     walk_meters: float = 250.0
     wheelchair_walk_meters: float = 100.0
+    #: Region of phone numbers written without a country code (ISO 3166 alpha-2), as the service's.
+    phone_region: str = "FI"
 
     def rules(self) -> Rules:
         """The default rules of a problem."""
@@ -66,6 +68,7 @@ def get_settings() -> Settings:
         pickup_targets=parse_pickup_targets(os.environ.get("EVAC_PICKUP_TARGETS", "1:30,2:60")),
         walk_meters=float(os.environ.get("EVAC_WALK_METERS", "250")),
         wheelchair_walk_meters=float(os.environ.get("EVAC_WHEELCHAIR_WALK_METERS", "100")),
+        phone_region=os.environ.get("EVAC_PHONE_REGION", "FI"),
         region_min_households=int(os.environ.get("EVAC_REGION_MIN_HOUSEHOLDS", "2000")),
         zone_households=int(os.environ.get("EVAC_ZONE_HOUSEHOLDS", "500")),
         dask_scheduler=os.environ.get("EVAC_DASK_SCHEDULER") or None,

@@ -363,13 +363,18 @@ def _lend(serving: Ints, cars: Ints, target: Ints, zmap: ZoneMap, xy: Floats, ce
 
 
 def split_capacity(zone: Ints, people: Ints, wheelchair: npt.NDArray[np.bool_], to_shelter: Floats,
-                   capacity: Ints, accessible: npt.NDArray[np.bool_], priority: Ints, n_zones: int) -> Ints:
+                   capacity: Ints, accessible: npt.NDArray[np.bool_], priority: Ints, n_zones: int,
+                   takes: npt.NDArray[np.bool_] | None = None) -> Ints:
     """Room per (zone, shelter): each household (most urgent, then least choice, first) counts at its nearest
-    shelter with room it may use; the spare room is split by each zone's share of the shelter's use."""
+    shelter with room it may use; the spare room is split by each zone's share of the shelter's use.
+
+    ``takes[h, s]``: shelter s fits household h's needs (pets, medical support), as the solver's rule."""
     n_s = len(capacity)
     room = capacity.astype(np.int64).copy()
     use = np.zeros((n_zones, n_s), dtype=np.int64)
     allowed = np.isfinite(to_shelter) & np.where(wheelchair[:, None], accessible[None, :], True)
+    if takes is not None:
+        allowed &= takes
     times = np.where(allowed, to_shelter, np.inf)
     ordered = np.sort(times, axis=1)
     with np.errstate(invalid="ignore"):  # inf - inf where a household reaches one shelter or none

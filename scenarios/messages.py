@@ -13,7 +13,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from api.messaging.texts import Template, language_of, render
+from api.messaging import reach
+from api.messaging.reach import Senses
+from api.messaging.texts import Part, Template, language_of, render, render_part
 from matcher.plan import Plan
 from matcher.problem import Problem
 
@@ -40,13 +42,21 @@ def write_messages(path: Path, problem: Problem, plan: Plan) -> dict[str, Any]:
         place = problem.household(str(pickups[0].household_id))
         body = render(Template.DRIVER_PLAN, "en", pickups=len(pickups), time=_t(pickups[0].arrive_minute),
                       place=f"{place.lat:.5f}, {place.lon:.5f}", link="/app/manifest")
+        door = reach.door_words(Senses.of(place.needs), "en")
+        if any(not Senses.of(problem.household(str(s.household_id)).needs).standard for s in pickups[1:]):
+            door = f"{door} {render_part(Part.DOOR_LATER, 'en')}".strip()
+        body = f"{body} {door}" if door else body
         lines.append({"to": driver.id, "template": Template.DRIVER_PLAN.value, "body": body})
     for hid, (driver_id, minute) in sorted(first.items()):
         household, driver = problem.household(hid), problem.driver(driver_id)
         start = math.floor(minute / 5.0) * 5.0
         language = language_of(household.language)
-        body = render(Template.HOUSEHOLD_ASSIGNED, language, driver=(driver.name or driver.id).split(" ")[0],
-                      car=driver.id, start=_t(start), end=_t(start + WINDOW_MINUTES))
+        # The service's wording rule: a household that cannot rely on seeing the car or on a call is told how the
+        # driver will make themselves known instead.
+        address = reach.Address(hid, "log", "", language, Senses.of(household.needs))
+        body = reach.household_pickup(Template.HOUSEHOLD_ASSIGNED, address,
+                                      driver=(driver.name or driver.id).split(" ")[0], car=driver.id,
+                                      start=_t(start), end=_t(start + WINDOW_MINUTES))
         lines.append({"to": hid, "template": Template.HOUSEHOLD_ASSIGNED.value, "language": language, "body": body})
     for unserved in plan.unserved:
         language = language_of(problem.household(unserved.household_id).language)

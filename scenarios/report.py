@@ -18,6 +18,7 @@ from scenarios import plots
 from scenarios.advice import picture_data
 from scenarios.compare import archive, compare, previous_report
 from scenarios.contacts import write_contacts
+from scenarios.freshness import roster_freshness
 from scenarios.messages import write_messages
 from scenarios.metrics import HouseholdInfo, summarise
 from scenarios.render import Doc
@@ -55,6 +56,9 @@ def build_report(ctx: DrillContext, runs: list[dict[str, Any]], advice: dict[str
         "figures": figures,
         "shortfall": advice,
         "route_test": {"count": len(route_rows), "legs": route_rows},
+        # Only when the drill's records carry confirmed_at (the service's drills always do).
+        **({"roster_freshness": fresh} if (fresh := roster_freshness(spec.scenario, date, spec.freshness_days))
+           else {}),
     }
 
 
@@ -121,6 +125,12 @@ def _answer(report: dict[str, Any]) -> list[str]:
         lines.append("**More cars would not bring anyone else out** in the drill picture"
                      + (" (the households left out need something else: see *Shortfall advice*)."
                         if adv["not_fixable_by_cars"] else "."))
+    fresh = report.get("roster_freshness")
+    if fresh:
+        stale = fresh["households"]["stale"] + fresh["drivers"]["stale"]
+        lines.append(f"**{stale} records were not confirmed in the last {fresh['days']} days**"
+                     " (see *Roster freshness*): the drill plans with them as registered." if stale else
+                     f"**Every record was confirmed in the last {fresh['days']} days.**")
     cmp_ = report.get("comparison")
     if cmp_:
         lines.append(f"**Since the previous drill ({cmp_['previous_date']}):** {cmp_['better']} measures better, "
@@ -178,6 +188,7 @@ def document(report: dict[str, Any], timings: dict[str, Any]) -> Doc:
     _at_risk(doc, f["at_risk"], f.get("at_risk_by_need", {}))
     _shortfall(doc, adv)
     _route_test(doc, report["route_test"])
+    _freshness(doc, report.get("roster_freshness"))
     _comparison(doc, report.get("comparison"))
     doc.h2("The drill")
     doc.ul([f"minute {e['minute']:g}: {e['event']}" for e in drill["timeline"]])
@@ -249,6 +260,23 @@ def _shortfall(doc: Doc, adv: dict[str, Any]) -> None:
         by_code.setdefault(item["code"], []).append(item["household"])
     doc.ul([f"{len(ids)} households: {remedy(code)} ({', '.join(ids)})"
             for code, ids in sorted(by_code.items())])
+
+
+def _freshness(doc: Doc, fresh: dict[str, Any] | None) -> None:
+    if not fresh:
+        return
+    doc.h2("Roster freshness")
+    h, d = fresh["households"], fresh["drivers"]
+    doc.p(f"Records not confirmed at a check-in in the {fresh['days']} days before {fresh['as_of']} (never confirmed "
+          f"included): {d['stale']} of {d['total']} drivers ({d['never_confirmed']} never) and {h['stale']} of "
+          f"{h['total']} households ({h['never_confirmed']} never). A driver who sold the car or a household that "
+          "moved or now needs a wheelchair makes this drill, and the real plan, wrong: ask them first.")
+    rows = [[kind, r["id"], r["name"], r["confirmed_at"] or "never", "" if r["days_since"] is None else r["days_since"]]
+            for kind, part in (("driver", d), ("household", h)) for r in part["records"]]
+    if rows:
+        doc.table(["record", "id", "name", "last confirmed", "days ago"], rows[:SHOW_ROWS])
+        if len(rows) > SHOW_ROWS:
+            doc.p(f"... and {len(rows) - SHOW_ROWS} more (report.json lists every one).")
 
 
 def _route_test(doc: Doc, test: dict[str, Any]) -> None:

@@ -114,7 +114,7 @@ def run_drill(payload: Payload, *, workers: int = DEFAULT_WORKERS, scheduler: st
         return DrillRun(here, advise(payload) if advice else {}, time.perf_counter() - started, 0)
     from dask.distributed import as_completed
 
-    from matcher.cluster import dask_client
+    from cluster import dask_client
 
     with dask_client(workers, scheduler) as client:
         shared = client.scatter(payload, broadcast=True)

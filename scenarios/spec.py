@@ -20,6 +20,7 @@ from matcher.roads.closures import flood_geometry
 from matcher.roads.load import DEFAULT_KMH
 from matcher.scenario import read_scenario_file
 from matcher.solver import SolveParams
+from scenarios.freshness import DEFAULT_DAYS, check_confirmed
 
 #: Timeline actions; each timeline entry has ``minute`` and exactly one of these keys.
 ACTIONS = ("close_roads", "flood_zone", "driver_drops_out", "no_show", "not_ready", "new_request", "shelter_fills")
@@ -117,6 +118,8 @@ class DrillSpec:
     #: machine gives the same report. Re-plans keep the service's own stop (they rehearse what it would do).
     safety_stop_seconds: float = 60.0
     path: Path | None = None
+    #: Records not confirmed (``confirmed_at``) within this many days of the drill date are listed as stale.
+    freshness_days: int = DEFAULT_DAYS
 
     @property
     def deadline(self) -> float:
@@ -284,6 +287,7 @@ def drill_from_dict(data: Mapping[str, Any], base: Path | None = None, path: Pat
         except ValueError:
             raise _fail("date", f"{date!r} is not a date like 2026-10-01") from None
     scenario = copy.deepcopy({k: v for k, v in data.items() if k != "drill"})
+    check_confirmed(scenario)
     return DrillSpec(
         name=str(block.get("name") or data.get("name") or "drill"),
         scenario=scenario,
@@ -302,6 +306,7 @@ def drill_from_dict(data: Mapping[str, Any], base: Path | None = None, path: Pat
                                           0.05, 600),
         safety_stop_seconds=_number(block.get("safety_stop_seconds", 60.0), "safety_stop_seconds", 1, 3600),
         path=path,
+        freshness_days=_whole(block.get("freshness_days", DEFAULT_DAYS), "freshness_days", 1),
     )
 
 

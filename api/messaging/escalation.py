@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from api import models
 from api.config import Settings
 from api.messaging import outbox
+from api.messaging.reach import Senses
 from api.messaging.texts import Template, render
 
 HOUSEHOLD_TEMPLATES = (Template.HOUSEHOLD_ASSIGNED.value, Template.HOUSEHOLD_CHANGED.value)
@@ -39,10 +40,20 @@ def _quiet(session: Session, templates: tuple[str, ...], minutes: float) -> list
     return list(quiet.values())
 
 
+def _unphoneable(session: Session, household_id: str, template: Template) -> Template:
+    """"Please call them" becomes "do not phone: text them or go to the door" for a household whose messages may
+    not rely on voice (``api.messaging.reach``)."""
+    if template != Template.COORDINATOR_UNCONFIRMED or not household_id.isdigit():
+        return template
+    row = session.get(models.Household, int(household_id))
+    if row is not None and Senses.of(row.needs or []).no_voice:
+        return Template.COORDINATOR_UNCONFIRMED_TEXT
+    return template
+
+
 def escalate(session: Session, settings: Settings) -> int:
     """Queue the coordinators' messages due now (in the caller's transaction); how many were queued."""
-    coordinators = [outbox.user_address(u, settings) for u in session.scalars(
-        select(models.User).where(models.User.role == "coordinator", models.User.is_active.is_(True)))]
+    coordinators = outbox.coordinators(session, settings)
     count = 0
     checks = ((HOUSEHOLD_TEMPLATES, settings.confirm_within_minutes, Template.COORDINATOR_UNCONFIRMED, "unconfirmed"),
               (DRIVER_TEMPLATES, settings.ack_within_minutes, Template.COORDINATOR_NO_ACK, "noack"))
@@ -52,10 +63,11 @@ def escalate(session: Session, settings: Settings) -> int:
         for row in _quiet(session, templates, minutes):
             who = row.recipient.partition(":")[2]
             car = row.event.rsplit(":", 1)[-1].lstrip("V") if name == "noack" else ""
+            said = _unphoneable(session, who, template)
             for address in coordinators:
-                body = render(template, address.language, household=who, car=car, alert=row.alert_id,
+                body = render(said, address.language, household=who, car=car, alert=row.alert_id,
                               minutes=round(minutes))
-                if outbox.queue(session, address, f"{name}:{row.alert_id}:{row.recipient}", template, body,
+                if outbox.queue(session, address, f"{name}:{row.alert_id}:{row.recipient}", said, body,
                                 alert_id=row.alert_id, once=True) is not None:
                     count += 1
     return count

@@ -46,6 +46,8 @@ class State:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    # Keep-alive, as Twilio's API does: a sender reuses its connections instead of opening one per message.
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: object) -> None:
         pass

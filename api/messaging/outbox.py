@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from api import livestate, models, places, planning
 from api.config import Settings
-from api.messaging import phones
-from api.messaging.texts import Template, language_of, render
+from api.messaging import reach
+from api.messaging.reach import Address, Senses
+from api.messaging.texts import Part, Template, render, render_part
 from matcher.codes import DONE, StopStatus
 from matcher.plan import Stop
 
@@ -30,16 +31,6 @@ from matcher.plan import Stop
 WINDOW_MINUTES = 15
 #: Unserved codes not worth a "help is being arranged" message: the household was not there when the car came.
 SILENT_UNSERVED = frozenset({"no_show", "cannot_reach"})
-
-
-@dataclass(frozen=True)
-class Address:
-    """Where one person's message goes."""
-
-    recipient: str
-    channel: str
-    to: str
-    language: str
 
 
 def _place_words(household: models.Household | None, settings: Settings) -> str:
@@ -50,20 +41,12 @@ def _place_words(household: models.Household | None, settings: Settings) -> str:
 
 
 def household_address(row: models.Household, settings: Settings) -> Address | None:
-    """Households are reached by SMS; one without a usable phone number is not messaged (its registrar is)."""
-    phone = phones.e164(row.phone, settings.phone_region)
-    if phone is None:
-        return None
-    return Address(f"household:{row.id}", "sms", phone, language_of(getattr(row, "languages", None) or row.language))
+    """Where ``row``'s messages go (``api.messaging.reach``): ``None`` when it has no number that may be texted."""
+    return reach.household(row, settings).address
 
 
 def user_address(row: models.User, settings: Settings) -> Address:
-    """Users are reached by SMS when they gave a phone number, else by e-mail (every account has one)."""
-    phone = phones.e164(row.phone, settings.phone_region)
-    language = language_of(row.language)
-    if phone is not None:
-        return Address(f"user:{row.id}", "sms", phone, language)
-    return Address(f"user:{row.id}", "email", row.email, language)
+    return reach.user(row, settings)
 
 
 def queue(session: Session, address: Address, event: str, template: Template, body: str, *,
@@ -198,6 +181,25 @@ def _moved(new: Pickup, old: Pickup | None, settings: Settings) -> bool:
     return old is None or new.driver_id != old.driver_id or abs(new.minute - old.minute) > settings.notify_moved_minutes
 
 
+def coordinators(session: Session, settings: Settings) -> list[Address]:
+    """Every active coordinator's address."""
+    return [user_address(u, settings) for u in session.scalars(
+        select(models.User).where(models.User.role == "coordinator", models.User.is_active.is_(True))
+        .order_by(models.User.id))]
+
+
+def _tell_unreachable(session: Session, settings: Settings, alert: models.Alert, row: models.Household) -> int:
+    """Tell every coordinator once per alert that a household in the plan cannot be texted and must not be phoned
+    (``reach``: a landline number of a household whose messages may not rely on voice)."""
+    count = 0
+    for address in coordinators(session, settings):
+        body = render(Template.COORDINATOR_UNREACHABLE, address.language, household=row.id, alert=alert.id)
+        if queue(session, address, f"unreachable:{alert.id}:household:{row.id}", Template.COORDINATOR_UNREACHABLE,
+                 body, alert_id=alert.id, once=True) is not None:
+            count += 1
+    return count
+
+
 def _tell_households(session: Session, settings: Settings, alert: models.Alert, roster: _Roster, clock: _Clock,
                      event: str, new: dict[str, Pickup], old: dict[str, Pickup], first: bool) -> int:
     count = 0
@@ -205,17 +207,35 @@ def _tell_households(session: Session, settings: Settings, alert: models.Alert, 
         if not first and not _moved(pickup, old.get(hid), settings):
             continue
         row = roster.households.get(hid)
-        address = None if row is None else household_address(row, settings)
-        if address is None:
+        if row is None:
+            continue
+        found = reach.household(row, settings)
+        if found.address is None:
+            count += _tell_unreachable(session, settings, alert, row) if found.refused else 0
             continue
         user, vehicle = roster.driver(pickup.driver_id)
         start, end = clock.window(pickup.minute)
         template = Template.HOUSEHOLD_ASSIGNED if hid not in old else Template.HOUSEHOLD_CHANGED
-        body = render(template, address.language, driver=first_name(user.name if user else ""),
-                      car=(vehicle.label if vehicle and vehicle.label else "-"), start=start, end=end)
-        queue(session, address, event, template, body, alert_id=alert.id)
+        body = reach.household_pickup(template, found.address, driver=first_name(user.name if user else ""),
+                                      car=_car(vehicle), start=start, end=end)
+        queue(session, found.address, event, template, body, alert_id=alert.id)
         count += 1
     return count
+
+
+def _car(vehicle: models.Vehicle | None) -> str:
+    return vehicle.label if vehicle is not None and vehicle.label else "-"
+
+
+def _door(roster: _Roster, pickups: list[Pickup], language: str) -> str:
+    """What the driver must know at the door: the first pickup's instruction, and a pointer to the manifest when
+    a later pickup has one (each stop's is on the manifest)."""
+    senses = [Senses.of(h.needs or []) if (h := roster.households.get(p.place)) is not None else Senses()
+              for p in pickups]
+    words = [reach.door_words(senses[0], language)] if senses else []
+    if any(not s.standard for s in senses[1:]):
+        words.append(render_part(Part.DOOR_LATER, language))
+    return " ".join(w for w in words if w)
 
 
 def _tell_drivers(session: Session, settings: Settings, alert: models.Alert, roster: _Roster, clock: _Clock,
@@ -240,7 +260,9 @@ def _tell_drivers(session: Session, settings: Settings, alert: models.Alert, ros
             place, time = _place_words(household, settings), clock.text(pickups[0].minute)
         template = Template.DRIVER_PLAN if first or not before else Template.DRIVER_CHANGED
         body = render(template, address.language, pickups=len(pickups), time=time, place=place, link=link)
-        queue(session, address, f"{event}:{driver_id}", template, body, alert_id=alert.id)
+        door = _door(roster, pickups, address.language)
+        queue(session, address, f"{event}:{driver_id}", template, f"{body} {door}" if door else body,
+              alert_id=alert.id)
         count += 1
     return count
 
@@ -274,10 +296,11 @@ def _remind(session: Session, settings: Settings, alert: models.Alert, roster: _
         address = None if row is None else household_address(row, settings)
         if at <= now or address is None:
             continue
-        user, _vehicle = roster.driver(pickup.driver_id)
+        user, vehicle = roster.driver(pickup.driver_id)
         start, end = clock.window(pickup.minute)
-        body = render(Template.REMINDER, address.language, driver=first_name(user.name if user else ""),
-                      start=start, end=end)
+        body = reach.with_arrival(render(Template.REMINDER, address.language,
+                                         driver=first_name(user.name if user else ""), start=start, end=end),
+                                  address.senses, address.language, car=_car(vehicle))
         queue(session, address, event, Template.REMINDER, body, alert_id=alert.id, send_after=at)
 
 
@@ -295,7 +318,7 @@ def stop_reported(session: Session, settings: Settings, alert: models.Alert, pla
         return 0
     household_ids = list(stop.households())
     roster = _Roster.load(session, [h for h in household_ids if h], [row.driver_id])
-    user, _vehicle = roster.driver(row.driver_id)
+    user, vehicle = roster.driver(row.driver_id)
     shelter_id = planning.db_id(str(stop.shelter_id or ""))
     shelter = None if shelter_id is None else session.get(models.Shelter, shelter_id)
     count = 0
@@ -306,6 +329,8 @@ def stop_reported(session: Session, settings: Settings, alert: models.Alert, pla
             continue
         body = render(template, address.language, driver=first_name(user.name if user else ""),
                       shelter=shelter.name if shelter is not None and shelter.name else "-")
+        if template == Template.ON_THE_WAY:  # how they will know the driver is at the door
+            body = reach.with_arrival(body, address.senses, address.language, car=_car(vehicle))
         # Per household and status within the alert: a re-plan carrying "on the way" over says nothing again.
         if queue(session, address, f"stop:{alert.id}:{row.status}", template, body, alert_id=alert.id,
                  once=True) is not None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 #: A database id (bounded so no backend sees an integer it cannot store).
 DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
-MessageStatus = Literal["queued", "sending", "sent", "delivered", "failed", "replied", "cancelled"]
+MessageStatus = Literal["queued", "sending", "sent", "delivered", "failed", "replied", "cancelled", "unknown"]
 
 
 class MessagePublic(BaseModel):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from api import access, alerts, audit, csvio, livestate, models, planning
 from api.config import Settings
 from api.crud import Context, commit
-from api.errors import NotFound
+from api.errors import Conflict, NotFound
 from api.messaging import channels, outbox, phones
 from api.messaging import schemas as ms
 from api.messaging.texts import Template, render
@@ -50,6 +50,22 @@ def alert_messages(ctx: Context, alert_id: int, status: str | None, offset: int,
     commit(ctx.session, "message")
     return ms.AlertMessages(summary=ms.MessageSummary(counts=counts, blocked=blocked),
                             messages=[_public(r, ctx.settings) for r in rows])
+
+
+def resend(ctx: Context, message_id: int) -> ms.MessagePublic:
+    """Queue an ``unknown`` message again, on a coordinator's word that it did not arrive. Only ``unknown`` ones:
+    anything else is either on its way or known to have gone (409)."""
+    access.require_role(ctx.user, "coordinator", action="resend messages")
+    row = ctx.session.get(models.Message, message_id)
+    if row is None:
+        raise NotFound("message", message_id)
+    if row.status != "unknown":
+        raise Conflict(f"message {message_id} is {row.status}: only a message whose outcome is unknown is resent")
+    row.status, row.claimed_by, row.handed_at, row.send_after = "queued", None, None, models.utcnow()
+    row.error = "resent by a coordinator after its outcome was unknown"
+    audit.record(ctx.session, ctx.user, "resend", "message", row.id, recipient=row.recipient, alert_id=row.alert_id)
+    commit(ctx.session, "message", row.id)
+    return _public(row, ctx.settings)
 
 
 def alert_replies(ctx: Context, alert_id: int, offset: int, limit: int) -> list[ms.ReplyPublic]:

@@ -45,6 +45,25 @@ class Template(enum.StrEnum):
     CHECKIN_HOUSEHOLD = "checkin_household"
     CHECKIN_VOLUNTEER = "checkin_volunteer"
     CHECKIN_HELP = "checkin_help"
+    COORDINATOR_UNCONFIRMED_TEXT = "coordinator_unconfirmed_text"
+    COORDINATOR_UNREACHABLE = "coordinator_unreachable"
+
+
+class Part(enum.StrEnum):
+    """A sentence added to a message for a household's communication needs (``api.messaging.reach``); it says
+    what to do, never which need."""
+
+    ASSIGNED_PLAIN = "assigned_plain"
+    CHANGED_PLAIN = "changed_plain"
+    REPLY_OPTIONS = "reply_options"
+    ARRIVAL_KNOCK_AND_SHOW = "arrival_knock_and_show"
+    ARRIVAL_SAY_NAME = "arrival_say_name"
+    ARRIVAL_DOOR_KNOCK = "arrival_door_knock"
+    DOOR_KNOCK_AND_SHOW = "door_knock_and_show"
+    DOOR_SAY_NAME = "door_say_name"
+    DOOR_KNOCK = "door_knock"
+    DOOR_LATER = "door_later"
+    DOOR_CARD = "door_card"
 
 
 TEXTS: dict[Template, str] = {
@@ -76,6 +95,32 @@ TEXTS: dict[Template, str] = {
     Template.CHECKIN_VOLUNTEER: N_("Monthly check-in: can you still drive, with %(seats)s seats and %(wheelchair)s "
                                   "wheelchair spaces? Reply 1 if yes, 2 if something changed."),
     Template.CHECKIN_HELP: N_("Reply 1 if your registration is still right, 2 if something changed."),
+    Template.COORDINATOR_UNCONFIRMED_TEXT: N_("Household %(household)s has not confirmed its ride in alert "
+                                             "%(alert)s after %(minutes)s minutes. Do not phone them: text them or "
+                                             "send someone to the door."),
+    Template.COORDINATOR_UNREACHABLE: N_("Household %(household)s in alert %(alert)s cannot be texted at its "
+                                        "number and must not be phoned: send someone to the door or ask its "
+                                        "registrar."),
+}
+
+PARTS: dict[Part, str] = {
+    # A household whose messages may not rely on the car being seen, or on a call: the car is left out of the
+    # first sentence and how the driver makes themselves known follows it.
+    Part.ASSIGNED_PLAIN: N_("Evacuation: %(driver)s will pick you up between %(start)s and %(end)s."),
+    Part.CHANGED_PLAIN: N_("Change: %(driver)s will now pick you up between %(start)s and %(end)s."),
+    Part.REPLY_OPTIONS: N_("Reply 1 to confirm, 2 if you no longer need a ride, 3 if you need help."),
+    Part.ARRIVAL_KNOCK_AND_SHOW: N_("Look for %(car)s. The driver will knock and show you a written message; "
+                                    "nobody will phone or ring."),
+    Part.ARRIVAL_SAY_NAME: N_("The driver will come to your door and say their name."),
+    Part.ARRIVAL_DOOR_KNOCK: N_("The driver will come to your door and knock."),
+    Part.DOOR_KNOCK_AND_SHOW: N_("At this stop knock and show a written message; do not rely on the doorbell or a "
+                                 "call."),
+    Part.DOOR_SAY_NAME: N_("At this stop go to the door and say your name; do not expect them to spot the car."),
+    Part.DOOR_KNOCK: N_("At this stop go to the door and knock; do not rely on a call, the doorbell or the car being "
+                        "seen."),
+    # Shown on the driver's phone at the door of a household that may not rely on voice, in its language.
+    Part.DOOR_CARD: N_("I am %(driver)s, your evacuation driver. Please come with me to the car."),
+    Part.DOOR_LATER: N_("Some stops have instructions for the door: read them in the manifest."),
 }
 
 
@@ -101,6 +146,12 @@ def catalogue(language: str) -> NullTranslations:
 def render(template: Template, language: str, **values: object) -> str:
     """The message text in ``language`` (a code from ``language_of``)."""
     text = catalogue(language).gettext(TEXTS[template])
+    return text % values if values else text
+
+
+def render_part(part: Part, language: str, **values: object) -> str:
+    """One sentence of ``PARTS`` in ``language``."""
+    text = catalogue(language).gettext(PARTS[part])
     return text % values if values else text
 
 

@@ -44,6 +44,13 @@ def alert_messages(ctx: Ctx, alert_id: IdPath, status: StatusQuery = None, offse
     return service.alert_messages(ctx, alert_id, status, offset, limit)
 
 
+@router.post("/messages/{message_id}/resend", response_model=ms.MessagePublic, responses=errors(401, 403, 404, 409))
+def resend(ctx: Ctx, message_id: IdPath) -> object:
+    """Queue again a message whose outcome is ``unknown`` (its sender lost touch while handing it to the mail
+    server): for when the person says they did not get it (coordinators; audited)."""
+    return service.resend(ctx, message_id)
+
+
 @router.get("/alerts/{alert_id}/replies", response_model=list[ms.ReplyPublic], responses=errors(401, 403, 404))
 def alert_replies(ctx: Ctx, alert_id: IdPath, offset: Offset = 0, limit: Limit = 1000) -> object:
     """Replies to the alert's messages and what each did (confirmed, withdrawn, help, ...) (coordinators)."""

@@ -13,6 +13,9 @@ import numpy as np
 
 from matcher.solver.instance import Instance
 
+#: See ``targets_key``.
+TargetsKey = tuple[float, ...]
+
 
 @dataclass(frozen=True)
 class Trip:
@@ -41,6 +44,7 @@ class Solution:
     assigned: np.ndarray = field(repr=False)  # bool per request
     #: Figures worked out once per solution (the trips are not changed after construction).
     memo: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+    targets: TargetsKey | None = field(default=None, repr=False, compare=False)
 
     @property
     def clearance(self) -> float:
@@ -50,11 +54,11 @@ class Solution:
     def served_weight(self, inst: Instance) -> float:
         return float(priority_weight(inst)[self.assigned].sum())
 
-    def targets_weight(self, inst: Instance) -> float:
-        """Priority-weighted count of requests picked up within their pickup target (computed once)."""
-        if "targets" not in self.memo:
-            self.memo["targets"] = float(priority_weight(inst)[targets_met(inst, self.trips)].sum())
-        return self.memo["targets"]
+    def targets_key(self, inst: Instance) -> TargetsKey:
+        """How well the pickup targets are kept (``targets_key``; larger is better), computed once."""
+        if self.targets is None:
+            self.targets = targets_key(inst, self.trips)
+        return self.targets
 
     def language_matches(self, inst: Instance) -> int:
         """Requests whose driver speaks their household's language (computed once)."""
@@ -85,13 +89,38 @@ def pickup_minutes(inst: Instance, car: int, trips: list[Trip]) -> list[tuple[in
     return out
 
 
-def targets_met(inst: Instance, trips: list[list[Trip]]) -> np.ndarray:
-    """Per request: picked up by its target minute (False when unassigned or without a target)."""
-    met = np.zeros(inst.n_requests, dtype=bool)
+def pickup_times(inst: Instance, trips: list[list[Trip]]) -> np.ndarray:
+    """Per request: the minute its boarding starts (NaN when unassigned)."""
+    at = np.full(inst.n_requests, np.nan)
     for car, car_trips in enumerate(trips):
         for r, minute in pickup_minutes(inst, car, car_trips):
-            met[r] = minute <= inst.target[r] + 1e-6
-    return met
+            at[r] = minute
+    return at
+
+
+def targets_met(inst: Instance, trips: list[list[Trip]]) -> np.ndarray:
+    """Per request: picked up by its target minute (False when unassigned or without a target)."""
+    return pickup_times(inst, trips) <= inst.target + 1e-6
+
+
+def targets_key(inst: Instance, trips: list[list[Trip]]) -> TargetsKey:
+    """The pickup-target level of the objective as a tuple compared lexicographically (larger is better).
+
+    Per priority that has a target, most urgent first: targets met, then minus the latest lateness beyond the
+    target, then minus the total lateness (minutes, rounded to a second so that summing order does not decide).
+    Everything about a priority-1 household ranks above anything about priority 2, as in ``priority_weight``;
+    and a target that cannot be met still pulls its household early instead of counting as one flat miss (a
+    missed priority-1 target otherwise weighs nothing against a priority-2 target kept, and drifts late).
+    """
+    at = pickup_times(inst, trips)
+    served = ~np.isnan(at)
+    late = np.where(served, np.maximum(np.nan_to_num(at) - inst.target, 0.0), 0.0)
+    key: list[float] = []
+    for p in np.unique(inst.priority[np.isfinite(inst.target)]):
+        mine = served & (inst.priority == p) & np.isfinite(inst.target)
+        key += [float((late[mine] <= 1e-6).sum()), -round(float(late[mine].max(initial=0.0)), 2),
+                -round(float(late[mine].sum()), 2)]
+    return tuple(key)
 
 
 def priority_weight(inst: Instance) -> np.ndarray:
@@ -200,12 +229,31 @@ def _kept_trips(inst: Instance, b: _Build, trips: list[list[Trip]], finish: np.n
     return heap
 
 
+def _most_urgent(inst: Instance, cand: np.ndarray, dep: np.ndarray) -> np.ndarray | None:
+    """Which candidates may seed the trip when some have a pickup target (``None``: no target among them).
+
+    The most urgent priority with a target comes first (``targets_key`` ranks all of priority 1 above priority
+    2); within it, those who can still be picked up by their target, and when none can, those already late,
+    earliest target first: a missed target keeps its household's rank instead of dropping it behind everyone.
+    """
+    targeted = np.isfinite(inst.target[cand])
+    if not targeted.any():
+        return None
+    top = inst.priority[cand][targeted].min()
+    mine = targeted & (inst.priority[cand] == top)
+    meet = mine & (dep - inst.pickup_minutes <= inst.target[cand] + 1e-9)
+    if meet.any():
+        return meet
+    # Earliest target first (the longest wait) keeps the latest lateness low, as on one machine.
+    return mine & (inst.target[cand] <= inst.target[cand][mine].min() + 1e-9)
+
+
 def _pick_seed(b: _Build, car: int, clock: float, at: int, limit: float, far_weight: float,
                by_priority: bool) -> _Seed | None:
     """The request a free car starts a trip with, or ``None`` when it can take nobody by ``limit``.
 
-    Households that can still be picked up by their pickup target come first, most urgent first:
-    targets rank above clearance in the objective.
+    Households with a pickup target come first, most urgent first (``_most_urgent``): targets rank above
+    clearance in the objective.
     """
     inst = b.inst
     wheel = int(inst.car_wheelchair[car])
@@ -219,10 +267,9 @@ def _pick_seed(b: _Build, car: int, clock: float, at: int, limit: float, far_wei
     if not feasible.any():
         return None
     cand, dep, fin = cand[feasible], dep[feasible], fin[feasible]
-    urgent = dep - inst.pickup_minutes <= inst.target[cand] + 1e-9
-    if urgent.any():
-        cand, dep, fin = cand[urgent], dep[urgent], fin[urgent]
-        by_priority = True
+    keep = _most_urgent(inst, cand, dep)
+    if keep is not None:
+        cand, dep, fin = cand[keep], dep[keep], fin[keep]
     scarce = False
     if wheel:
         needs = inst.wheelchair[cand] > 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher.solver.construct import Solution, Trip, drive_car, priority_weight, targets_met, trips_keep_rules
+from matcher.solver.construct import Solution, TargetsKey, Trip, drive_car, targets_key, trips_keep_rules
 from matcher.solver.instance import Instance
 from matcher.solver.model import GroupResult, improve_group
 from matcher.solver.safety import SafetyStop
@@ -72,12 +72,12 @@ def _cut(inst: Instance, car: int, trips: list[Trip], bound: float) -> list[Trip
     return []
 
 
-def _targets(inst: Instance, cars: list[int], trips: list[list[Trip]]) -> float:
-    """Priority-weighted pickup targets met by a group's trips."""
+def _targets(inst: Instance, cars: list[int], trips: list[list[Trip]]) -> TargetsKey:
+    """How well a group's trips keep their pickup targets (``targets_key``; larger is better)."""
     every = [[] for _ in range(inst.n_cars)]  # type: list[list[Trip]]
     for c, t in zip(cars, trips, strict=True):
         every[c] = t
-    return float(priority_weight(inst)[targets_met(inst, every)].sum())
+    return targets_key(inst, every)
 
 
 def _speaking(inst: Instance, cars: list[int], trips: list[list[Trip]]) -> int:
@@ -154,8 +154,8 @@ class _Search:
             f, ok = drive_car(inst, c, t)
             feasible &= ok and trips_keep_rules(inst, c, t)
             new.append(f if t else float(inst.car_from[c]))
-        # Pickup targets rank above clearance: a group result may not meet fewer of them.
-        feasible &= _targets(inst, cars, result.trips) >= _targets(inst, cars, group_trips) - 1e-9
+        # Pickup targets rank above clearance: a group result may not keep them worse (fewer met, later beyond).
+        feasible &= _targets(inst, cars, result.trips) >= _targets(inst, cars, group_trips)
         tidier = self.previous_car is None and max(new) <= max(old) + 1e-9 and (
             sum(new) < sum(old) - 1e-6 or _speaking(inst, cars, result.trips) > _speaking(inst, cars, group_trips))
         if not (feasible and (max(new) < max(old) - 1e-6 or tidier)):

@@ -193,9 +193,9 @@ def _add_time_limits(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingMod
 
 def _add_needs(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexManager,
                routing: pywrapcp.RoutingModel, time_dim: pywrapcp.RoutingDimension,
-               alternatives_of: dict[int, list[tuple[int, int]]], kept_targets: frozenset[int]) -> None:
-    """Riders who may not share go straight to their shelter in an empty car; a pickup target the given trips
-    meet stays met (a hard bound on the pickup time).
+               alternatives_of: dict[int, list[tuple[int, int]]], latest_pickup: dict[int, float]) -> None:
+    """Riders who may not share go straight to their shelter in an empty car; a household with a pickup target
+    is picked up no later than ``latest_pickup`` (its target when the given trips meet it, else their minute).
 
     Hard bounds, not soft costs: soft cumul costs bring OR-Tools' linear scheduling optimiser into the
     search, and with it results that changed from run to run; a hard bound keeps a seed's plan the same.
@@ -207,14 +207,14 @@ def _add_needs(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexMana
             seats.CumulVar(p).SetMax(0)
             wheel.CumulVar(p).SetMax(0)
             routing.NextVar(p).SetValues([p, *(d for _, d in alternatives_of[k])])  # p: unperformed (probe)
-        if r in kept_targets:
-            time_dim.CumulVar(p).SetMax(int(np.floor(inst.target[r] * SCALE + 1e-6)))
+        if r in latest_pickup:
+            time_dim.CumulVar(p).SetMax(int(np.floor(latest_pickup[r] * SCALE + 1e-6)))
 
 
 def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexManager,
                   routing: pywrapcp.RoutingModel, time_dim: pywrapcp.RoutingDimension,
                   room: np.ndarray, probe: bool, pet_room: np.ndarray | None = None,
-                  kept_targets: frozenset[int] = frozenset()) -> None:
+                  latest_pickup: dict[int, float] | None = None) -> None:
     """Pickup-and-delivery sets, ready times, allowed cars, ride limits, shelter room for people and pets."""
     solver = routing.solver()
     n_car = nodes.n_car
@@ -254,7 +254,7 @@ def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexM
         pet_limit = np.inf if pet_room is None else float(pet_room[s])
         if sum(pets for pets, _ in pet_items) > pet_limit:
             solver.Add(solver.Sum([routing.ActiveVar(d) * pets for pets, d in pet_items]) <= int(max(pet_limit, 0)))
-    _add_needs(inst, nodes, manager, routing, time_dim, alternatives_of, kept_targets)
+    _add_needs(inst, nodes, manager, routing, time_dim, alternatives_of, latest_pickup or {})
 
 
 def _initial_routes(nodes: _Nodes, manager: pywrapcp.RoutingIndexManager, shelter: np.ndarray,
@@ -341,9 +341,10 @@ def improve_group(
     time_dim.SetGlobalSpanCostCoefficient(0 if probe else SPAN_COST)
     _add_capacities(inst, nodes, routing)
     _add_time_limits(inst, nodes, routing, time_dim, bound)
-    kept = frozenset(r for c, t in zip(cars, trips, strict=True) for r, minute in pickup_minutes(inst, c, t)
-                     if np.isfinite(inst.target[r]) and minute <= inst.target[r] + 1e-6)
-    _add_requests(inst, nodes, manager, routing, time_dim, room, probe, pet_room, kept)
+    # A target met stays met; a target missed gets missed by no more (``targets_key`` ranks it above clearance).
+    latest = {r: max(float(inst.target[r]), minute) for c, t in zip(cars, trips, strict=True)
+              for r, minute in pickup_minutes(inst, c, t) if np.isfinite(inst.target[r])}
+    _add_requests(inst, nodes, manager, routing, time_dim, room, probe, pet_room, latest)
 
     initial = _initial_routes(nodes, manager, shelter, start if start is not None else trips)
     wall = stop.wall_seconds()

@@ -16,7 +16,15 @@ from matcher.plan import Plan, Unserved
 from matcher.problem import Problem
 from matcher.schedule import Dropoff, Pickup, Visit, build_plan
 from matcher.solver.bound import clearance_bound
-from matcher.solver.construct import Solution, construct, drive_car, lower_bound, priority_weight, trips_keep_rules
+from matcher.solver.construct import (
+    Solution,
+    TargetsKey,
+    construct,
+    drive_car,
+    lower_bound,
+    priority_weight,
+    trips_keep_rules,
+)
 from matcher.solver.improve import improve, work_for
 from matcher.solver.instance import Instance, build_instance
 from matcher.solver.safety import SafetyStop
@@ -70,14 +78,14 @@ class SolveParams:
 
 
 def _better(a: Solution, b: Solution | None, inst: Instance) -> bool:
-    """Fewest unserved (priority-weighted), then pickup targets met (priority-weighted), then earliest
-    clearance, then language matches, then least driving."""
+    """Fewest unserved (priority-weighted), then pickup targets (met, then lateness beyond them; see
+    ``targets_key``), then earliest clearance, then language matches, then least driving."""
     if b is None:
         return True
     wa, wb = a.served_weight(inst), b.served_weight(inst)
     if wa != wb:
         return wa > wb
-    ta, tb = a.targets_weight(inst), b.targets_weight(inst)
+    ta, tb = a.targets_key(inst), b.targets_key(inst)
     if ta != tb:
         return ta > tb
     if abs(a.clearance - b.clearance) > 1e-6:
@@ -114,13 +122,14 @@ def first_construction(inst: Instance, shelter: np.ndarray) -> Solution:
     return best
 
 
-def _probe(inst: Instance, shelter: np.ndarray, bound: float, target: float, met: float = 0.0) -> Solution | None:
-    """The best construction finishing by ``bound`` that serves as much as ``target`` and meets as many pickup
-    targets as ``met`` (priority-weighted), if any."""
+def _probe(inst: Instance, shelter: np.ndarray, bound: float, target: float,
+           met: TargetsKey = ()) -> Solution | None:
+    """The best construction finishing by ``bound`` that serves as much as ``target`` and keeps the pickup
+    targets at least as well as ``met`` (``targets_key``), if any."""
     found: Solution | None = None
     for w in FAR_WEIGHTS:
         sol = construct(inst, shelter, bound, far_weight=w)
-        if sol.served_weight(inst) >= target and sol.targets_weight(inst) >= met and _better(sol, found, inst):
+        if sol.served_weight(inst) >= target and sol.targets_key(inst) >= met and _better(sol, found, inst):
             found = sol
     return found
 
@@ -133,7 +142,7 @@ def bisect(inst: Instance, shelter: np.ndarray, best: Solution, lo: float, param
     construction cannot manage even that, no lower bound can help and the time goes to the search.
     """
     target = best.served_weight(inst)
-    met = best.targets_weight(inst)
+    met = best.targets_key(inst)
     hi = best.clearance
     first = hi - max(params.bisect_tolerance_minutes, BISECT_FIRST_STEP * hi)
     if first <= lo or _probe(inst, shelter, first, target, met) is None:
@@ -200,7 +209,8 @@ def _verify(inst: Instance, sol: Solution) -> None:
 
 def solve(problem: Problem, params: SolveParams | None = None, progress: Progress | None = None,
           lap: Lap | None = None) -> Plan:
-    """Plan the evacuation: fewest unserved (priority-weighted), then earliest clearance, then least driving.
+    """Plan the evacuation: fewest unserved (priority-weighted), then pickup targets, then earliest clearance,
+    then least driving.
 
     Deterministic for a given ``params.seed`` and time limit. ``progress`` receives one-line messages;
     ``lap(stage)`` is called as each stage ends (``evac plan --timings``).

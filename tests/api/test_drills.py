@@ -48,8 +48,21 @@ def _wait(client: TestClient, headers: Headers, drill_id: int, timeout: float = 
     raise AssertionError(f"drill {drill_id} did not finish in {timeout} s")
 
 
+def _check_in(app: FastAPI, client: TestClient, coordinator: Headers) -> list[int]:
+    """Six of the eight households answer a check-in, one of them 60 days ago; the cars never did. The ids of the
+    households that are stale for the report (not confirmed within 45 days)."""
+    homes = sorted(h["id"] for h in client.get("/households", headers=coordinator).json())
+    answered = client.post("/checkins/answers", headers=coordinator, json={"household_ids": homes[:6]})
+    assert answered.status_code == 200, answered.text
+    with services(app).db.session() as session:
+        old = session.get_one(models.Household, homes[0])
+        old.confirmed_at = models.utcnow() - timedelta(days=60)
+    return [homes[0], *homes[6:]]
+
+
 def test_drill_on_the_town_as_registered(app: FastAPI, client: TestClient) -> None:
     coordinator, alert_id = _town(app, client)
+    stale = _check_in(app, client, coordinator)
     asked = client.post("/drills", headers=coordinator, json={"alert_id": alert_id, "runs": 2})
     assert asked.status_code == 202, asked.text
     assert asked.headers["Location"] == f"/drills/{asked.json()['id']}"
@@ -67,6 +80,17 @@ def test_drill_on_the_town_as_registered(app: FastAPI, client: TestClient) -> No
     assert rows and {r["driver_name"] for r in rows} == {"driver"}
     names = {h["name"] for h in client.get("/households", headers=coordinator).json()}
     assert {r["household_name"] for r in rows} <= names
+
+    # Roster freshness: the records not confirmed within EVAC_CHECKIN_STALE_DAYS (45) of the drill date, named.
+    report = client.get(f"/drills/{first['id']}/files/report.json", headers=coordinator).json()
+    fresh = report["roster_freshness"]
+    assert fresh["days"] == 45 and fresh["as_of"] == first["drill_date"]
+    assert (fresh["households"]["total"], fresh["households"]["stale"], fresh["households"]["never_confirmed"]) == (
+        8, 3, 2)
+    assert sorted(int(r["id"].lstrip("H")) for r in fresh["households"]["records"]) == sorted(stale)
+    assert (fresh["drivers"]["total"], fresh["drivers"]["stale"]) == (3, 3)
+    markdown = client.get(f"/drills/{first['id']}/files/report.md", headers=coordinator).text
+    assert "## Roster freshness" in markdown and "3 of 3 drivers (3 never) and 3 of 8 households (2 never)" in markdown
 
     link = client.post(f"/drills/{first['id']}/report-link", headers=coordinator).json()
     page = client.get(link["url"])
@@ -88,7 +112,8 @@ def test_drill_on_the_town_as_registered(app: FastAPI, client: TestClient) -> No
     assert [d["id"] for d in listed.json()] == [done["id"], first["id"]] and listed.headers["X-Total-Count"] == "2"
     with services(app).db.sessions() as session:
         reads = session.query(models.AuditEntry).filter_by(action="read", entity="drill").all()
-        assert {r.detail.get("file") for r in reads if r.user_id} == {"contacts/drivers.csv", "report.html"}
+        assert {r.detail.get("file") for r in reads if r.user_id} == {"contacts/drivers.csv", "report.html",
+                                                                 "report.json", "report.md"}
 
 
 def test_drills_are_for_coordinators_one_at_a_time_and_a_few_an_hour(database_url: str) -> None:

@@ -89,7 +89,8 @@ def _seed(app: FastAPI, client: TestClient) -> tuple[Headers, dict[str, Any]]:
 @pytest.fixture
 def world(settings: Settings) -> Iterator[World]:
     with LocalSMS() as sms, SMTPServer() as smtp:
-        app = create_app(messaging_settings(settings, sms, smtp))
+        # A page's event stream stays open past a slow re-plan (the loop test keeps the driver's open).
+        app = create_app(messaging_settings(settings, sms, smtp, stream_seconds=300, stream_poll_seconds=0.2))
         with TestClient(app) as client:
             coordinator, alert = _seed(app, client)
             yield World(app, client, sms, smtp, coordinator, alert)
@@ -361,3 +362,85 @@ def test_event_stream_sends_changes_and_holds_no_database_slot(settings: Setting
             assert '"version":2' in change.replace(" ", "")
         assert client.get(f"/alerts/{alert['id']}/events", headers={"Authorization": "Bearer nope"}
                           ).status_code == 401
+
+
+def test_a_message_of_unknown_outcome_is_resent_only_by_a_coordinator(world: World) -> None:
+    """A message whose sender lost touch mid-handover (``unknown``) is never sent again by itself; a coordinator
+    may queue it again once the person says it did not arrive (audited); nothing else can be resent."""
+    world.deliver()
+    first = world.rows(event=f"plan:{world.alert['id']}:v1")[0]
+    with world.svc.db.session() as session:
+        session.execute(update(models.Message).where(models.Message.id == first.id)
+                        .values(status="unknown", error="lost touch"))
+    received = len(world.sms.received) + len(world.smtp.inbox.mails)
+    world.deliver()
+    assert len(world.sms.received) + len(world.smtp.inbox.mails) == received, "unknown is not sent by itself"
+    listed = world.client.get(f"/alerts/{world.alert['id']}/messages?status=unknown", headers=world.coordinator)
+    assert [m["id"] for m in listed.json()["messages"]] == [first.id]
+    volunteer = login(world.client, "anna@example.org")
+    assert world.client.post(f"/messages/{first.id}/resend", headers=volunteer).status_code == 403
+    resent = world.client.post(f"/messages/{first.id}/resend", headers=world.coordinator)
+    assert resent.status_code == 200 and resent.json()["status"] == "queued"
+    assert world.client.post(f"/messages/{first.id}/resend", headers=world.coordinator).status_code == 409
+    world.deliver()
+    assert len(world.sms.received) + len(world.smtp.inbox.mails) == received + 1
+    assert world.rows(id=first.id)[0].status == "sent"
+    with world.svc.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(models.AuditEntry).where(
+            models.AuditEntry.action == "resend", models.AuditEntry.entity_id == first.id)) == 1
+
+
+def test_done_when_the_whole_loop(world: World) -> None:
+    """The issue's "Done when", in one run (docs/messages.md, walk-through): alert -> plan -> drivers and households
+    get their messages -> a household replies 2 -> a re-plan -> only the affected are told -> the driver's open
+    manifest stream announces the change by itself (tests/web/test_live_messages.py shows the page acting on it) ->
+    a monthly check-in marks the records nobody confirmed as stale."""
+    alert_id = world.alert["id"]
+    anna = login(world.client, "anna@example.org")
+    assert world.client.get(f"/alerts/{alert_id}/manifest", headers=anna).json()["plan_version"] == 1
+    with world.client.stream("GET", f"/alerts/{alert_id}/events", headers=anna) as stream:  # the open manifest
+        assert stream.status_code == 200
+        lines = stream.iter_lines()
+        assert '"version":1' in next(line for line in lines if line.startswith("data:")).replace(" ", "")
+        # Drivers (by e-mail: no phone on their accounts) and households (by SMS) get their messages.
+        world.deliver()
+        with world.svc.db.sessions() as session:
+            v1 = session.get_one(models.Plan, session.scalar(select(models.Plan.id).where(
+                models.Plan.alert_id == alert_id, models.Plan.version == 1)))
+            before, _drivers_before = _pickups(v1.plan, set())
+        assert {s.to for s in world.sms.received} >= {_household_phone(world, h) for h in before}
+        owners = {"anna@example.org", "bert@example.org"}
+        assert {m["To"] for m in world.smtp.inbox.mails} <= owners and world.smtp.inbox.to("anna@example.org")
+        # A household replies 2 on a signed webhook: it leaves the plan through the re-plan job.
+        leaving = sorted(before)[0]
+        assert sms_reply(world.client, "SMloop2", _household_phone(world, leaving), "2").status_code == 200
+        with world.svc.db.sessions() as session:
+            job = session.scalar(select(models.PlanJob).where(models.PlanJob.kind == "replan"))
+            assert job is not None and job.reason == "withdrawn"
+        assert wait_job(world.client, world.coordinator, job.id)["status"] == "done"
+        # The driver's open stream announces version 2 without anything being asked of it.
+        assert '"version":2' in next(line for line in lines if line.startswith("data:")).replace(" ", "")
+    assert world.client.get(f"/alerts/{alert_id}/manifest", headers=anna).json()["plan_version"] == 2
+    sms_before = len(world.sms.received)
+    world.deliver()
+    with world.svc.db.sessions() as session:
+        v2 = session.get_one(models.Plan, session.scalar(select(models.Plan.id).where(
+            models.Plan.alert_id == alert_id, models.Plan.version == 2)))
+        after, _drivers_after = _pickups(v2.plan, set())
+    assert leaving not in after
+    affected = _affected(before, after, world.svc.settings.notify_moved_minutes)
+    told = {r.recipient for r in world.rows(event=f"plan:{alert_id}:v2")}
+    assert told == {f"household:{h[1:]}" for h in affected}, "only the affected households are told"
+    new_sms = world.sms.received[sms_before:]
+    assert {s.to for s in new_sms} <= {_household_phone(world, h) for h in affected} | {
+        _household_phone(world, leaving)}  # and the one that left gets its "ride cancelled"
+    # A monthly check-in: one household confirms, one says something changed; the rest are listed as stale.
+    assert world.client.post("/checkins", headers=world.coordinator, json={"note": "monthly"}).status_code == 201
+    world.deliver()
+    asked = [s.to for s in world.sms.received if s.body.startswith(("Monthly check-in", "Kuukausi", "Revisión"))]
+    assert len(asked) == HOUSEHOLDS
+    assert sms_reply(world.client, "SMloopc1", asked[0], "1").status_code == 200
+    assert sms_reply(world.client, "SMloopc2", asked[1], "2").status_code == 200
+    stale = world.client.get("/checkins/stale?kind=household", headers=world.coordinator).json()
+    assert len(stale) == HOUSEHOLDS - 1
+    assert len([r for r in stale if r["changed_at"] is not None]) == 1

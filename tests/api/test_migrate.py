@@ -20,7 +20,7 @@ def test_upgrade_twice_and_schema_matches_models(settings: Settings) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         heads = ScriptDirectory.from_config(migrate.alembic_config(settings.database_url)).get_heads()
         assert len(heads) == 1, f"the migrations have {len(heads)} heads: {heads}; chain yours after main's"
-        assert context.get_current_revision() == heads[0] == "0010"
+        assert context.get_current_revision() == heads[0] == "0011"
         assert compare_metadata(context, Base.metadata) == []
     db.dispose()
 

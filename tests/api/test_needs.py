@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
-from tests.api.factories import csv_text, household_body, shelter_body, user, vehicle_body
+from api.config import Settings
+from api.main import create_app
+from tests.api.factories import csv_text, household_body, services, shelter_body, user, vehicle_body
 
 BAD_HOUSEHOLDS = [
     # a need spelt wrong: refused with the right word
@@ -41,6 +44,7 @@ def test_bad_vehicle_language_and_shelter_pets_name_the_field(app: FastAPI, clie
     coordinator = user(app, client, "coord@example.org", "coordinator")
     car = client.post("/vehicles", headers=coordinator, json={**vehicle_body(0), "languages": ["fi", "xx"]})
     assert car.status_code == 422 and car.json()["detail"][0]["loc"][-1] == "languages"
+    assert client.get("/vehicles", headers=coordinator).json() == []
     shelter = client.post("/shelters", headers=coordinator,
                           json={**shelter_body(0), "pets_allowed": False, "pet_capacity": 5})
     assert shelter.status_code == 422
@@ -108,3 +112,40 @@ def test_csv_import_reports_duplicate_rows_and_bad_needs_and_imports_nothing(
     assert f"household {stored['id']}" in errors[(4, "phone")]
     assert "did you mean 'dialysis'?" in errors[(5, "needs")]
     assert len(client.get("/households", headers=registrar).json()) == 1
+
+
+def test_csv_import_looks_duplicates_up_in_bulk_not_per_row(settings: Settings) -> None:
+    """An import's duplicate check reads the stored households in bulk (one query per 500 phones or names), not
+    once per row: 3 rows and 40 rows make the same number of statements on the households table, and a row that
+    repeats a stored household (the last) or an earlier row of the file (the one before) is still reported."""
+    app = create_app(settings.model_copy(update={"worker_mode": "external"}))  # no job runner's statements
+    with TestClient(app) as client:
+        registrar = user(app, client, "reg@example.org", "registrar")
+        stored = client.post("/households", headers=registrar, json=household_body(0)).json()
+        engine = services(app).db.engine
+        statements: list[str] = []
+
+        def count(*args: object) -> None:
+            if "FROM households" in str(args[2]):
+                statements.append(str(args[2]))
+
+        counts = []
+        for n in (3, 40):
+            rows = [household_body(i) for i in range(1, n - 1)]
+            rows += [{**household_body(n - 1), "phone": rows[0]["phone"]},  # repeats this file's first row
+                     {**household_body(n), "phone": household_body(0)["phone"]}]  # repeats the stored one
+            statements.clear()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                response = client.post("/households/import", headers=registrar,
+                                       files={"file": ("households.csv", csv_text(rows), "text/csv")})
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            assert response.status_code == 422, response.text
+            errors = {(e["row"], e["field"]): e["msg"] for e in response.json()["detail"]}
+            assert errors.keys() == {(n, "phone"), (n + 1, "phone")}
+            assert "row 2 of this file" in errors[(n, "phone")]
+            assert f"household {stored['id']}" in errors[(n + 1, "phone")]
+            counts.append(len(statements))
+        assert counts[0] == counts[1] <= 3, statements
+        assert len(client.get("/households", headers=registrar).json()) == 1

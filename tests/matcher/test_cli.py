@@ -113,6 +113,10 @@ BAD: list[tuple[str, str, Any, str]] = [
     ("drivers", "languages", ["klingon"], "driver D01: languages"),
     # room for 60 pets at a shelter that says it takes none
     ("shelters", "pets_allowed", False, "shelter S1: pet_capacity"),
+    # a phone that does not parse
+    ("households", "phone", "abc-not-a-phone", "household H001: phone: 'abc-not-a-phone' is not a valid phone number"),
+    # a duplicate household: the first takes the second's id
+    ("households", "id", "H002", "household H002: id: duplicate household id 'H002'"),
     # a car with negative seats
     ("drivers", "seats", -1, "driver D01: seats"),
     # a latitude out of range
@@ -124,15 +128,19 @@ BAD: list[tuple[str, str, Any, str]] = [
 def test_bad_input_exits_2_with_one_line_naming_the_record(
     tmp_path: Path, cache_env: dict[str, str], key: str, name: str, value: Any, expected: str
 ) -> None:
-    """Bad input exits 2 with one error line that names the record and the field; stdout stays empty."""
+    """Bad input exits 2 with one error line that names the record and the field; stdout stays empty and no
+    file is written."""
     data = small_scenario()
     data[key][0][name] = value
-    result = _runner().invoke(app, ["plan", str(write_scenario(tmp_path, data)), "--time-limit", LIMIT])
+    out = tmp_path / "plan.json"
+    result = _runner().invoke(app, ["plan", str(write_scenario(tmp_path, data)), "--time-limit", LIMIT,
+                                    "--out", str(out), "--geojson", str(tmp_path / "plan.geojson")])
     assert result.exit_code == 2
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert len(errors) == 1
     assert expected in errors[0]
     assert result.stdout == ""
+    assert not out.exists() and not (tmp_path / "plan.geojson").exists()
 
 
 def test_missing_scenario_file_exits_2(tmp_path: Path, cache_env: dict[str, str]) -> None:

@@ -47,17 +47,17 @@ def tiny_scenario() -> dict[str, Any]:
              "wheelchair_accessible": False},
         ],
         "drivers": [
-            {"id": "D1", "name": "Aino Driver", "phone": "+358 50 111", "lat": 60.0, "lon": 25.0, "seats": 3,
+            {"id": "D1", "name": "Aino Driver", "phone": "+358 50 111 0001", "lat": 60.0, "lon": 25.0, "seats": 3,
              "wheelchair_spaces": 1},
-            {"id": "D2", "name": "Eero Driver", "phone": "+358 50 222", "lat": 60.001, "lon": 25.0, "seats": 4,
+            {"id": "D2", "name": "Eero Driver", "phone": "+358 50 222 0002", "lat": 60.001, "lon": 25.0, "seats": 4,
              "available_until_minute": 40},
         ],
         "households": [
-            {"id": "H1", "name": "Virtanen", "phone": "+358 40 001", "lat": 60.0, "lon": 25.001, "people": 2},
-            {"id": "H2", "name": "Korhonen", "phone": "+358 40 002", "lat": 60.001, "lon": 25.001, "people": 1,
+            {"id": "H1", "name": "Virtanen", "phone": "+358 40 000 0001", "lat": 60.0, "lon": 25.001, "people": 2},
+            {"id": "H2", "name": "Korhonen", "phone": "+358 40 000 0002", "lat": 60.001, "lon": 25.001, "people": 1,
              "wheelchair_users": 1, "priority": 1},
-            {"id": "H3", "name": "Nieminen", "phone": "+358 40 003", "lat": 59.9985, "lon": 25.0015, "people": 3},
-            {"id": "H4", "name": "Mäkinen", "phone": "+358 40 004", "lat": 59.9975, "lon": 25.001, "people": 2,
+            {"id": "H3", "name": "Nieminen", "phone": "+358 40 000 0003", "lat": 59.9985, "lon": 25.0015, "people": 3},
+            {"id": "H4", "name": "Mäkinen", "phone": "+358 40 000 0004", "lat": 59.9975, "lon": 25.001, "people": 2,
              "ready_from_minute": 10},
         ],
     }

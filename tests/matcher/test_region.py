@@ -6,12 +6,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cluster import DaskExecutor, dask_client, executor_for
 from matcher.check import assert_plan_valid
-from matcher.cluster import DaskExecutor, dask_client, executor_for
 from matcher.plan import Plan
 from matcher.region import NO_CAR_NEAR, Region, RegionParams, region_from_dict, solve_region
 from matcher.roads.graph import RoadGraph
@@ -140,3 +141,17 @@ def test_real_scheduler_and_a_worker_killed_mid_solve(kotka: RoadGraph, cluster:
     assert killed == [1]
     assert plan.metrics.households_served + plan.metrics.households_unserved == 120
     assert _routes(plan) == _routes(serial)
+
+
+def test_matcher_imports_no_cluster_code() -> None:
+    """The core stays free of network code: Dask is opened in the ``cluster`` package, found by entry point."""
+    import ast
+
+    root = Path(__file__).parents[2] / "matcher"
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in {"dask", "distributed", "cluster"}]
+    assert offenders == []

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from api import migrate
 from api.config import Settings
@@ -73,7 +73,9 @@ def server(web_settings: Settings) -> Iterator[str]:
             raise RuntimeError("the web server did not start")
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
-    assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+    # The server warms up in threads of this process (map, worker loops) while it answers: on a busy machine the
+    # first answer can take many seconds, so wait as long as the start itself may.
+    assert httpx.get(f"{base}/health", timeout=60).status_code == 200
     try:
         yield base
     finally:
@@ -100,6 +102,11 @@ def browser() -> Iterator[Browser]:
         b = p.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
         yield b
         b.close()
+
+
+# `expect` retries until the page shows what is asserted; its 5 s default ceiling is a wall-clock bet that a
+# busy 2-core machine loses (a page's script runs late, not wrong). Same ceiling as the contexts' actions.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture

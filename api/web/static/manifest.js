@@ -214,7 +214,17 @@ function stopItem(route, stop, next, names, undoable) {
       body.push(h("p", { class: "meeting-point" }, h("strong", {}, "Meet at: "),
         `${m.name} (they walk about ${Math.round(m.walk_meters)} m: their street is closed)`));
     }
-    if (x && x.phone) body.push(h("p", {}, h("a", { class: "tel", href: telHref(x.phone) }, `Call ${x.phone}`)));
+    // A household that may not rely on voice is texted, never called (api/messaging/reach.py).
+    if (x && x.phone) {
+      body.push(h("p", {}, x.contact === "text"
+        ? h("a", { class: "tel", href: telHref(x.phone).replace(/^tel:/, "sms:") }, `Text ${x.phone} (do not call)`)
+        : h("a", { class: "tel", href: telHref(x.phone) }, `Call ${x.phone}`)));
+    }
+    if (x && x.at_the_door) body.push(h("p", { class: "at-the-door" }, h("strong", {}, "At the door: "), x.at_the_door));
+    if (x && x.door_card) {
+      body.push(h("p", { class: "door-card", lang: x.language || undefined, "aria-label": "Show this at the door" },
+        x.door_card));
+    }
     const facts = [];
     const needs = x ? (x.needs_described && x.needs_described.length ? x.needs_described : x.needs) : [];
     if (needs.length) facts.push(`Needs: ${needs.join(", ")}`);

@@ -4,7 +4,7 @@ import { $, api, h, say } from "./common.js";
 
 const STATUS = {
   queued: "queued", sending: "sending", sent: "sent", delivered: "delivered", failed: "failed", replied: "replied",
-  cancelled: "cancelled",
+  cancelled: "cancelled", unknown: "may have gone: check with the person",
 };
 
 export async function loadMessages(alertId) {
@@ -33,8 +33,20 @@ export async function loadMessages(alertId) {
   const rows = data.messages.slice(0, 200).map((m) => h("tr", {},
     h("td", {}, m.recipient), h("td", {}, m.channel), h("td", {}, m.template.replaceAll("_", " ")),
     h("td", {}, h("span", { class: `badge ${m.status}` }, STATUS[m.status] || m.status)),
-    h("td", {}, m.note || "")));
+    h("td", {}, m.note || "", m.status === "unknown"
+      ? h("button", { type: "button", class: "secondary", onclick: () => resend(alertId, m) }, "Resend") : null)));
   $("#messages-table tbody").replaceChildren(...rows);
+}
+
+async function resend(alertId, m) {
+  if (!confirm(`Send message ${m.id} to ${m.recipient} again? Only if they did not get it.`)) return;
+  try {
+    await api(`/messages/${m.id}/resend`, { method: "POST" });
+    say(`Message ${m.id} queued again.`);
+  } catch (exc) {
+    say(`Could not resend: ${exc.message}`);
+  }
+  await loadMessages(alertId);
 }
 
 export async function loadStale() {

@@ -203,6 +203,28 @@ def test_without_targets_clearance_decides() -> None:
     assert plan.metrics.clearance_minute == pytest.approx(63)
 
 
+#: One car, one seat. The priority-1 household is 35 minutes away: its 30-minute target cannot be met. The
+#: priority-2 one is 5 minutes away and can meet its 60-minute target, but only if it goes first (then the
+#: urgent household waits until minute 55). Without targets clearance takes the urgent one first (93 < 98).
+MISSED_MINUTES = {("D1", "H1"): 35, ("D1", "H2"): 5, ("H1", "S1"): 40, ("H2", "S1"): 5, ("H1", "H2"): 40}
+
+
+def _missed(rules: Rules) -> Problem:
+    return make_problem(households=[household("H1", priority=1), household("H2", priority=2)],
+                        drivers=[driver("D1", seats=1)], shelters=["S1"], minutes=MISSED_MINUTES, deadline=200,
+                        rules=rules)
+
+
+def test_a_target_that_cannot_be_met_still_puts_priority_1_first() -> None:
+    """A missed priority-1 target keeps its household's urgency: picked up at 35 (5 beyond the target) rather
+    than left behind a priority-2 household whose target can be kept, and no later than without targets."""
+    with_targets, without = _solve(_missed(Rules())), _solve(_missed(Rules(pickup_targets=())))
+    assert with_targets.metrics.latest_pickup_by_priority["1"] == pytest.approx(35)
+    assert without.metrics.latest_pickup_by_priority["1"] == pytest.approx(35)
+    assert (with_targets.metrics.pickup_targets_met, with_targets.metrics.pickup_targets_total) == (0, 2)
+    assert with_targets.metrics.clearance_minute == pytest.approx(93)
+
+
 def test_a_driver_who_speaks_the_language_is_preferred_and_the_share_reported() -> None:
     """Two cars at the same distance: the one whose driver speaks Swedish takes the Swedish-speaking household."""
     p = make_problem(households=[household("H1", language="sv")],

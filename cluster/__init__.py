@@ -1,8 +1,10 @@
 """The Dask edge: a client on a local cluster or an existing scheduler, and an executor for zone solves.
 
-The solver core (``matcher.region``) sees only the ``Executor`` protocol; this module is the one place in
-``matcher`` that imports Dask, and only when a cluster is asked for. The drills' runner opens its clients
-here too, so plans and drills handle clusters the same way.
+``matcher`` imports no network code: its regional solve (``matcher.region``) sees only the ``Executor``
+protocol. This package is where a cluster is opened, for the three edges that make plans: ``evac plan``
+(through the ``evac.executors`` entry point, so the matcher names no cluster code), the service's plan
+jobs (``api.planning``) and the drills' runner (``scenarios.runner``), so all handle clusters the same way.
+Dask itself is imported only when a cluster is asked for.
 """
 
 from __future__ import annotations
