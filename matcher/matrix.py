@@ -265,17 +265,23 @@ class _Solved:
 
 
 def _dijkstra_rows(problem: _ProblemGraph, sources: Ints, targets: Ints,
-                   predecessors: dict[int, npt.NDArray[np.int32]]) -> Floats:
+                   predecessors: dict[int, npt.NDArray[np.int32]] | None, backwards: bool = False) -> Floats:
     """Seconds from each source to each target (``inf`` if unreachable); fills each source's predecessor row.
 
-    Chunks of ``CHUNK`` sources run on ``MATRIX_THREADS`` threads: SciPy's Dijkstra runs without the
-    interpreter lock, so the two cores of a laptop share the work. The result does not depend on the split.
+    ``backwards``: on the reversed roads, so row k holds the seconds from each target *to* ``sources[k]`` (a
+    column of the table; no predecessors). Chunks of ``CHUNK`` sources run on ``MATRIX_THREADS`` threads: SciPy's
+    Dijkstra runs without the interpreter lock, so the two cores of a laptop share the work. The result does not
+    depend on the split.
     """
     out = np.empty((len(sources), len(targets)))
     batches = [sources[start : start + CHUNK] for start in range(0, len(sources), CHUNK)]
+    csr = problem.csr.T.tocsr() if backwards else problem.csr
+    keep = predecessors is not None and not backwards
 
-    def run(batch: Ints) -> tuple[Floats, npt.NDArray[np.int32]]:
-        block, pred = dijkstra(problem.csr, directed=True, indices=batch, return_predecessors=True)
+    def run(batch: Ints) -> tuple[Floats, npt.NDArray[np.int32] | None]:
+        if not keep:
+            return dijkstra(csr, directed=True, indices=batch)[:, targets], None
+        block, pred = dijkstra(csr, directed=True, indices=batch, return_predecessors=True)
         return block[:, targets], pred.astype(np.int32)
 
     threads = min(MATRIX_THREADS, len(batches))
@@ -286,7 +292,8 @@ def _dijkstra_rows(problem: _ProblemGraph, sources: Ints, targets: Ints,
         results = [run(batch) for batch in batches]
     for k, (batch, (block, pred)) in enumerate(zip(batches, results, strict=True)):
         out[k * CHUNK : k * CHUNK + len(batch)] = block
-        predecessors.update(zip(batch.tolist(), pred, strict=True))
+        if predecessors is not None and pred is not None:
+            predecessors.update(zip(batch.tolist(), pred, strict=True))
     return out
 
 
@@ -467,8 +474,7 @@ def update_travel_times(
     known = np.flatnonzero(solved.unique[at] == unique)
     seconds[np.ix_(known, known)] = solved.seconds[np.ix_(at[known], at[known])]
     if len(cols):
-        back = dijkstra(problem.csr.T.tocsr(), directed=True, indices=unique[cols])
-        seconds[:, cols] = back[:, unique].T
+        seconds[:, cols] = _dijkstra_rows(problem, unique[cols], unique, None, backwards=True).T
     predecessors: dict[int, npt.NDArray[np.int32]] = {}
     stale: dict[int, set[int]] = {}
     for k in np.setdiff1d(known, rows).tolist():
