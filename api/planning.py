@@ -24,7 +24,8 @@ from matcher.geojson import plan_to_geojson
 from matcher.live import LiveState
 from matcher.plan import Plan, ReplanSummary
 from matcher.problem import Alert, Driver, Household, Shelter
-from matcher.region import RegionParams, plan_is_regional, region_from_dict, solve_region
+from matcher.region import Region, RegionParams, plan_is_regional, region_from_dict, solve_region
+from matcher.region_replan import replan_region
 from matcher.roads.closures import flood_geometry
 from matcher.roads.graph import RoadGraph
 from matcher.roads.load import load_road_graph
@@ -186,8 +187,7 @@ def solve_scenario(
 
     Raises ``InputError`` / ``MapError`` naming the record and field when the scenario is not solvable as given.
     """
-    households = data.get("households") or []
-    if plan_is_regional(len(households), any(h.get("zone") for h in households), settings.matcher()):
+    if _is_regional(data, settings):
         return solve_regional(data, settings, progress)
     scenario = problem_from_dict(data, base=Path(data["map"]).parent, settings=settings.matcher(), progress=progress,
                                  graph=road_graph(settings))
@@ -198,6 +198,42 @@ def solve_scenario(
     return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, scenario.problem))
 
 
+def _is_regional(data: dict[str, Any], settings: Settings) -> bool:
+    households = data.get("households") or []
+    return plan_is_regional(len(households), any(h.get("zone") for h in households), settings.matcher())
+
+
+def _region_params(settings: Settings) -> RegionParams:
+    return RegionParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed,
+                        zone_households=settings.zone_households)
+
+
+#: The last regional problem built in this process, by its scenario's fingerprint: a re-plan of the same
+#: records and roads (a drop-out, a no-show, a coordinator's ask) reuses its travel times instead of
+#: computing them again. One is kept (a 10,000-household table is about 0.6 GB).
+_REGIONS: dict[str, Region] = {}
+
+
+def _fingerprint(data: dict[str, Any]) -> str:
+    import hashlib
+
+    import orjson
+
+    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def regional_problem(data: dict[str, Any], settings: Settings,
+                     progress: Callable[[str], None] | None = None) -> Region:
+    """The zones, bounded travel times and shares of a scenario; built once per scenario and roads."""
+    key = _fingerprint(data)
+    if key not in _REGIONS:
+        region = region_from_dict(data, road_graph(settings), params=_region_params(settings),
+                                  settings=settings.matcher(), progress=progress)
+        _REGIONS.clear()
+        _REGIONS[key] = region
+    return _REGIONS[key]
+
+
 def solve_regional(data: dict[str, Any], settings: Settings,
                    progress: Callable[[str], None] | None = None) -> SolvedPlan:
     """A plan by zones (registered zones, else clusters of about ``zone_households``), checked like any plan.
@@ -205,11 +241,9 @@ def solve_regional(data: dict[str, Any], settings: Settings,
     Zones are solved on the Dask scheduler of ``dask_scheduler``, on a local cluster of ``dask_workers``, or
     here one by one (0 workers, the default: a service worker is already one process per job).
     """
-    matcher_settings = settings.matcher()
     graph = road_graph(settings)
-    params = RegionParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed,
-                          zone_households=settings.zone_households)
-    region = region_from_dict(data, graph, params=params, settings=matcher_settings, progress=progress)
+    params = _region_params(settings)
+    region = regional_problem(data, settings, progress)
     with executor_for(settings.dask_workers, settings.dask_scheduler) as executor:
         plan = solve_region(region, params, executor, progress)
     assert_plan_valid(region.problem, plan, graph, region.closures.mask if region.closures else None)
@@ -228,7 +262,11 @@ def replan_scenario(
     The matcher's one re-plan entry point and policy (``replan_checked``, ``DEFAULT_POLICY``, the same as the
     drills'): repair, improve when worth it, and re-check the future against the problem that was left (raises
     ``PlanInvalid``) before anything is returned. Completed stops and riders on board are kept.
+    A regional problem (zones, or more than ``region_min_households``) re-solves only the zones the events
+    touched and their neighbours (``replan_regional``).
     """
+    if _is_regional(data, settings):
+        return replan_regional(data, previous, live, settings, progress)
     scenario = problem_from_dict(data, base=Path(data["map"]).parent, settings=settings.matcher(), progress=progress,
                                  graph=road_graph(settings))
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
@@ -238,3 +276,23 @@ def replan_scenario(
     plan = dataclasses.replace(outcome.plan, replan=ReplanSummary(
         live.minute, outcome.stability, len(outcome.result.reassigned), outcome.seconds))
     return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, scenario.problem), outcome.stability)
+
+
+def replan_regional(
+    data: dict[str, Any], previous: Plan, live: LiveState, settings: Settings,
+    progress: Callable[[str], None] | None = None,
+) -> SolvedPlan:
+    """Continue a regional plan: only the touched zones and their neighbours are solved again, each with a
+    zone's share of the limit; the other drivers keep their routes, checked as they stand
+    (``matcher.region_replan``). Raises ``PlanInvalid`` when either part fails its check.
+    """
+    region = regional_problem(data, settings, progress)
+    params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
+    closed = region.closures.mask if region.closures is not None else None
+    done = replan_region(region, region.problem, previous, live, params, DEFAULT_POLICY,
+                         road_graph=road_graph(settings), closed_mask=closed, progress=progress,
+                         seconds_per_zone=_region_params(settings).zone_seconds(len(region.zones.names)))
+    # Counts only, as for any re-plan; the zones re-solved are names of neighbourhoods, not of people.
+    plan = dataclasses.replace(done.plan, replan=ReplanSummary(
+        live.minute, done.outcome.stability, len(done.outcome.result.reassigned), done.seconds))
+    return SolvedPlan(plan.to_dict(format_version=1), plan_to_geojson(plan, region.problem), done.outcome.stability)

@@ -35,6 +35,26 @@ def core_nodes(graph: RoadGraph) -> np.ndarray:
     return np.flatnonzero(inside)
 
 
+#: ``far_shelters``: homes and car starts in this inner share of the core (by distance from its centre),
+#: shelters in this outer share.
+FAR_INNER_SHARE = 0.5
+FAR_OUTER_SHARE = 0.1
+
+
+def _far_split(graph: RoadGraph, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The core's inner nodes (homes, cars) and its outermost nodes (shelters), by distance from its centre.
+
+    Distances in degrees scaled by the latitude's cosine: enough to rank nodes of one town.
+    """
+    lon, lat = graph.lon[pool], graph.lat[pool]
+    c_lon, c_lat = float(np.median(lon)), float(np.median(lat))
+    dist = np.hypot((lon - c_lon) * np.cos(np.radians(c_lat)), lat - c_lat)
+    order = pool[np.argsort(dist, kind="stable")]
+    inner = order[: int(FAR_INNER_SHARE * len(order))]
+    outer = order[len(order) - int(FAR_OUTER_SHARE * len(order)):]
+    return inner, outer
+
+
 def _exactly(rng: np.random.Generator, n: int, share: float, at_least: int = 0) -> np.ndarray:
     """A bool mask with ``round(share * n)`` (at least ``at_least``, at most n) random true entries."""
     k = min(n, max(at_least, round(share * n)))
@@ -62,6 +82,7 @@ def random_instance(
     map_path: str | os.PathLike[str] | None = None,
     deadline_minutes: float = 180.0,
     needs: bool = False,
+    far_shelters: bool = False,
 ) -> dict[str, Any]:
     """A scenario dict: households of 1-4 people (10% with a wheelchair user), priorities 1-3.
 
@@ -71,7 +92,9 @@ def random_instance(
     written as the scenario's ``map``. With ``needs`` the records get the demo's realistic mix
     (``scenarios.demo.needs_mix``: pets in about a third of households, a few medical needs, two
     languages); 85% of drivers take pets, two shelters take pets (room for 60% of the pets each) and two
-    have medical support. The records without ``needs`` are the same as with it.
+    have medical support. The records without ``needs`` are the same as with it. With ``far_shelters`` the
+    homes and car starts lie in the inner half of the core and the shelters in its outermost tenth (an
+    evacuation out of town: every trip is long; pair it with a longer ``deadline_minutes``, e.g. 240).
     """
     rng = np.random.default_rng(seed)
     cars = max(1, households // 5) if cars is None else cars
@@ -79,7 +102,15 @@ def random_instance(
     if len(pool) < households + cars + shelters:
         raise ValueError(f"the map's core has {len(pool)} road nodes, fewer than the {households + cars + shelters} "
                          "places asked for")
-    nodes = rng.choice(pool, size=households + cars + shelters, replace=False)
+    if far_shelters:
+        inner, outer = _far_split(graph, pool)
+        if len(inner) < households + cars or len(outer) < shelters:
+            raise ValueError(f"the map's core has {len(inner)} inner and {len(outer)} outer road nodes, fewer than "
+                             f"the {households + cars} homes and cars and {shelters} shelters asked for")
+        nodes = np.concatenate([rng.choice(inner, size=households + cars, replace=False),
+                                rng.choice(outer, size=shelters, replace=False)])
+    else:
+        nodes = rng.choice(pool, size=households + cars + shelters, replace=False)
     home, start, site = np.split(nodes, [households, households + cars])
 
     def where(node: int) -> dict[str, float]:

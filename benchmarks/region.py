@@ -51,18 +51,61 @@ def instance(graph: RoadGraph, households: int, seed: int, map_path: Path) -> di
 
 
 def _checked(region: Region, plan: Plan, graph: RoadGraph) -> int:
-    closed = region.closures.closed if region.closures else None
+    closed = region.closures.mask if region.closures else None
     return len(check_plan(region.problem, plan, graph, closed))
 
 
-def ours(region: Region, params: RegionParams, workers: int) -> tuple[Plan, float]:
-    """Our regional solve on a fresh local cluster of ``workers`` (cluster start-up not counted)."""
+def _cpu(executor: Any) -> float:
+    """CPU seconds (user + system) of this process and of the executor's Dask workers, if any."""
+    here = time.process_time()
+    client = getattr(executor, "client", None)
+    if client is None:
+        return here
+    return here + sum(client.run(time.process_time).values())
+
+
+def ours(region: Region, params: RegionParams, workers: int) -> tuple[Plan, float, float]:
+    """Our regional solve on a fresh local cluster of ``workers`` (cluster start-up not counted):
+    the plan, wall seconds and CPU seconds (this process and the workers)."""
     from cluster import executor_for
 
     with executor_for(workers) as executor:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu(executor)
         plan = solve_region(region, params, executor)
-        return plan, time.perf_counter() - started
+        return plan, time.perf_counter() - started, _cpu(executor) - cpu
+
+
+def zone_replan(region: Region, plan: Plan, graph: RoadGraph, minute: float, seed: int) -> list[str]:
+    """A drop-out at ``minute`` re-planned zone by zone, as the service does (its default 8 s limit)."""
+    from matcher.codes import StopStatus
+    from matcher.live import LiveEvent, StopReport, derive_state
+    from matcher.region_replan import replan_region
+    from matcher.solver import SolveParams
+
+    minute = min(minute, plan.metrics.clearance_minute / 3)  # a small test map clears early
+    reports = [StopReport(r.driver_id, i, StopStatus.PICKED_UP if st.type == "pickup" else StopStatus.DROPPED_OFF,
+                          st.household_id)
+               for r in plan.routes for i, st in enumerate(r.stops) if st.depart_minute <= minute]
+    busy = sorted(r.driver_id for r in plan.routes if r.stops and r.stops[-1].depart_minute > minute)
+    if not busy:
+        return [f"Zone re-plan: no driver still driving at minute {minute:g}; not measured."]
+    gone = busy[len(busy) // 2]
+    state = derive_state(plan, reports, minute, dropped_drivers=frozenset({gone}),
+                         events=frozenset({LiveEvent.DROPOUT}))
+    settings = get_settings()
+    params = RegionParams(time_limit_seconds=settings.time_limit_seconds, seed=seed)
+    closed = region.closures.mask if region.closures else None
+    started, cpu = time.perf_counter(), time.process_time()
+    done = replan_region(region, region.problem, plan, state, SolveParams(settings.time_limit_seconds, seed=seed),
+                         road_graph=graph, closed_mask=closed,
+                         seconds_per_zone=params.zone_seconds(len(region.zones.names)))
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    m = done.plan.metrics
+    return [f"Zone re-plan after driver {gone} dropped out at minute {minute:.0f}: zones {', '.join(done.zones)} "
+            f"({len(done.zones)} of {len(region.zones.names)}), {done.kept_drivers:,} drivers kept as they were; "
+            f"**{wall:.1f} s wall, {cpu:.1f} s CPU** (load {_load()}); improved: {done.outcome.improved}; "
+            f"stability {done.outcome.stability:.3f}; {m.households_served:,} served, clearance "
+            f"{m.clearance_minute:.1f} min (both parts checked)."]
 
 
 def vroom_by_zones(region: Region, params: RegionParams, budget_seconds: float) -> tuple[Plan, float]:
@@ -86,18 +129,20 @@ def vroom_by_zones(region: Region, params: RegionParams, budget_seconds: float) 
     return assemble(region, results, wall, None), wall
 
 
-def _row(name: str, plan: Plan | None, wall: float, violations: int, households: int, note: str = "") -> str:
+def _row(name: str, plan: Plan | None, wall: float, violations: int, households: int, note: str = "",
+         cpu: float | None = None) -> str:
     if plan is None:
-        return f"| {name} | – | – | – | – | – | {note} |"
+        return f"| {name} | – | – | – | – | – | – | – | {note} |"
     m = plan.metrics
     first = "–" if m.first_plan_seconds is None else f"{m.first_plan_seconds:.1f}"
     check = "valid" if violations == 0 else f"**{violations} violations**"
-    return (f"| {name} | {wall:.1f} | {first} | {m.households_served}/{households} | {m.clearance_minute:.1f} | "
-            f"{check} | {note} |")
+    used = "–" if cpu is None else f"{cpu:.1f}"
+    return (f"| {name} | {wall:.1f} | {used} | {_load()} | {first} | {m.households_served}/{households} | "
+            f"{m.clearance_minute:.1f} | {check} | {note} |")
 
 
 def side_by_side(map_path: Path, households: int, limit: float, seed: int, single: bool, vroom: bool,
-                 write: Path | None) -> list[str]:
+                 write: Path | None, replan: bool = True, workers_list: list[int] | None = None) -> list[str]:
     """The main table; see the module doc."""
     graph = load_road_graph(map_path, get_settings().cache_dir)
     data = instance(graph, households, seed, map_path)
@@ -118,37 +163,43 @@ def side_by_side(map_path: Path, households: int, limit: float, seed: int, singl
         f"region built in {build:.1f} s wall, {time.process_time() - cpu:.1f} s CPU; peak memory "
         f"{peak_mb():,.0f} MB (before: {before:,.0f} MB, the map).",
         "",
-        "| method | wall (s) | first plan (s) | served | clearance (min) | check | notes |",
-        "|---|---:|---:|---:|---:|---|---|",
+        "| method | wall (s) | CPU (s) | load after | first plan (s) | served | clearance (min) | check | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     fresh = (region.serving.copy(), region.capacity.copy())  # each run starts from the same lending and room
 
     def reset() -> None:
         region.serving[:], region.capacity[:] = fresh
 
-    for workers in (1, 2):
+    replan_lines: list[str] = []
+    for workers in workers_list or [1, 2]:
         reset()
-        plan, wall = ours(region, params, workers)
+        plan, wall, cpu = ours(region, params, workers)
         lines.append(_row(f"ours, regional, {workers} Dask worker{'s' if workers > 1 else ''}", plan, wall,
-                          _checked(region, plan, graph), households))
+                          _checked(region, plan, graph), households, cpu=cpu))
+        if workers == max(workers_list or [2]) and replan:
+            replan_lines = zone_replan(region, plan, graph, 30.0, seed)
     if single:
         from matcher.solver import SolveParams, solve
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         plan = solve(region.problem, SolveParams(time_limit_seconds=limit, seed=seed))
         lines.append(_row("whole-region single solve (same table)", plan, time.perf_counter() - started,
-                          _checked(region, plan, graph), households))
+                          _checked(region, plan, graph), households, cpu=time.process_time() - cpu))
     from benchmarks.peers.greedy import solve_greedy
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     plan = solve_greedy(region.problem)
     lines.append(_row("pooled greedy (whole region)", plan, time.perf_counter() - started,
-                      _checked(region, plan, graph), households))
+                      _checked(region, plan, graph), households, cpu=time.process_time() - cpu))
     if vroom:
         reset()
+        cpu = time.process_time()
         plan, wall = vroom_by_zones(region, params, 3 * limit)
         lines.append(_row("VROOM by the same zones, bisected", plan, wall, _checked(region, plan, graph), households,
-                          f"budget {3 * limit:.0f} s in all (3x our limit), split evenly among the zones"))
+                          f"budget {3 * limit:.0f} s in all (3x our limit), split evenly among the zones",
+                          cpu=time.process_time() - cpu))
+    lines += ["", *replan_lines]
     lines.append("")
     lines.append(f"Peak memory of this process: {peak_mb():,.0f} MB (the single solve holds a float64 copy of "
                  "the whole table).")
@@ -160,23 +211,24 @@ def one_size(map_path: Path, households: int, limit: float, seed: int) -> dict[s
     graph = load_road_graph(map_path, get_settings().cache_dir)
     data = instance(graph, households, seed, map_path)
     params = RegionParams(time_limit_seconds=limit, seed=seed)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     region = region_from_dict(data, graph, params=params)
-    build = time.perf_counter() - started
+    build, build_cpu = time.perf_counter() - started, time.process_time() - cpu
     travel_mb = peak_mb()
-    plan, wall = ours(region, params, 2)
+    plan, wall, solve_cpu = ours(region, params, 2)
     violations = _checked(region, plan, graph)
     return {"households": households, "places": len(region.problem.travel.locations),
             "zones": len(region.zones.names), "travel_s": region.timings["travel_seconds"], "build_s": build,
             "travel_mb": travel_mb, "solve_s": wall, "first_s": plan.metrics.first_plan_seconds,
             "served": plan.metrics.households_served, "clearance": plan.metrics.clearance_minute,
-            "violations": violations, "peak_mb": peak_mb()}
+            "violations": violations, "peak_mb": peak_mb(), "build_cpu": build_cpu, "solve_cpu": solve_cpu,
+            "load": _load()}
 
 
 def scaling(map_path: Path, sizes: list[int], limit: float, seed: int) -> list[str]:
-    lines = ["| households | places | zones | travel times (s) | region built (s) | memory after (MB) | solve (s) "
-             "| first plan (s) | served | clearance (min) | check | peak memory (MB) |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    lines = ["| households | places | zones | travel times (s) | region built (s, CPU s) | memory after (MB) "
+             "| solve (s, CPU s) | first plan (s) | served | clearance (min) | check | peak memory (MB) | load |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for size in sizes:
         cmd = [sys.executable, "-m", "benchmarks.region", "--one", str(size), "--time-limit", str(limit),
                "--seed", str(seed), "--map", str(map_path)]
@@ -184,13 +236,14 @@ def scaling(map_path: Path, sizes: list[int], limit: float, seed: int) -> list[s
         if done.returncode != 0:
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
             lines.append(f"| {size:,} | – | – | – | – | – | – | – | – | – | stopped: exit {done.returncode}: "
-                         f"{tail[:120]} | – |")
+                         f"{tail[:120]} | – | {_load()} |")
             break
         r = json.loads(done.stdout.strip().splitlines()[-1])
         check = "valid" if r["violations"] == 0 else f"**{r['violations']} violations**"
-        lines.append(f"| {size:,} | {r['places']:,} | {r['zones']} | {r['travel_s']:.1f} | {r['build_s']:.1f} | "
-                     f"{r['travel_mb']:,.0f} | {r['solve_s']:.1f} | {r['first_s']:.1f} | {r['served']:,} | "
-                     f"{r['clearance']:.1f} | {check} | {r['peak_mb']:,.0f} |")
+        lines.append(f"| {size:,} | {r['places']:,} | {r['zones']} | {r['travel_s']:.1f} | {r['build_s']:.1f}, "
+                     f"{r['build_cpu']:.1f} | {r['travel_mb']:,.0f} | {r['solve_s']:.1f}, {r['solve_cpu']:.1f} | "
+                     f"{r['first_s']:.1f} | {r['served']:,} | {r['clearance']:.1f} | {check} | "
+                     f"{r['peak_mb']:,.0f} | {r['load']} |")
     return lines
 
 
@@ -211,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated sizes; empty for none")
     parser.add_argument("--no-single", action="store_true", help="skip the whole-region single solve")
     parser.add_argument("--no-vroom", action="store_true", help="skip VROOM by zones")
+    parser.add_argument("--no-replan", action="store_true", help="skip the zone re-plan after a drop-out")
+    parser.add_argument("--workers", default="1,2", help="Dask workers of our runs, comma-separated")
     parser.add_argument("--no-main", action="store_true", help="only the scaling table")
     parser.add_argument("--write-scenario", type=Path, help="also write the main instance as a scenario file")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
@@ -227,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
           "(other work shares the 2 cores).\n")
     if not args.no_main:
         for line in side_by_side(args.map, args.households, args.time_limit, args.seed, not args.no_single,
-                                 not args.no_vroom, args.write_scenario):
+                                 not args.no_vroom, args.write_scenario, not args.no_replan,
+                                 [int(w) for w in args.workers.split(",") if w.strip()]):
             print(line, flush=True)
     sizes = [int(s) for s in args.scaling.split(",") if s.strip()]
     if sizes:

@@ -66,10 +66,11 @@ def _ours() -> Callable[[Problem, float, int], Plan] | None:
 
 
 def run_methods(problem: Problem, graph: RoadGraph | None, time_limit: float, seed: int,
-                vroom_factor: float = 3.0) -> list[Row]:
+                vroom_factor: float = 3.0, peers: bool = True) -> list[Row]:
     """Every method on one problem, each plan checked (leg geometry too when ``graph`` is given).
 
-    VROOM gets ``vroom_factor`` times our time limit per mode.
+    VROOM gets ``vroom_factor`` times our time limit per mode. Without ``peers`` only our solver runs (its plan
+    does not depend on the machine's load: compare it with the peers' rows of an earlier run).
     """
     rows: list[Row] = []
     solve = _ours()
@@ -78,6 +79,9 @@ def run_methods(problem: Problem, graph: RoadGraph | None, time_limit: float, se
     else:
         plan, wall = _timed(lambda: solve(problem, time_limit, seed))
         rows.append(Row("ours", plan, wall))
+    if not peers:
+        rows[-1].violations = len(check_plan(problem, rows[-1].plan, road_graph=graph)) if rows[-1].plan else 0
+        return rows
     plan, wall = _timed(lambda: solve_greedy(problem))
     rows.append(Row("greedy", plan, wall))
     model = VroomModel(problem)
@@ -147,7 +151,8 @@ def method_table(rows: list[Row], households: int, bound: float | None = None) -
 
 
 def map_section(map_path: Path, sizes: list[int], time_limit: float, seed: int,
-                vroom_factor: float) -> Iterator[str]:
+                vroom_factor: float, deadline: float = 180.0, far_shelters: bool = False,
+                peers: bool = True) -> Iterator[str]:
     """The random-instance tables, one per size, or a line saying why they were skipped."""
     if not map_path.is_file():
         yield (f"Skipped the map benchmark: {map_path} is not there (it comes from the shared maps folder, "
@@ -159,7 +164,8 @@ def map_section(map_path: Path, sizes: list[int], time_limit: float, seed: int,
     yield (f"Map `{map_path.name}`: {graph.node_count:,} road nodes, {graph.vertex_count:,} graph vertices; "
            f"loaded in {load_s:.2f} s (parsed on the first run, then read from the cache).")
     for size in sizes:
-        scenario = random_instance(graph, size, seed=seed, map_path=map_path)
+        scenario = random_instance(graph, size, seed=seed, map_path=map_path, deadline_minutes=deadline,
+                                   far_shelters=far_shelters)
         started = time.perf_counter()
         problem = build_problem(scenario, graph)
         matrix_s = time.perf_counter() - started
@@ -167,14 +173,14 @@ def map_section(map_path: Path, sizes: list[int], time_limit: float, seed: int,
         yield from [
             "",
             f"### {size} households ({people} people), {len(problem.drivers)} cars, {len(problem.shelters)} shelters, "
-            f"deadline {problem.deadline:g} min",
+            f"deadline {problem.deadline:g} min{', shelters at the edge of town' if far_shelters else ''}",
             "",
             f"Travel-time matrix over {len(problem.travel.locations)} places: {matrix_s:.2f} s. "
             f"Time limit: ours {time_limit:g} s; VROOM plain {vroom_factor * time_limit:g} s, then as much again "
             "for the bisection probes.",
             "",
         ]
-        rows = run_methods(problem, graph, time_limit, seed, vroom_factor)
+        rows = run_methods(problem, graph, time_limit, seed, vroom_factor, peers)
         bound = next((r.plan.metrics.clearance_bound_minute for r in rows if r.method == "ours" and r.plan), None)
         yield from method_table(rows, size, bound)
 
@@ -306,11 +312,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vroom-factor", type=float, default=3.0,
                         help="VROOM's seconds per mode, as a multiple of --time-limit")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--deadline", type=float, default=180.0, help="the random instances' deadline, minutes")
+    parser.add_argument("--far-shelters", action="store_true",
+                        help="homes in the town's inner half, shelters at its edge (try --deadline 240)")
     parser.add_argument("--bep", action="store_true", help="also run the Bus Evacuation Problem instances")
     parser.add_argument("--bep-time-limit", type=float, default=2.0, help="our solver's seconds per BEP instance")
     parser.add_argument("--no-map", action="store_true", help="skip the map benchmark (e.g. with --bep)")
     parser.add_argument("--needs-size", type=int, default=1000,
                         help="households in the needs benchmark (0 skips it)")
+    parser.add_argument("--ours-only", action="store_true",
+                        help="run only our solver on the map instances (the peers' rows come from an earlier run)")
     parser.add_argument("--out", type=Path, help="also write the markdown here")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -327,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
           ""])
     if not args.no_map:
         emit(["## Random instances on a real map", ""])
-        emit(map_section(args.map, sizes, args.time_limit, args.seed, args.vroom_factor))
+        emit(map_section(args.map, sizes, args.time_limit, args.seed, args.vroom_factor, args.deadline,
+                         args.far_shelters, peers=not args.ours_only))
         emit([""])
         if args.needs_size:
             emit(["## Needs rules and pickup targets", ""])

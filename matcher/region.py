@@ -2,7 +2,7 @@
 
 The flow: records -> snapped places -> zones (``matcher.zones``) -> bounded travel times
 (``matcher.travel_bounded``) -> cars lent and shelter room split -> one ``solve`` per zone (in parallel
-through an :class:`Executor`; a Dask one lives in ``matcher.cluster``) -> coordination: cars move from the
+through an :class:`Executor`; a Dask one lives in the ``cluster`` package) -> coordination: cars move from the
 zone that finishes earliest to the one that finishes last and both are solved again while the regional
 clearance drops; then a boundary repair merges the latest zone with a neighbour and solves the pair as
 one -> one plan with road legs, checked by ``matcher.check`` like any other.
@@ -180,17 +180,7 @@ class Region:
         if len(cars) == 0:
             return None
         t = self.problem.travel
-        driver_rows = [t.index("driver", p.drivers[c].id) for c in cars]
-        household_cols = [t.index("household", p.households[h].id) for h in hh]
-        # Exact times for lent cars and for households none of this group's cars reaches within the bound.
-        lent = [r for r, c in zip(driver_rows, cars, strict=True) if self.zones.driver_zone[c] not in group]
-        self.times.fill_rows(lent)
-        block = np.isfinite(self.times.minutes[np.ix_(driver_rows, household_cols)])
-        # A household only a wheelchair car can take must be reached by one of those, not just by any car.
-        wheel_cars = np.array([p.drivers[c].wheelchair_spaces for c in cars])
-        need = np.array([p.households[h].wheelchair_users for h in hh])
-        reached = (block & (wheel_cars[:, None] >= need[None, :])).any(axis=0)
-        self.times.fill_columns([household_cols[k] for k in np.flatnonzero(~reached)])
+        driver_rows, household_cols = self.make_reachable(group, cars, hh)
         room = self.capacity[list(group)].sum(axis=0)
         # Pet room is shared out like the room for people, so zones solved apart never overbook it.
         shelters = [replace(s, capacity=int(room[k]), pet_capacity=None if s.pet_capacity is None else
@@ -214,6 +204,26 @@ class Region:
         # The wall-clock guard sits far out: a busy machine must not change which plan a seed gives.
         params = SolveParams(time_limit_seconds=seconds, seed=seed, safety_stop_seconds=20 * seconds + 30)
         return ZoneTask(label, sub, params)
+
+    def make_reachable(self, group: frozenset[int], cars: npt.NDArray[np.int64], hh: npt.NDArray[np.int64]
+                       ) -> tuple[list[int], list[int]]:
+        """Fill the table so ``cars`` (serving ``group``) can reach households ``hh``; their rows and columns.
+
+        Exact times for lent cars (full rows) and for households none of these cars reaches within the bound
+        (full columns; for a wheelchair household: no wheelchair car).
+        """
+        p, t = self.problem, self.problem.travel
+        driver_rows = [t.index("driver", p.drivers[c].id) for c in cars]
+        household_cols = [t.index("household", p.households[h].id) for h in hh]
+        lent = [r for r, c in zip(driver_rows, cars, strict=True) if self.zones.driver_zone[c] not in group]
+        self.times.fill_rows(lent)
+        block = np.isfinite(self.times.minutes[np.ix_(driver_rows, household_cols)])
+        # A household only a wheelchair car can take must be reached by one of those, not just by any car.
+        wheel_cars = np.array([p.drivers[c].wheelchair_spaces for c in cars])
+        need = np.array([p.households[h].wheelchair_users for h in hh])
+        reached = (block & (wheel_cars[:, None] >= need[None, :])).any(axis=0)
+        self.times.fill_columns([household_cols[k] for k in np.flatnonzero(~reached)])
+        return driver_rows, household_cols
 
     def no_car(self, group: frozenset[int]) -> ZoneResult:
         """The result of a zone no car serves: every household unserved, saying so."""

@@ -78,3 +78,14 @@ class TravelTimes:
         if self.router is not None:
             return self.router.path(origin, destination)
         return LegPath(float(self.minutes[origin, destination]), None)
+
+    def standing_at(self, places: dict[LocationRef, int]) -> TravelTimes:
+        """The same table (no copy) with some records looked up at another row: a driver who stands at a shelter.
+
+        ``places`` maps a record's ref to the row it is to use. Used to check the rest of a route from where
+        its driver is now, on a regional table too large to slice.
+        """
+        view = TravelTimes(self.locations, self.minutes, self.router)
+        for ref, row in places.items():
+            view._index[(ref.kind, ref.id)] = row
+        return view

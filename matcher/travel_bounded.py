@@ -31,6 +31,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from matcher.matrix import _problem_graph, _ProblemGraph
+from matcher.polyline import encode_many
 from matcher.roads.graph import RoadGraph
 from matcher.travel import LegPath, LocationRef, TravelTimes
 
@@ -67,6 +68,48 @@ def _leg(problem: _ProblemGraph, steps: Ints, minutes: float) -> LegPath:
     return LegPath(minutes, meters, tuple(zip(lon[~same].tolist(), lat[~same].tolist(), strict=True)))
 
 
+def _legs(problem: _ProblemGraph, walks: list[Ints], minutes: list[float]) -> list[LegPath]:
+    """The legs along the problem-graph vertex walks (source first), all in one numpy pass.
+
+    Equal to calling ``_leg`` on each walk, without its per-leg numpy calls and polyline encodings (a
+    regional plan has tens of thousands of legs).
+    """
+    if not walks:
+        return []
+    graph = problem.graph
+    sizes = np.array([len(w) for w in walks], dtype=np.int64)
+    steps = np.concatenate(walks).astype(np.int64)
+    starts_at = np.cumsum(sizes) - sizes
+    first = np.zeros(len(steps), dtype=bool)
+    first[starts_at] = True
+    pair = np.flatnonzero(~first)  # step k closes the pair (k - 1 -> k) of its own leg
+    pieces = problem.pieces_between(steps[pair - 1], steps[pair])
+    leg_of_step = np.repeat(np.arange(len(walks)), sizes)
+    meters = np.bincount(leg_of_step[pair], weights=problem.meters[pieces], minlength=len(walks))
+    # Nodes each step adds: the leg's first node, else the piece's shape points after its tail.
+    emit = np.ones(len(steps), dtype=np.int64)
+    emit[pair] = problem.last[pieces] - problem.first[pieces]
+    begin = np.zeros(len(steps), dtype=np.int64)
+    begin[pair] = problem.first[pieces] + 1
+    offsets = np.cumsum(emit) - emit
+    within = np.arange(int(emit.sum())) - np.repeat(offsets, emit)
+    nodes = graph.geometry_nodes[np.minimum(np.repeat(begin, emit) + within, len(graph.geometry_nodes) - 1)]
+    nodes[offsets[first]] = problem.node_of(steps[first])
+    lon, lat = graph.lon[nodes], graph.lat[nodes]
+    leg_of_node = np.repeat(leg_of_step, emit)
+    same = np.zeros(len(nodes), dtype=bool)
+    same[1:] = (lon[1:] == lon[:-1]) & (lat[1:] == lat[:-1]) & (leg_of_node[1:] == leg_of_node[:-1])
+    keep = ~same
+    points = np.column_stack([lon[keep], lat[keep]])
+    counts = np.bincount(leg_of_node[keep], minlength=len(walks))
+    split = np.split(points, np.cumsum(counts)[:-1])
+    # A leg of one vertex (same place) is one point twice, as ``_leg`` gives it.
+    split = [np.vstack([p, p]) if len(w) < 2 else p for p, w in zip(split, walks, strict=True)]
+    lines = encode_many(split)
+    return [LegPath(m, float(meters[k]) if len(walks[k]) >= 2 else 0.0, polyline=line)
+            for k, (m, line) in enumerate(zip(minutes, lines, strict=True))]
+
+
 class RegionalRouter:
     """Road paths for legs of a regional table: shelter trees for legs to and from shelters, else a search
     from the leg's origin bounded by the leg's own time (so it costs what the leg is long)."""
@@ -83,6 +126,8 @@ class RegionalRouter:
         t = self._times
         out: list[LegPath | None] = [None] * len(pairs)
         searches: dict[int, list[int]] = {}
+        walks: list[Ints] = []
+        walked: list[int] = []
         with self._lock:
             for k, (i, j) in enumerate(pairs):
                 minutes = float(t.minutes[i, j])
@@ -91,9 +136,11 @@ class RegionalRouter:
                     continue
                 vi, vj = int(t.vertex[i]), int(t.vertex[j])
                 if vj in t.backward_pred:
-                    out[k] = _leg(t.graph, self._walk_back(t.backward_pred[vj], vi, vj), minutes)
+                    walks.append(self._walk_back(t.backward_pred[vj], vi, vj))
+                    walked.append(k)
                 elif vi in t.forward_pred:
-                    out[k] = _leg(t.graph, _walk(t.forward_pred[vi], vi, vj), minutes)
+                    walks.append(_walk(t.forward_pred[vi], vi, vj))
+                    walked.append(k)
                 else:
                     searches.setdefault(vi, []).append(k)
             # Sources sorted by how far they must look; a batch shares the largest bound of its members.
@@ -105,8 +152,10 @@ class RegionalRouter:
                 _, pred = dijkstra(t.graph.csr, directed=True, indices=batch, limit=limit, return_predecessors=True)
                 for row, v in zip(pred, batch, strict=True):
                     for k in searches[v]:
-                        vj = int(t.vertex[pairs[k][1]])
-                        out[k] = _leg(t.graph, _walk(row, v, vj), float(t.minutes[pairs[k]]))
+                        walks.append(_walk(row, v, int(t.vertex[pairs[k][1]])))
+                        walked.append(k)
+        for k, leg in zip(walked, _legs(t.graph, walks, [float(t.minutes[pairs[k]]) for k in walked]), strict=True):
+            out[k] = leg
         return out  # type: ignore[return-value]
 
     @staticmethod

@@ -23,6 +23,7 @@ from matcher.errors import EvacError
 from matcher.live import Closures, LiveEvent, LiveState, StopReport, derive_state
 from matcher.plan import Plan, Stop, Unserved
 from matcher.problem import Problem
+from matcher.region_replan import replan_region
 from matcher.solver.replan import DEFAULT_POLICY, replan_checked
 from matcher.travel import LocationRef
 from scenarios.spec import MAP_ACTIONS, Event
@@ -337,10 +338,19 @@ class Replication:
         now = self.env.now
         stage = self.ctx.stage(self.stage_k)
         params = self.spec.params(self.spec.replan_time_limit_seconds)
+        zones: tuple[str, ...] | None = None
         try:
             with np.errstate(invalid="ignore"):  # a stuck car's riders arrive at "infinity"; that is known
-                outcome = replan_checked(self.picture(), self.plan, self.state(triggers), params, DEFAULT_POLICY,
-                                         road_graph=stage.graph, closed_mask=stage.closed_mask)
+                if self.ctx.regional:  # as the service does: only the touched zones and their neighbours
+                    region = self.ctx.region(self.stage_k)
+                    regional = replan_region(region, self.picture(), self.plan, self.state(triggers), params,
+                                             DEFAULT_POLICY, road_graph=stage.graph, closed_mask=stage.closed_mask,
+                                             seconds_per_zone=self.ctx.region_params.zone_seconds(
+                                                 len(region.zones.names)))
+                    outcome, zones = regional.outcome, regional.zones
+                else:
+                    outcome = replan_checked(self.picture(), self.plan, self.state(triggers), params,
+                                             DEFAULT_POLICY, road_graph=stage.graph, closed_mask=stage.closed_mask)
         except PlanInvalid as exc:
             # SimPy re-raises process errors by re-creating them: carry the checker's words in a plain error.
             raise DrillError(f"run {self.index}, minute {now:.1f}, re-plan after {'+'.join(triggers)}: {exc}") from None
@@ -364,6 +374,8 @@ class Replication:
             # The clock's far safety stop cut the search: this re-plan may differ between runs.
             "safety_stopped": outcome.safety_stopped,
         })
+        if zones is not None:  # a regional drill: which zones this re-plan solved again
+            self.replans[-1]["zones"] = list(zones)
 
     def _check_kept(self, plan: Plan) -> int:
         """Completed stops are unchanged and every rider on board is dropped off later by the same car."""

@@ -99,6 +99,11 @@ class DrillContext:
                 self._stages[k] = problem_from_dict(data, None, self.settings, graph=self.graph)
         return self._stages[k]
 
+    def region(self, k: int) -> Region:
+        """The regional problem of stage ``k`` (a regional drill only): zones and bounded table after k map events."""
+        self.stage(k)
+        return self._regions[k]
+
     @functools.cached_property
     def regional(self) -> bool:
         """Whether the drill's plan is made by zones: households carry zones, or there are too many for one solve."""

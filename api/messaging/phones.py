@@ -5,9 +5,9 @@ from __future__ import annotations
 import phonenumbers
 
 
-def e164(raw: str, region: str) -> str | None:
-    """``raw`` as E.164, or ``None`` when it is empty or not a possible number (numbers without a country code
-    are read as ``region``'s)."""
+def parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """``raw`` parsed, or ``None`` when it is empty or not a possible number (numbers without a country code are
+    read as ``region``'s)."""
     text = (raw or "").strip()
     if not text:
         return None
@@ -15,9 +15,13 @@ def e164(raw: str, region: str) -> str | None:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return parsed if phonenumbers.is_possible_number(parsed) else None
+
+
+def e164(raw: str, region: str) -> str | None:
+    """``raw`` as E.164, or ``None`` when it is empty or not a possible number."""
+    parsed = parse(raw, region)
+    return None if parsed is None else phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def masked(number: str) -> str:

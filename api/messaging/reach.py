@@ -107,20 +107,19 @@ LANDLINE_FOR_NO_VOICE = ("not texted: the number is a landline, where a text arr
 
 @functools.lru_cache(maxsize=65536)
 def _number(raw: str, region: str) -> tuple[str | None, bool]:
-    """``(E.164 or None, is a landline)``: parsing is the costly part of addressing a plan's messages, and the
-    same numbers come back with every plan version."""
-    phone = phones.e164(raw, region)
-    return phone, phone is not None and is_landline(phone)
+    """``(E.164 or None, is a landline)`` from one parse: parsing is the costly part of addressing a plan's
+    messages, and the same numbers come back with every plan version."""
+    parsed = phones.parse(raw, region)
+    if parsed is None:
+        return None, False
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return e164, phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.FIXED_LINE
 
 
 def is_landline(number: str) -> bool:
     """Only numbers ``phonenumbers`` knows to be fixed lines (``FIXED_LINE_OR_MOBILE`` numbers, as in the US, may
     take texts)."""
-    try:
-        parsed = phonenumbers.parse(number)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.FIXED_LINE
+    return _number(number, "ZZ")[1]
 
 
 def household(row: models.Household, settings: Settings) -> HouseholdReach:

@@ -27,6 +27,7 @@ from matcher.solver.construct import (
 )
 from matcher.solver.improve import improve, work_for
 from matcher.solver.instance import Instance, build_instance
+from matcher.solver.ruin import ruin_phase
 from matcher.solver.triage import triage
 from matcher.timings import null_lap
 
@@ -238,6 +239,12 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     lap("bisection")
     work = work_for(params.time_limit_seconds * IMPROVE_SHARE)
     if params.improve and work > 0:
+        clock = params.clock()
+        everyone = bool(sol.assigned[tri.shelter >= 0].all())  # the bound speaks of serving all of them
+        sol, shelter, work = ruin_phase(inst, sol, tri.shelter, work, params.seed, say,
+                                        bound=bound.minute if everyone else 0.0,
+                                        stop=lambda: clock() >= deadline)
+        tri.shelter[:] = shelter
         sol = improve(inst, sol, tri.shelter, work, deadline, params.seed, say, clock=params.clock(),
                       repeatable=params.repeatable)
     lap("improvement")

@@ -48,6 +48,20 @@ def test_zones_registered_and_planned_by_zone(app: FastAPI, client: TestClient) 
     assert plan["metrics"]["households_served"] + plan["metrics"]["households_unserved"] == 40
     assert plan["metrics"]["households_served"] >= 30
 
+    # A car drops out: the re-plan solves again only the zones it touched (here both zones are neighbours)
+    # and publishes the whole region as the next version, checked.
+    driver = next(r["driver_id"] for r in plan["routes"] if len(r["stops"]) >= 2)
+    response = client.post(f"/alerts/{done['alert_id']}/dropouts?minute=0", headers=coordinator,
+                           json={"vehicle_id": int(driver[1:]), "note": "flat tyre"})
+    assert response.status_code == 202, response.text
+    again = wait_job(client, coordinator, response.json()["job"]["id"], timeout=300)
+    assert again["status"] == "done", again
+    after = client.get(f"/alerts/{done['alert_id']}/plans/{again['plan_version']}", headers=coordinator).json()
+    assert after["replanned_zones"] and set(after["replanned_zones"]) <= {"East", "West"}
+    assert not [r for r in after["routes"] if r["driver_id"] == driver and r["stops"]]
+    assert after["metrics"]["households_served"] + after["metrics"]["households_unserved"] == 40
+    assert after["replan"]["minute"] == 0
+
 
 def test_zone_too_long_is_refused(app: FastAPI, client: TestClient) -> None:
     coordinator = user(app, client, "coord@example.org", "coordinator")

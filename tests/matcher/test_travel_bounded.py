@@ -61,3 +61,33 @@ def test_fill_rows_and_router_paths(kotka: RoadGraph) -> None:
     for pair, a, b in zip(pairs, got, want, strict=True):
         assert a.meters == pytest.approx(b.meters, abs=0.5), pair
         assert kotka.follows_roads(a.coordinates) is None, pair
+
+
+def test_legs_in_one_pass_equal_legs_one_by_one(kotka: RoadGraph) -> None:
+    """The router's batched legs are the same polylines and lengths as building each leg on its own,
+    including a leg that stays in place."""
+    from matcher.travel_bounded import _leg, _legs
+
+    refs, nodes = _places(kotka)
+    times = regional_times(kotka, refs, nodes, reach=Reach(3.0, 5.0))
+    travel = times.travel_times()
+    pairs = [(i, j) for i in range(0, 70, 3) for j in range(65, 70)] + [(j, i) for i in range(15, 65, 4)
+                                                                        for j in range(65, 70)]
+    walks = [_walk_of(times, i, j) for i, j in pairs] + [np.array([int(times.vertex[66])])]
+    minutes = [float(times.minutes[i, j]) for i, j in pairs] + [0.0]
+    batched = _legs(times.graph, walks, minutes)
+    single = [_leg(times.graph, w, m) for w, m in zip(walks, minutes, strict=True)]
+    assert [(a.polyline, a.minutes) for a in batched] == [(b.polyline, b.minutes) for b in single]
+    assert [a.meters for a in batched] == pytest.approx([b.meters for b in single])
+    assert travel.router is not None
+    assert [leg.polyline for leg in travel.router.paths(pairs)] == [leg.polyline for leg in single[:-1]]
+
+
+def _walk_of(times: object, i: int, j: int) -> np.ndarray:
+    from matcher.travel_bounded import RegionalRouter, RegionalTimes, _walk
+
+    assert isinstance(times, RegionalTimes)
+    vi, vj = int(times.vertex[i]), int(times.vertex[j])
+    if vj in times.backward_pred:
+        return RegionalRouter._walk_back(times.backward_pred[vj], vi, vj)
+    return _walk(times.forward_pred[vi], vi, vj)

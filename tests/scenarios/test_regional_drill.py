@@ -34,3 +34,6 @@ def test_drill_on_a_zoned_scenario_plans_by_zones() -> None:
     run = run_drill(make_payload(spec, ctx.map_path), workers=0, ctx=ctx, advice=False)
     assert len(run.runs) == 2
     assert all(r["households_total"] == len(data["households"]) for r in run.runs if "households_total" in r)
+    # Its re-plans go zone by zone, as the service's do (each re-checked inside the simulation).
+    replans = [p for r in run.runs for p in r.get("replans", [])]
+    assert replans and all(set(p["zones"]) <= {"East", "West"} for p in replans)

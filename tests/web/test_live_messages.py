@@ -38,3 +38,27 @@ def test_replan_reaches_the_open_manifest_and_dashboard_without_a_tap(
     check_a11y(board, "dashboard-messages")
     screenshot(page, screenshot_dir, "manifest-route-changed", full_page=False)
     screenshot(board, screenshot_dir, "dashboard-messages")
+
+
+def test_manifest_texts_a_household_that_cannot_hear_and_says_what_to_do_at_the_door(
+        phone: BrowserContext, backend: Backend, screenshot_dir: Path) -> None:
+    """A household with ``hearing`` on the driver's route: the manifest offers Text (an ``sms:`` link), never Call,
+    says to knock and show a written message, and shows the card to hold up at the door (api/messaging/reach.py)."""
+    seed_town(backend)
+    alert = start_alert(backend)
+    manifest = backend.call("GET", f"/alerts/{alert['id']}/manifest", "driver@example.org")
+    stop = next(s for r in manifest["routes"] for s in r["stops"] if s["type"] == "pickup" and s["household"])
+    home = backend.call("GET", f"/households/{stop['household']['id']}", COORDINATOR)
+    backend.call("PATCH", f"/households/{home['id']}", COORDINATOR, {"version": home["version"], "needs": ["hearing"]})
+    page = phone.new_page()
+    sign_in(page, "driver@example.org")
+    expect(page).to_have_url(re.compile("/app/manifest$"))
+    item = page.locator(f'ol.stops > li[data-stop="{stop["index"]}"]').first
+    link = item.locator("a.tel")
+    expect(link).to_have_text(re.compile(r"^Text \+?[\d ]+ \(do not call\)$"))
+    expect(link).to_have_attribute("href", re.compile(r"^sms:\+358\d+$"))
+    expect(item.get_by_role("link", name=re.compile("^Call"))).to_have_count(0)
+    expect(item.locator(".at-the-door")).to_contain_text("knock and show a written message")
+    expect(item.locator(".door-card")).to_contain_text("Driver")
+    check_a11y(page, "manifest-hearing")
+    screenshot(page, screenshot_dir, "manifest-hearing", full_page=False)

@@ -1,0 +1,414 @@
+"""Ruin and recreate around the cars that finish last: an iterated local search in plain Python.
+
+OR-Tools (``improve.py``) re-routes a group of cars to a local optimum of its latest finish; on small fleets
+(the bus-evacuation instances) the group is the whole fleet and comes back to the same optimum every round,
+and on the random towns the clearance is set by the few cars with a wheelchair space. This search works on
+the trips themselves: it takes households off the car that finishes last and off cars related to it (near
+its households, or the wheelchair fleet when that car carries wheelchair users), puts each back where the car
+that takes it finishes earliest (a new trip at any place in a car's day, to any shelter it may use with room
+left, or joining a trip that already goes to a shelter it may use), and keeps the result when the finishing
+times of the cars it touched improve (the latest first, then the next latest, ...). When a number of
+attempts in a row bring nothing, the current plan is perturbed: a ruin is kept even when it is a little
+worse, and the best plan seen is what comes back.
+
+Every step is counted (candidate places looked at, cars re-driven), not timed: the same seed and budget
+give the same plan on any machine. Cars whose trips carry riders across shelters (OR-Tools can build those)
+are left as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from matcher.solver.construct import (
+    Solution,
+    Trip,
+    drive_car,
+    pickup_minutes,
+    pickup_times,
+    targets_key,
+    trips_keep_rules,
+)
+from matcher.solver.instance import Instance
+
+#: Cars in one ruin: the latest car and the cars related to it.
+NEIGHBOURHOOD_CARS = 10
+#: Most households taken off the latest car in one ruin, and off each related car.
+RUIN_LATEST = 4
+RUIN_OTHERS = 2
+#: Places verified by re-driving the car (the best estimates first) before a household counts as not fitting.
+VERIFY = 6
+#: Attempts in a row without a better plan before the current one is perturbed.
+STALL_ATTEMPTS = 40
+#: A perturbation may leave the latest finish this share above the best one found.
+PERTURB_SHARE = 0.03
+PERTURB_MINUTES = 1.0
+#: Work units of one re-drive of a car (a candidate estimate counts one), and of an attempt's own bookkeeping
+#: (copying the plan, choosing the cars): measured so that a unit takes about the same time whatever the size.
+DRIVE_COST = 4
+ATTEMPT_COST = 40
+EPS = 1e-6
+#: Work units of this search per model node of the OR-Tools search's budget (``improve.NODES_PER_SECOND``):
+#: measured so that a unit of either takes about the same CPU time on the project's machine.
+UNITS_PER_NODE = 400
+#: Share of the improvement budget spent here before OR-Tools, by fleet size. A fleet small enough to be one
+#: OR-Tools group stalls there in one local optimum, which ruin and recreate leaves: most of the budget. A
+#: town of 40 cars gained from a part of it (124.4 -> 120.4 min at 200 households on Heidelberg). At 200 cars
+#: the same part cost OR-Tools' groups more than it gained (106.2 -> 108.7 at 1,000 households): none there.
+FLEET_SHARES = ((12, 0.9), (60, 0.2))
+
+
+@dataclass
+class RuinResult:
+    """The improved trips and finishes, each request's shelter, the work spent and the attempts made."""
+
+    trips: list[list[Trip]]
+    finish: np.ndarray
+    shelter: np.ndarray
+    work: int
+    attempts: int
+    improved: int
+
+
+@dataclass
+class _Plan:
+    """The search's current plan: trips per car, finishes, shelters, and the room left at each shelter."""
+
+    inst: Instance
+    trips: list[list[Trip]]
+    finish: np.ndarray
+    shelter: np.ndarray
+    room: np.ndarray  # people each shelter can still take
+    pet_room: np.ndarray
+    work: int = 0
+    #: Per request, the most minutes past its pickup target a step may leave it (its lateness in the plan the
+    #: attempt started from); ``None`` when no request has a target.
+    late: np.ndarray | None = None
+
+    def copy(self) -> _Plan:
+        return _Plan(self.inst, [list(t) for t in self.trips], self.finish.copy(), self.shelter.copy(),
+                     self.room.copy(), self.pet_room.copy(), self.work, self.late)
+
+    def keeps_targets(self, car: int, trips: list[Trip]) -> bool:
+        """No household of these trips is picked up later past its target than before the attempt.
+
+        Pickup targets rank above clearance: checking each place as it is chosen (not only the whole result)
+        lets the recreate find the places that leave every target as it was.
+        """
+        if self.late is None:
+            return True
+        target = self.inst.target
+        return all(minute - target[q] <= self.late[q] + 1e-6 for q, minute in pickup_minutes(self.inst, car, trips))
+
+    def end(self, car: int) -> float:
+        return float(self.finish[car]) if self.trips[car] else float(self.inst.car_from[car])
+
+    def clearance(self) -> float:
+        return max((float(self.finish[c]) for c, t in enumerate(self.trips) if t), default=0.0)
+
+    def take_off(self, car: int, requests: set[int]) -> None:
+        """Remove ``requests`` from the car's trips (their shelter room comes back)."""
+        inst = self.inst
+        kept = []
+        for t in self.trips[car]:
+            left = tuple(r for r in t.pickups if r not in requests)
+            if left:
+                kept.append(Trip(left, t.shelter) if len(left) < len(t.pickups) else t)
+        for r in requests:
+            s = int(self.shelter[r])
+            self.room[s] += inst.people[r]
+            self.pet_room[s] += inst.pets[r]
+        self.trips[car] = kept
+        self.finish[car] = drive_car(inst, car, kept)[0] if kept else inst.car_from[car]
+        self.work += DRIVE_COST
+
+
+def _simple(trips: list[Trip]) -> bool:
+    """Trips that each unload their own pickups at one shelter (what this search can edit)."""
+    return all(t.unload is None and t.pickups for t in trips)
+
+
+def _shelters_for(inst: Instance, r: int, current: int) -> list[int]:
+    """Shelters request ``r`` may use: it takes the household, the direct ride keeps the ride limit; a split
+    household's parts keep their shelter (they must meet there)."""
+    if inst.requests[r].parts > 1:
+        return [current]
+    direct = inst.T[inst.home[r], inst.shelter_loc]
+    ok = inst.shelter_takes[r] & np.isfinite(direct) & (direct <= inst.max_ride[r] + 1e-9)
+    return [int(s) for s in np.flatnonzero(ok)] or [current]
+
+
+def _candidates(p: _Plan, car: int, r: int, shelters: list[int]) -> list[tuple[float, list[Trip], int]]:
+    """Estimated new finish, new trips and shelter for each place ``r`` could take in ``car``'s day.
+
+    The estimate adds the detour to the car's finish (waiting for ready times is ignored); the caller
+    re-drives the best ones exactly.
+    """
+    inst = p.inst
+    T = inst.T
+    h = int(inst.home[r])
+    pu, drop = inst.pickup_minutes, inst.dropoff_minutes
+    trips = p.trips[car]
+    base = p.end(car)
+    out: list[tuple[float, list[Trip], int]] = []
+    fits_room = [s for s in shelters if p.room[s] >= inst.people[r] and p.pet_room[s] >= inst.pets[r]]
+    prev = int(inst.car_start[car])
+    for i in range(len(trips) + 1):
+        nxt = int(inst.home[trips[i].pickups[0]]) if i < len(trips) else -1
+        for s in fits_room:
+            loc = int(inst.shelter_loc[s])
+            add = T[prev, h] + pu + T[h, loc]
+            if nxt >= 0:
+                add += drop + T[loc, nxt] - T[prev, nxt]
+            elif trips:
+                add += drop
+            out.append((base + add, [*trips[:i], Trip((r,), s), *trips[i:]], s))
+        if i < len(trips):
+            prev = int(inst.shelter_loc[trips[i].shelter])
+    if inst.alone[r]:
+        return out
+    seats, wheel = int(inst.car_seats[car]), int(inst.car_wheelchair[car])
+    prev = int(inst.car_start[car])
+    for i, t in enumerate(trips):
+        s = t.shelter
+        pk = list(t.pickups)
+        joinable = (s in fits_room and not inst.alone[pk].any()
+                    and int(inst.seated[pk].sum()) + int(inst.seated[r]) <= seats
+                    and int(inst.wheelchair[pk].sum()) + int(inst.wheelchair[r]) <= wheel)
+        if joinable:
+            a = prev
+            for k in range(len(pk) + 1):
+                b = int(inst.home[pk[k]]) if k < len(pk) else int(inst.shelter_loc[s])
+                add = T[a, h] + pu + T[h, b] - T[a, b]
+                new = Trip((*pk[:k], r, *pk[k:]), s)
+                out.append((base + add, [*trips[:i], new, *trips[i + 1:]], s))
+                a = b
+        prev = int(inst.shelter_loc[s])
+    return out
+
+
+def _insert(p: _Plan, r: int, cars: list[int], rng: np.random.Generator, noise: float) -> bool:
+    """Put ``r`` where the car taking it finishes earliest (exactly, after re-driving); False if nowhere fits."""
+    inst = p.inst
+    shelters = _shelters_for(inst, r, int(p.shelter[r]))
+    options: list[tuple[float, int, int, list[Trip], int]] = []
+    for c in cars:
+        if not inst.car_fits[c, r]:
+            continue
+        for est, trips, s in _candidates(p, c, r, shelters):
+            options.append((est * (1.0 + noise * rng.random()) if noise else est, len(options), c, trips, s))
+    p.work += len(options)
+    if not options:
+        return False
+    options.sort(key=lambda o: (o[0], o[1]))
+    best: tuple[float, int, list[Trip], int] | None = None
+    for est, _, c, trips, s in options[:VERIFY if p.late is None else 3 * VERIFY]:
+        if best is not None and est > best[0] + EPS and not noise:
+            break
+        fin, ok = drive_car(inst, c, trips)
+        p.work += DRIVE_COST
+        if ok and (best is None or fin < best[0] - EPS) and trips_keep_rules(inst, c, trips) \
+                and p.keeps_targets(c, trips):
+            best = (fin, c, trips, s)
+    if best is None:
+        return False
+    fin, c, trips, s = best
+    p.trips[c] = trips
+    p.finish[c] = fin
+    p.shelter[r] = s
+    p.room[s] -= inst.people[r]
+    p.pet_room[s] -= inst.pets[r]
+    return True
+
+
+def _neighbourhood(p: _Plan, latest: int, editable: list[int], rng: np.random.Generator) -> list[int]:
+    """The latest car and related cars: the wheelchair fleet when it carries wheelchair users, else cars that
+    start or finish near its households and the cars that finish earliest."""
+    inst = p.inst
+    others = [c for c in editable if c != latest]
+    if len(others) < NEIGHBOURHOOD_CARS:
+        return [latest, *others]
+    mine = [r for t in p.trips[latest] for r in t.pickups]
+    chosen: list[int] = [latest]
+    if any(inst.wheelchair[r] for r in mine):
+        wheel = [c for c in others if inst.car_wheelchair[c] > 0]
+        wheel.sort(key=lambda c: (-p.end(c), rng.random()))
+        chosen.extend(wheel[: NEIGHBOURHOOD_CARS // 2])
+    homes = inst.home[mine] if mine else inst.car_start[[latest]]
+    arr = np.array(others)
+    ends = np.array([p.end(c) for c in others])
+    near = inst.T[np.ix_(inst.car_start[arr], homes)].min(axis=1)
+    jitter = rng.random(arr.size)
+    by_near = arr[np.lexsort((jitter, near))]
+    by_end = arr[np.lexsort((jitter, ends))]
+    for a, b in zip(by_near, by_end, strict=True):
+        for c in (int(a), int(b)):
+            if len(chosen) < NEIGHBOURHOOD_CARS and c not in chosen:
+                chosen.append(c)
+        if len(chosen) >= NEIGHBOURHOOD_CARS:
+            break
+    return chosen
+
+
+def _ruin(p: _Plan, latest: int, cars: list[int], rng: np.random.Generator) -> list[int]:
+    """Take households off the latest car (a random tail or random ones) and a few related ones off the others."""
+    inst = p.inst
+    mine = [r for t in p.trips[latest] for r in t.pickups]
+    if not mine:
+        return []
+    k = int(rng.integers(1, min(RUIN_LATEST, len(mine)) + 1))
+    taken = set(mine[-k:]) if rng.random() < 0.5 else {mine[i] for i in rng.choice(len(mine), k, replace=False)}
+    wheel_move = any(inst.wheelchair[r] for r in taken)
+    out: list[int] = list(taken)
+    p.take_off(latest, taken)
+    homes = inst.home[list(taken)]
+    for c in cars[1:]:
+        theirs = [r for t in p.trips[c] for r in t.pickups]
+        if not theirs or rng.random() < 0.4:
+            continue
+        if wheel_move and inst.car_wheelchair[c] > 0 and rng.random() < 0.5:
+            # A wheelchair car's seated riders can ride in any car: moving them frees the scarce car.
+            seated = [r for r in theirs if not inst.wheelchair[r]]
+            pool = seated or theirs
+        else:
+            pool = theirs
+        dist = inst.T[np.ix_(inst.home[pool], homes)].min(axis=1)
+        order = np.lexsort((rng.random(len(pool)), dist))
+        pick = {pool[int(i)] for i in order[: int(rng.integers(1, RUIN_OTHERS + 1))]}
+        p.take_off(c, pick)
+        out.extend(pick)
+    return out
+
+
+def _recreate_order(inst: Instance, removed: list[int], rng: np.random.Generator) -> list[int]:
+    """Hard ones first (wheelchair users, then the longest rides), or at random: the two alternate by chance."""
+    if rng.random() < 0.5:
+        return [removed[int(i)] for i in rng.permutation(len(removed))]
+    ride = inst.T[inst.home[removed], inst.shelter_loc[0]] if inst.n_shelters else np.zeros(len(removed))
+    return [removed[int(i)] for i in np.lexsort((rng.random(len(removed)), -ride, -inst.wheelchair[removed]))]
+
+
+def _leximax(values: list[float]) -> list[float]:
+    return sorted(values, reverse=True)
+
+
+def _compare(new: list[float], old: list[float]) -> int:
+    """-1, 0 or 1 as ``new`` is better, as good or worse: the finishes, latest first, compared in turn."""
+    for a, b in zip(_leximax(new), _leximax(old), strict=True):
+        if a < b - EPS:
+            return -1
+        if a > b + EPS:
+            return 1
+    return 0
+
+
+def _better(new: list[float], old: list[float]) -> bool:
+    return _compare(new, old) < 0
+
+
+def ruin_and_recreate(
+    inst: Instance,
+    trips: list[list[Trip]],
+    finish: np.ndarray,
+    shelter: np.ndarray,
+    assigned: np.ndarray,
+    work: int,
+    seed: int,
+    *,
+    bound: float = 0.0,
+    stop: Callable[[], bool] = lambda: False,
+) -> RuinResult:
+    """Iterated ruin and recreate until ``work`` units are spent; the best plan found (never a worse one).
+
+    Serves the same requests (a recreate that cannot place everyone is dropped), keeps every rule that
+    ``drive_car`` and ``trips_keep_rules`` check, the shelters' room for people and pets, and the pickup
+    targets at least as well as the given trips (``targets_key``: met, then lateness beyond them). It ends
+    early when the latest finish reaches ``bound`` (a lower bound: nothing better exists) and when ``stop()``
+    says so (the clock's safety stop, checked once per attempt; a run that reaches it is the one case where a
+    seed may not repeat).
+    """
+    rng = np.random.default_rng([seed, 7])
+    used_people = np.bincount(shelter[assigned], weights=inst.people[assigned], minlength=inst.n_shelters)
+    used_pets = np.bincount(shelter[assigned], weights=inst.pets[assigned], minlength=inst.n_shelters)
+    cur = _Plan(inst, [list(t) for t in trips], finish.astype(np.float64).copy(), shelter.copy(),
+                inst.shelter_capacity - used_people, inst.shelter_pet_room - used_pets)
+    editable = [c for c in range(inst.n_cars) if _simple(cur.trips[c])]
+    has_targets = bool(np.isfinite(inst.target[assigned]).any())
+    cur_targets = targets_key(inst, cur.trips) if has_targets else ()
+
+    def lateness(plan: _Plan) -> np.ndarray | None:
+        return np.maximum(np.nan_to_num(pickup_times(inst, plan.trips), nan=0.0) - inst.target, 0.0) \
+            if has_targets else None
+
+    cur.late = lateness(cur)
+    best = cur.copy()
+    attempts = improved = stall = spent = 0
+    while spent < work and editable and best.clearance() > bound + EPS and not stop():
+        attempts += 1
+        active = [c for c in editable if cur.trips[c]]
+        if not active:
+            break
+        latest = max(active, key=lambda c: (cur.end(c), -c))
+        if rng.random() < 0.2 and len(active) > 1:  # now and then the next latest, so one car does not hold all
+            ranked = sorted(active, key=lambda c: (-cur.end(c), c))
+            latest = ranked[int(rng.integers(0, min(3, len(ranked))))]
+        cars = _neighbourhood(cur, latest, editable, rng)
+        trial = cur.copy()
+        trial.work = 0
+        old = [cur.end(c) for c in cars]
+        removed = _ruin(trial, latest, cars, rng)
+        perturb = stall >= STALL_ATTEMPTS
+        noise = 0.1 if perturb else (0.02 if rng.random() < 0.3 else 0.0)
+        placed = all(_insert(trial, r, cars, rng, noise) for r in _recreate_order(inst, removed, rng))
+        spent += trial.work + len(cars) + ATTEMPT_COST
+        trial_targets = targets_key(inst, trial.trips) if has_targets and placed and removed else ()
+        # Pickup targets rank above clearance: no step may keep them worse (fewer met, later beyond them).
+        if not (placed and removed) or trial_targets < cur_targets:
+            stall += 1
+            continue
+        clearance = trial.clearance()
+        verdict = _compare([trial.end(c) for c in cars], old)
+        if verdict <= 0 and clearance <= cur.clearance() + EPS:
+            # As good is kept too (a sideways step): finishing minutes are often whole numbers, and the way
+            # to a better plan crosses plateaus; ``stall`` still counts it as no progress.
+            cur, cur_targets = trial, trial_targets
+            cur.late = lateness(cur)
+            stall = 0 if verdict < 0 else stall + 1
+        elif perturb and clearance <= best.clearance() * (1 + PERTURB_SHARE) + PERTURB_MINUTES:
+            cur, cur_targets = trial, trial_targets  # leave the local optimum; ``best`` keeps what it found
+            cur.late = lateness(cur)
+            stall = 0
+        else:
+            stall += 1
+            continue
+        if clearance < best.clearance() - EPS or (
+                clearance <= best.clearance() + EPS and _better([cur.end(c) for c in editable],
+                                                                [best.end(c) for c in editable])):
+            best = cur.copy()
+            improved += 1
+    return RuinResult(best.trips, best.finish, best.shelter, spent, attempts, improved)
+
+
+def ruin_phase(inst: Instance, sol: Solution, shelter: np.ndarray, work: int, seed: int,
+               progress: Callable[[str], None], *, bound: float = 0.0,
+               stop: Callable[[], bool] = lambda: False) -> tuple[Solution, np.ndarray, int]:
+    """Spend a share of the improvement budget ``work`` (model nodes) on ruin and recreate.
+
+    ``bound`` is a lower bound on the clearance (reaching it ends the search), ``stop`` the safety stop.
+    Returns the plan, each request's shelter, and the budget left for OR-Tools.
+    """
+    if not sol.assigned.any():
+        return sol, shelter, work
+    share = next((share for cars, share in FLEET_SHARES if inst.n_cars <= cars), 0.0)
+    mine = int(work * share)
+    if mine <= 0:
+        return sol, shelter, work
+    res = ruin_and_recreate(inst, sol.trips, sol.finish, shelter, sol.assigned, mine * UNITS_PER_NODE, seed,
+                            bound=bound, stop=stop)
+    out = Solution(res.trips, res.finish, sol.assigned)
+    progress(f"ruin and recreate: clearance {sol.clearance:.1f} -> {out.clearance:.1f} min in {res.attempts} "
+             f"attempts ({res.improved} kept as best)")
+    return out, res.shelter, work - mine
