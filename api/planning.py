@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,14 +24,14 @@ from matcher.errors import InputError, MapError
 from matcher.geojson import plan_to_geojson
 from matcher.live import LiveState
 from matcher.plan import Plan, ReplanSummary
-from matcher.problem import Alert, Driver, Household, Shelter
+from matcher.problem import Alert, Driver, Household, Problem, Shelter
 from matcher.region import Region, RegionParams, plan_is_regional, region_from_dict, solve_region
 from matcher.region_replan import replan_region
 from matcher.roads.closures import flood_geometry
 from matcher.roads.graph import RoadGraph
 from matcher.roads.load import load_road_graph
 from matcher.roads.snap import far_from_roads
-from matcher.scenario import problem_from_dict
+from matcher.scenario import Scenario, problem_from_dict
 from matcher.solver import SolveParams, solve
 from matcher.solver.replan import DEFAULT_POLICY, replan_checked
 
@@ -56,6 +57,24 @@ def _graph(map_path: str, cache_dir: str) -> RoadGraph:
 def road_graph(settings: Settings) -> RoadGraph:
     """The process's road graph of ``settings.map`` (loaded on first use, then reused)."""
     return _graph(str(settings.map_path()), str(settings.matcher().cache_dir))
+
+
+#: The last problem built on each map in this process: a re-plan after a new closure updates its travel times
+#: instead of rebuilding them (``matcher.matrix.update_travel_times``, which rebuilds by itself when it must).
+_LAST_PROBLEM: dict[str, Problem] = {}
+_LAST_LOCK = threading.Lock()
+
+
+def _scenario(data: dict[str, Any], settings: Settings, progress: Callable[[str], None] | None) -> Scenario:
+    """The problem of ``data`` on the process's road graph, its travel times updated from the last one."""
+    key = str(settings.map_path())
+    with _LAST_LOCK:
+        previous = _LAST_PROBLEM.get(key)
+    scenario = problem_from_dict(data, base=Path(data["map"]).parent, settings=settings.matcher(), progress=progress,
+                                 graph=road_graph(settings), previous=previous)
+    with _LAST_LOCK:
+        _LAST_PROBLEM[key] = scenario.problem
+    return scenario
 
 
 # --- checks at registration -------------------------------------------------------------------------------
@@ -189,8 +208,7 @@ def solve_scenario(
     """
     if _is_regional(data, settings):
         return solve_regional(data, settings, progress)
-    scenario = problem_from_dict(data, base=Path(data["map"]).parent, settings=settings.matcher(), progress=progress,
-                                 graph=road_graph(settings))
+    scenario = _scenario(data, settings, progress)
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
     plan = solve(scenario.problem, params, progress)
     assert_plan_valid(scenario.problem, plan, scenario.graph, scenario.closed_mask)
@@ -226,12 +244,15 @@ def regional_problem(data: dict[str, Any], settings: Settings,
                      progress: Callable[[str], None] | None = None) -> Region:
     """The zones, bounded travel times and shares of a scenario; built once per scenario and roads."""
     key = _fingerprint(data)
-    if key not in _REGIONS:
+    with _LAST_LOCK:
+        region = _REGIONS.get(key)
+    if region is None:
         region = region_from_dict(data, road_graph(settings), params=_region_params(settings),
                                   settings=settings.matcher(), progress=progress)
-        _REGIONS.clear()
-        _REGIONS[key] = region
-    return _REGIONS[key]
+        with _LAST_LOCK:
+            _REGIONS.clear()
+            _REGIONS[key] = region
+    return region
 
 
 def solve_regional(data: dict[str, Any], settings: Settings,
@@ -267,8 +288,7 @@ def replan_scenario(
     """
     if _is_regional(data, settings):
         return replan_regional(data, previous, live, settings, progress)
-    scenario = problem_from_dict(data, base=Path(data["map"]).parent, settings=settings.matcher(), progress=progress,
-                                 graph=road_graph(settings))
+    scenario = _scenario(data, settings, progress)
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
     outcome = replan_checked(scenario.problem, previous, live, params, DEFAULT_POLICY, road_graph=scenario.graph,
                              closed_mask=scenario.closed_mask, progress=progress)

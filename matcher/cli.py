@@ -160,7 +160,7 @@ def _solve_regional(scenario: Path, data: dict[str, Any], how: _Regional, settin
             params = RegionParams(time_limit_seconds=how.limit, seed=how.seed,
                                   zone_households=settings.zone_households)
             region = region_from_dict(data, graph, zones_file=zones_file, params=params, settings=settings,
-                                      progress=_say, map_path=map_path)
+                                      progress=_say)
             watch.lap("zones and travel times")
             executor = starting.result()
             watch.lap("cluster ready")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -47,8 +47,9 @@ class _ProblemGraph:
     first: Ints
     last: Ints
     meters: Floats
-    extra_nodes: Ints
+    extra_nodes: Ints  # graph nodes of the extra vertices, in vertex order (an update appends new ones)
     entry_key: Ints  # per CSR entry: row * size + column, sorted because CSR rows and columns are
+    extra_sorter: Ints  # argsort of extra_nodes
 
     @property
     def size(self) -> int:
@@ -60,7 +61,7 @@ class _ProblemGraph:
 
     def vertex_of(self, nodes: Ints) -> Ints:
         """Problem vertex of each graph node (each must be a vertex or one of the extra shape points)."""
-        return _vertex_of(nodes, self.graph.vertex_count, self.extra_nodes)
+        return _vertex_of(nodes, self.graph.vertex_count, self.extra_nodes, self.extra_sorter)
 
     def node_of(self, vertices: Ints) -> Ints:
         """Graph node of each problem vertex."""
@@ -70,19 +71,21 @@ class _ProblemGraph:
         return out
 
 
-def _vertex_of(nodes: Ints, vertex_count: int, extra_nodes: Ints) -> Ints:
+def _vertex_of(nodes: Ints, vertex_count: int, extra_nodes: Ints, sorter: Ints) -> Ints:
     out = np.asarray(nodes, dtype=np.int64).copy()
     shape = out >= vertex_count
-    out[shape] = vertex_count + np.searchsorted(extra_nodes, out[shape])
+    out[shape] = vertex_count + sorter[np.searchsorted(extra_nodes, out[shape], sorter=sorter)]
     return out
 
 
-def _problem_graph(graph: RoadGraph, nodes: Ints, closed: npt.NDArray[np.bool_] | None) -> _ProblemGraph:
+def _problem_graph(graph: RoadGraph, nodes: Ints, closed: npt.NDArray[np.bool_] | None,
+                   extra_first: Ints | None = None) -> _ProblemGraph:
     """Split the edges that carry snapped shape points at those points, drop closed edges, keep the fastest.
 
     ``closed`` is one bool per edge, or one per geometry position (a closed step, see ``EdgeClosures``):
     then edges are also cut where open steps meet closed ones, so the open part of a partly flooded
-    street stays drivable from its open end.
+    street stays drivable from its open end. ``extra_first`` (an earlier problem graph's extra vertices) are
+    kept as vertices, first and in their order, so that every earlier vertex keeps its number.
     """
     V = graph.vertex_count
     g, offsets = graph.geometry_nodes, graph.geometry_offsets
@@ -97,6 +100,9 @@ def _problem_graph(graph: RoadGraph, nodes: Ints, closed: npt.NDArray[np.bool_] 
         change[1:] = closed[1:] != closed[:-1]
         boundary = g[inner & change]
     extra = np.unique(np.concatenate((nodes[nodes >= V], boundary[boundary >= V])))
+    if extra_first is not None:
+        extra = np.concatenate((extra_first, np.setdiff1d(extra, extra_first)))
+    sorter = np.argsort(extra, kind="stable")
     edge_first, edge_last = offsets[:-1], offsets[1:] - 1
     # Cut positions: every edge's ends, plus each place where a snapped shape point lies inside an edge.
     cut = np.zeros(len(g), dtype=bool)
@@ -117,8 +123,8 @@ def _problem_graph(graph: RoadGraph, nodes: Ints, closed: npt.NDArray[np.bool_] 
     elif closed is not None:
         piece_closed = closed[edge]
 
-    tail = _vertex_of(g[first], V, extra)
-    head = _vertex_of(g[last], V, extra)
+    tail = _vertex_of(g[first], V, extra, sorter)
+    head = _vertex_of(g[last], V, extra, sorter)
 
     usable = tail != head  # a loop never shortens a path
     if piece_closed is not None:
@@ -135,7 +141,7 @@ def _problem_graph(graph: RoadGraph, nodes: Ints, closed: npt.NDArray[np.bool_] 
     # Explicit zero weights (duplicate nodes) stay edges in a CSR matrix; csgraph honours them.
     csr = csr_matrix((seconds[index], head[index], indptr), shape=(size, size))
     key = tail[index] * size + head[index]
-    return _ProblemGraph(graph, csr, index, first, last, meters, extra, key)
+    return _ProblemGraph(graph, csr, index, first, last, meters, extra, key, sorter)
 
 
 class MapRouter:
@@ -157,18 +163,18 @@ class MapRouter:
         self._legs: OrderedDict[tuple[int, int], LegPath] = OrderedDict()
         #: The matrix run behind these times (set by the builders), for ``update_travel_times``.
         self.solved: _Solved | None = None
-        #: Sources whose tree was kept from before a closure: valid except towards ``_stale_targets``.
-        self._partial: set[int] = set()
-        self._stale_targets: set[int] = set()
+        #: Trees kept from before a closure, per source: the targets towards which they are wrong.
+        self._stale: dict[int, frozenset[int]] = {}
 
-    def keep_partial(self, sources: set[int], stale_targets: set[int]) -> None:
-        """Mark kept trees of ``sources`` as wrong towards ``stale_targets`` (recomputed when a leg needs one)."""
-        self._partial, self._stale_targets = set(sources), set(stale_targets)
+    def keep_partial(self, stale: Mapping[int, Iterable[int]]) -> None:
+        """Mark the kept tree of each source as wrong towards its targets (it is recomputed when a leg needs one)."""
+        self._stale = {int(s): frozenset(int(t) for t in targets) for s, targets in stale.items()}
 
-    def predecessor_row(self, vertex: int) -> npt.NDArray[np.int32] | None:
-        """The shortest-path tree from ``vertex`` if it is still kept, else ``None``."""
+    def predecessor_row(self, vertex: int) -> tuple[npt.NDArray[np.int32] | None, frozenset[int]]:
+        """The shortest-path tree from ``vertex`` if it is still kept (else ``None``), and the targets it is
+        wrong towards."""
         with self._lock:
-            return self._predecessors.get(vertex)
+            return self._predecessors.get(vertex), self._stale.get(vertex, frozenset())
 
     @property
     def location_nodes(self) -> Ints:
@@ -187,9 +193,9 @@ class MapRouter:
                 known = self._legs.get((int(i), int(j)))
                 if known is None:
                     source = int(self._vertex[i])
-                    if source in self._partial and int(self._vertex[j]) in self._stale_targets:
-                        self._partial.discard(source)
-                        self._predecessors.pop(source, None)  # its kept tree may cross a closure to there
+                    if int(self._vertex[j]) in self._stale.get(source, ()):
+                        del self._stale[source]
+                        self._predecessors.pop(source, None)  # its kept tree crosses a closure to there
                     by_source.setdefault(source, []).append(k)
                 else:
                     legs[k] = known
@@ -259,17 +265,23 @@ class _Solved:
 
 
 def _dijkstra_rows(problem: _ProblemGraph, sources: Ints, targets: Ints,
-                   predecessors: dict[int, npt.NDArray[np.int32]]) -> Floats:
+                   predecessors: dict[int, npt.NDArray[np.int32]] | None, backwards: bool = False) -> Floats:
     """Seconds from each source to each target (``inf`` if unreachable); fills each source's predecessor row.
 
-    Chunks of ``CHUNK`` sources run on ``MATRIX_THREADS`` threads: SciPy's Dijkstra runs without the
-    interpreter lock, so the two cores of a laptop share the work. The result does not depend on the split.
+    ``backwards``: on the reversed roads, so row k holds the seconds from each target *to* ``sources[k]`` (a
+    column of the table; no predecessors). Chunks of ``CHUNK`` sources run on ``MATRIX_THREADS`` threads: SciPy's
+    Dijkstra runs without the interpreter lock, so the two cores of a laptop share the work. The result does not
+    depend on the split.
     """
     out = np.empty((len(sources), len(targets)))
     batches = [sources[start : start + CHUNK] for start in range(0, len(sources), CHUNK)]
+    csr = problem.csr.T.tocsr() if backwards else problem.csr
+    keep = predecessors is not None and not backwards
 
-    def run(batch: Ints) -> tuple[Floats, npt.NDArray[np.int32]]:
-        block, pred = dijkstra(problem.csr, directed=True, indices=batch, return_predecessors=True)
+    def run(batch: Ints) -> tuple[Floats, npt.NDArray[np.int32] | None]:
+        if not keep:
+            return dijkstra(csr, directed=True, indices=batch)[:, targets], None
+        block, pred = dijkstra(csr, directed=True, indices=batch, return_predecessors=True)
         return block[:, targets], pred.astype(np.int32)
 
     threads = min(MATRIX_THREADS, len(batches))
@@ -280,7 +292,8 @@ def _dijkstra_rows(problem: _ProblemGraph, sources: Ints, targets: Ints,
         results = [run(batch) for batch in batches]
     for k, (batch, (block, pred)) in enumerate(zip(batches, results, strict=True)):
         out[k * CHUNK : k * CHUNK + len(batch)] = block
-        predecessors.update(zip(batch.tolist(), pred, strict=True))
+        if predecessors is not None and pred is not None:
+            predecessors.update(zip(batch.tolist(), pred, strict=True))
     return out
 
 
@@ -333,58 +346,28 @@ def build_travel_times(
 
 @dataclass(frozen=True)
 class UpdateReport:
-    """How ``update_travel_times`` got its answer: rows recomputed out of all, or a full rebuild and why."""
+    """How ``update_travel_times`` got its answer: rows (and columns) recomputed out of all, or a full rebuild and
+    why."""
 
     recomputed: int
     sources: int
     full_rebuild_reason: str | None = None
+    #: Columns recomputed by Dijkstra on the reversed roads (towards a place that many paths to it changed).
+    columns: int = 0
 
 
-#: Places this close (meters) to a newly closed road get their rows and columns recomputed outright.
-NEAR_CLOSURE_METERS = 500.0
-#: Sources checked together when looking for trees that cross a new closure.
-TAINT_BLOCK = 64
-#: When fewer of the first ``TAINT_SAMPLE`` trees than this share can be kept, the check is not worth its
-#: time: rebuild. (A flood zone inside a town: nearly every place has some other place whose path crosses it.)
-MIN_KEEP_SHARE = 0.3
-TAINT_SAMPLE = 16
+#: A pair whose old time is within this share of a path through a changed road counts as changed (ties and float
+#: rounding included): the test may recompute a time that did not change, never keep one that did.
+TIE_SHARE = 1e-9
 
 
-def _crossing(preds: npt.NDArray[np.int32], sources: Ints, entering_closed: npt.NDArray[np.bool_],
-              targets: Ints) -> npt.NDArray[np.bool_]:
-    """Per source: does its tree path to any of ``targets`` take a step that is now closed?
-
-    ``entering_closed[b, v]`` marks that source b's tree reaches v by a closed step. Pointer jumping
-    spreads the marks down the trees in log2(depth) rounds of array work, for a block of sources at once.
-    """
-    rows = np.arange(len(sources))[:, None]
-    up = np.where(preds < 0, np.arange(preds.shape[1])[None, :], preds).astype(np.int64)  # roots: themselves
-    marked = entering_closed.copy()
-    for _ in range(64):
-        marked |= marked[rows, up]
-        nxt = up[rows, up]
-        if np.array_equal(nxt, up):
-            break
-        up = nxt
-    return np.asarray(marked[:, targets].any(axis=1))
-
-
-def _near(graph: RoadGraph, edges: Ints, nodes: Ints, meters: float) -> npt.NDArray[np.bool_]:
-    """Per node in ``nodes``: within ``meters`` of a node of any of ``edges`` (great circle, on a local grid)."""
-    if not len(edges) or not len(nodes):
-        return np.zeros(len(nodes), dtype=bool)
-    from scipy.spatial import cKDTree
-
-    ends = np.unique(graph.geometry_nodes[np.concatenate([graph.geometry_offsets[edges],
-                                                          graph.geometry_offsets[edges + 1] - 1])])
-    lat0 = float(np.radians(graph.lat[ends].mean()))
-    scale = np.array([6_371_000.0 * np.cos(lat0), 6_371_000.0]) * np.pi / 180.0
-
-    def xy(n: Ints) -> Floats:
-        return np.column_stack((graph.lon[n], graph.lat[n])) * scale
-
-    distance, _ = cKDTree(xy(ends)).query(xy(nodes), k=1)
-    return np.asarray(distance <= meters)
+def _step_mask(graph: RoadGraph, closed: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Per geometry position: the step from it to the next node of its edge is closed (per-edge masks spread)."""
+    if len(closed) == len(graph.geometry_nodes) and len(closed) != graph.edge_count:
+        return closed
+    last = np.zeros(len(graph.geometry_nodes), dtype=bool)
+    last[graph.geometry_offsets[1:] - 1] = True
+    return closed[graph.geometry_edge] & ~last
 
 
 def _rebuild_reason(graph: RoadGraph, solved: _Solved | None, node_array: Ints,
@@ -394,13 +377,64 @@ def _rebuild_reason(graph: RoadGraph, solved: _Solved | None, node_array: Ints,
         return "the previous times did not come from a road map"
     if solved.problem.graph is not graph:
         return "another road graph"
-    if closed.shape != (graph.edge_count,) or solved.closed.shape != closed.shape:
-        return "part of a road is closed (a flood zone closes only its flooded steps)"
-    if (solved.closed & ~closed).any():
+    if (_step_mask(graph, solved.closed) & ~_step_mask(graph, closed)).any():
         return "a closure was lifted"
     if not np.isin(np.unique(node_array[node_array >= graph.vertex_count]), solved.problem.extra_nodes).all():
         return "a new place lies inside a road no earlier place did"
     return None
+
+
+#: Tails of changed roads handled together when testing pairs (bounds the (tails x vertices) distance blocks).
+TAIL_BLOCK = 64
+
+
+def _changed_pairs(solved: _Solved, newly: npt.NDArray[np.bool_], unique: Ints) -> npt.NDArray[np.bool_]:
+    """Per pair of ``unique`` vertices: its old time or path may have changed (True for a vertex new to the table).
+
+    A closure only lengthens paths, and a path that took a newly closed step passed through the step's tail u,
+    so its time was d(s, u) + d(u, t). Pairs for which that holds for no such tail (distances on the old roads:
+    one Dijkstra from and one towards each tail) keep their time to the bit and their path.
+    """
+    old = solved.problem
+    at = np.searchsorted(solved.unique, unique).clip(max=len(solved.unique) - 1)
+    known = solved.unique[at] == unique
+    changed = ~(known[:, None] & known[None, :])
+    steps = np.concatenate(([0], np.cumsum(newly)))
+    piece = old.piece
+    hit = steps[old.last[piece]] - steps[old.first[piece]] > 0  # old CSR entries through a newly closed step
+    if hit.any():
+        tails = np.unique(old.entry_key[hit] // old.size)
+        inside = np.flatnonzero(known)
+        before = solved.seconds[np.ix_(at[inside], at[inside])]
+        limit = np.where(np.isfinite(before), before * (1 + TIE_SHARE) + TIE_SHARE, -1.0)  # unreachable stays so
+        found = np.zeros(before.shape, dtype=bool)
+        backwards = old.csr.T.tocsr()
+        vertices = unique[inside]
+        for start in range(0, len(tails), TAIL_BLOCK):
+            block = tails[start : start + TAIL_BLOCK]
+            to_tail = dijkstra(backwards, directed=True, indices=block)[:, vertices]
+            from_tail = dijkstra(old.csr, directed=True, indices=block)[:, vertices]
+            for k in range(len(block)):
+                found |= to_tail[k][:, None] + from_tail[k][None, :] <= limit
+        changed[np.ix_(inside, inside)] = found
+    np.fill_diagonal(changed, False)
+    return changed
+
+
+def _cover(changed: npt.NDArray[np.bool_]) -> tuple[Ints, Ints]:
+    """Rows and columns that together hold every changed pair, few in all: the rows with most changed pairs,
+    then the columns of what is left (the split point with the fewest Dijkstra runs)."""
+    counts = changed.sum(axis=1)
+    order = np.argsort(-counts, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    # Per column, the worst rank of a row that changes it: taking the ``r`` best rows, it is needed iff >= r.
+    worst = np.where(changed, rank[:, None], -1).max(axis=0, initial=-1)
+    rows_with = int((counts > 0).sum())
+    needed = np.cumsum(np.bincount(worst[worst >= 0], minlength=len(order))[::-1])[::-1]  # columns needing >= r
+    cost = np.arange(rows_with + 1) + np.append(needed, 0)[: rows_with + 1]
+    r = int(np.argmin(cost))
+    return np.sort(order[:r]), np.flatnonzero(worst >= r)
 
 
 def update_travel_times(
@@ -412,13 +446,13 @@ def update_travel_times(
 ) -> tuple[TravelTimes, UpdateReport]:
     """``build_travel_times`` after more roads closed, recomputing only the times a closure can change.
 
-    Closing roads only lengthens paths. Places near a new closure (``NEAR_CLOSURE_METERS``) and new places
-    get their rows (Dijkstra) and their columns (Dijkstra backwards) recomputed; any other source keeps its
-    row when its shortest-path tree reaches no other place through a newly closed road, since those times
-    cannot have changed; the rest run Dijkstra again. The answer equals a full rebuild (to float rounding:
-    a backward search adds the same road times in the other order). A full rebuild
-    happens when a closure was lifted (paths may shorten), the map differs, or a new place splits a road
-    (it lies inside an edge that no earlier place did).
+    Closing roads (whole or in part: a flood zone closes only its flooded steps) only lengthens paths. A pair
+    of places keeps its time and road path when its old path cannot have used a newly closed step (see
+    ``_changed_pairs``); the changed pairs, and those of new places, are covered by a few rows (Dijkstra) and
+    columns (Dijkstra on the reversed roads, ``_cover``). A kept tree is marked wrong towards the columns it
+    changed, so a leg there is walked on a new one. The answer equals a full rebuild (to float rounding: a
+    backward search adds the same road times in the other order). A full rebuild happens when a closure was
+    lifted (paths may shorten), the map differs, or a new place splits a road no earlier place did.
     """
     node_array, closed = _check_inputs(graph, refs, nodes, closed_mask)
     router = previous.router
@@ -428,59 +462,34 @@ def update_travel_times(
         fresh = build_travel_times(graph, refs, node_array, closed)
         count = len(np.unique(node_array))
         return fresh, UpdateReport(count, count, reason)
-    old = solved.problem
-    # The same vertices (no new shape points), fewer edges: vertex numbers carry over.
-    problem = _problem_graph(graph, np.concatenate([old.node_of(solved.unique), node_array]), closed)
+    # Earlier vertices keep their numbers (new cut points are added after them), so kept trees stay valid.
+    problem = _problem_graph(graph, node_array, closed, extra_first=solved.problem.extra_nodes)
     vertex = problem.vertex_of(node_array)
     unique = np.unique(vertex)
-    newly = np.flatnonzero(closed & ~solved.closed)
-    # Old CSR entries (steps) that a new closure removed, as a per-vertex "entered by a closed step" test.
-    entry_edge = graph.geometry_edge[old.first[old.piece]]
-    keys = old.entry_key[np.isin(entry_edge, newly)]
-    tails, heads = keys // old.size, keys % old.size
-    near = _near(graph, newly, problem.node_of(unique), NEAR_CLOSURE_METERS) | ~np.isin(unique, solved.unique)
-    far_targets = unique[~near]
-    candidates = [u for u in unique[~near].tolist() if router.predecessor_row(u) is not None]
-    keep: list[int] = []
-    predecessors: dict[int, npt.NDArray[np.int32]] = {}
-    # A small first block is the sample that decides whether checking the rest is worth it.
-    starts = [0, *range(TAINT_SAMPLE, len(candidates), TAINT_BLOCK)] if candidates else []
-    for k, start in enumerate(starts):
-        block = candidates[start : starts[k + 1] if k + 1 < len(starts) else len(candidates)]
-        preds = np.stack([router.predecessor_row(u) for u in block])  # type: ignore[misc]
-        entering = np.zeros(preds.shape, dtype=bool)
-        if len(heads):
-            hit = preds[:, heads] == tails[None, :]
-            in_block, step = np.nonzero(hit)
-            entering[in_block, heads[step]] = True
-        crossing = _crossing(preds, np.asarray(block), entering, far_targets)
-        for u, row, bad in zip(block, preds, crossing.tolist(), strict=True):
-            if not bad:
-                keep.append(u)
-                predecessors[u] = row
-        if start == 0 and len(keep) < MIN_KEEP_SHARE * len(block):
-            count = len(unique)
-            return build_travel_times(graph, refs, node_array, closed), UpdateReport(
-                count, count, f"most shortest paths cross the new closure ({len(keep)} of {len(block)} sampled kept)")
-    position = {int(u): i for i, u in enumerate(unique)}
-    redo = np.setdiff1d(unique, np.asarray(keep, dtype=np.int64))
+    newly = _step_mask(graph, closed) & ~_step_mask(graph, solved.closed)
+    changed = _changed_pairs(solved, newly, unique)
+    rows, cols = _cover(changed)
     seconds = np.full((len(unique), len(unique)), np.inf)
-    if len(redo):
-        seconds[[position[int(u)] for u in redo.tolist()]] = _dijkstra_rows(problem, redo, unique, predecessors)
-    if keep:
-        rows_at = np.array([position[u] for u in keep])
-        old_rows = np.searchsorted(solved.unique, np.asarray(keep))
-        old_cols = np.searchsorted(solved.unique, far_targets)
-        seconds[np.ix_(rows_at, np.flatnonzero(~near))] = solved.seconds[np.ix_(old_rows, old_cols)]
-        near_targets = unique[near]
-        if len(near_targets):
-            # Columns of the places near the closure: Dijkstra from them on the reversed roads.
-            back = dijkstra(problem.csr.T.tocsr(), directed=True, indices=near_targets)
-            seconds[np.ix_(rows_at, np.flatnonzero(near))] = back[:, np.asarray(keep)].T
+    at = np.searchsorted(solved.unique, unique).clip(max=len(solved.unique) - 1)
+    known = np.flatnonzero(solved.unique[at] == unique)
+    seconds[np.ix_(known, known)] = solved.seconds[np.ix_(at[known], at[known])]
+    if len(cols):
+        seconds[:, cols] = _dijkstra_rows(problem, unique[cols], unique, None, backwards=True).T
+    predecessors: dict[int, npt.NDArray[np.int32]] = {}
+    stale: dict[int, set[int]] = {}
+    for k in np.setdiff1d(known, rows).tolist():
+        source = int(unique[k])
+        row, wrong = router.predecessor_row(source)
+        if row is not None:
+            predecessors[source] = row
+            # Wrong towards the columns this closure changed, and wherever an earlier closure made it wrong.
+            stale[source] = set(wrong) | set(unique[cols[changed[k, cols]]].tolist())
+    if len(rows):
+        seconds[rows] = _dijkstra_rows(problem, unique[rows], unique, predecessors)
     times = _travel_times(refs, _Solved(problem, closed, unique, seconds), vertex, predecessors)
     assert isinstance(times.router, MapRouter)
-    times.router.keep_partial(set(keep), set(unique[near].tolist()))
-    return times, UpdateReport(len(redo), len(unique))
+    times.router.keep_partial({source: wrong for source, wrong in stale.items() if wrong})
+    return times, UpdateReport(len(rows), len(unique), None, len(cols))
 
 
 def matrix_for_places(

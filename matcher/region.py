@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -31,7 +30,7 @@ from matcher.problem import Alert, Driver, Household, Problem, Rules, ServiceMin
 from matcher.requests import Request
 from matcher.roads.closures import EdgeClosures, edge_closures
 from matcher.roads.graph import RoadGraph
-from matcher.roads.meeting import Access, WayNames, plan_access, read_way_names
+from matcher.roads.meeting import Access, WayNames, plan_access
 from matcher.roads.snap import snap_points
 from matcher.schedule import Dropoff, Pickup, Visit, build_plan
 from matcher.settings import Settings, get_settings
@@ -508,11 +507,11 @@ def plan_is_regional(households: int, zones_given: bool, settings: Settings) -> 
 
 def region_from_dict(data: Mapping[str, Any], graph: RoadGraph, *, zones_file: ZonesFile | None = None,
                      params: RegionParams | None = None, settings: Settings | None = None,
-                     progress: Say | None = None, map_path: Path | None = None) -> Region:
+                     progress: Say | None = None) -> Region:
     """The region of a scenario mapping on its road graph (the scenario format, plus ``zone`` fields).
 
-    Its ``rules`` and closed streets count as in a single solve; meeting points are named by the streets of
-    ``map_path`` (default: the scenario's ``map`` when that is a file), else by their position.
+    Its ``rules`` and closed streets count as in a single solve; meeting points are named by the streets the
+    road graph keeps.
     """
     from matcher.scenario import alert_of, records_of, rules_of, service_of
 
@@ -528,9 +527,7 @@ def region_from_dict(data: Mapping[str, Any], graph: RoadGraph, *, zones_file: Z
     if closures.unknown_ways:
         say(f"warning: closed ways not on the drivable map: {', '.join(map(str, closures.unknown_ways))}")
     name = str(data.get("name") or "scenario")
-    if map_path is None and isinstance(data.get("map"), str) and Path(data["map"]).is_file():
-        map_path = Path(data["map"])
-    names = read_way_names(map_path) if map_path is not None and closures.closed.any() else None
+    names = graph.way_names(with_ref=True) if closures.closed.any() else None
     return build_region(name, (households, drivers, shelters), alert, service_of(data), graph, closures,
                         zones_file=zones_file, params=params, settings=settings, progress=say, rules=rules,
                         way_names=names)

@@ -23,7 +23,7 @@ from matcher.problem import Alert, Driver, Household, Problem, Rules, ServiceMin
 from matcher.roads.closures import EdgeClosures, edge_closures
 from matcher.roads.graph import RoadGraph
 from matcher.roads.load import load_road_graph
-from matcher.roads.meeting import plan_access, read_way_names
+from matcher.roads.meeting import plan_access
 from matcher.settings import Settings, get_settings
 from matcher.travel import LocationRef
 
@@ -165,11 +165,13 @@ def problem_from_dict(
     settings: Settings | None = None,
     progress: Callable[[str], None] | None = None,
     graph: RoadGraph | None = None,
+    previous: Problem | None = None,
 ) -> Scenario:
     """Build the problem of a scenario mapping: validate records, load the map, snap, apply closures, time.
 
     ``graph``, when the caller already holds the scenario map's road graph (a service loads it once),
-    is used instead of loading the map again.
+    is used instead of loading the map again. ``previous``, an earlier problem on that graph, lets the travel
+    times be updated rather than rebuilt when only closures were added (see ``problem_on_graph``).
     """
     settings = settings or get_settings()
     say = progress or (lambda _m: None)
@@ -180,7 +182,7 @@ def problem_from_dict(
     if graph is None:
         say(f"loading map {map_path.name}")
         graph = load_road_graph(map_path, settings.cache_dir)
-    problem, closures = problem_on_graph(data, graph, settings, say, map_path=map_path)
+    problem, closures = problem_on_graph(data, graph, settings, say, previous)
     return Scenario(None, map_path, problem, graph, closures, dict(data))
 
 
@@ -213,15 +215,13 @@ def problem_on_graph(
     settings: Settings | None = None,
     progress: Callable[[str], None] | None = None,
     previous: Problem | None = None,
-    *,
-    map_path: Path | None = None,
 ) -> tuple[Problem, EdgeClosures]:
     """The problem of a scenario mapping on a road graph already loaded (its ``map`` is not read).
 
     ``previous``, a problem of the same map before closures were added (a re-plan), lets the travel times
     be updated instead of rebuilt: only sources whose shortest paths used a newly closed road run again.
     Households whose street is closed are placed at a meeting point within their walk (named by the
-    streets of ``map_path`` when given), or listed as unreachable with what to do.
+    streets the road graph keeps), or listed as unreachable with what to do.
     """
     settings = settings or get_settings()
     say = progress or (lambda _m: None)
@@ -234,7 +234,7 @@ def problem_on_graph(
     if closures.unknown_ways:
         say(f"warning: closed ways not on the drivable map: {', '.join(map(str, closures.unknown_ways))}")
     walk = Problem.walk_rule(rules)
-    names = read_way_names(map_path) if map_path is not None and closures.closed.any() else None
+    names = graph.way_names(with_ref=True) if closures.closed.any() else None
     access = plan_access(graph, closures, households, walk, names)
     if access.meeting_points:
         say(f"{len(access.meeting_points)} households meet their car at a corner: their street is closed")
@@ -250,7 +250,8 @@ def problem_on_graph(
         if update.full_rebuild_reason:
             say(f"travel times rebuilt: {update.full_rebuild_reason}")
         else:
-            say(f"travel times updated: {update.recomputed} of {update.sources} sources recomputed")
+            say(f"travel times updated: {update.recomputed} rows and {update.columns} columns of {update.sources} "
+                "recomputed")
 
     travel = matrix_for_places(graph, places, closures, settings.snap_max_meters,
                                previous=None if previous is None else previous.travel, report=told)

@@ -1,8 +1,8 @@
-"""Read what a map shows besides drivable roads (street names, addresses, water, green, buildings, places), cached.
+"""What a map shows besides drivable roads (street names, addresses, water, green, buildings, places), cached.
 
-One pass over the same ``.osm.pbf``/``.osm`` file the road graph comes from, kept in the cache folder keyed by
-the file's content like the road graph, so the service's pages draw a real base map and its address index
-works with no network. Coordinates are ``(lon, lat)`` like GeoJSON.
+Read in the road loader's one pass over the map file (``matcher.roads.load.parse_map``), which caches the road
+graph too; kept in the cache folder keyed by the file's content like the road graph, so the service's pages
+draw a real base map and its address index works with no network. Coordinates are ``(lon, lat)`` like GeoJSON.
 """
 
 from __future__ import annotations
@@ -125,12 +125,17 @@ def _centre(ring: Ring) -> Point:
     return (round(sum(p[0] for p in corners) / len(corners), 6), round(sum(p[1] for p in corners) / len(corners), 6))
 
 
-class _Reader:
-    """Collects features from one pass of ``FileProcessor`` (nodes, ways, and areas assembled by osmium)."""
+class FeatureReader:
+    """Collects features from a pass of ``FileProcessor`` (nodes, ways, and areas assembled by osmium); the road
+    loader's ``parse_map`` feeds it in the same pass that reads the roads."""
 
     def __init__(self) -> None:
         self.out = MapFeatures(areas={"water": [], "green": [], "wood": [], "building": []},
                                lines={"waterway": [], "coastline": []})
+
+    def result(self) -> MapFeatures:
+        self.out.addresses.sort(key=lambda a: (a.street, a.housenumber))
+        return self.out
 
     def node(self, node: osmium.osm.Node) -> None:
         tags = node.tags
@@ -177,20 +182,10 @@ class _Reader:
 
 
 def parse_features(path: str | os.PathLike[str]) -> MapFeatures:
-    """Parse a map file without the cache. Raises ``MapError`` when it cannot be read."""
-    reader = _Reader()
-    try:
-        for obj in osmium.FileProcessor(str(path)).with_locations().with_areas():
-            if isinstance(obj, osmium.osm.Node):
-                reader.node(obj)
-            elif isinstance(obj, osmium.osm.Way):
-                reader.way(obj)
-            elif isinstance(obj, osmium.osm.Area):
-                reader.area(obj)
-    except RuntimeError as exc:
-        raise MapError("scenario", "map", f"cannot read map features of {path}: {exc}") from None
-    reader.out.addresses.sort(key=lambda a: (a.street, a.housenumber))
-    return reader.out
+    """Parse a map file without the cache (with its roads, in the loader's one pass). Raises ``MapError``."""
+    from matcher.roads.load import parse_map
+
+    return parse_map(path)[1]
 
 
 def load_features(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None) -> MapFeatures:
@@ -212,7 +207,13 @@ def load_features(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str
                 return MapFeatures.from_dict(json.load(stored))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring unreadable map features cache %s: %s", cache_file, exc)
-    features = parse_features(path)
+    from matcher.roads.load import graph_cache_file, parse_map, write_graph_cache
+
+    # One pass reads the roads too: the road graph's cache gets them, so the map file is not read again for them.
+    graph, features = parse_map(path)
+    graph_file = graph_cache_file(content, cache_dir)
+    if not graph_file.is_file():
+        write_graph_cache(graph_file, graph)
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=cache_file.name, suffix=".tmp")

@@ -9,6 +9,7 @@ import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import osmium
@@ -16,6 +17,9 @@ import osmium
 from matcher.errors import MapError
 from matcher.roads.graph import RoadGraph, build_graph
 from matcher.settings import get_settings
+
+if TYPE_CHECKING:
+    from matcher.roads.features import MapFeatures
 
 log = logging.getLogger(__name__)
 
@@ -132,18 +136,67 @@ def car_directions(tags: Mapping[str, str] | osmium.osm.TagList) -> tuple[float,
     return forward, backward
 
 
+class _RoadWays:
+    """Collects the car roads of a map file, way by way, for ``build_graph``."""
+
+    def __init__(self) -> None:
+        self.way_ids: list[int] = []
+        self.lengths: list[int] = []
+        self.refs: list[int] = []
+        self.xs: list[int] = []
+        self.ys: list[int] = []
+        self.forward: list[float] = []
+        self.backward: list[float] = []
+        self.highway: list[str] = []
+        self.names: list[str] = []
+        self.road_refs: list[str] = []
+
+    def way(self, way: osmium.osm.Way) -> None:
+        speeds = car_directions(way.tags)
+        if speeds is None:
+            return
+        run: list[tuple[int, int, int]] = []
+        # A way whose nodes are missing from an extract is cut there into the runs that remain.
+        for node in [*way.nodes, None]:
+            loc = None if node is None else node.location
+            if loc is not None and loc.valid():
+                if not run or run[-1][0] != node.ref:  # drop repeated consecutive nodes
+                    run.append((node.ref, loc.x, loc.y))
+                continue
+            if len(run) >= 2:
+                self.way_ids.append(way.id)
+                self.lengths.append(len(run))
+                self.forward.append(speeds[0])
+                self.backward.append(speeds[1])
+                self.highway.append(str(way.tags.get("highway", "")))
+                self.names.append(str(way.tags.get("name", "")))
+                self.road_refs.append(str(way.tags.get("ref", "")))
+                for ref, x, y in run:
+                    self.refs.append(ref)
+                    self.xs.append(x)
+                    self.ys.append(y)
+            run = []
+
+    def graph(self, path: str | os.PathLike[str]) -> RoadGraph:
+        if not self.way_ids:
+            raise MapError("scenario", "map", f"road map {path} has no roads that cars may use")
+        return build_graph(
+            way_ids=np.array(self.way_ids, dtype=np.int64),
+            way_offsets=np.concatenate(([0], np.cumsum(self.lengths))).astype(np.int64),
+            node_ids=np.array(self.refs, dtype=np.int64),
+            lon=np.array(self.xs, dtype=np.float64) / 1e7,
+            lat=np.array(self.ys, dtype=np.float64) / 1e7,
+            forward_kmh=np.array(self.forward, dtype=np.float64),
+            backward_kmh=np.array(self.backward, dtype=np.float64),
+            highway=self.highway,
+            name=self.names,
+            ref=self.road_refs,
+        )
+
+
 def parse_road_graph(path: str | os.PathLike[str]) -> RoadGraph:
     """Parse a map file without the cache. Raises ``MapError`` when it cannot be read or has no car roads."""
-    way_ids: list[int] = []
-    lengths: list[int] = []
-    refs: list[int] = []
-    xs: list[int] = []
-    ys: list[int] = []
-    forward: list[float] = []
-    backward: list[float] = []
-    highway: list[str] = []
-    names: list[str] = []
-    road_refs: list[str] = []
+    roads = _RoadWays()
     try:
         processor = (
             osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
@@ -152,48 +205,38 @@ def parse_road_graph(path: str | os.PathLike[str]) -> RoadGraph:
             .with_filter(osmium.filter.KeyFilter("highway"))
         )
         for way in processor:
-            if not isinstance(way, osmium.osm.Way):  # the filters pass ways only; this tells the type checker
-                continue
-            speeds = car_directions(way.tags)
-            if speeds is None:
-                continue
-            run: list[tuple[int, int, int]] = []
-            # A way whose nodes are missing from an extract is cut there into the runs that remain.
-            for node in [*way.nodes, None]:
-                loc = None if node is None else node.location
-                if loc is not None and loc.valid():
-                    if not run or run[-1][0] != node.ref:  # drop repeated consecutive nodes
-                        run.append((node.ref, loc.x, loc.y))
-                    continue
-                if len(run) >= 2:
-                    way_ids.append(way.id)
-                    lengths.append(len(run))
-                    forward.append(speeds[0])
-                    backward.append(speeds[1])
-                    highway.append(str(way.tags.get("highway", "")))
-                    names.append(str(way.tags.get("name", "")))
-                    road_refs.append(str(way.tags.get("ref", "")))
-                    for ref, x, y in run:
-                        refs.append(ref)
-                        xs.append(x)
-                        ys.append(y)
-                run = []
+            if isinstance(way, osmium.osm.Way):  # the filters pass ways only; this tells the type checker
+                roads.way(way)
     except RuntimeError as exc:
         raise MapError("scenario", "map", f"cannot read road map {path}: {exc}") from None
-    if not way_ids:
-        raise MapError("scenario", "map", f"road map {path} has no roads that cars may use")
-    return build_graph(
-        way_ids=np.array(way_ids, dtype=np.int64),
-        way_offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
-        node_ids=np.array(refs, dtype=np.int64),
-        lon=np.array(xs, dtype=np.float64) / 1e7,
-        lat=np.array(ys, dtype=np.float64) / 1e7,
-        forward_kmh=np.array(forward, dtype=np.float64),
-        backward_kmh=np.array(backward, dtype=np.float64),
-        highway=highway,
-        name=names,
-        ref=road_refs,
-    )
+    return roads.graph(path)
+
+
+def parse_map(path: str | os.PathLike[str]) -> tuple[RoadGraph, MapFeatures]:
+    """The road graph and the map features (``matcher.roads.features``) of a map file, in one pass over it.
+
+    The service needs both; ``evac plan`` needs only the graph and reads it with the faster
+    ``parse_road_graph`` (its filters skip every other object in the file). Raises ``MapError`` like it.
+    """
+    from matcher.roads.features import FeatureReader
+
+    roads, features = _RoadWays(), FeatureReader()
+    try:
+        # Untagged objects (most nodes) serve only as way locations, which osmium keeps before the filter.
+        processor = osmium.FileProcessor(str(path)).with_locations().with_areas().with_filter(
+            osmium.filter.EmptyTagFilter())
+        for obj in processor:
+            if isinstance(obj, osmium.osm.Node):
+                features.node(obj)
+            elif isinstance(obj, osmium.osm.Way):
+                features.way(obj)
+                if "highway" in obj.tags:
+                    roads.way(obj)
+            elif isinstance(obj, osmium.osm.Area):
+                features.area(obj)
+    except RuntimeError as exc:
+        raise MapError("scenario", "map", f"cannot read map {path}: {exc}") from None
+    return roads.graph(path), features.result()
 
 
 def load_road_graph(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None) -> RoadGraph:
@@ -206,10 +249,7 @@ def load_road_graph(path: str | os.PathLike[str], cache_dir: str | os.PathLike[s
         content = Path(path).read_bytes()
     except OSError as exc:
         raise MapError("scenario", "map", f"cannot read road map {path}: {exc.strerror or exc}") from None
-    digest = hashlib.sha256(content)
-    digest.update(LOADER_VERSION.encode())
-    cache = Path(cache_dir if cache_dir is not None else get_settings().cache_dir)
-    cache_file = cache / f"roadgraph-{digest.hexdigest()[:40]}.npz"
+    cache_file = graph_cache_file(content, cache_dir)
     if cache_file.is_file():
         try:
             with np.load(cache_file, allow_pickle=False) as stored:
@@ -219,6 +259,19 @@ def load_road_graph(path: str | os.PathLike[str], cache_dir: str | os.PathLike[s
     graph = parse_road_graph(path)
     _write_cache(cache_file, graph)
     return graph
+
+
+def graph_cache_file(content: bytes, cache_dir: str | os.PathLike[str] | None) -> Path:
+    """Where the road graph of a map file with this content is cached."""
+    digest = hashlib.sha256(content)
+    digest.update(LOADER_VERSION.encode())
+    cache = Path(cache_dir if cache_dir is not None else get_settings().cache_dir)
+    return cache / f"roadgraph-{digest.hexdigest()[:40]}.npz"
+
+
+def write_graph_cache(cache_file: Path, graph: RoadGraph) -> None:
+    """Keep a parsed graph in the cache (a graph read together with the map features goes there too)."""
+    _write_cache(cache_file, graph)
 
 
 def _write_cache(cache_file: Path, graph: RoadGraph) -> None:

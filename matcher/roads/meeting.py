@@ -9,10 +9,8 @@ unserved with a reason a coordinator can act on.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -55,20 +53,6 @@ def open_nodes(graph: RoadGraph, closures: EdgeClosures | None) -> npt.NDArray[n
         return touched
     best = np.bincount(label[touched]).argmax()
     return touched & (label == best)
-
-
-@functools.lru_cache(maxsize=4)
-def read_way_names(path: Path) -> dict[int, str]:
-    """``name`` (or ``ref``) of every road way in an OSM file: one pass, cached per file."""
-    import osmium  # the map reader; only needed when a meeting point is named
-
-    names: dict[int, str] = {}
-    processor = osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(osmium.filter.KeyFilter("highway"))
-    for way in processor:
-        label = way.tags.get("name") or (f"road {way.tags.get('ref')}" if way.tags.get("ref") else "")
-        if label:
-            names[way.id] = label
-    return names
 
 
 def _name(graph: RoadGraph, node: int, names: WayNames) -> str:

@@ -8,7 +8,6 @@ any machine; the clock is only a safety stop.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import numpy as np
 from matcher.solver.construct import Solution, TargetsKey, Trip, drive_car, targets_key, trips_keep_rules
 from matcher.solver.instance import Instance
 from matcher.solver.model import GroupResult, improve_group
+from matcher.solver.safety import SafetyStop
 
 #: Work budget per second of time limit, in model nodes solved (pickup and delivery-alternative
 #: nodes summed over OR-Tools calls): measured on a 2-core machine so that the search ends near
@@ -101,11 +101,8 @@ class _Search:
     shelter: np.ndarray
     assigned: np.ndarray
     previous_car: dict[int, int] | None
-    deadline: float
-    #: The clock ``deadline`` is on (wall for the service, the process's CPU seconds for a drill).
-    clock: Callable[[], float] = time.perf_counter
-    #: A drill: no OR-Tools move is cut short by the wall clock (see ``model.improve_group``).
-    repeatable: bool = False
+    #: The far safety stop (wall clock for the service, the process's CPU seconds for a drill).
+    stop: SafetyStop
 
     def room(self, group: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """People, and pets, each shelter can still take from the requests of ``group``'s cars."""
@@ -133,16 +130,14 @@ class _Search:
         if len(cars) == inst.n_cars and not escape:
             target = max(old) - max(PROBE_STEP_MINUTES, PROBE_STEP_SHARE * max(old))
             cut = [_cut(inst, c, t, target) for c, t in zip(cars, group_trips, strict=True)]
-            result = improve_group(inst, self.shelter, room, cars, group_trips, bound=target,
-                                   seconds=self.deadline - self.clock(), solutions=PROBE_SOLUTIONS,
-                                   previous_car=self.previous_car, start=cut, repeatable=self.repeatable,
+            result = improve_group(inst, self.shelter, room, cars, group_trips, bound=target, stop=self.stop,
+                                   solutions=PROBE_SOLUTIONS, previous_car=self.previous_car, start=cut,
                                    pet_room=pet_room)
             work += max(result.nodes, 1)
         if result.trips is None:
             solutions = ESCAPE_SOLUTIONS if escape else GROUP_SOLUTIONS
-            result = improve_group(inst, self.shelter, room, cars, group_trips, bound=max(old),
-                                   seconds=self.deadline - self.clock(), solutions=solutions,
-                                   previous_car=self.previous_car, escape=escape, repeatable=self.repeatable,
+            result = improve_group(inst, self.shelter, room, cars, group_trips, bound=max(old), stop=self.stop,
+                                   solutions=solutions, previous_car=self.previous_car, escape=escape,
                                    pet_room=pet_room)
             work += max(result.nodes, 1) * solutions // GROUP_SOLUTIONS
         return result, work
@@ -182,12 +177,10 @@ def improve(
     sol: Solution,
     shelter: np.ndarray,
     work: int,
-    deadline: float,
+    stop: SafetyStop,
     seed: int,
     progress: Callable[[str], None],
     previous_car: dict[int, int] | None = None,
-    clock: Callable[[], float] = time.perf_counter,
-    repeatable: bool = False,
 ) -> Solution:
     """Lower the clearance by re-routing groups of cars until ``work`` model nodes have been solved.
 
@@ -198,17 +191,17 @@ def improve(
     improving in the last quarter of ``work`` gets up to ``EXTEND_SHARE`` more work. Everything is counted in
     model nodes, so a seed and a budget give the same plan on any machine.
 
-    ``deadline`` (on ``clock``) is only a safety stop, set well past the time limit; a run that reaches it (a
-    much slower or overloaded machine) is the one case where a run may not repeat. Without ``repeatable``
-    OR-Tools also cuts each LNS move at 0.1 s of wall clock, which a busy machine can reach; a drill sets it,
-    so that only its safety stop cuts anything.
+    ``stop`` is only a safety stop, set well past the time limit; a run that reaches it (a much slower or
+    overloaded machine) is the one case where a run may not repeat, and ``stop.hit`` then says so. On the wall
+    clock (the service) OR-Tools also cuts each LNS move at 0.1 s, which a busy machine can reach; on the CPU
+    clock (a drill) only the safety stop cuts anything (see ``model.improve_group``).
 
     With ``previous_car`` (a re-plan) moving a household to another car has a cost, and a group
     result is kept only when it lowers the latest finish: stability before tidiness.
     """
     rng = np.random.default_rng(seed)
     search = _Search(inst, [list(t) for t in sol.trips], sol.finish.copy(), shelter, sol.assigned, previous_car,
-                     deadline, clock, repeatable)
+                     stop)
     start_clearance = sol.clearance
     tabu: dict[int, int] = {}
     stalled: dict[int, int] = {}
@@ -216,7 +209,7 @@ def improve(
     budget = work
     round_no = 0
     last_gain = 0
-    while done < budget and clock() < deadline:
+    while done < budget and not stop.reached():
         round_no += 1
         active = [c for c in range(inst.n_cars) if search.trips[c]]
         if not active:

@@ -8,6 +8,7 @@ unloads. Times are integer seconds inside the model.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from matcher.solver.construct import Trip, pickup_minutes
 from matcher.solver.instance import Instance
+from matcher.solver.safety import SafetyStop
 
 SCALE = 60  # seconds per minute: OR-Tools works in integers
 UNREACHABLE = 10**9
@@ -37,6 +39,8 @@ class GroupResult:
     shelter: dict[int, int] | None = None
     #: Size of the model solved (pickup and delivery nodes): the work unit of the round budget.
     nodes: int = 0
+    #: The safety stop ended the search early (the result may differ from an uncut run).
+    cut: bool = False
 
 
 def _trips_from_route(nodes: list[int], pickup_of: list[int], shelter_of: list[int], n_req: int) -> list[Trip]:
@@ -297,13 +301,12 @@ def improve_group(
     trips: list[list[Trip]],
     *,
     bound: float,
-    seconds: float,
+    stop: SafetyStop,
     solutions: int,
     previous_car: dict[int, int] | None = None,
     start: list[list[Trip]] | None = None,
     pet_room: np.ndarray | None = None,
     escape: bool = False,
-    repeatable: bool = False,
 ) -> GroupResult:
     """Re-route ``cars`` over the requests of their ``trips`` so that none finishes after ``bound``.
 
@@ -317,8 +320,9 @@ def improve_group(
     requests may be left out at a high price, the search starts from ``start`` and must put the
     left-out requests back without any car passing ``bound``. It succeeds only if every request is in.
     ``escape`` searches with guided local search instead of plain descent (for a group that stalled).
-    ``repeatable`` lets no clock but the far safety stop (``seconds``) cut a search move short, so the result
-    depends on the model alone, never on how busy the machine is (a drill).
+    ``stop`` is the far safety stop: on the CPU clock (a drill) no wall clock cuts the search or any of its
+    moves within ``CPU_WALL_FACTOR`` times the CPU seconds left, so the result depends on the model alone, never on
+    how busy the machine is; a result the stop cut says so (``cut``).
     """
     probe = start is not None
     requests = [r for car_trips in trips for t in car_trips for r in t.pickups]
@@ -343,25 +347,35 @@ def improve_group(
     _add_requests(inst, nodes, manager, routing, time_dim, room, probe, pet_room, latest)
 
     initial = _initial_routes(nodes, manager, shelter, start if start is not None else trips)
-    params = _params(seconds, solutions, escape, repeatable)
+    wall = stop.wall_seconds()
+    params = _params(wall, solutions, escape, repeatable=stop.cpu)
     routing.CloseModelWithParameters(params)
     start_assignment = routing.ReadAssignmentFromRoutes(initial, True)
     if start_assignment is None:
         return GroupResult(None, nodes=n_stop)
-    if probe:
-        # A probe has done its job at the first solution that leaves nobody out.
-        def stop_when_complete() -> None:
-            if routing.CostVar().Value() < LEAVE_OUT_PENALTY:
-                routing.solver().FinishCurrentSearch()
+    cut_by_cpu = False
 
-        routing.AddAtSolutionCallback(stop_when_complete)
+    def at_solution() -> None:
+        nonlocal cut_by_cpu
+        if probe and routing.CostVar().Value() < LEAVE_OUT_PENALTY:
+            routing.solver().FinishCurrentSearch()  # a probe has done its job once nobody is left out
+        elif stop.cpu and stop.reached():
+            cut_by_cpu = True
+            routing.solver().FinishCurrentSearch()
+
+    routing.AddAtSolutionCallback(at_solution)
+    began = time.perf_counter()
     solution = routing.SolveFromAssignmentWithParameters(start_assignment, params)
+    # OR-Tools' own (wall-clock) limit ended it: only a search that ran to it, give or take a clock tick.
+    cut = cut_by_cpu or time.perf_counter() - began >= 0.999 * wall
+    if cut:
+        stop.hit = True
     if solution is None:
-        return GroupResult(None, nodes=n_stop)
+        return GroupResult(None, nodes=n_stop, cut=cut)
     new_trips, chosen = _read_routes(nodes, manager, routing, solution)
     if probe and sum(1 for t in new_trips for trip in t for _ in trip.pickups) < nodes.n_req:
-        return GroupResult(None, nodes=n_stop)
-    return GroupResult(new_trips, chosen, n_stop)
+        return GroupResult(None, nodes=n_stop, cut=cut)
+    return GroupResult(new_trips, chosen, n_stop, cut)
 
 
 def _params(seconds: float, solutions: int, escape: bool = False,

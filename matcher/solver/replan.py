@@ -100,8 +100,7 @@ def replan(
     params = params or SolveParams(time_limit_seconds=1.5)
     say = progress or (lambda _m: None)
     started = time.perf_counter()
-    clock = params.clock()
-    deadline = clock() + params.safety_stop()
+    stop = params.safety()
     res = residual_problem(problem, previous, state)
     inst = build_instance(res.problem)
     shelter_index = {s.id: i for i, s in enumerate(res.problem.shelters)}
@@ -135,9 +134,9 @@ def replan(
     if params.improve:
         promised = {r: car_index[before[req.household_id]] for r, req in enumerate(inst.requests)
                     if before.get(req.household_id) in car_index}
-        sol = improve(inst, sol, tri.shelter, work_for(params.time_limit_seconds), deadline, params.seed, say,
-                      previous_car=promised, clock=clock, repeatable=params.repeatable)
-    safety_stopped = clock() >= deadline
+        sol = improve(inst, sol, tri.shelter, work_for(params.time_limit_seconds), stop, params.seed, say,
+                      previous_car=promised)
+    safety_stopped = stop.reached()
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
     future = build_plan(res.problem, to_visits(inst, sol), unserved,
                         solve_seconds=time.perf_counter() - started, first_plan_seconds=first)

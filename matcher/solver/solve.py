@@ -28,6 +28,7 @@ from matcher.solver.construct import (
 from matcher.solver.improve import improve, work_for
 from matcher.solver.instance import Instance, build_instance
 from matcher.solver.ruin import ruin_phase
+from matcher.solver.safety import SafetyStop
 from matcher.solver.triage import triage
 from matcher.timings import null_lap
 
@@ -66,9 +67,9 @@ class SolveParams:
         """A drill's search: no step of it is cut by a wall clock (see ``improve``)."""
         return self.safety_clock == "cpu"
 
-    def clock(self) -> Callable[[], float]:
-        """The clock the safety stop is measured on (seconds, any origin)."""
-        return time.process_time if self.safety_clock == "cpu" else time.perf_counter
+    def safety(self) -> SafetyStop:
+        """The safety stop of a search starting now, on this clock."""
+        return SafetyStop.start(self.safety_stop(), cpu=self.repeatable)
 
     def safety_stop(self) -> float:
         """Seconds from the start at which the search stops even if its work budget is not spent."""
@@ -134,7 +135,7 @@ def _probe(inst: Instance, shelter: np.ndarray, bound: float, target: float,
     return found
 
 
-def bisect(inst: Instance, shelter: np.ndarray, best: Solution, lo: float, params: SolveParams, deadline: float,
+def bisect(inst: Instance, shelter: np.ndarray, best: Solution, lo: float, params: SolveParams, stop: SafetyStop,
            progress: Progress) -> Solution:
     """Bisection on the finishing bound between ``lo`` and ``best.clearance`` for an earlier clearance.
 
@@ -148,8 +149,7 @@ def bisect(inst: Instance, shelter: np.ndarray, best: Solution, lo: float, param
     if first <= lo or _probe(inst, shelter, first, target, met) is None:
         progress(f"bisection: skipped, no construction clears before minute {first:.1f}")
         return best
-    clock = params.clock()
-    while hi - lo > params.bisect_tolerance_minutes and clock() < deadline:
+    while hi - lo > params.bisect_tolerance_minutes and not stop.reached():
         mid = (lo + hi) / 2
         found = _probe(inst, shelter, mid, target, met)
         if found is None:
@@ -223,7 +223,7 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     started = time.perf_counter()
     # Work is budgeted in deterministic units from the time limit; the clock only guards against
     # a machine far slower than the one the budget was measured on.
-    deadline = params.clock()() + params.safety_stop()
+    stop = params.safety()
     inst = build_instance(problem)
     tri = triage(inst)
     say(f"{inst.n_requests} requests from {len(problem.households)} households, {inst.n_cars} cars, "
@@ -235,18 +235,15 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     say(f"first plan: {int(sol.assigned.sum())} requests, clearance {sol.clearance:.1f} min "
         f"(bound >= {bound.minute:.1f}, {bound.kind})")
     lap("first plan")
-    sol = bisect(inst, tri.shelter, sol, lo, params, deadline, say)
+    sol = bisect(inst, tri.shelter, sol, lo, params, stop, say)
     lap("bisection")
     work = work_for(params.time_limit_seconds * IMPROVE_SHARE)
     if params.improve and work > 0:
-        clock = params.clock()
         everyone = bool(sol.assigned[tri.shelter >= 0].all())  # the bound speaks of serving all of them
         sol, shelter, work = ruin_phase(inst, sol, tri.shelter, work, params.seed, say,
-                                        bound=bound.minute if everyone else 0.0,
-                                        stop=lambda: clock() >= deadline)
+                                        bound=bound.minute if everyone else 0.0, stop=stop.reached)
         tri.shelter[:] = shelter
-        sol = improve(inst, sol, tri.shelter, work, deadline, params.seed, say, clock=params.clock(),
-                      repeatable=params.repeatable)
+        sol = improve(inst, sol, tri.shelter, work, stop, params.seed, say)
     lap("improvement")
     _verify(inst, sol)
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)

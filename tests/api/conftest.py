@@ -23,6 +23,7 @@ from api.config import Settings
 from api.db import Database
 from api.main import create_app
 from api.models import Base
+from tests.api.factories import Live, live_alert
 
 PG_BASE_URL = os.environ.get("EVAC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -103,3 +104,9 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as test_client:
         yield test_client
 
+
+
+@pytest.fixture
+def live(app: FastAPI, client: TestClient) -> Live:
+    """An active alert with a published plan (``factories.live_alert``)."""
+    return live_alert(app, client)

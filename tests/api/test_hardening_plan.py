@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -18,25 +17,17 @@ from api.limits import TokenBucket
 from tests.api.factories import (
     PASSWORD,
     Headers,
-    csv_text,
+    Live,
     household_body,
-    kotka,
+    import_kotka,
     login,
     make_user,
     services,
-    shelter_body,
-    upload,
+    start_alert,
     user,
     vehicle_body,
     wait_job,
 )
-from tests.api.test_live import Live, _live
-
-
-@pytest.fixture
-def live(app: FastAPI, client: TestClient) -> Live:
-    """An active alert with a published plan (``tests/api/test_live.py``)."""
-    return _live(app, client)
 
 
 def _queued(app: FastAPI, alert_id: int) -> list[models.PlanJob]:
@@ -148,18 +139,12 @@ def test_a_replan_serving_far_fewer_households_waits_for_a_coordinator(live: Liv
 def _plan_with(app: FastAPI, client: TestClient, households: int = 6) -> tuple[Headers, Headers, dict[str, Any]]:
     coordinator = user(app, client, "coord@example.org", "coordinator")
     make_user(app, "old@example.org")
-    data = kotka()
-    assert upload(client, "/shelters/import", coordinator,
-                  csv_text([shelter_body(i) for i in range(len(data["shelters"]))])).status_code == 200
+    import_kotka(client, coordinator, households)
     car = client.post("/vehicles", headers=coordinator,
                       json={**vehicle_body(0), "owner_id": client.get("/users", headers=coordinator).json()[-1]["id"]})
     assert car.status_code == 201, car.text
-    assert upload(client, "/households/import", coordinator,
-                  csv_text([household_body(i) for i in range(households)])).status_code == 200
-    created = client.post("/alerts", headers=coordinator, json={"deadline_minutes": 150})
-    job = wait_job(client, coordinator, created.json()["job"]["id"])
-    assert job["status"] == "done", job
-    return coordinator, login(client, "old@example.org"), {"alert": created.json()["alert"], "car": car.json()}
+    alert, _ = start_alert(client, coordinator, {"deadline_minutes": 150})
+    return coordinator, login(client, "old@example.org"), {"alert": alert, "car": car.json()}
 
 
 def test_deleted_ids_are_never_issued_again(app: FastAPI, client: TestClient) -> None:
@@ -198,11 +183,7 @@ def test_strangers_do_not_become_drivers(app: FastAPI, client: TestClient) -> No
     self-signed-up account and its cars wait for a coordinator's approval, cars have car bounds, and only an
     approved car of an approved account is ever planned."""
     coordinator = user(app, client, "coord@example.org", "coordinator")
-    data = kotka()
-    assert upload(client, "/shelters/import", coordinator,
-                  csv_text([shelter_body(i) for i in range(len(data["shelters"]))])).status_code == 200
-    assert upload(client, "/households/import", coordinator,
-                  csv_text([household_body(i) for i in range(6)])).status_code == 200
+    import_kotka(client, coordinator, 6)
     assert client.post("/users/signup", json={"email": "eve@example.org", "password": PASSWORD}).status_code == 202
     eve = login(client, "eve@example.org")
     assert client.post("/vehicles", headers=eve, json={**vehicle_body(0), "seats": 100}).status_code == 422

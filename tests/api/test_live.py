@@ -8,7 +8,6 @@ previous version current.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,77 +22,13 @@ from matcher.live import LiveState
 from matcher.plan import Plan
 from tests.api.factories import (
     Headers,
-    csv_text,
+    Live,
     household_body,
     kotka,
-    login,
-    make_user,
+    live_alert,
     services,
-    shelter_body,
-    upload,
-    user,
-    vehicle_body,
     wait_job,
 )
-
-
-@dataclass
-class Live:
-    """An active alert with a published plan: a coordinator, two drivers with two cars each, a registrar."""
-
-    app: FastAPI
-    client: TestClient
-    coordinator: Headers
-    driver_a: Headers
-    driver_b: Headers
-    registrar: Headers
-    alert: dict[str, Any]
-    ids: dict[str, int]
-
-    def get(self, path: str, headers: Headers | None = None) -> Any:
-        response = self.client.get(path, headers=headers or self.coordinator)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def plan(self, version: int) -> dict[str, Any]:
-        return self.get(f"/alerts/{self.alert['id']}/plans/{version}")
-
-    def manifest(self, who: Headers) -> dict[str, Any]:
-        return self.get(f"/alerts/{self.alert['id']}/manifest", who)
-
-    def report(self, who: Headers, manifest: dict[str, Any], route: dict[str, Any], index: int, status: str,
-               **extra: Any) -> Any:
-        stop = route["stops"][index]
-        body = {"plan_version": manifest["plan_version"], "driver_id": route["driver_id"], "stop_index": index,
-                "status": status, "version": stop["status_version"], **extra}
-        return self.client.post(f"/alerts/{self.alert['id']}/stops", headers=who, json=body)
-
-    def done(self, response: Any) -> dict[str, Any]:
-        """The job an event queued, once finished."""
-        assert response.status_code in (200, 202), response.text
-        body = response.json()
-        job = body.get("job", body)
-        return wait_job(self.client, self.coordinator, job["id"])
-
-
-def _live(app: FastAPI, client: TestClient, households: int = 12) -> Live:
-    coordinator = user(app, client, "coord@example.org", "coordinator")
-    ids = {"a": make_user(app, "a@example.org"), "b": make_user(app, "b@example.org")}
-    registrar = user(app, client, "reg@example.org", "registrar")
-    data = kotka()
-    assert upload(client, "/shelters/import", coordinator,
-                  csv_text([shelter_body(i) for i in range(len(data["shelters"]))])).status_code == 200
-    cars = [{"owner_email": "a@example.org" if i < 2 else "b@example.org", **vehicle_body(i)} for i in range(4)]
-    assert upload(client, "/vehicles/import", coordinator, csv_text(cars)).status_code == 200
-    homes = [{**household_body(i), "address": f"Street {i}", "notes": f"ring twice {i}"} for i in range(households)]
-    assert upload(client, "/households/import", coordinator, csv_text(homes)).status_code == 200
-    body = {"name": "storm", "deadline_minutes": 150, "flood_zones": data["alert"]["flood_zones"]}
-    created = client.post("/alerts", headers=coordinator, json=body)
-    assert created.status_code == 202, created.text
-    job = wait_job(client, coordinator, created.json()["job"]["id"])
-    assert job["status"] == "done" and job["plan_version"] == 1, job
-    return Live(app, client, coordinator, login(client, "a@example.org"), login(client, "b@example.org"),
-                registrar, created.json()["alert"], ids)
 
 
 def _route_with_trip(manifest: dict[str, Any]) -> dict[str, Any] | None:
@@ -118,11 +53,6 @@ def _pickups(plan: dict[str, Any]) -> dict[str, str]:
 
 def _strip(stop: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in stop.items() if k not in ("part", "parts")}
-
-
-@pytest.fixture
-def live(app: FastAPI, client: TestClient) -> Live:
-    return _live(app, client)
 
 
 # --- manifest -------------------------------------------------------------------------------------------------
@@ -337,7 +267,7 @@ def test_new_household_request_enters_the_next_version(live: Live) -> None:
 
 def test_new_household_joins_a_scoped_alert(app: FastAPI, client: TestClient) -> None:
     """An alert limited to some households gets the new one added to its scope."""
-    setup = _live(app, client, households=4)
+    setup = live_alert(app, client, households=4)
     ids = [h["id"] for h in setup.get("/households")]
     scoped = client.post("/alerts", headers=setup.coordinator, json={"deadline_minutes": 150, "household_ids": ids})
     alert = scoped.json()["alert"]

@@ -25,15 +25,13 @@ from api.messaging.outbox import Pickup, _pickups
 from api.messaging.sender import Sender
 from tests.api.factories import (
     Headers,
-    csv_text,
-    household_body,
-    kotka,
+    flooded_alert,
+    four_cars,
+    import_kotka,
     login,
     make_user,
     services,
-    shelter_body,
-    upload,
-    vehicle_body,
+    user,
     wait_job,
 )
 from tests.api.messaging_helpers import PUBLIC, SMTPServer, messaging_settings, signed_post, sms_reply
@@ -77,26 +75,15 @@ class World:
 
 
 def _seed(app: FastAPI, client: TestClient) -> tuple[Headers, dict[str, Any]]:
-    make_user(app, "coord@example.org", "coordinator")
-    coordinator = login(client, "coord@example.org")
+    coordinator = user(app, client, "coord@example.org", "coordinator")
     for email in ("anna@example.org", "bert@example.org"):
         make_user(app, email)
-    data = kotka()
-    assert upload(client, "/shelters/import", coordinator,
-                  csv_text([shelter_body(i) for i in range(len(data["shelters"]))])).status_code == 200
-    cars = [{"owner_email": "anna@example.org" if i < 2 else "bert@example.org", "label": f"Car {i}",
-             **vehicle_body(i)} for i in range(4)]
-    assert upload(client, "/vehicles/import", coordinator, csv_text(cars)).status_code == 200
     languages = ["fi", "es"] + [""] * (HOUSEHOLDS - 2)
-    homes = [{**household_body(i), "address": f"Street {i}", "language": languages[i],
-              "needs": ["oxygen"] if i == 0 else []} for i in range(HOUSEHOLDS)]
-    assert upload(client, "/households/import", coordinator, csv_text(homes)).status_code == 200
-    body = {"name": "storm", "deadline_minutes": 150, "flood_zones": data["alert"]["flood_zones"]}
-    created = client.post("/alerts", headers=coordinator, json=body)
-    assert created.status_code == 202, created.text
-    job = wait_job(client, coordinator, created.json()["job"]["id"])
-    assert job["status"] == "done", job
-    return coordinator, created.json()["alert"]
+    import_kotka(client, coordinator, HOUSEHOLDS,
+                 four_cars("anna@example.org", "bert@example.org", lambda i: {"label": f"Car {i}"}),
+                 lambda i: {"address": f"Street {i}", "language": languages[i], "needs": ["oxygen"] if i == 0 else []})
+    alert, _ = flooded_alert(client, coordinator)
+    return coordinator, alert
 
 
 @pytest.fixture

@@ -274,3 +274,39 @@ def test_closure_update_recomputes_only_affected_rows_and_equals_a_rebuild(kotka
     lifted, report = matrix.update_travel_times(after, kotka, refs_for(60), nodes[:60], small)
     assert report.full_rebuild_reason == "a closure was lifted"
     np.testing.assert_array_equal(lifted.minutes, before.minutes)
+
+
+def _assert_legs_open_and_timed(graph: RoadGraph, times: TravelTimes, mask: np.ndarray, count: int) -> None:
+    """Every leg (kept trees included) follows roads open under ``mask`` and takes its table time."""
+    steps = step_seconds(graph)
+    pairs = [(i, j) for i in range(count) for j in range(count) if i != j and np.isfinite(times.minutes[i, j])]
+    for (i, j), leg in zip(pairs, times.router.paths(pairs), strict=True):  # type: ignore[union-attr]
+        assert graph.follows_roads(leg.coordinates, mask) is None
+        seconds = sum(steps[a, b] for a, b in zip(leg.coordinates[:-1], leg.coordinates[1:], strict=True))
+        assert seconds / 60 == pytest.approx(times.minutes[i, j], rel=1e-9, abs=1e-12)
+
+
+def test_a_growing_flood_zone_is_an_update_not_a_rebuild(kotka: RoadGraph, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood zone closes only its flooded steps (per-step closures, the open end of a street stays drivable).
+    Growing it twice updates the table (a few rows and columns recomputed, the rest kept to the bit) and equals a
+    rebuild each time; legs, also from trees kept through both updates, avoid the water and take their time."""
+    from tests.matcher.test_scenario import circle
+
+    monkeypatch.setattr(matrix, "CHUNK", 16)
+    rng = np.random.default_rng(7)
+    junctions = rng.choice(kotka.vertex_count, size=50, replace=False)
+    shape_points = rng.choice(np.arange(kotka.vertex_count, kotka.node_count), size=10, replace=False)
+    nodes = np.concatenate([junctions, shape_points])  # shape points: places inside roads, cut there
+    lat, lon = float(kotka.lat[junctions[0]]), float(kotka.lon[junctions[0]])
+    zones = [edge_closures(kotka, (), [circle(lat, lon, radius)]) for radius in (120.0, 250.0, 400.0)]
+    assert all(z.segments is not None for z in zones) and any(z.partial for z in zones)
+    masks = [z.segments for z in zones]
+    times = build_travel_times(kotka, refs_for(60), nodes, masks[0])
+    for mask in masks[1:]:
+        assert mask is not None
+        times, report = matrix.update_travel_times(times, kotka, refs_for(60), nodes, mask)
+        assert report.full_rebuild_reason is None
+        assert 0 < report.recomputed + report.columns < report.sources
+        np.testing.assert_allclose(times.minutes, build_travel_times(kotka, refs_for(60), nodes, mask).minutes,
+                                   rtol=1e-12)
+        _assert_legs_open_and_timed(kotka, times, mask, 60)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import osmium
 import pytest
 
 from matcher.errors import MapError
 from matcher.roads.addresses import AddressIndex, MatchKind, normalize, split_number
 from matcher.roads.features import load_features, parse_features
+from matcher.roads.load import load_road_graph, parse_road_graph
 
 KOTKA = Path(__file__).resolve().parents[3] / "data" / "kotka.osm.pbf"
 
@@ -38,6 +42,20 @@ def test_features_are_cached_by_content(tmp_path: Path) -> None:
     assert again.to_dict() == first.to_dict()
     cache_file.write_bytes(b"not gzip")
     assert load_features(KOTKA, tmp_path).to_dict() == first.to_dict()
+
+
+def test_features_and_roads_come_from_one_pass_over_the_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service needs the features and the road graph: the map file is read once for both (the graph goes to
+    its cache, so loading it afterwards reads nothing), and the graph equals the roads-only reader's."""
+    opened: list[Any] = []
+    real = osmium.FileProcessor
+    monkeypatch.setattr(osmium, "FileProcessor", lambda *a, **k: (opened.append(a[0]), real(*a, **k))[1])
+    load_features(KOTKA, tmp_path)
+    graph = load_road_graph(KOTKA, tmp_path)
+    assert opened == [str(KOTKA)]
+    monkeypatch.undo()
+    alone = parse_road_graph(KOTKA).arrays()
+    assert all(np.array_equal(array, alone[name]) for name, array in graph.arrays().items())
 
 
 def test_a_missing_map_is_a_map_error(tmp_path: Path) -> None:
