@@ -244,12 +244,15 @@ def regional_problem(data: dict[str, Any], settings: Settings,
                      progress: Callable[[str], None] | None = None) -> Region:
     """The zones, bounded travel times and shares of a scenario; built once per scenario and roads."""
     key = _fingerprint(data)
-    if key not in _REGIONS:
+    with _LAST_LOCK:
+        region = _REGIONS.get(key)
+    if region is None:
         region = region_from_dict(data, road_graph(settings), params=_region_params(settings),
                                   settings=settings.matcher(), progress=progress)
-        _REGIONS.clear()
-        _REGIONS[key] = region
-    return _REGIONS[key]
+        with _LAST_LOCK:
+            _REGIONS.clear()
+            _REGIONS[key] = region
+    return region
 
 
 def solve_regional(data: dict[str, Any], settings: Settings,

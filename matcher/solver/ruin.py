@@ -54,11 +54,12 @@ EPS = 1e-6
 #: Work units of this search per model node of the OR-Tools search's budget (``improve.NODES_PER_SECOND``):
 #: measured so that a unit of either takes about the same CPU time on the project's machine.
 UNITS_PER_NODE = 400
-#: Share of the improvement budget spent here before OR-Tools, by fleet size. A fleet small enough to be one
-#: OR-Tools group stalls there in one local optimum, which ruin and recreate leaves: most of the budget. A
-#: town of 40 cars gained from a part of it (124.4 -> 120.4 min at 200 households on Heidelberg). At 200 cars
-#: the same part cost OR-Tools' groups more than it gained (106.2 -> 108.7 at 1,000 households): none there.
-FLEET_SHARES = ((12, 0.9), (60, 0.2))
+#: Share of the improvement budget spent here before OR-Tools, by fleet size (cars, share). A fleet small
+#: enough to be one OR-Tools group stalls there in one local optimum, which ruin and recreate leaves: most of
+#: the budget. A town of 40 cars gained from a fifth (Baltimore 200: 68.7 -> 57.7 min). At 200 cars a fifth
+#: cost OR-Tools' groups more than it gained (106.2 -> 108.7 on Heidelberg 1,000 without pickup targets), a
+#: tenth unlocked them under the targets (121.5 -> 106.8; Baltimore 75.5 -> 74.9, far shelters 217.8 -> 213.2).
+FLEET_SHARES = ((12, 0.9), (60, 0.2), (10**9, 0.1))
 
 
 @dataclass
