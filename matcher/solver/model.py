@@ -348,7 +348,7 @@ def improve_group(
 
     initial = _initial_routes(nodes, manager, shelter, start if start is not None else trips)
     wall = stop.wall_seconds()
-    params = _params(wall, solutions, escape, repeatable=stop.cpu)
+    params = _params(wall, solutions, escape)
     routing.CloseModelWithParameters(params)
     start_assignment = routing.ReadAssignmentFromRoutes(initial, True)
     if start_assignment is None:
@@ -378,8 +378,7 @@ def improve_group(
     return GroupResult(new_trips, chosen, n_stop, cut)
 
 
-def _params(seconds: float, solutions: int, escape: bool = False,
-            repeatable: bool = False) -> pywrapcp.DefaultRoutingSearchParameters:
+def _params(seconds: float, solutions: int, escape: bool = False) -> pywrapcp.DefaultRoutingSearchParameters:
     params = pywrapcp.DefaultRoutingSearchParameters()
     # Plain descent ends by itself at a local optimum: no clock decides where a group stops, and
     # on these groups it matched guided local search's results in a fraction of the time. A group
@@ -389,9 +388,8 @@ def _params(seconds: float, solutions: int, escape: bool = False,
                                          else routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT)
     params.solution_limit = solutions
     params.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
-    if repeatable:
-        # The LNS moves (cheapest-insertion path and visit-type LNS are on by default) each end by themselves
-        # but are also cut by a wall clock (``lns_time_limit``, 0.1 s): on a busy machine they are cut
-        # elsewhere and the same seed gives another plan. A drill lets only its far safety stop cut them.
-        params.lns_time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+    # The LNS moves (cheapest-insertion path and visit-type LNS are on by default) each end by themselves but are
+    # also cut by a wall clock (``lns_time_limit``, 0.1 s by default): on a busy machine they were cut elsewhere
+    # and the same seed and limit gave another plan, in the service as in a drill. Only the safety stop cuts them.
+    params.lns_time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
     return params
