@@ -223,3 +223,24 @@ def test_a_future_that_breaks_a_rule_is_never_returned(monkeypatch: pytest.Monke
     monkeypatch.setattr(replanning, "replan", broken)
     with pytest.raises(PlanInvalid):
         replan_checked(problem, plan, LiveState(0.0), FAST)
+
+
+@pytest.mark.parametrize(("later_share", "events", "worth"), [
+    (0.10, {LiveEvent.CLOSURE}, True),  # a closure that lengthens the routes: improve, not only repair
+    (0.01, {LiveEvent.CLOSURE}, False),  # a minute or so later, far from the deadline: the repair stands
+    (0.10, {LiveEvent.NO_SHOW}, False),  # small reports are only repaired, whatever they cost
+])
+def test_policy_improves_a_repair_that_finishes_much_later(later_share: float, events: set[LiveEvent],
+                                                           worth: bool) -> None:
+    """A repair finishing more than ``improve_if_later_share`` after the plan it repairs is improved."""
+    problem = _town(n_drivers=3)
+    plan = solve(problem, FAST)
+    state = LiveState(0.0, events=frozenset(events))
+    repaired = replan(problem, plan, state, SolveParams(time_limit_seconds=0.5, improve=False))
+    assert repaired.plan.picked_ids() == plan.picked_ids()
+    finish = repaired.future.metrics.clearance_minute
+    assert finish < problem.alert.deadline_minutes - DEFAULT_POLICY.improve_within_minutes
+    # The plan being followed, as if it had finished ``later_share`` before this repair does.
+    was = finish / (1.0 + later_share)
+    previous = dataclasses.replace(plan, metrics=dataclasses.replace(plan.metrics, clearance_minute=was))
+    assert DEFAULT_POLICY.worth_improving(problem, previous, repaired, state) is worth
