@@ -351,11 +351,10 @@ def improve_group(
     initial = _initial_routes(nodes, manager, shelter, start if start is not None else trips)
     wall = stop.wall_seconds()
     params = _params(wall, solutions, escape)
-    # Restoring the warm start is propagation when its routes fit the model, and takes milliseconds. When they do
-    # not (seen in a drill's advice solves: a probe's cut routes), OR-Tools searches for them until its limit, which
-    # on a drill's CPU clock is 30 times the CPU seconds left: half an hour. Its own short limit ends that; the
-    # search proper gets ``params``. A restore cut by it is reported like any cut (not yet understood why those
-    # routes do not fit: see docs/solver.md).
+    # Restoring the warm start takes about a millisecond. Once in a drill's advice solves (a 3-request group, not a
+    # probe) it ran to OR-Tools' limit and then returned the routes; on a drill's CPU clock that limit is 30 times
+    # the CPU seconds left: half an hour. Its own short limit ends that; the search proper gets ``params``. A restore
+    # that ends empty at the limit is reported like any cut. Why it runs on is not yet understood (docs/solver.md).
     restore_wall = min(wall, RESTORE_SECONDS)
     routing.CloseModelWithParameters(_params(restore_wall, solutions, escape))
     began = time.perf_counter()
