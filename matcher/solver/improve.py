@@ -100,6 +100,8 @@ class _Search:
     previous_car: dict[int, int] | None
     #: The far safety stop (wall clock for the service, the process's CPU seconds for a drill).
     stop: SafetyStop
+    #: OR-Tools' exchange-pair moves on (``SolveParams.pair_exchange``).
+    pair_exchange: bool = True
 
     def room(self, group: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """People, and pets, each shelter can still take from the requests of ``group``'s cars."""
@@ -129,13 +131,13 @@ class _Search:
             cut = [_cut(inst, c, t, target) for c, t in zip(cars, group_trips, strict=True)]
             result = improve_group(inst, self.shelter, room, cars, group_trips, bound=target, stop=self.stop,
                                    solutions=PROBE_SOLUTIONS, previous_car=self.previous_car, start=cut,
-                                   pet_room=pet_room)
+                                   pet_room=pet_room, pair_exchange=self.pair_exchange)
             work += max(result.nodes, 1)
         if result.trips is None:
             solutions = ESCAPE_SOLUTIONS if escape else GROUP_SOLUTIONS
             result = improve_group(inst, self.shelter, room, cars, group_trips, bound=max(old), stop=self.stop,
                                    solutions=solutions, previous_car=self.previous_car, escape=escape,
-                                   pet_room=pet_room)
+                                   pet_room=pet_room, pair_exchange=self.pair_exchange)
             work += max(result.nodes, 1) * solutions // GROUP_SOLUTIONS
         return result, work
 
@@ -178,6 +180,7 @@ def improve(
     seed: int,
     progress: Callable[[str], None],
     previous_car: dict[int, int] | None = None,
+    pair_exchange: bool = True,
 ) -> Solution:
     """Lower the clearance by re-routing groups of cars until ``work`` model nodes have been solved.
 
@@ -197,7 +200,7 @@ def improve(
     """
     rng = np.random.default_rng(seed)
     search = _Search(inst, [list(t) for t in sol.trips], sol.finish.copy(), shelter, sol.assigned, previous_car,
-                     stop)
+                     stop, pair_exchange)
     start_clearance = sol.clearance
     tabu: dict[int, int] = {}
     stalled: dict[int, int] = {}
