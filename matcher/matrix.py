@@ -14,7 +14,7 @@ import numpy.typing as npt
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from matcher.polyline import encode
+from matcher.polyline import encode_many
 from matcher.roads.closures import EdgeClosures
 from matcher.roads.graph import RoadGraph
 from matcher.roads.snap import snap_points
@@ -144,6 +144,57 @@ def _problem_graph(graph: RoadGraph, nodes: Ints, closed: npt.NDArray[np.bool_] 
     return _ProblemGraph(graph, csr, index, first, last, meters, extra, key, sorter)
 
 
+def _legs(problem: _ProblemGraph, walks: list[Ints], minutes: list[float], *, one_point: bool = False
+          ) -> list[LegPath]:
+    """The legs along the problem-graph vertex walks (source first), all in one numpy pass.
+
+    Equal to walking each leg alone, without per-leg numpy calls and polyline encodings (a regional plan has
+    tens of thousands of legs, a re-plan a thousand). A leg of one vertex (the same place) is that point twice
+    (a regional table's legs), or once with ``one_point`` (``MapRouter``'s, as its plans have always had them:
+    then the meters are also summed leg by leg, as numpy sums an array, not added up in one pass).
+    """
+    if not walks:
+        return []
+    graph = problem.graph
+    sizes = np.array([len(w) for w in walks], dtype=np.int64)
+    steps = np.concatenate(walks).astype(np.int64)
+    starts_at = np.cumsum(sizes) - sizes
+    first = np.zeros(len(steps), dtype=bool)
+    first[starts_at] = True
+    pair = np.flatnonzero(~first)  # step k closes the pair (k - 1 -> k) of its own leg
+    pieces = problem.pieces_between(steps[pair - 1], steps[pair])
+    leg_of_step = np.repeat(np.arange(len(walks)), sizes)
+    if one_point:  # numpy's sum leg by leg, to the bit as the plans and golden files have it
+        piece_meters = problem.meters[pieces]
+        bounds = np.cumsum(np.bincount(leg_of_step[pair], minlength=len(walks)))
+        meters = np.array([piece_meters[a:b].sum() for a, b in zip(np.append(0, bounds[:-1]), bounds, strict=True)])
+    else:
+        meters = np.bincount(leg_of_step[pair], weights=problem.meters[pieces], minlength=len(walks))
+    # Nodes each step adds: the leg's first node, else the piece's shape points after its tail.
+    emit = np.ones(len(steps), dtype=np.int64)
+    emit[pair] = problem.last[pieces] - problem.first[pieces]
+    begin = np.zeros(len(steps), dtype=np.int64)
+    begin[pair] = problem.first[pieces] + 1
+    offsets = np.cumsum(emit) - emit
+    within = np.arange(int(emit.sum())) - np.repeat(offsets, emit)
+    nodes = graph.geometry_nodes[np.minimum(np.repeat(begin, emit) + within, len(graph.geometry_nodes) - 1)]
+    nodes[offsets[first]] = problem.node_of(steps[first])
+    lon, lat = graph.lon[nodes], graph.lat[nodes]
+    leg_of_node = np.repeat(leg_of_step, emit)
+    same = np.zeros(len(nodes), dtype=bool)
+    same[1:] = (lon[1:] == lon[:-1]) & (lat[1:] == lat[:-1]) & (leg_of_node[1:] == leg_of_node[:-1])
+    keep = ~same
+    points = np.column_stack([lon[keep], lat[keep]])
+    counts = np.bincount(leg_of_node[keep], minlength=len(walks))
+    split = np.split(points, np.cumsum(counts)[:-1])
+    # A leg of one vertex (same place) is one point twice, as ``_leg`` gives it.
+    if not one_point:
+        split = [np.vstack([p, p]) if len(w) < 2 else p for p, w in zip(split, walks, strict=True)]
+    lines = encode_many(split)
+    return [LegPath(m, float(meters[k]) if len(walks[k]) >= 2 else 0.0, polyline=line)
+            for k, (m, line) in enumerate(zip(minutes, lines, strict=True))]
+
+
 class MapRouter:
     """Road paths between matrix locations; predecessors are computed per source on demand, in batches."""
 
@@ -200,14 +251,28 @@ class MapRouter:
                 else:
                     legs[k] = known
             sources = sorted(by_source)
+            walks: list[Ints] = []
+            walked: list[int] = []
             # A batch of sources at a time: one Dijkstra call each, and a bounded number of rows in memory.
             for start in range(0, len(sources), CHUNK):
                 batch = sources[start : start + CHUNK]
                 rows = self._rows(batch)
                 for source in batch:
                     for k in by_source[source]:
-                        legs[k] = leg = self._leg(rows[source], *pairs[k])
-                        self._legs[(int(pairs[k][0]), int(pairs[k][1]))] = leg
+                        i, j = int(pairs[k][0]), int(pairs[k][1])
+                        if np.isfinite(self._minutes[i, j]):
+                            walks.append(_walk(rows[source], source, int(self._vertex[j])))
+                            walked.append(k)
+                        else:
+                            legs[k] = LegPath(float(self._minutes[i, j]), None)
+            # The legs' road paths in one numpy pass (equal to walking each leg alone).
+            minutes = [float(self._minutes[int(pairs[k][0]), int(pairs[k][1])]) for k in walked]
+            for k, walked_leg in zip(walked, _legs(self._problem, walks, minutes, one_point=True), strict=True):
+                legs[k] = walked_leg
+            for k, (i, j) in enumerate(pairs):
+                known = legs[k]
+                if known is not None:
+                    self._legs[(int(i), int(j))] = known
             while len(self._legs) > LEG_CACHE:
                 self._legs.popitem(last=False)
         return legs  # type: ignore[return-value]
@@ -226,29 +291,14 @@ class MapRouter:
             self._predecessors.popitem(last=False)
         return rows
 
-    def _leg(self, pred: npt.NDArray[np.int32], i: int, j: int) -> LegPath:
-        minutes = float(self._minutes[i, j])
-        if not np.isfinite(minutes):
-            return LegPath(minutes, None)
-        problem, graph = self._problem, self._problem.graph
-        source, target = int(self._vertex[i]), int(self._vertex[j])
-        chain = [target]
-        while chain[-1] != source:
-            chain.append(int(pred[chain[-1]]))
-        chain.reverse()
-        steps = np.asarray(chain, dtype=np.int64)
-        pieces = problem.pieces_between(steps[:-1], steps[1:])
-        meters = float(problem.meters[pieces].sum())
-        # Each piece adds its nodes after its first one (which the previous piece, or the source, gave).
-        starts, counts = problem.first[pieces] + 1, problem.last[pieces] - problem.first[pieces]
-        within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        nodes = [problem.node_of(steps[:1]), graph.geometry_nodes[np.repeat(starts, counts) + within]]
-        path = np.concatenate(nodes)
-        lon, lat = graph.lon[path], graph.lat[path]
-        # Two OSM nodes at one spot would repeat a point; a path lists each position once.
-        same = np.zeros(len(path), dtype=bool)
-        same[1:] = (lon[1:] == lon[:-1]) & (lat[1:] == lat[:-1])
-        return LegPath(minutes, meters, polyline=encode(np.column_stack((lon[~same], lat[~same]))))
+
+def _walk(pred: npt.NDArray[np.int32], source: int, target: int) -> Ints:
+    """The vertices from ``source`` to ``target`` along a shortest-path tree rooted at ``source``."""
+    chain = [target]
+    while chain[-1] != source:
+        chain.append(int(pred[chain[-1]]))
+    chain.reverse()
+    return np.asarray(chain, dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -407,15 +457,20 @@ def _changed_pairs(solved: _Solved, newly: npt.NDArray[np.bool_], unique: Ints) 
         inside = np.flatnonzero(known)
         before = solved.seconds[np.ix_(at[inside], at[inside])]
         limit = np.where(np.isfinite(before), before * (1 + TIE_SHARE) + TIE_SHARE, -1.0)  # unreachable stays so
-        found = np.zeros(before.shape, dtype=bool)
         backwards = old.csr.T.tocsr()
         vertices = unique[inside]
-        for start in range(0, len(tails), TAIL_BLOCK):
-            block = tails[start : start + TAIL_BLOCK]
-            to_tail = dijkstra(backwards, directed=True, indices=block)[:, vertices]
-            from_tail = dijkstra(old.csr, directed=True, indices=block)[:, vertices]
-            for k in range(len(block)):
-                found |= to_tail[k][:, None] + from_tail[k][None, :] <= limit
+        blocks = [tails[start : start + TAIL_BLOCK] for start in range(0, len(tails), TAIL_BLOCK)]
+        to_tail = np.vstack([dijkstra(backwards, directed=True, indices=b)[:, vertices] for b in blocks])
+        from_tail = np.vstack([dijkstra(old.csr, directed=True, indices=b)[:, vertices] for b in blocks])
+        # A pair can only pass a tail if it passes the nearest-to-it and nearest-from-it bound (a lower bound of
+        # every tail's sum): the exact test then runs on those few pairs, not on every pair once per tail.
+        maybe = np.flatnonzero(to_tail.min(axis=0)[:, None] + from_tail.min(axis=0)[None, :] <= limit)
+        rows, cols = np.divmod(maybe, len(vertices))
+        hit_any = np.zeros(len(maybe), dtype=bool)
+        for k in range(len(tails)):
+            hit_any |= to_tail[k, rows] + from_tail[k, cols] <= limit.ravel()[maybe]
+        found = np.zeros(before.shape, dtype=bool)
+        found.ravel()[maybe[hit_any]] = True
         changed[np.ix_(inside, inside)] = found
     np.fill_diagonal(changed, False)
     return changed

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from matcher.errors import InputError
 
@@ -135,6 +136,14 @@ def parse_needs(values: Iterable[str], record: str, field: str = "needs") -> tup
 
 def known(needs: Iterable[str]) -> frozenset[Need]:
     """The needs of the vocabulary among ``needs`` (already parsed)."""
+    if isinstance(needs, tuple):
+        return _known(needs)  # a record's needs: asked for thousands of times while a problem is indexed
+    values = {n.value: n for n in Need}
+    return frozenset(values[n] for n in needs if n in values)
+
+
+@lru_cache(maxsize=4096)
+def _known(needs: tuple[str, ...]) -> frozenset[Need]:
     values = {n.value: n for n in Need}
     return frozenset(values[n] for n in needs if n in values)
 

@@ -212,7 +212,7 @@ def test_a_future_that_breaks_a_rule_is_never_returned(monkeypatch: pytest.Monke
 
     problem = _town()
     plan = solve(problem, FAST)
-    real = replanning.replan
+    real = replanning._result
 
     def broken(*args: object, **kwargs: object) -> ReplanResult:
         result = real(*args, **kwargs)  # type: ignore[arg-type]
@@ -220,7 +220,7 @@ def test_a_future_that_breaks_a_rule_is_never_returned(monkeypatch: pytest.Monke
                                                                                 households_served=999))
         return dataclasses.replace(result, future=future)
 
-    monkeypatch.setattr(replanning, "replan", broken)
+    monkeypatch.setattr(replanning, "_result", broken)
     with pytest.raises(PlanInvalid):
         replan_checked(problem, plan, LiveState(0.0), FAST)
 
