@@ -244,3 +244,27 @@ def test_policy_improves_a_repair_that_finishes_much_later(later_share: float, e
     was = finish / (1.0 + later_share)
     previous = dataclasses.replace(plan, metrics=dataclasses.replace(plan.metrics, clearance_minute=was))
     assert DEFAULT_POLICY.worth_improving(problem, previous, repaired, state) is worth
+
+
+@pytest.mark.parametrize("minute", [0.0, 15.0, 40.0])
+def test_places_needed_hold_every_place_a_replan_reads(minute: float) -> None:
+    """``places_needed`` (what the travel-time update computes for a re-plan) holds every place of the residual
+    problem: each driver's place after their done stops, each waiting household, each shelter."""
+    from matcher.live import places_needed, residual_problem
+
+    problem = _town()
+    plan = solve(problem, FAST)
+    completed = _completed_at(plan, minute)
+    waiting = sorted(str(s.household_id) for r in plan.routes for s in r.stops[completed[r.driver_id]:]
+                     if s.type == "pickup")
+    state = LiveState(minute, completed, dropped_drivers=frozenset({plan.routes[0].driver_id}),
+                      no_shows=frozenset(waiting[:1]))
+    needed = places_needed(plan, state, [h.id for h in problem.households], [d.id for d in problem.drivers],
+                           [s.id for s in problem.shelters])
+    res = residual_problem(problem, plan, state)
+    travel = problem.travel
+    read = {travel.locations[i] for i in res.problem.travel.router._index}  # type: ignore[union-attr]
+    assert read <= needed
+    assert len(needed) < len(travel.locations) or minute == 0.0
+    result = _checked(replan_checked(problem, plan, state, FAST).result)
+    assert result.plan.metrics.households_served > 0
