@@ -100,8 +100,8 @@ class ReplanPolicy:
     """When a re-plan improves on its repair; the service and the drills use the same policy.
 
     A repair keeps every driver's remaining trips and only places what lost its car. It is improved when
-    something happened that is not in
-    ``repair_only`` (small, frequent reports) and the repair is worth improving: it lost households the
+    something happened that is not in ``repair_only`` (small, frequent reports) and the repair is worth improving:
+    it lost households the
     previous plan served that could still be served (left out for want of a car, not cut off, too late or
     missed), or it finishes within ``improve_within_minutes`` of the deadline and later than before, or it
     finishes more than ``improve_if_later_share`` later than before (a closure that lengthens many routes: the
@@ -111,11 +111,12 @@ class ReplanPolicy:
 
     The improvement is ruin and recreate around the cars that finish last (clearance is set by them), on a work
     budget scaled to the change: ``units_per_change`` per request the repair placed anew or on another car, at
-    least ``min_units``, never more than ``units_per_second`` times the time limit. It moves at most
-    ``1 - min_stability`` of the households waiting for a driver who drives on (the re-plan benchmark: 7
-    wheelchair users who lost their car took 24 moves among the wheelchair cars to finish within 3% of a full
-    re-solve; a cap of 10% reached the full re-solve's minute). ``or_tools_share`` of the limit's OR-Tools budget
-    (``improve.work_for``) follows; none by default (on that benchmark OR-Tools' groups gained less per second).
+    least ``min_units``, never more than ``units_per_second`` times the time limit; then ``or_tools_share`` of the
+    limit's OR-Tools budget (``improve.work_for``) on groups of the latest car and the cars that can take its
+    riders. Neither moves more than ``1 - min_stability`` of the households waiting for a driver who drives on.
+    On the re-plan benchmark (7 wheelchair users who lost their car, the wheelchair fleet the bottleneck) ruin and
+    recreate alone reached 126-128 minutes in that budget and OR-Tools after it 125.4-126.5 (the full re-solve:
+    122.5), at stability 0.951-0.964; without the cap on moves both went below 0.95.
     Work units, not seconds: a seed repeats on any machine.
     """
 
@@ -124,10 +125,10 @@ class ReplanPolicy:
     improve_within_minutes: float = 20.0
     improve_if_later_share: float = 0.03
     min_stability: float = 0.95
-    units_per_change: int = 12_000
+    units_per_change: int = 6_000
     min_units: int = 40_000
     units_per_second: int = 200_000
-    or_tools_share: float = 0.0
+    or_tools_share: float = 0.6
 
     def improve_units(self, changed: int, time_limit_seconds: float) -> int:
         """Ruin-and-recreate work units for a repair that placed ``changed`` requests anew (see the class)."""
@@ -212,8 +213,8 @@ def _improve(rep: _Repair, params: SolveParams, policy: ReplanPolicy, say: Progr
 
     Ruin and recreate around the cars that finish last, on a work budget scaled to what changed
     (``ReplanPolicy.improve_units``), moving at most ``1 - min_stability`` of the households still waiting for a
-    driver who drives on; OR-Tools' groups (a moved household costs a minute of clearance) use the rest of the
-    limit's budget when the policy gives them a share.
+    driver who drives on; then OR-Tools' groups (a moved household costs a minute of clearance) on the policy's
+    share of the limit's budget, under the same cap.
     """
     inst, sol = rep.inst, rep.sol
     promised = {r: rep.car_index[rep.before[req.household_id]] for r, req in enumerate(inst.requests)
@@ -236,7 +237,8 @@ def _improve(rep: _Repair, params: SolveParams, policy: ReplanPolicy, say: Progr
         rep.shelter[:] = found.shelter
     rest = int(work_for(params.time_limit_seconds) * policy.or_tools_share)
     if rest > 0:
-        sol = improve(inst, sol, rep.shelter, rest, rep.stop, params.seed, say, previous_car=promised)
+        sol = improve(inst, sol, rep.shelter, rest, rep.stop, params.seed, say, previous_car=promised,
+                      max_moved=max_moved)
     return sol
 
 
