@@ -462,8 +462,16 @@ def _changed_pairs(solved: _Solved, newly: npt.NDArray[np.bool_], unique: Ints) 
         backwards = old.csr.T.tocsr()
         vertices = unique[inside]
         blocks = [tails[start : start + TAIL_BLOCK] for start in range(0, len(tails), TAIL_BLOCK)]
-        to_tail = np.vstack([dijkstra(backwards, directed=True, indices=b)[:, vertices] for b in blocks])
-        from_tail = np.vstack([dijkstra(old.csr, directed=True, indices=b)[:, vertices] for b in blocks])
+        searches = [(backwards, b) for b in blocks] + [(old.csr, b) for b in blocks]
+
+        def search(job: tuple[csr_matrix, Ints]) -> Floats:
+            return dijkstra(job[0], directed=True, indices=job[1])[:, vertices]
+
+        # On the matrix threads, as the rows: SciPy's Dijkstra runs without the interpreter lock.
+        with ThreadPoolExecutor(min(MATRIX_THREADS, len(searches))) as pool:
+            found_blocks = list(pool.map(search, searches))
+        to_tail = np.vstack(found_blocks[: len(blocks)])
+        from_tail = np.vstack(found_blocks[len(blocks) :])
         # A pair can only pass a tail if it passes the nearest-to-it and nearest-from-it bound (a lower bound of
         # every tail's sum): the exact test then runs on those few pairs, not on every pair once per tail.
         maybe = np.flatnonzero(to_tail.min(axis=0)[:, None] + from_tail.min(axis=0)[None, :] <= limit)

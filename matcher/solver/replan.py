@@ -242,11 +242,12 @@ def _improve(rep: _Repair, params: SolveParams, policy: ReplanPolicy, say: Progr
     return sol
 
 
-def _result(rep: _Repair, sol: Solution) -> ReplanResult:
-    """The re-plan of ``sol``: the future with its road paths, merged after the fixed parts; its stability."""
+def _result(rep: _Repair, sol: Solution, with_paths: bool = True) -> ReplanResult:
+    """The re-plan of ``sol``: the future with its road paths (none without ``with_paths``: for the policy, which
+    reads only who is served and when), merged after the fixed parts; its stability."""
     inst, res = rep.inst, rep.residual
     unserved = rep.triaged + leftover_reasons(inst, sol, rep.shelter)
-    future = build_plan(res.problem, to_visits(inst, sol), unserved,
+    future = build_plan(res.problem, to_visits(inst, sol), unserved, with_paths=with_paths,
                         solve_seconds=time.perf_counter() - rep.started, first_plan_seconds=rep.first_seconds)
     after = {s.household_id: r.driver_id for r in future.routes for s in r.stops if s.type == "pickup"}
     # Households whose driver is gone must move; stability is about everybody else.
@@ -319,9 +320,8 @@ def replan_checked(
     started = time.perf_counter()
     say = progress or (lambda _m: None)
     rep = _repair(problem, previous, state, params, say)
-    repaired = _result(rep, rep.sol)
-    improved = policy.worth_improving(problem, previous, repaired, state)
-    # The improvement starts from the same repair (its trips are not changed by building the result).
-    result = _result(rep, _improve(rep, params, policy, say)) if improved else repaired
+    improved = policy.worth_improving(problem, previous, _result(rep, rep.sol, with_paths=False), state)
+    # The improvement starts from the same repair (building a result does not change its trips).
+    result = _result(rep, _improve(rep, params, policy, say) if improved else rep.sol)
     assert_plan_valid(result.residual, result.future, road_graph, closed_mask)
     return ReplanOutcome(result, improved, time.perf_counter() - started)
