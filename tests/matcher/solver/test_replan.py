@@ -268,3 +268,25 @@ def test_places_needed_hold_every_place_a_replan_reads(minute: float) -> None:
     assert len(needed) < len(travel.locations) or minute == 0.0
     result = _checked(replan_checked(problem, plan, state, FAST).result)
     assert result.plan.metrics.households_served > 0
+
+
+@pytest.mark.parametrize("min_stability", [0.95, 0.8])
+def test_an_improved_replan_keeps_the_policy_stability_and_repeats(min_stability: float) -> None:
+    """A coordinator's re-plan after two drop-outs improves the repair (ruin and recreate, then OR-Tools) but moves at
+    most ``1 - min_stability`` of the households still waiting for a driver who drives on; checked, and the same
+    seed and budget give the same plan."""
+    problem = _town(40, 8, seed=5)
+    plan = solve(problem, FAST)
+    gone = frozenset(r.driver_id for r in plan.routes[:2])
+    state = LiveState(0.0, dropped_drivers=gone, events=frozenset({LiveEvent.DROPOUT, LiveEvent.COORDINATOR}))
+    policy = dataclasses.replace(DEFAULT_POLICY, min_stability=min_stability)
+    params = SolveParams(time_limit_seconds=0.5, seed=2, safety_clock="cpu", safety_stop_seconds=600.0)
+    outcomes = [replan_checked(problem, plan, state, params, policy) for _ in range(2)]
+    outcome = outcomes[0]
+    assert outcome.improved
+    assert_plan_valid(outcome.result.residual, outcome.result.future)
+    kept = sum(1 for r in plan.routes if r.driver_id not in gone for s in r.stops if s.type == "pickup")
+    assert len(outcome.result.reassigned) <= int((1 - min_stability) * kept + 1e-9)
+    assert outcome.result.future.routes == outcomes[1].result.future.routes
+    repaired = replan(problem, plan, state, dataclasses.replace(params, improve=False))
+    assert outcome.plan.metrics.clearance_minute <= repaired.plan.metrics.clearance_minute + 1e-6
