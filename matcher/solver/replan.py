@@ -114,9 +114,9 @@ class ReplanPolicy:
     least ``min_units``, never more than ``units_per_second`` times the time limit; then ``or_tools_share`` of the
     limit's OR-Tools budget (``improve.work_for``) on groups of the latest car and the cars that can take its
     riders. Neither moves more than ``1 - min_stability`` of the households waiting for a driver who drives on.
-    On the re-plan benchmark (7 wheelchair users who lost their car, the wheelchair fleet the bottleneck) ruin and
-    recreate alone reached 126-128 minutes in that budget and OR-Tools after it 125.4-126.5 (the full re-solve:
-    122.5), at stability 0.951-0.964; without the cap on moves both went below 0.95.
+    On the re-plan benchmark (7 wheelchair users who lost their car, the wheelchair fleet the bottleneck; seeds 1-4)
+    ruin and recreate alone reached 126.4-128.2 minutes in that budget and OR-Tools after it 125.4-126.5 (a full
+    re-solve of 6 s: 122.5-123.8), at stability 0.951-0.962; without the cap on moves both went below 0.95.
     Work units, not seconds: a seed repeats on any machine.
     """
 
@@ -128,7 +128,7 @@ class ReplanPolicy:
     units_per_change: int = 6_000
     min_units: int = 40_000
     units_per_second: int = 200_000
-    or_tools_share: float = 0.6
+    or_tools_share: float = 0.4
 
     def improve_units(self, changed: int, time_limit_seconds: float) -> int:
         """Ruin-and-recreate work units for a repair that placed ``changed`` requests anew (see the class)."""
