@@ -115,7 +115,7 @@ class ReplanPolicy:
     limit's OR-Tools budget (``improve.work_for``) on groups of the latest car and the cars that can take its
     riders. Neither moves more than ``1 - min_stability`` of the households waiting for a driver who drives on.
     On the re-plan benchmark (7 wheelchair users who lost their car, the wheelchair fleet the bottleneck; seeds 1-4)
-    ruin and recreate alone reached 126.4-128.2 minutes in that budget and OR-Tools after it 125.4-126.5 (a full
+    ruin and recreate alone reached 126.6-128.2 minutes in that budget and OR-Tools after it 125.4-126.5 (a full
     re-solve of 6 s: 122.5-123.8), at stability 0.951-0.962; without the cap on moves both went below 0.95.
     Work units, not seconds: a seed repeats on any machine.
     """
