@@ -6,10 +6,11 @@ A cycle is three kinds of transaction, whatever the batch size:
    WHERE status = 'queued'`` (on SQLite the lock clause is dropped and the conditional UPDATE alone makes the claim
    atomic), setting ``sending``, ``claimed_by`` and ``claimed_at``. In the same transaction the batch is checked
    against opt-outs (those fail: "the number answered STOP") and the per-person limit (those wait).
-2. **Send**, on a few threads (one person's messages in order). The batch's claim is refreshed in one UPDATE when
-   it gets older than a third of ``message_stale_seconds``; a message this sender no longer holds is not sent. On a
-   channel that cannot be asked afterwards whether it has a message (SMTP), ``handed_at`` is committed just before
-   the step after which the provider may have it (DATA).
+2. **Send**, on a few threads (one person's messages in order). Each SMS is checked against opt-outs again just
+   before it goes: a batch can wait on the provider's pace for a minute, and a STOP in that time must hold. The
+   batch's claim is refreshed in one UPDATE when it gets older than a third of ``message_stale_seconds``; a message
+   this sender no longer holds is not sent. On a channel that cannot be asked afterwards whether it has a message
+   (SMTP), ``handed_at`` is committed just before the step after which the provider may have it (DATA).
 3. **Record**: each accepted message is recorded ``sent`` with the provider's id right after the provider answers;
    records that finish together share one commit (a group commit), so a busy sender commits a few times per batch
    instead of three times per message.
@@ -61,6 +62,7 @@ SUBJECTS = {Template.CHECKIN_HOUSEHOLD.value: "Monthly check-in", Template.CHECK
 ESCALATE_SECONDS = 60.0
 #: A message over the per-person limit waits this long before it is looked at again.
 PERSON_WAIT = timedelta(minutes=5)
+OPTED_OUT_NOTE = "not sent: the number answered STOP"
 UNKNOWN_NOTE = ("the sender lost touch while handing it to the mail server: it may have gone, so it is not sent "
                 "again by itself; resend it only if the person did not get it")
 
@@ -248,7 +250,7 @@ class Sender:
         out: list[_Claimed] = []
         for row in rows:
             if row.channel == "sms" and row.to_address in opted:
-                self._settle_one(session, row, status="failed", error="not sent: the number answered STOP")
+                self._settle_one(session, row, status="failed", error=OPTED_OUT_NOTE)
             elif limit and room[row.to_address] <= 0:
                 self._settle_one(session, row, status="queued", claimed_by=None,
                                  send_after=models.utcnow() + PERSON_WAIT,
@@ -299,6 +301,9 @@ class Sender:
         self.pace[message.channel].wait()  # before the lease check: a wait for a slot may be long
         if not lease.holds(message.id):
             return  # another sender took it over: it is theirs now
+        if message.channel == "sms" and self._opted_out(message.to):
+            self._record(_Outcome(message, {"status": "failed", "error": OPTED_OUT_NOTE}))
+            return
         channel = self.channels[message.channel]
         try:
             provider_id = channel.send(message.outgoing, self._handing(message.id))
@@ -318,6 +323,10 @@ class Sender:
             return
         self._record(_Outcome(message, {"status": "sent", "provider_id": provider_id, "sent_at": models.utcnow(),
                                         "error": None}))
+
+    def _opted_out(self, phone: str) -> bool:
+        with self.db.sessions() as session:
+            return bool(session.scalar(select(models.OptOut.active).where(models.OptOut.phone == phone)))
 
     def _failure(self, message_id: int, exc: ChannelError) -> dict[str, Any]:
         with self.db.sessions() as session:

@@ -52,26 +52,40 @@ def _min_ride(inst: Instance, requests: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(out), out, 0.0)
 
 
-def _wheel_approach(inst: Instance, requests: np.ndarray, cars: np.ndarray) -> np.ndarray:
-    """Per wheelchair request: the quickest way in from where a wheelchair car can come from.
+def _wheel_approach(inst: Instance, requests: np.ndarray, cars: np.ndarray) -> tuple[np.ndarray, float]:
+    """Per wheelchair request, the quickest way in from where a wheelchair car can come from after its first
+    wheelchair pickup; and a bound on what the cars' first wheelchair pickups can save on that.
 
-    Between two wheelchair pickups a car with one wheelchair space unloads at a shelter, so (shortest
-    times obey the triangle inequality) it comes from a shelter or its start, whatever seated households
-    it collects on the way; with more spaces also from another wheelchair home.
+    Between two wheelchair pickups a car with one wheelchair space unloads the first wheelchair user at a
+    shelter that takes wheelchair users, so (shortest times obey the triangle inequality) it comes from such a
+    shelter, whatever seated households it collects on the way; with more spaces also from another wheelchair
+    home. Only a car's first wheelchair pickup may come from elsewhere: it takes at least the drive from the car's
+    start, whatever the car did before. At most one request per car saves the difference, which is bounded both
+    per car and by the largest savings over distinct requests.
     """
     homes = inst.home[requests]
-    sources = [inst.shelter_loc, inst.car_start[cars]]
-    if int(inst.car_wheelchair[cars].max()) > 1:
+    accessible = inst.shelter_takes[requests].any(axis=0)
+    sources = [inst.shelter_loc[accessible]]
+    several = int(inst.car_wheelchair[cars].max()) > 1
+    if several:
         sources.append(homes)
     into = inst.T[np.ix_(np.concatenate(sources), homes)]
-    if int(inst.car_wheelchair[cars].max()) > 1:
+    if several:
         into[len(into) - len(homes) + np.arange(len(homes)), np.arange(len(homes))] = np.inf
-    out = into.min(axis=0)
-    return np.where(np.isfinite(out), out, 0.0)
+    # A car's first wheelchair pickup: from its start, whatever it did before (seated trips included).
+    first = inst.T[np.ix_(inst.car_start[cars], homes)]  # (cars, requests)
+    first = np.where(np.isfinite(first), first, 0.0)
+    later = into.min(axis=0, initial=np.inf)
+    later = np.where(np.isfinite(later), later, first.min(axis=0, initial=np.inf))
+    later = np.where(np.isfinite(later), later, 0.0)
+    gain = np.maximum(later[None, :] - first, 0.0)
+    per_car = float(gain.max(axis=1, initial=0.0).sum())
+    largest = float(np.sort(gain.max(axis=0, initial=0.0))[::-1][: len(cars)].sum())
+    return later, min(per_car, largest)
 
 
 def _fleet(inst: Instance, requests: np.ndarray, cars: np.ndarray, share: np.ndarray,
-           approach: np.ndarray | None = None) -> float:
+           approach: tuple[np.ndarray, float] | None = None) -> float:
     """Work of ``requests`` spread over ``cars``, less the last unloading; ``-inf`` when there is none.
 
     A trip's drive to the shelter is at least the longest of its riders' shortest rides, hence at least
@@ -79,8 +93,9 @@ def _fleet(inst: Instance, requests: np.ndarray, cars: np.ndarray, share: np.nda
     """
     if not len(requests) or not len(cars):
         return float("-inf")
-    into = _min_in(inst, requests) if approach is None else approach
+    into, saved = (_min_in(inst, requests), 0.0) if approach is None else approach
     work = float(np.sum(inst.pickup_minutes + into + share * (_min_ride(inst, requests) + inst.dropoff_minutes)))
+    work -= saved
     # The busiest car does at least the average; an idle car's start time says nothing, so take the earliest.
     return float(inst.car_from[cars].min()) + work / len(cars) - inst.dropoff_minutes
 

@@ -32,9 +32,6 @@ GROUP_SOLUTIONS = 15
 PROBE_SOLUTIONS = 30
 #: Solutions of a guided-local-search round for a group that stalled (charged in proportion to the descent's).
 ESCAPE_SOLUTIONS = 30
-#: A search still improving in the last quarter of its budget gets this share more (work, not clock): the
-#: budget is set for ``IMPROVE_SHARE`` (0.8) of the limit, so a quarter more uses the limit to its end.
-EXTEND_SHARE = 0.25
 
 def _group(inst: Instance, sol: Solution, critical: int, rng: np.random.Generator, replan: bool = False) -> list[int]:
     """The latest car, the cars that finish earliest, and cars that start near its households.
@@ -211,8 +208,7 @@ def improve(
     Each round re-routes the latest car's group (see ``_group``; the wheelchair cars together when it
     carries wheelchair users). A group that fails to improve is left alone for a few rounds; a small
     fleet is always one group, which would come back unchanged: it is then searched with guided local
-    search instead of plain descent, which leaves the local optimum it stalled in. A full solve still
-    improving in the last quarter of ``work`` gets up to ``EXTEND_SHARE`` more work. Everything is counted in
+    search instead of plain descent, which leaves the local optimum it stalled in. Everything is counted in
     model nodes, so a seed and a budget give the same plan on any machine.
 
     ``stop`` is only a safety stop, set well past the time limit; a run that reaches it (a much slower or
@@ -232,10 +228,8 @@ def improve(
     tabu: dict[int, int] = {}
     stalled: dict[int, int] = {}
     done = 0
-    budget = work
     round_no = 0
-    last_gain = 0
-    while done < budget and not stop.reached():
+    while done < work and not stop.reached():
         round_no += 1
         active = [c for c in range(inst.n_cars) if search.trips[c]]
         if not active:
@@ -244,23 +238,15 @@ def improve(
         critical = next((c for c in ranked if tabu.get(c, -1) < round_no), ranked[0])
         current = Solution(search.trips, search.finish, sol.assigned)
         cars = _group(inst, current, critical, rng, replan=previous_car is not None)
-        before = search.clearance
         # Only a whole-fleet group comes back unchanged after a failure; other groups change as cars move.
         escape = len(cars) == inst.n_cars and stalled.get(critical, 0) > 0
         result, spent = search.solve_group(cars, escape=escape)
         done += spent
         if result.trips is not None and search.accept(cars, result):
             stalled.pop(critical, None)
-            if search.clearance < before - 1e-6:
-                last_gain = done
         else:
             stalled[critical] = stalled.get(critical, 0) + 1
             tabu[critical] = round_no + 3
-        if done >= budget and budget == work and last_gain >= 0.75 * work and previous_car is None:
-            # Still improving near the end: a little more. Not in a re-plan, which must answer quickly.
-            budget = int(work * (1 + EXTEND_SHARE))
     improved = Solution(search.trips, search.finish, sol.assigned)
-    extended = " (extended: still improving)" if budget > work else ""
-    progress(f"improvement: clearance {start_clearance:.1f} -> {improved.clearance:.1f} min in {round_no} rounds"
-             f"{extended}")
+    progress(f"improvement: clearance {start_clearance:.1f} -> {improved.clearance:.1f} min in {round_no} rounds")
     return improved

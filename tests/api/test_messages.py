@@ -22,7 +22,7 @@ from api.config import Settings
 from api.main import create_app
 from api.messaging.localsms import LocalSMS
 from api.messaging.outbox import Pickup, _pickups
-from api.messaging.sender import Sender
+from api.messaging.sender import Sender, _Lease
 from tests.api.factories import (
     Headers,
     flooded_alert,
@@ -251,6 +251,29 @@ def test_stop_opts_out_until_start(world: World) -> None:
     assert sms_reply(world.client, "SMs3", phone, "START").status_code == 200
     with world.svc.db.sessions() as session:
         assert session.get_one(models.OptOut, phone).active is False
+
+
+def test_a_stop_between_claim_and_send_holds(world: World) -> None:
+    """A claimed batch can wait on the provider's pace; a STOP that arrives meanwhile stops the message."""
+    world.deliver()
+    phone = world.sms.received[0].to
+    with world.svc.db.session() as session:
+        session.add(models.Message(event="stop-test", recipient="household:stop-test", channel="sms",
+                                   to_address=phone, template="reminder", language="en", body="Reminder",
+                                   status="queued"))
+    sender = Sender(world.svc.db, world.svc.settings)
+    with world.svc.db.sessions() as session:
+        batch, _ = sender.claim(session)
+    assert [m.to for m in batch] == [phone]
+    assert sms_reply(world.client, "SMs9", phone, "STOP").status_code == 200
+    before = len(world.sms.received)
+    lease = _Lease(sender, [m.id for m in batch], every=60)
+    for message in batch:
+        sender.deliver(message, lease)
+    sender.stop()
+    assert len(world.sms.received) == before, "nothing went to the number that answered STOP"
+    [row] = world.rows(event="stop-test")
+    assert row.status == "failed" and "STOP" in (row.error or "")
 
 
 def test_nothing_configured_keeps_messages_queued_and_says_why(settings: Settings) -> None:

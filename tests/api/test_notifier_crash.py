@@ -36,21 +36,57 @@ HOLD_AT = 8
 EVAC = str(Path(sys.executable).parent / "evac")
 
 
-def _seed(db: Database) -> None:
+def _seed(db: Database, channel: str, address: Callable[[int], str]) -> None:
+    """``MESSAGES`` queued reminders on ``channel``, the ``i``-th to ``address(i)``."""
+    recipient = "household" if channel == "sms" else "user"
     with db.session() as session:
         for i in range(MESSAGES):
-            session.add(models.Message(event="crash-test", recipient=f"household:{i}", channel="sms",
-                                       to_address=f"+35840{i:07d}", template="reminder", language="en",
+            session.add(models.Message(event="crash-test", recipient=f"{recipient}:{i}", channel=channel,
+                                       to_address=address(i), template="reminder", language="en",
                                        body=f"Reminder {i}", status="queued"))
 
 
-def _notifier(settings: Settings, sms: LocalSMS) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "EVAC_DATABASE_URL": settings.database_url, "EVAC_SMS_PROVIDER": "twilio",
-           "EVAC_TWILIO_BASE_URL": sms.base_url, "EVAC_TWILIO_ACCOUNT_SID": SID, "EVAC_TWILIO_AUTH_TOKEN": TOKEN,
-           "EVAC_TWILIO_FROM": FROM, "EVAC_SMS_PER_SECOND": "0", "EVAC_NOTIFIER_BATCH": "5",
+def _notifier(settings: Settings, **channel_env: str) -> subprocess.Popen[bytes]:
+    """A real ``evac notifier`` process on ``settings``' database, batches of 5, no rate limits; ``channel_env``
+    points it at the provider under test."""
+    env = {**os.environ, "EVAC_DATABASE_URL": settings.database_url, "EVAC_NOTIFIER_BATCH": "5",
            "EVAC_MESSAGE_STALE_SECONDS": "1", "EVAC_POLL_SECONDS": "0.1", "EVAC_PER_PERSON_PER_HOUR": "0",
-           "EVAC_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256"}
+           "EVAC_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256", **channel_env}
     return subprocess.Popen([EVAC, "notifier"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _sms_notifier(settings: Settings, sms: LocalSMS) -> subprocess.Popen[bytes]:
+    return _notifier(settings, EVAC_SMS_PROVIDER="twilio", EVAC_TWILIO_BASE_URL=sms.base_url,
+                     EVAC_TWILIO_ACCOUNT_SID=SID, EVAC_TWILIO_AUTH_TOKEN=TOKEN, EVAC_TWILIO_FROM=FROM,
+                     EVAC_SMS_PER_SECOND="0")
+
+
+def _mail_notifier(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    return _notifier(settings, EVAC_SMS_PROVIDER="none", EVAC_SMTP_HOST="127.0.0.1", EVAC_SMTP_PORT=str(port),
+                     EVAC_SMTP_STARTTLS="false", EVAC_EMAIL_PER_SECOND="0")
+
+
+def _kill_9_when(process: subprocess.Popen[bytes], check: Callable[[], bool], what: str, settle: float) -> None:
+    """``SIGKILL`` ``process`` once ``check`` holds and ``settle`` seconds more have passed (so that whatever else
+    can reach the provider has), and make sure it died of it."""
+    try:
+        _until(check, what)
+        time.sleep(settle)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+
+
+def _run_until(process: subprocess.Popen[bytes], check: Callable[[], bool], what: str) -> None:
+    """Let ``process`` work until ``check`` holds, then stop it as a service manager would (``SIGTERM``)."""
+    try:
+        _until(check, what)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
 
 
 def _until(check: Callable[[], bool], what: str, seconds: float = 90.0) -> None:
@@ -68,19 +104,11 @@ def _count(db: Database, status: str) -> int:
 
 def test_kill_9_mid_batch_loses_and_duplicates_nothing(settings: Settings) -> None:
     db = Database(settings)
-    _seed(db)
+    _seed(db, "sms", lambda i: f"+35840{i:07d}")
     with LocalSMS(SID, TOKEN) as sms:
         sms.state.hold_from = HOLD_AT
-        first = _notifier(settings, sms)
-        try:
-            _until(lambda: len(sms.received) >= HOLD_AT, "the held send")
-            time.sleep(0.2)  # nothing more can arrive: the process is stuck in the held request
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait(10)
-        finally:
-            if first.poll() is None:
-                first.kill()
-        assert first.returncode == -signal.SIGKILL
+        # After 0.2 s nothing more can arrive: the process is stuck in the held request.
+        _kill_9_when(_sms_notifier(settings, sms), lambda: len(sms.received) >= HOLD_AT, "the held send", 0.2)
         held = len(sms.received)
         # At least the held message(s) reached the provider but were never recorded; they are still claimed.
         assert HOLD_AT <= held < MESSAGES
@@ -88,12 +116,7 @@ def test_kill_9_mid_batch_loses_and_duplicates_nothing(settings: Settings) -> No
         assert _count(db, "sending") >= held - _count(db, "sent")
         sms.release()
 
-        second = _notifier(settings, sms)
-        try:
-            _until(lambda: _count(db, "sent") == MESSAGES, "every message recorded sent")
-        finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(20)
+        _run_until(_sms_notifier(settings, sms), lambda: _count(db, "sent") == MESSAGES, "every message recorded sent")
         bodies = [s.body for s in sms.received]
         assert len(bodies) == MESSAGES and len(set(bodies)) == MESSAGES, "each message handed over exactly once"
         with db.sessions() as session:
@@ -124,44 +147,19 @@ class HoldingInbox(Inbox):
         return "250 Message accepted for delivery"
 
 
-def _seed_mail(db: Database) -> None:
-    with db.session() as session:
-        for i in range(MESSAGES):
-            session.add(models.Message(event="crash-test", recipient=f"user:{i}", channel="email",
-                                       to_address=f"person{i}@example.org", template="reminder", language="en",
-                                       body=f"Reminder {i}", status="queued"))
-
-
-def _mail_notifier(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "EVAC_DATABASE_URL": settings.database_url, "EVAC_SMS_PROVIDER": "none",
-           "EVAC_SMTP_HOST": "127.0.0.1", "EVAC_SMTP_PORT": str(port), "EVAC_SMTP_STARTTLS": "false",
-           "EVAC_EMAIL_PER_SECOND": "0", "EVAC_NOTIFIER_BATCH": "5", "EVAC_MESSAGE_STALE_SECONDS": "1",
-           "EVAC_POLL_SECONDS": "0.1", "EVAC_PER_PERSON_PER_HOUR": "0",
-           "EVAC_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256"}
-    return subprocess.Popen([EVAC, "notifier"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
 def test_kill_9_while_the_mail_server_has_the_message_never_sends_it_twice(settings: Settings) -> None:
     """The e-mails in DATA when the sender is killed reached the server; SMTP cannot be asked whether they did, so
     the next sender marks them ``unknown`` (for a coordinator) instead of sending them again, and sends every
     other message of the batch exactly once."""
     db = Database(settings)
-    _seed_mail(db)
+    _seed(db, "email", lambda i: f"person{i}@example.org")
     inbox = HoldingInbox(HOLD_AT)
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        first = _mail_notifier(settings, port)
-        try:
-            _until(lambda: len(inbox.mails) >= HOLD_AT, "the held DATA")
-            time.sleep(0.3)  # the rest of the batch reaches DATA too, or is held back behind it
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait(10)
-        finally:
-            if first.poll() is None:
-                first.kill()
-        assert first.returncode == -signal.SIGKILL
+        # After 0.3 s the rest of the batch has reached DATA too, or is held back behind it.
+        _kill_9_when(_mail_notifier(settings, port), lambda: len(inbox.mails) >= HOLD_AT, "the held DATA", 0.3)
         held = len(inbox.mails)
         with db.sessions() as session:
             in_data = session.scalar(select(func.count()).select_from(models.Message).where(
@@ -169,12 +167,8 @@ def test_kill_9_while_the_mail_server_has_the_message_never_sends_it_twice(setti
         assert in_data is not None and in_data >= 1, "the held message was marked as being handed over"
         inbox.gate.set()
 
-        second = _mail_notifier(settings, port)
-        try:
-            _until(lambda: _count(db, "sent") + _count(db, "unknown") == MESSAGES, "every message settled")
-        finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(20)
+        _run_until(_mail_notifier(settings, port), lambda: _count(db, "sent") + _count(db, "unknown") == MESSAGES,
+                   "every message settled")
     finally:
         controller.stop()
     ids = [m["Message-ID"] for m in inbox.mails]

@@ -136,6 +136,8 @@ def test_real_scheduler_and_a_worker_killed_mid_solve(kotka: RoadGraph, cluster:
     with dask_client(0, address) as client:
         executor = DaskExecutor(client)
         assert executor.workers == 2
+        # Workers someone else started get the allocation thresholds too (``cluster.malloc``).
+        assert all(client.run(lambda dask_worker: "evac-malloc" in dask_worker.plugins).values())
         plan = _checked(region, solve_region(region, PARAMS, executor, tick=tick), kotka)
         assert executor.workers == 1
     assert killed == [1]

@@ -34,6 +34,27 @@ def test_one_wheelchair_car_round_trips_meet_the_bound_exactly() -> None:
     assert plan.metrics.clearance_bound_minute == pytest.approx(73.0)
 
 
+def test_only_the_first_wheelchair_pickup_comes_from_the_car_start() -> None:
+    """The car starts a minute from each of three wheelchair homes, the shelter is 10 minutes from each.
+
+    Only its first wheelchair pickup can come from its start: start -> home (1) + pickup (3) + ride (10) +
+    unloading (2) = 16, then two shelter round trips of 25; the last arrives at 16 + 2 * 25 - 2 = 64. The bound
+    counts the start once (before, every household was taken as reachable from the start: 46).
+    """
+    homes = ["H1", "H2", "H3"]
+    minutes = {("D1", "S1"): 11.0, **{(h, "S1"): 10.0 for h in homes}, **{("D1", h): 1.0 for h in homes},
+               **{(a, b): 2.0 for a in homes for b in homes if a < b}}
+    p = make_problem(households=[household(h, people=1, wheelchair_users=1) for h in homes],
+                     drivers=[driver("D1", seats=3, wheelchair_spaces=1)], shelters=["S1"], minutes=minutes)
+    inst = build_instance(p)
+    bound = clearance_bound(inst, triage(inst).shelter)
+    assert bound.kind == "wheelchair fleet"
+    assert bound.minute == pytest.approx(64.0)
+    plan = solve(p, SolveParams(time_limit_seconds=0.5))
+    assert_plan_valid(p, plan)
+    assert plan.metrics.clearance_minute == pytest.approx(64.0)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_bound_never_exceeds_a_valid_plan(seed: int) -> None:
     """On random instances (a tenth of the households and a quarter of the cars with wheelchairs) every checked
