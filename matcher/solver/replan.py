@@ -100,13 +100,12 @@ class ReplanPolicy:
     """When a re-plan improves on its repair; the service and the drills use the same policy.
 
     A repair keeps every driver's remaining trips and only places what lost its car. It is improved when
-    something happened that is not in ``repair_only`` (small, frequent reports) and the repair is worth improving:
-    it lost households the
-    previous plan served that could still be served (left out for want of a car, not cut off, too late or
-    missed), or it finishes within ``improve_within_minutes`` of the deadline and later than before, or it
-    finishes more than ``improve_if_later_share`` later than before (a closure that lengthens many routes: the
-    re-plan benchmark's flood made the repair finish 26 minutes later, 4.8% behind a full re-solve, and an
-    improved re-plan recovered it at stability 0.98). A shortage no re-routing can fix is not worth the seconds.
+    something happened that is not in ``repair_only`` (small, frequent reports) and the repair is worth
+    improving: it lost households the previous plan served that could still be served (left out for want of a
+    car, not cut off, too late or missed), or it finishes within ``improve_within_minutes`` of the deadline and
+    later than before, or it finishes more than ``improve_if_later_share`` later than before (a closure that
+    lengthens many routes: the re-plan benchmark's flood made the repair finish 26 minutes later, 4.8% behind a
+    full re-solve). A shortage no re-routing can fix is not worth the seconds.
     Events in ``always_improve`` (a coordinator's ask) always improve.
 
     The improvement is ruin and recreate around the cars that finish last (clearance is set by them), on a work
@@ -114,7 +113,7 @@ class ReplanPolicy:
     least ``min_units``, never more than ``units_per_second`` times the time limit; then ``or_tools_share`` of the
     limit's OR-Tools budget (``improve.work_for``) on groups of the latest car and the cars that can take its
     riders. Neither moves more than ``1 - min_stability`` of the households waiting for a driver who drives on.
-    On the re-plan benchmark (7 wheelchair users who lost their car, the wheelchair fleet the bottleneck; seeds 1-4)
+    On the re-plan benchmark of 30 November 19:00 UTC (7 wheelchair users who lost their car; seeds 1-4)
     ruin and recreate alone reached 126.6-128.2 minutes in that budget and OR-Tools after it 125.4-126.5 (a full
     re-solve of 6 s: 122.5-123.8), at stability 0.951-0.962; without the cap on moves both went below 0.95.
     Work units, not seconds: a seed repeats on any machine.
