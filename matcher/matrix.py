@@ -219,7 +219,8 @@ class MapRouter:
 
     def keep_partial(self, stale: Mapping[int, Iterable[int]]) -> None:
         """Mark the kept tree of each source as wrong towards its targets (it is recomputed when a leg needs one)."""
-        self._stale = {int(s): frozenset(int(t) for t in targets) for s, targets in stale.items()}
+        self._stale = {int(s): frozenset(targets) if isinstance(targets, frozenset) else
+                       frozenset(int(t) for t in targets) for s, targets in stale.items()}
 
     def predecessor_row(self, vertex: int) -> tuple[npt.NDArray[np.int32] | None, frozenset[int]]:
         """The shortest-path tree from ``vertex`` if it is still kept (else ``None``), and the targets it is
@@ -440,12 +441,15 @@ def _rebuild_reason(graph: RoadGraph, solved: _Solved | None, node_array: Ints,
 TAIL_BLOCK = 64
 
 
-def _changed_pairs(solved: _Solved, newly: npt.NDArray[np.bool_], unique: Ints) -> npt.NDArray[np.bool_]:
+def _changed_pairs(solved: _Solved, newly: npt.NDArray[np.bool_], unique: Ints,
+                   exact: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.bool_]:
     """Per pair of ``unique`` vertices: its old time or path may have changed (True for a vertex new to the table).
 
     A closure only lengthens paths, and a path that took a newly closed step passed through the step's tail u,
     so its time was d(s, u) + d(u, t). Pairs for which that holds for no such tail (distances on the old roads:
-    one Dijkstra from and one towards each tail) keep their time to the bit and their path.
+    one Dijkstra from and one towards each tail) keep their time to the bit and their path. With ``exact`` (per
+    vertex: a place the caller needs) a pair not between two such places is only bounded (by the nearest tail
+    each way): it may be flagged without having changed, never the other way round.
     """
     old = solved.problem
     at = np.searchsorted(solved.unique, unique).clip(max=len(solved.unique) - 1)
@@ -475,11 +479,16 @@ def _changed_pairs(solved: _Solved, newly: npt.NDArray[np.bool_], unique: Ints) 
         # A pair can only pass a tail if it passes the nearest-to-it and nearest-from-it bound (a lower bound of
         # every tail's sum): the exact test then runs on those few pairs, not on every pair once per tail.
         maybe = np.flatnonzero(to_tail.min(axis=0)[:, None] + from_tail.min(axis=0)[None, :] <= limit)
+        found = np.zeros(before.shape, dtype=bool)
         rows, cols = np.divmod(maybe, len(vertices))
+        if exact is not None:  # pairs the caller will not read: the bound is enough (flagged, left pending)
+            wanted = exact[inside]
+            loose = ~(wanted[rows] & wanted[cols])
+            found.ravel()[maybe[loose]] = True
+            maybe, rows, cols = maybe[~loose], rows[~loose], cols[~loose]
         hit_any = np.zeros(len(maybe), dtype=bool)
         for k in range(len(tails)):
             hit_any |= to_tail[k, rows] + from_tail[k, cols] <= limit.ravel()[maybe]
-        found = np.zeros(before.shape, dtype=bool)
         found.ravel()[maybe[hit_any]] = True
         changed[np.ix_(inside, inside)] = found
     # Pairs an earlier update left pending (``nan``: a re-plan did not need them) are computed when needed.
@@ -541,11 +550,14 @@ def update_travel_times(
     vertex = problem.vertex_of(node_array)
     unique = np.unique(vertex)
     newly = _step_mask(graph, closed) & ~_step_mask(graph, solved.closed)
-    changed = _changed_pairs(solved, newly, unique)
     if needed is None:
+        changed = _changed_pairs(solved, newly, unique)
         rows, cols = _cover(changed)
     else:
         need = np.unique(np.searchsorted(unique, vertex[np.asarray(needed, dtype=np.int64)]))
+        wanted = np.zeros(len(unique), dtype=bool)
+        wanted[need] = True
+        changed = _changed_pairs(solved, newly, unique, exact=wanted)
         sub_rows, sub_cols = _cover(changed[np.ix_(need, need)])
         rows, cols = need[sub_rows], need[sub_cols]
     seconds = np.full((len(unique), len(unique)), np.inf)
@@ -555,7 +567,7 @@ def update_travel_times(
     if len(cols):
         seconds[:, cols] = _dijkstra_rows(problem, unique[cols], unique, None, backwards=True).T
     predecessors: dict[int, npt.NDArray[np.int32]] = {}
-    stale: dict[int, set[int]] = {}
+    stale: dict[int, frozenset[int]] = {}
     for k in np.setdiff1d(known, rows).tolist():
         source = int(unique[k])
         row, wrong = router.predecessor_row(source)
@@ -563,7 +575,7 @@ def update_travel_times(
             predecessors[source] = row
             # Wrong towards every place this closure changed (recomputed or pending), and wherever an earlier
             # closure made it wrong.
-            stale[source] = set(wrong) | set(unique[changed[k]].tolist())
+            stale[source] = frozenset(wrong) | frozenset(unique[changed[k]].tolist())
     if len(rows):
         seconds[rows] = _dijkstra_rows(problem, unique[rows], unique, predecessors)
     pending = changed.copy()
