@@ -113,9 +113,10 @@ class ReplanPolicy:
     least ``min_units``, never more than ``units_per_second`` times the time limit; then ``or_tools_share`` of the
     limit's OR-Tools budget (``improve.work_for``) on groups of the latest car and the cars that can take its
     riders. Neither moves more than ``1 - min_stability`` of the households waiting for a driver who drives on.
-    On the re-plan benchmark of 30 November 19:00 UTC (7 wheelchair users who lost their car; seeds 1-4)
-    ruin and recreate alone reached 126.6-128.2 minutes in that budget and OR-Tools after it 125.4-126.5 (a full
-    re-solve of 6 s: 122.5-123.8), at stability 0.951-0.962; without the cap on moves both went below 0.95.
+    On the re-plan benchmark (30 November; seeds 1-4) it reached 121.0-123.6 minutes against a 6 s full re-solve's
+    125.2, at stability 0.951-0.966; on an earlier instance, where 7 wheelchair users lost their car and only the
+    wheelchair cars could take them, 125.4-126.5 against 122.5-123.8. Without the cap on moves both searches went
+    below stability 0.95.
     Work units, not seconds: a seed repeats on any machine.
     """
 
