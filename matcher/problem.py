@@ -435,3 +435,18 @@ class Problem:
         if household.pets and not shelter.pets_allowed:
             return False
         return not (household.medical and not shelter.medical_support)
+
+    @staticmethod
+    def shelter_takes_table(households: Iterable[Household], shelters: Iterable[Shelter]) -> Any:
+        """``shelter_takes`` for every (household, shelter) pair as a boolean array, in one numpy pass (a region
+        of 10,000 households and 40 shelters made 400,000 calls of it, seconds of CPU). Same rule, tested equal."""
+        import numpy as np
+
+        hs, ss = list(households), list(shelters)
+        wheel = np.array([h.wheelchair_users > 0 for h in hs], dtype=bool).reshape(-1, 1)
+        pets = np.array([h.pets > 0 for h in hs], dtype=bool).reshape(-1, 1)
+        medical = np.array([bool(h.medical) for h in hs], dtype=bool).reshape(-1, 1)
+        accessible = np.array([s.wheelchair_accessible for s in ss], dtype=bool).reshape(1, -1)
+        pets_allowed = np.array([s.pets_allowed for s in ss], dtype=bool).reshape(1, -1)
+        support = np.array([s.medical_support for s in ss], dtype=bool).reshape(1, -1)
+        return ~(wheel & ~accessible) & ~(pets & ~pets_allowed) & ~(medical & ~support)

@@ -308,8 +308,7 @@ def build_region(name: str, problem_records: tuple[tuple[Household, ...], tuple[
         to_shelter, np.array([s.capacity for s in shelters], dtype=np.int64),
         np.array([s.wheelchair_accessible for s in shelters], dtype=bool),
         np.array([h.priority for h in households], dtype=np.int64), len(zones.names),
-        takes=np.array([[problem.shelter_takes(h, s) for s in shelters] for h in households],
-                       dtype=bool).reshape(len(households), len(shelters)))
+        takes=Problem.shelter_takes_table(households, shelters))
     say(f"{len(zones.names)} zones ({', '.join(zones.names[:6])}{' ...' if len(zones.names) > 6 else ''}); "
         f"{int((serving != zones.driver_zone).sum())} cars lent to neighbouring zones")
     timings = {"travel_seconds": seconds_times, "zones_seconds": time.perf_counter() - started}

@@ -137,3 +137,20 @@ def test_valid_records_keep_their_values() -> None:
     # Default max ride is 1.5 x the direct drive + 15 minutes; an explicit one wins.
     assert problem.max_ride_minutes(h, "S1") == pytest.approx(1.5 * 20 + 15)
     assert problem.max_ride_minutes(problem.household("H2"), "S1") == 25
+
+
+def test_shelter_takes_table_is_shelter_takes_for_every_pair() -> None:
+    """The vectorised table (regional room split) gives exactly the per-pair rule, every combination covered."""
+    from matcher.problem import Problem
+
+    households = [household(f"H{i}", people=2, wheelchair_users=w, pets=p, needs=n)
+                  for i, (w, p, n) in enumerate((w, p, n) for w in (0, 1) for p in (0, 2)
+                                                for n in ((), ("oxygen",), ("hearing",)))]
+    shelters = [shelter(f"S{i}", wheelchair_accessible=a, pets_allowed=p, medical_support=m)
+                for i, (a, p, m) in enumerate((a, p, m) for a in (False, True) for p in (False, True)
+                                              for m in (False, True))]
+    problem = _problem_with(households=households, shelters=shelters)
+    table = Problem.shelter_takes_table(problem.households, problem.shelters)
+    expected = [[problem.shelter_takes(h, s) for s in problem.shelters] for h in problem.households]
+    assert table.tolist() == expected
+    assert 0 < int(table.sum()) < table.size  # both answers occur
