@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ from cluster import executor_for
 from matcher.check import assert_plan_valid
 from matcher.errors import InputError, MapError
 from matcher.geojson import plan_to_geojson
-from matcher.live import LiveState
+from matcher.live import LiveState, places_needed
 from matcher.plan import Plan, ReplanSummary
 from matcher.problem import Alert, Driver, Household, Problem, Shelter
 from matcher.region import Region, RegionParams, plan_is_regional, region_from_dict, solve_region
@@ -34,6 +34,7 @@ from matcher.roads.snap import far_from_roads
 from matcher.scenario import Scenario, problem_from_dict
 from matcher.solver import SolveParams, solve
 from matcher.solver.replan import DEFAULT_POLICY, replan_checked
+from matcher.travel import LocationRef
 
 PREFIX = {"vehicle": "V", "household": "H", "shelter": "S"}
 
@@ -65,13 +66,15 @@ _LAST_PROBLEM: dict[str, Problem] = {}
 _LAST_LOCK = threading.Lock()
 
 
-def _scenario(data: dict[str, Any], settings: Settings, progress: Callable[[str], None] | None) -> Scenario:
-    """The problem of ``data`` on the process's road graph, its travel times updated from the last one."""
+def _scenario(data: dict[str, Any], settings: Settings, progress: Callable[[str], None] | None,
+              needed: Collection[LocationRef] | None = None) -> Scenario:
+    """The problem of ``data`` on the process's road graph, its travel times updated from the last one (among the
+    places ``needed`` when given: a re-plan's; the others' changed times stay pending for a later update)."""
     key = str(settings.map_path())
     with _LAST_LOCK:
         previous = _LAST_PROBLEM.get(key)
     scenario = problem_from_dict(data, base=Path(data["map"]).parent, settings=settings.matcher(), progress=progress,
-                                 graph=road_graph(settings), previous=previous)
+                                 graph=road_graph(settings), previous=previous, needed=needed)
     with _LAST_LOCK:
         _LAST_PROBLEM[key] = scenario.problem
     return scenario
@@ -288,7 +291,10 @@ def replan_scenario(
     """
     if _is_regional(data, settings):
         return replan_regional(data, previous, live, settings, progress)
-    scenario = _scenario(data, settings, progress)
+    ids = {key: [str(record.get("id")) for record in data.get(key) or [] if isinstance(record, dict)]
+           for key in ("households", "drivers", "shelters")}
+    needed = places_needed(previous, live, ids["households"], ids["drivers"], ids["shelters"])
+    scenario = _scenario(data, settings, progress, needed)
     params = SolveParams(time_limit_seconds=settings.time_limit_seconds, seed=settings.solve_seed)
     outcome = replan_checked(scenario.problem, previous, live, params, DEFAULT_POLICY, road_graph=scenario.graph,
                              closed_mask=scenario.closed_mask, progress=progress)

@@ -30,7 +30,7 @@ from benchmarks.peers.greedy import solve_greedy
 from benchmarks.peers.vroom_peer import solve_vroom
 from benchmarks.run import DEFAULT_MAP
 from matcher.check import check_plan
-from matcher.live import Closures, LiveEvent, LiveState, residual_problem
+from matcher.live import Closures, LiveEvent, LiveState, places_needed, residual_problem
 from matcher.plan import Plan
 from matcher.roads.load import load_road_graph
 from matcher.scenario import problem_on_graph
@@ -125,9 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         build_problem(current, graph)
     said: list[str] = []
     params = SolveParams(time_limit_seconds=args.replan_limit, seed=args.seed, safety_clock="cpu")
-    # The re-plan as the service does it: the problem from the previous one, then the checked re-plan.
+    # The re-plan as the service does it: the problem from the previous one (the travel times updated among the
+    # places the re-plan reads), then the checked re-plan.
     with Timer() as update:
-        now, closures = problem_on_graph(current, graph, previous=problem, progress=said.append)
+        needed = places_needed(first, state, (h["id"] for h in current["households"]),
+                               (d["id"] for d in current["drivers"]), (s["id"] for s in current["shelters"]))
+        now, closures = problem_on_graph(current, graph, previous=problem, progress=said.append, needed=needed)
     with Timer() as replanning:
         outcome = replan_checked(now, first, state, params, DEFAULT_POLICY, road_graph=graph, closed_mask=closures.mask)
     news = ("travel times updated", "travel times rebuilt")

@@ -6,7 +6,7 @@ raises ``InputError`` naming the record and the field.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -166,12 +166,14 @@ def problem_from_dict(
     progress: Callable[[str], None] | None = None,
     graph: RoadGraph | None = None,
     previous: Problem | None = None,
+    needed: Collection[LocationRef] | None = None,
 ) -> Scenario:
     """Build the problem of a scenario mapping: validate records, load the map, snap, apply closures, time.
 
     ``graph``, when the caller already holds the scenario map's road graph (a service loads it once),
     is used instead of loading the map again. ``previous``, an earlier problem on that graph, lets the travel
-    times be updated rather than rebuilt when only closures were added (see ``problem_on_graph``).
+    times be updated rather than rebuilt when only closures were added, among the places ``needed`` when given
+    (see ``problem_on_graph``).
     """
     settings = settings or get_settings()
     say = progress or (lambda _m: None)
@@ -182,7 +184,7 @@ def problem_from_dict(
     if graph is None:
         say(f"loading map {map_path.name}")
         graph = load_road_graph(map_path, settings.cache_dir)
-    problem, closures = problem_on_graph(data, graph, settings, say, previous)
+    problem, closures = problem_on_graph(data, graph, settings, say, previous, needed)
     return Scenario(None, map_path, problem, graph, closures, dict(data))
 
 
@@ -215,11 +217,14 @@ def problem_on_graph(
     settings: Settings | None = None,
     progress: Callable[[str], None] | None = None,
     previous: Problem | None = None,
+    needed: Collection[LocationRef] | None = None,
 ) -> tuple[Problem, EdgeClosures]:
     """The problem of a scenario mapping on a road graph already loaded (its ``map`` is not read).
 
     ``previous``, a problem of the same map before closures were added (a re-plan), lets the travel times
     be updated instead of rebuilt: only sources whose shortest paths used a newly closed road run again.
+    ``needed`` (a re-plan's places: ``matcher.live.places_needed``) limits that update to the times among those
+    places; other changed times are left pending (``nan``, see ``TravelTimes``).
     Households whose street is closed are placed at a meeting point within their walk (named by the
     streets the road graph keeps), or listed as unreachable with what to do.
     """
@@ -250,11 +255,13 @@ def problem_on_graph(
         if update.full_rebuild_reason:
             say(f"travel times rebuilt: {update.full_rebuild_reason}")
         else:
+            pending = f", {update.pending} pairs of places the re-plan does not need pending" if update.pending else ""
             say(f"travel times updated: {update.recomputed} rows and {update.columns} columns of {update.sources} "
-                "recomputed")
+                f"recomputed{pending}")
 
+    wanted = None if needed is None else [i for i, (ref, _, _) in enumerate(places) if ref in needed]
     travel = matrix_for_places(graph, places, closures, settings.snap_max_meters,
-                               previous=None if previous is None else previous.travel, report=told)
+                               previous=None if previous is None else previous.travel, report=told, needed=wanted)
     name = str(data.get("name") or "scenario")
     return Problem(name, households, drivers, shelters, alert, travel, service, rules, access.meeting_points,
                    access.unreachable), closures

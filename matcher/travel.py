@@ -52,7 +52,10 @@ class Router(Protocol):
 class TravelTimes:
     """Driving minutes between locations; ``inf`` where a location cannot reach another.
 
-    ``minutes[i, j]`` is the time from ``locations[i]`` to ``locations[j]``. ``router``, when the times
+    ``minutes[i, j]`` is the time from ``locations[i]`` to ``locations[j]``; ``nan`` where a closure may have
+    changed it and the re-plan it was updated for did not need it (``matrix.update_travel_times(needed=...)``:
+    a re-plan reads only its waiting households, its drivers' places and the shelters; the next update computes
+    a pending time when it is needed). ``router``, when the times
     come from a road map, gives the road path of any leg; a given table (a benchmark) has none.
     """
 

@@ -30,8 +30,7 @@ import numpy.typing as npt
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from matcher.matrix import _problem_graph, _ProblemGraph
-from matcher.polyline import encode_many
+from matcher.matrix import _legs, _problem_graph, _ProblemGraph
 from matcher.roads.graph import RoadGraph
 from matcher.travel import LegPath, LocationRef, TravelTimes
 
@@ -66,48 +65,6 @@ def _leg(problem: _ProblemGraph, steps: Ints, minutes: float) -> LegPath:
     same = np.zeros(len(path), dtype=bool)
     same[1:] = (lon[1:] == lon[:-1]) & (lat[1:] == lat[:-1])
     return LegPath(minutes, meters, tuple(zip(lon[~same].tolist(), lat[~same].tolist(), strict=True)))
-
-
-def _legs(problem: _ProblemGraph, walks: list[Ints], minutes: list[float]) -> list[LegPath]:
-    """The legs along the problem-graph vertex walks (source first), all in one numpy pass.
-
-    Equal to calling ``_leg`` on each walk, without its per-leg numpy calls and polyline encodings (a
-    regional plan has tens of thousands of legs).
-    """
-    if not walks:
-        return []
-    graph = problem.graph
-    sizes = np.array([len(w) for w in walks], dtype=np.int64)
-    steps = np.concatenate(walks).astype(np.int64)
-    starts_at = np.cumsum(sizes) - sizes
-    first = np.zeros(len(steps), dtype=bool)
-    first[starts_at] = True
-    pair = np.flatnonzero(~first)  # step k closes the pair (k - 1 -> k) of its own leg
-    pieces = problem.pieces_between(steps[pair - 1], steps[pair])
-    leg_of_step = np.repeat(np.arange(len(walks)), sizes)
-    meters = np.bincount(leg_of_step[pair], weights=problem.meters[pieces], minlength=len(walks))
-    # Nodes each step adds: the leg's first node, else the piece's shape points after its tail.
-    emit = np.ones(len(steps), dtype=np.int64)
-    emit[pair] = problem.last[pieces] - problem.first[pieces]
-    begin = np.zeros(len(steps), dtype=np.int64)
-    begin[pair] = problem.first[pieces] + 1
-    offsets = np.cumsum(emit) - emit
-    within = np.arange(int(emit.sum())) - np.repeat(offsets, emit)
-    nodes = graph.geometry_nodes[np.minimum(np.repeat(begin, emit) + within, len(graph.geometry_nodes) - 1)]
-    nodes[offsets[first]] = problem.node_of(steps[first])
-    lon, lat = graph.lon[nodes], graph.lat[nodes]
-    leg_of_node = np.repeat(leg_of_step, emit)
-    same = np.zeros(len(nodes), dtype=bool)
-    same[1:] = (lon[1:] == lon[:-1]) & (lat[1:] == lat[:-1]) & (leg_of_node[1:] == leg_of_node[:-1])
-    keep = ~same
-    points = np.column_stack([lon[keep], lat[keep]])
-    counts = np.bincount(leg_of_node[keep], minlength=len(walks))
-    split = np.split(points, np.cumsum(counts)[:-1])
-    # A leg of one vertex (same place) is one point twice, as ``_leg`` gives it.
-    split = [np.vstack([p, p]) if len(w) < 2 else p for p, w in zip(split, walks, strict=True)]
-    lines = encode_many(split)
-    return [LegPath(m, float(meters[k]) if len(walks[k]) >= 2 else 0.0, polyline=line)
-            for k, (m, line) in enumerate(zip(minutes, lines, strict=True))]
 
 
 class RegionalRouter:

@@ -229,6 +229,31 @@ class RoadGraph:
             return f"{where} drives against the one-way way {int(self.edge_way[seg_edges[rlo]])}"
         return f"{where} is not a road segment"
 
+    def off_road(self, paths: Sequence[Floats], closed_mask: Bools | None = None) -> list[int]:
+        """Indices of the ``(lon, lat)`` paths that ``follows_roads`` finds fault with, all in one numpy pass (a
+        checker asks for every leg of a plan; ``follows_roads`` then words the fault of the few it names)."""
+        sizes = np.array([len(p) for p in paths], dtype=np.int64)
+        if not len(paths) or sizes.sum() == 0:
+            return []
+        points = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in paths])
+        owner = np.repeat(np.arange(len(paths)), sizes)
+        keys = _coordinate_keys(points[:, 0], points[:, 1])
+        ranks = np.minimum(np.searchsorted(self._coord_keys, keys), len(self._coord_keys) - 1)
+        bad = np.zeros(len(paths), dtype=bool)
+        bad[owner[self._coord_keys[ranks] != keys]] = True
+        inner = np.flatnonzero(owner[:-1] == owner[1:])  # steps within one path, not from one path to the next
+        seg_keys, _, _ = self._segment_table
+        step = ranks[inner] * np.int64(len(self._coord_keys)) + ranks[inner + 1]
+        lo = np.searchsorted(seg_keys, step, side="left")
+        hi = np.searchsorted(seg_keys, step, side="right")
+        if closed_mask is None:
+            usable = hi - lo
+        else:
+            open_cum = self._open_steps(closed_mask)
+            usable = open_cum[hi] - open_cum[lo]
+        bad[owner[inner[(usable == 0) & (ranks[inner] != ranks[inner + 1])]]] = True
+        return [int(k) for k in np.flatnonzero(bad)]
+
     def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
         """The graph as plain named arrays (for the cache file)."""
         return {

@@ -33,12 +33,22 @@ PROBE_SOLUTIONS = 30
 #: Solutions of a guided-local-search round for a group that stalled (charged in proportion to the descent's).
 ESCAPE_SOLUTIONS = 30
 
-def _group(inst: Instance, sol: Solution, critical: int, rng: np.random.Generator) -> list[int]:
-    """The latest car, the cars that finish earliest, and cars that start near its households."""
+def _group(inst: Instance, sol: Solution, critical: int, rng: np.random.Generator, replan: bool = False) -> list[int]:
+    """The latest car, the cars that finish earliest, and cars that start near its households.
+
+    In a re-plan (``replan``) a latest car carrying wheelchair users is grouped with the wheelchair cars that finish
+    earliest: only they can take its riders, and a repair has appended those who lost their car to busy ones.
+    """
     n = inst.n_cars
     others = np.array([c for c in range(n) if c != critical])
     if others.size == 0:
         return [critical]
+    if replan and any(inst.wheelchair[r] for t in sol.trips[critical] for r in t.pickups):
+        wheel = [int(c) for c in others if inst.car_wheelchair[c] > 0]
+        ends = [sol.finish[c] if sol.trips[c] else inst.car_from[c] for c in wheel]
+        jitter = rng.random(len(wheel))
+        ranked = [wheel[int(i)] for i in np.lexsort((jitter, ends))]
+        return [critical, *ranked[: GROUP_CARS - 1]]
     homes = [inst.home[r] for t in sol.trips[critical] for r in t.pickups] or [inst.car_start[critical]]
     near = inst.T[np.ix_(inst.car_start[others], homes)].min(axis=1)
     jitter = rng.random(others.size)
@@ -100,6 +110,14 @@ class _Search:
     previous_car: dict[int, int] | None
     #: The far safety stop (wall clock for the service, the process's CPU seconds for a drill).
     stop: SafetyStop
+    #: A re-plan's most requests of ``previous_car`` on another car (a group result past it is not taken).
+    max_moved: int | None = None
+
+    def moved(self, trips: list[list[Trip]]) -> int:
+        """Requests of ``previous_car`` that ``trips`` (all cars') put on another car."""
+        promised = self.previous_car or {}
+        return sum(1 for c, car_trips in enumerate(trips) for t in car_trips for r in t.pickups
+                   if promised.get(r, c) != c)
 
     def room(self, group: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """People, and pets, each shelter can still take from the requests of ``group``'s cars."""
@@ -153,6 +171,11 @@ class _Search:
             new.append(f if t else float(inst.car_from[c]))
         # Pickup targets rank above clearance: a group result may not keep them worse (fewer met, later beyond).
         feasible &= _targets(inst, cars, result.trips) >= _targets(inst, cars, group_trips)
+        if self.max_moved is not None:
+            trial = list(self.trips)
+            for c, t in zip(cars, result.trips, strict=True):
+                trial[c] = t
+            feasible &= self.moved(trial) <= max(self.max_moved, self.moved(self.trips))
         tidier = self.previous_car is None and max(new) <= max(old) + 1e-9 and (
             sum(new) < sum(old) - 1e-6 or _speaking(inst, cars, result.trips) > _speaking(inst, cars, group_trips))
         if not (feasible and (max(new) < max(old) - 1e-6 or tidier)):
@@ -182,6 +205,7 @@ def improve(
     seed: int,
     progress: Callable[[str], None],
     previous_car: dict[int, int] | None = None,
+    max_moved: int | None = None,
 ) -> Solution:
     """Lower the clearance by re-routing groups of cars until ``work`` model nodes have been solved.
 
@@ -197,11 +221,13 @@ def improve(
     clock (a drill) only the safety stop cuts anything (see ``model.improve_group``).
 
     With ``previous_car`` (a re-plan) moving a household to another car has a cost, and a group
-    result is kept only when it lowers the latest finish: stability before tidiness.
+    result is kept only when it lowers the latest finish: stability before tidiness; with ``max_moved`` never one
+    that leaves more than that many requests on another car. A latest car carrying wheelchair users is then grouped
+    with the wheelchair cars that finish earliest.
     """
     rng = np.random.default_rng(seed)
     search = _Search(inst, [list(t) for t in sol.trips], sol.finish.copy(), shelter, sol.assigned, previous_car,
-                     stop)
+                     stop, max_moved)
     start_clearance = sol.clearance
     tabu: dict[int, int] = {}
     stalled: dict[int, int] = {}
@@ -214,10 +240,13 @@ def improve(
             break
         ranked = sorted(active, key=lambda c: (-search.finish[c], c))
         critical = next((c for c in ranked if tabu.get(c, -1) < round_no), ranked[0])
-        cars = _group(inst, Solution(search.trips, search.finish, sol.assigned), critical, rng)
-        if work - done < search.cost(cars):
+        current = Solution(search.trips, search.finish, sol.assigned)
+        cars = _group(inst, current, critical, rng, replan=previous_car is not None)
+        if previous_car is None and work - done < search.cost(cars):
+            # A round is charged at least its model's size: one that does not fit would overrun the budget. (A
+            # re-plan's short search is left as it was measured.)
             round_no -= 1
-            break  # a round is charged at least its model's size: one that does not fit would overrun the budget
+            break
         # Only a whole-fleet group comes back unchanged after a failure; other groups change as cars move.
         escape = len(cars) == inst.n_cars and stalled.get(critical, 0) > 0
         result, spent = search.solve_group(cars, escape=escape)

@@ -74,8 +74,17 @@ class Instance:
 
 
 def _language_matrix(problem: Problem, households: list[Household]) -> npt.NDArray[np.bool_]:
-    return np.array([[bool(h.language) and speaks(d.languages, h.language) for h in households]
-                     for d in problem.drivers], dtype=bool).reshape(len(problem.drivers), len(households))
+    """Whether each driver speaks each household's language: one ``speaks`` per driver and distinct language (a
+    regional re-plan asked it for every pair, 1.4 s of CPU at 1,400 cars)."""
+    out = np.zeros((len(problem.drivers), len(households)), dtype=bool)
+    by_language: dict[str, list[int]] = {}
+    for k, h in enumerate(households):
+        if h.language:
+            by_language.setdefault(h.language, []).append(k)
+    for language, columns in by_language.items():
+        column = np.array([speaks(d.languages, language) for d in problem.drivers], dtype=bool)
+        out[:, columns] = column[:, None]
+    return out
 
 
 def build_instance(problem: Problem) -> Instance:

@@ -7,20 +7,23 @@ too late), so unaffected households keep their driver; the stability figure meas
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from matcher.check import RoadGraphLike, assert_plan_valid
 from matcher.codes import CAR_FIXABLE
-from matcher.live import LiveEvent, LiveState, merge, residual_problem
-from matcher.plan import Plan
+from matcher.live import LiveEvent, LiveState, Residual, merge, residual_problem
+from matcher.plan import Plan, Unserved
 from matcher.problem import Problem
 from matcher.schedule import build_plan
-from matcher.solver.construct import Trip, construct, drive_car
+from matcher.solver.construct import Solution, Trip, construct, drive_car
 from matcher.solver.improve import improve, work_for
 from matcher.solver.instance import Instance, build_instance
+from matcher.solver.ruin import ruin_and_recreate
+from matcher.solver.safety import SafetyStop
 from matcher.solver.solve import Progress, SolveParams, leftover_reasons, to_visits
 from matcher.solver.triage import triage
 
@@ -89,16 +92,87 @@ def _fitting(inst: Instance, car: int, requests: list[int]) -> tuple[int, ...]:
     return tuple(kept)
 
 
-def replan(
-    problem: Problem,
-    previous: Plan,
-    state: LiveState,
-    params: SolveParams | None = None,
-    progress: Progress | None = None,
-) -> ReplanResult:
-    """Re-plan ``problem`` (the current picture: new households, closures) at ``state.minute``."""
-    params = params or SolveParams(time_limit_seconds=1.5)
-    say = progress or (lambda _m: None)
+# --- the one entry point: repair first, improve when worth it, check, say how stable -------------------------
+
+
+@dataclass(frozen=True)
+class ReplanPolicy:
+    """When a re-plan improves on its repair; the service and the drills use the same policy.
+
+    A repair keeps every driver's remaining trips and only places what lost its car. It is improved when
+    something happened that is not in ``repair_only`` (small, frequent reports) and the repair is worth
+    improving: it lost households the previous plan served that could still be served (left out for want of a
+    car, not cut off, too late or missed), or it finishes within ``improve_within_minutes`` of the deadline and
+    later than before, or it finishes more than ``improve_if_later_share`` later than before (a closure that
+    lengthens many routes: the re-plan benchmark's flood made the repair finish 26 minutes later, 4.8% behind a
+    full re-solve). A shortage no re-routing can fix is not worth the seconds.
+    Events in ``always_improve`` (a coordinator's ask) always improve.
+
+    The improvement is ruin and recreate around the cars that finish last (clearance is set by them), on a work
+    budget scaled to the change: ``units_per_change`` per request the repair placed anew or on another car, at
+    least ``min_units``, never more than ``units_per_second`` times the time limit; then ``or_tools_share`` of the
+    limit's OR-Tools budget (``improve.work_for``) on groups of the latest car and the cars that can take its
+    riders. Neither moves more than ``1 - min_stability`` of the households waiting for a driver who drives on.
+    On the re-plan benchmark (30 November; seeds 1-4) it reached 121.0-123.6 minutes against a 6 s full re-solve's
+    125.2, at stability 0.951-0.966; on an earlier instance, where 7 wheelchair users lost their car and only the
+    wheelchair cars could take them, 125.4-126.5 against 122.5-123.8. Without the cap on moves both searches went
+    below stability 0.95.
+    Work units, not seconds: a seed repeats on any machine.
+    """
+
+    repair_only: frozenset[LiveEvent] = frozenset({LiveEvent.STOP_REPORT, LiveEvent.NO_SHOW, LiveEvent.NOT_READY})
+    always_improve: frozenset[LiveEvent] = frozenset({LiveEvent.COORDINATOR})
+    improve_within_minutes: float = 20.0
+    improve_if_later_share: float = 0.03
+    min_stability: float = 0.95
+    units_per_change: int = 6_000
+    min_units: int = 40_000
+    units_per_second: int = 200_000
+    or_tools_share: float = 0.4
+
+    def improve_units(self, changed: int, time_limit_seconds: float) -> int:
+        """Ruin-and-recreate work units for a repair that placed ``changed`` requests anew (see the class)."""
+        scaled = max(self.min_units, self.units_per_change * changed)
+        return min(scaled, int(self.units_per_second * time_limit_seconds))
+
+    def worth_improving(self, problem: Problem, previous: Plan, repaired: ReplanResult, state: LiveState) -> bool:
+        """Whether the repair of ``previous`` for ``state`` should be improved (see the class)."""
+        if state.events & self.always_improve:
+            return True
+        if not state.events - self.repair_only:
+            return False
+        lost = previous.picked_ids() - repaired.plan.picked_ids()
+        hopeless = {u.household_id for u in repaired.plan.unserved if u.code not in CAR_FIXABLE}
+        finish, was = repaired.future.metrics.clearance_minute, previous.metrics.clearance_minute
+        near_deadline = finish > problem.alert.deadline_minutes - self.improve_within_minutes and finish > was + 1.0
+        much_later = finish > was + max(1.0, self.improve_if_later_share * was)
+        return bool(lost - hopeless) or near_deadline or much_later
+
+
+#: The policy of the service and of the drills.
+DEFAULT_POLICY = ReplanPolicy()
+
+
+@dataclass
+class _Repair:
+    """A repair and what its improvement and result need: the residual problem, its instance, the trips."""
+
+    problem: Problem
+    residual: Residual
+    inst: Instance
+    shelter: np.ndarray
+    triaged: list[Unserved]
+    sol: Solution
+    #: The driver each household waiting in the previous plan had (drivers gone included).
+    before: dict[str, str]
+    car_index: dict[str, int]
+    started: float
+    first_seconds: float
+    stop: SafetyStop
+
+
+def _repair(problem: Problem, previous: Plan, state: LiveState, params: SolveParams, say: Progress) -> _Repair:
+    """Each driver keeps their remaining trips where still possible; only what lost its car is placed again."""
     started = time.perf_counter()
     stop = params.safety()
     res = residual_problem(problem, previous, state)
@@ -130,64 +204,76 @@ def replan(
     sol = construct(inst, tri.shelter, inst.deadline, by_priority=True, keep=keep)
     say(f"re-plan repair: {int(sol.assigned.sum())} of {inst.n_requests} requests placed, "
         f"clearance {sol.clearance:.1f} min")
-    first = time.perf_counter() - started
-    if params.improve:
-        promised = {r: car_index[before[req.household_id]] for r, req in enumerate(inst.requests)
-                    if before.get(req.household_id) in car_index}
-        sol = improve(inst, sol, tri.shelter, work_for(params.time_limit_seconds), stop, params.seed, say,
-                      previous_car=promised)
-    safety_stopped = stop.reached()
-    unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)
-    future = build_plan(res.problem, to_visits(inst, sol), unserved,
-                        solve_seconds=time.perf_counter() - started, first_plan_seconds=first)
+    return _Repair(problem, res, inst, tri.shelter, list(tri.unserved.values()), sol, before, car_index, started,
+                   time.perf_counter() - started, stop)
+
+
+def _improve(rep: _Repair, params: SolveParams, policy: ReplanPolicy, say: Progress) -> Solution:
+    """Lower the repair's clearance while most households keep their driver (see ``ReplanPolicy``).
+
+    Ruin and recreate around the cars that finish last, on a work budget scaled to what changed
+    (``ReplanPolicy.improve_units``), moving at most ``1 - min_stability`` of the households still waiting for a
+    driver who drives on; then OR-Tools' groups (a moved household costs a minute of clearance) on the policy's
+    share of the limit's budget, under the same cap.
+    """
+    inst, sol = rep.inst, rep.sol
+    promised = {r: rep.car_index[rep.before[req.household_id]] for r, req in enumerate(inst.requests)
+                if rep.before.get(req.household_id) in rep.car_index}
+    previous_car = np.full(inst.n_requests, -1, dtype=np.int64)
+    for r, c in promised.items():
+        previous_car[r] = c
+    households = len({inst.requests[r].household_id for r in promised})
+    max_moved = int(np.floor((1.0 - policy.min_stability) * households + 1e-9))
+    changed = int(sum(1 for r in range(inst.n_requests) if sol.assigned[r] and r not in promised)) + int(
+        sum(1 for c, trips in enumerate(sol.trips) for t in trips for r in t.pickups if promised.get(r, c) != c))
+    units = policy.improve_units(changed, params.time_limit_seconds)
+    if units > 0 and sol.assigned.any():
+        found = ruin_and_recreate(inst, sol.trips, sol.finish, rep.shelter, sol.assigned, units, params.seed,
+                                  stop=rep.stop.reached, previous_car=previous_car, max_moved=max_moved)
+        better = Solution(found.trips, found.finish, sol.assigned)
+        say(f"re-plan ruin and recreate ({changed} requests changed, {units} units): clearance "
+            f"{sol.clearance:.1f} -> {better.clearance:.1f} min in {found.attempts} attempts")
+        sol = better
+        rep.shelter[:] = found.shelter
+    rest = int(work_for(params.time_limit_seconds) * policy.or_tools_share)
+    if rest > 0:
+        sol = improve(inst, sol, rep.shelter, rest, rep.stop, params.seed, say, previous_car=promised,
+                      max_moved=max_moved)
+    return sol
+
+
+def _result(rep: _Repair, sol: Solution, with_paths: bool = True) -> ReplanResult:
+    """The re-plan of ``sol``: the future with its road paths (none without ``with_paths``: for the policy, which
+    reads only who is served and when), merged after the fixed parts; its stability."""
+    inst, res = rep.inst, rep.residual
+    unserved = rep.triaged + leftover_reasons(inst, sol, rep.shelter)
+    future = build_plan(res.problem, to_visits(inst, sol), unserved, with_paths=with_paths,
+                        solve_seconds=time.perf_counter() - rep.started, first_plan_seconds=rep.first_seconds)
     after = {s.household_id: r.driver_id for r in future.routes for s in r.stops if s.type == "pickup"}
     # Households whose driver is gone must move; stability is about everybody else.
-    kept_waiting = [hid for hid in before if hid in after and before[hid] in car_index]
-    moved = tuple(sorted(hid for hid in kept_waiting if after[hid] != before[hid]))
+    kept_waiting = [hid for hid in rep.before if hid in after and rep.before[hid] in rep.car_index]
+    moved = tuple(sorted(hid for hid in kept_waiting if after[hid] != rep.before[hid]))
     stability = 1.0 - len(moved) / len(kept_waiting) if kept_waiting else 1.0
-    plan = merge(problem, res, future)
-    return ReplanResult(plan, res.problem, future, stability, moved, time.perf_counter() - started, safety_stopped)
+    plan = merge(rep.problem, res, future)
+    return ReplanResult(plan, res.problem, future, stability, moved, time.perf_counter() - rep.started,
+                        rep.stop.reached())
 
 
-# --- the one entry point: repair first, improve when worth it, check, say how stable -------------------------
-
-
-@dataclass(frozen=True)
-class ReplanPolicy:
-    """When a re-plan improves on its repair; the service and the drills use the same policy.
-
-    A repair keeps every driver's remaining trips and only places what lost its car. It is improved (a
-    search of ``params.time_limit_seconds`` worth of work) when something happened that is not in
-    ``repair_only`` (small, frequent reports) and the repair is worth improving: it lost households the
-    previous plan served that could still be served (left out for want of a car, not cut off, too late or
-    missed), or it finishes within ``improve_within_minutes`` of the deadline and later than before, or it
-    finishes more than ``improve_if_later_share`` later than before (a closure that lengthens many routes: the
-    re-plan benchmark's flood made the repair finish 26 minutes later, 4.8% behind a full re-solve, and an
-    improved re-plan recovered it at stability 0.98). A shortage no re-routing can fix is not worth the seconds.
-    Events in ``always_improve`` (a coordinator's ask) always improve.
-    """
-
-    repair_only: frozenset[LiveEvent] = frozenset({LiveEvent.STOP_REPORT, LiveEvent.NO_SHOW, LiveEvent.NOT_READY})
-    always_improve: frozenset[LiveEvent] = frozenset({LiveEvent.COORDINATOR})
-    improve_within_minutes: float = 20.0
-    improve_if_later_share: float = 0.03
-
-    def worth_improving(self, problem: Problem, previous: Plan, repaired: ReplanResult, state: LiveState) -> bool:
-        """Whether the repair of ``previous`` for ``state`` should be improved (see the class)."""
-        if state.events & self.always_improve:
-            return True
-        if not state.events - self.repair_only:
-            return False
-        lost = previous.picked_ids() - repaired.plan.picked_ids()
-        hopeless = {u.household_id for u in repaired.plan.unserved if u.code not in CAR_FIXABLE}
-        finish, was = repaired.future.metrics.clearance_minute, previous.metrics.clearance_minute
-        near_deadline = finish > problem.alert.deadline_minutes - self.improve_within_minutes and finish > was + 1.0
-        much_later = finish > was + max(1.0, self.improve_if_later_share * was)
-        return bool(lost - hopeless) or near_deadline or much_later
-
-
-#: The policy of the service and of the drills.
-DEFAULT_POLICY = ReplanPolicy()
+def replan(
+    problem: Problem,
+    previous: Plan,
+    state: LiveState,
+    params: SolveParams | None = None,
+    progress: Progress | None = None,
+    policy: ReplanPolicy | None = None,
+) -> ReplanResult:
+    """Re-plan ``problem`` (the current picture: new households, closures) at ``state.minute``: the repair, and
+    with ``params.improve`` its improvement as ``policy`` (``DEFAULT_POLICY``) sets it, whatever happened."""
+    params = params or SolveParams(time_limit_seconds=1.5)
+    say = progress or (lambda _m: None)
+    rep = _repair(problem, previous, state, params, say)
+    sol = _improve(rep, params, policy or DEFAULT_POLICY, say) if params.improve else rep.sol
+    return _result(rep, sol)
 
 
 @dataclass(frozen=True)
@@ -232,11 +318,10 @@ def replan_checked(
     given); raises ``PlanInvalid`` when it breaks a rule, so nothing unchecked is ever returned.
     """
     started = time.perf_counter()
-    repaired = replan(problem, previous, state, dataclasses.replace(params, improve=False), progress)
-    improved = policy.worth_improving(problem, previous, repaired, state)
-    result = replan(problem, previous, state, dataclasses.replace(params, improve=True), progress) \
-        if improved else repaired
-    if repaired.safety_stopped and not result.safety_stopped:
-        result = dataclasses.replace(result, safety_stopped=True)
+    say = progress or (lambda _m: None)
+    rep = _repair(problem, previous, state, params, say)
+    improved = policy.worth_improving(problem, previous, _result(rep, rep.sol, with_paths=False), state)
+    # The improvement starts from the same repair (building a result does not change its trips).
+    result = _result(rep, _improve(rep, params, policy, say) if improved else rep.sol)
     assert_plan_valid(result.residual, result.future, road_graph, closed_mask)
     return ReplanOutcome(result, improved, time.perf_counter() - started)

@@ -19,7 +19,7 @@ are left as they are.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,6 +41,8 @@ RUIN_LATEST = 4
 RUIN_OTHERS = 2
 #: Places verified by re-driving the car (the best estimates first) before a household counts as not fitting.
 VERIFY = 6
+#: Wheelchair cars in a re-plan's ruin around a car carrying wheelchair users (the earliest to finish).
+REPLAN_WHEEL_CARS = NEIGHBOURHOOD_CARS - 1
 #: Attempts in a row without a better plan before the current one is perturbed.
 STALL_ATTEMPTS = 40
 #: A perturbation may leave the latest finish this share above the best one found.
@@ -74,6 +76,22 @@ class RuinResult:
     improved: int
 
 
+@dataclass(frozen=True)
+class _Lists:
+    """The instance's per-request and per-shelter figures as Python lists: read one at a time in the inner loops."""
+
+    home: list[int]
+    seated: list[int]
+    wheelchair: list[int]
+    alone: list[bool]
+    shelter_loc: list[int]
+
+    @staticmethod
+    def of(inst: Instance) -> _Lists:
+        return _Lists(inst.home.tolist(), inst.seated.tolist(), inst.wheelchair.tolist(), inst.alone.tolist(),
+                      inst.shelter_loc.tolist())
+
+
 @dataclass
 class _Plan:
     """The search's current plan: trips per car, finishes, shelters, and the room left at each shelter."""
@@ -88,10 +106,13 @@ class _Plan:
     #: Per request, the most minutes past its pickup target a step may leave it (its lateness in the plan the
     #: attempt started from); ``None`` when no request has a target.
     late: np.ndarray | None = None
+    #: Per request, the car carrying it (-1 while it is off every car during a ruin).
+    car_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    lists: _Lists | None = None
 
     def copy(self) -> _Plan:
         return _Plan(self.inst, [list(t) for t in self.trips], self.finish.copy(), self.shelter.copy(),
-                     self.room.copy(), self.pet_room.copy(), self.work, self.late)
+                     self.room.copy(), self.pet_room.copy(), self.work, self.late, self.car_of.copy(), self.lists)
 
     def keeps_targets(self, car: int, trips: list[Trip]) -> bool:
         """No household of these trips is picked up later past its target than before the attempt.
@@ -124,6 +145,7 @@ class _Plan:
             self.pet_room[s] += inst.pets[r]
         self.trips[car] = kept
         self.finish[car] = drive_car(inst, car, kept)[0] if kept else inst.car_from[car]
+        self.car_of[list(requests)] = -1
         self.work += DRIVE_COST
 
 
@@ -142,92 +164,119 @@ def _shelters_for(inst: Instance, r: int, current: int) -> list[int]:
     return [int(s) for s in np.flatnonzero(ok)] or [current]
 
 
-def _candidates(p: _Plan, car: int, r: int, shelters: list[int]) -> list[tuple[float, list[Trip], int]]:
-    """Estimated new finish, new trips and shelter for each place ``r`` could take in ``car``'s day.
+#: A place for a request in a car's day: ``(trip index, position in the trip or -1 for a new trip, shelter)``.
+Place = tuple[int, int, int]
+
+
+def _candidates(p: _Plan, car: int, r: int, shelters: list[int]) -> list[tuple[float, Place]]:
+    """Estimated new finish and place (see ``placed``) for each place ``r`` could take in ``car``'s day.
 
     The estimate adds the detour to the car's finish (waiting for ready times is ignored); the caller
-    re-drives the best ones exactly.
+    re-drives the best ones exactly. Times are read as Python floats (``item``), the same doubles in the
+    same order of addition as numpy's, much faster one by one; the trips are built only for the places verified.
     """
     inst = p.inst
-    T = inst.T
+    t_at = inst.T.item
     h = int(inst.home[r])
     pu, drop = inst.pickup_minutes, inst.dropoff_minutes
     trips = p.trips[car]
     base = p.end(car)
-    out: list[tuple[float, list[Trip], int]] = []
-    fits_room = [s for s in shelters if p.room[s] >= inst.people[r] and p.pet_room[s] >= inst.pets[r]]
+    out: list[tuple[float, Place]] = []
+    people, pets = inst.people[r], inst.pets[r]
+    fits_room = [s for s in shelters if p.room[s] >= people and p.pet_room[s] >= pets]
+    fast = p.lists or _Lists.of(inst)
+    loc_of, home = fast.shelter_loc, fast.home
     prev = int(inst.car_start[car])
     for i in range(len(trips) + 1):
-        nxt = int(inst.home[trips[i].pickups[0]]) if i < len(trips) else -1
+        nxt = int(home[trips[i].pickups[0]]) if i < len(trips) else -1
+        to_h = t_at(prev, h)
         for s in fits_room:
-            loc = int(inst.shelter_loc[s])
-            add = T[prev, h] + pu + T[h, loc]
+            loc = loc_of[s]
+            add = to_h + pu + t_at(h, loc)
             if nxt >= 0:
-                add += drop + T[loc, nxt] - T[prev, nxt]
+                add += drop + t_at(loc, nxt) - t_at(prev, nxt)
             elif trips:
                 add += drop
-            out.append((base + add, [*trips[:i], Trip((r,), s), *trips[i:]], s))
+            out.append((base + add, (i, -1, s)))
         if i < len(trips):
-            prev = int(inst.shelter_loc[trips[i].shelter])
+            prev = loc_of[trips[i].shelter]
     if inst.alone[r]:
         return out
     seats, wheel = int(inst.car_seats[car]), int(inst.car_wheelchair[car])
+    seated, wheelchair, alone = fast.seated, fast.wheelchair, fast.alone
+    seated_r, wheel_r = seated[r], wheelchair[r]
     prev = int(inst.car_start[car])
     for i, t in enumerate(trips):
         s = t.shelter
-        pk = list(t.pickups)
-        joinable = (s in fits_room and not inst.alone[pk].any()
-                    and int(inst.seated[pk].sum()) + int(inst.seated[r]) <= seats
-                    and int(inst.wheelchair[pk].sum()) + int(inst.wheelchair[r]) <= wheel)
+        pk = t.pickups
+        joinable = (s in fits_room and not any(alone[q] for q in pk)
+                    and sum(seated[q] for q in pk) + seated_r <= seats
+                    and sum(wheelchair[q] for q in pk) + wheel_r <= wheel)
         if joinable:
             a = prev
             for k in range(len(pk) + 1):
-                b = int(inst.home[pk[k]]) if k < len(pk) else int(inst.shelter_loc[s])
-                add = T[a, h] + pu + T[h, b] - T[a, b]
-                new = Trip((*pk[:k], r, *pk[k:]), s)
-                out.append((base + add, [*trips[:i], new, *trips[i + 1:]], s))
+                b = int(home[pk[k]]) if k < len(pk) else loc_of[s]
+                add = t_at(a, h) + pu + t_at(h, b) - t_at(a, b)
+                out.append((base + add, (i, k, s)))
                 a = b
-        prev = int(inst.shelter_loc[s])
+        prev = loc_of[s]
     return out
+
+
+def placed(trips: list[Trip], r: int, place: Place) -> list[Trip]:
+    """A car's trips with request ``r`` put at ``place``: a new trip before trip ``i``, or joining trip ``i``."""
+    i, k, s = place
+    if k < 0:
+        return [*trips[:i], Trip((r,), s), *trips[i:]]
+    pk = trips[i].pickups
+    return [*trips[:i], Trip((*pk[:k], r, *pk[k:]), s), *trips[i + 1:]]
 
 
 def _insert(p: _Plan, r: int, cars: list[int], rng: np.random.Generator, noise: float) -> bool:
     """Put ``r`` where the car taking it finishes earliest (exactly, after re-driving); False if nowhere fits."""
     inst = p.inst
     shelters = _shelters_for(inst, r, int(p.shelter[r]))
-    options: list[tuple[float, int, int, list[Trip], int]] = []
+    options: list[tuple[float, int, int, Place]] = []
     for c in cars:
         if not inst.car_fits[c, r]:
             continue
-        for est, trips, s in _candidates(p, c, r, shelters):
-            options.append((est * (1.0 + noise * rng.random()) if noise else est, len(options), c, trips, s))
+        for est, place in _candidates(p, c, r, shelters):
+            options.append((est * (1.0 + noise * rng.random()) if noise else est, len(options), c, place))
     p.work += len(options)
     if not options:
         return False
     options.sort(key=lambda o: (o[0], o[1]))
     best: tuple[float, int, list[Trip], int] | None = None
-    for est, _, c, trips, s in options[:VERIFY if p.late is None else 3 * VERIFY]:
+    for est, _, c, place in options[:VERIFY if p.late is None else 3 * VERIFY]:
         if best is not None and est > best[0] + EPS and not noise:
             break
+        trips = placed(p.trips[c], r, place)
         fin, ok = drive_car(inst, c, trips)
         p.work += DRIVE_COST
         if ok and (best is None or fin < best[0] - EPS) and trips_keep_rules(inst, c, trips) \
                 and p.keeps_targets(c, trips):
-            best = (fin, c, trips, s)
+            best = (fin, c, trips, place[2])
     if best is None:
         return False
     fin, c, trips, s = best
     p.trips[c] = trips
     p.finish[c] = fin
     p.shelter[r] = s
+    p.car_of[r] = c
     p.room[s] -= inst.people[r]
     p.pet_room[s] -= inst.pets[r]
     return True
 
 
-def _neighbourhood(p: _Plan, latest: int, editable: list[int], rng: np.random.Generator) -> list[int]:
+def _neighbourhood(p: _Plan, latest: int, editable: list[int], rng: np.random.Generator,
+                   free_first: bool = False) -> list[int]:
     """The latest car and related cars: the wheelchair fleet when it carries wheelchair users, else cars that
-    start or finish near its households and the cars that finish earliest."""
+    start or finish near its households and the cars that finish earliest.
+
+    Of the wheelchair fleet a solve takes the cars that finish latest (moving their seated riders frees them);
+    with ``free_first`` (a re-plan) the ones that finish earliest: a repair appends the wheelchair users who lost
+    their car to wheelchair cars already busy, and only one with time left can take them off.
+    """
     inst = p.inst
     others = [c for c in editable if c != latest]
     if len(others) < NEIGHBOURHOOD_CARS:
@@ -236,8 +285,8 @@ def _neighbourhood(p: _Plan, latest: int, editable: list[int], rng: np.random.Ge
     chosen: list[int] = [latest]
     if any(inst.wheelchair[r] for r in mine):
         wheel = [c for c in others if inst.car_wheelchair[c] > 0]
-        wheel.sort(key=lambda c: (-p.end(c), rng.random()))
-        chosen.extend(wheel[: NEIGHBOURHOOD_CARS // 2])
+        wheel.sort(key=lambda c: (p.end(c) if free_first else -p.end(c), rng.random()))
+        chosen.extend(wheel[: REPLAN_WHEEL_CARS if free_first else NEIGHBOURHOOD_CARS // 2])
     homes = inst.home[mine] if mine else inst.car_start[[latest]]
     arr = np.array(others)
     ends = np.array([p.end(c) for c in others])
@@ -310,6 +359,22 @@ def _better(new: list[float], old: list[float]) -> bool:
     return _compare(new, old) < 0
 
 
+def _step(verdict: int, more_moved: int, latest: float, latest_before: float) -> bool:
+    """A step to take: the touched cars' finishes better (``verdict`` < 0) or as good (a sideways step, crossing
+    a plateau), where a step that moves more households off their car (a re-plan's ``more_moved`` > 0) must pay
+    for it by an earlier latest finish of the cars it touched, and a sideways step may not move more."""
+    if more_moved <= 0:
+        return verdict <= 0
+    return verdict < 0 and latest < latest_before - EPS
+
+
+def _tidier(plan: _Plan, best: _Plan, editable: list[int], more_moved: int) -> bool:
+    """At the same clearance: fewer households moved off their car (a re-plan), then the finishes latest first."""
+    if more_moved != 0:
+        return more_moved < 0
+    return _better([plan.end(c) for c in editable], [best.end(c) for c in editable])
+
+
 def ruin_and_recreate(
     inst: Instance,
     trips: list[list[Trip]],
@@ -321,6 +386,8 @@ def ruin_and_recreate(
     *,
     bound: float = 0.0,
     stop: Callable[[], bool] = lambda: False,
+    previous_car: np.ndarray | None = None,
+    max_moved: int = 0,
 ) -> RuinResult:
     """Iterated ruin and recreate until ``work`` units are spent; the best plan found (never a worse one).
 
@@ -330,12 +397,26 @@ def ruin_and_recreate(
     early when the latest finish reaches ``bound`` (a lower bound: nothing better exists) and when ``stop()``
     says so (the clock's safety stop, checked once per attempt; a run that reaches it is the one case where a
     seed may not repeat).
+
+    ``previous_car`` (a re-plan: per request the car the plan being followed gave it, -1 for none) makes it
+    stable: no plan moves more than ``max_moved`` of those requests to another car, a sideways step never moves
+    more than the step before it, and of two plans that clear at the same minute the one that moves fewer is
+    kept. The wheelchair cars around a car carrying wheelchair users are then the ones with time left.
     """
     rng = np.random.default_rng([seed, 7])
     used_people = np.bincount(shelter[assigned], weights=inst.people[assigned], minlength=inst.n_shelters)
     used_pets = np.bincount(shelter[assigned], weights=inst.pets[assigned], minlength=inst.n_shelters)
     cur = _Plan(inst, [list(t) for t in trips], finish.astype(np.float64).copy(), shelter.copy(),
-                inst.shelter_capacity - used_people, inst.shelter_pet_room - used_pets)
+                inst.shelter_capacity - used_people, inst.shelter_pet_room - used_pets,
+                car_of=np.full(inst.n_requests, -1, dtype=np.int64), lists=_Lists.of(inst))
+    for c, car_trips in enumerate(cur.trips):
+        for t in car_trips:
+            cur.car_of[list(t.pickups)] = c
+    promised = None if previous_car is None else np.asarray(previous_car, dtype=np.int64)
+
+    def moved(plan: _Plan) -> int:
+        """Requests of the plan being followed that another car now carries (0 outside a re-plan)."""
+        return 0 if promised is None else int(((plan.car_of != promised) & (promised >= 0)).sum())
     editable = [c for c in range(inst.n_cars) if _simple(cur.trips[c])]
     has_targets = bool(np.isfinite(inst.target[assigned]).any())
     cur_targets = targets_key(inst, cur.trips) if has_targets else ()
@@ -356,7 +437,7 @@ def ruin_and_recreate(
         if rng.random() < 0.2 and len(active) > 1:  # now and then the next latest, so one car does not hold all
             ranked = sorted(active, key=lambda c: (-cur.end(c), c))
             latest = ranked[int(rng.integers(0, min(3, len(ranked))))]
-        cars = _neighbourhood(cur, latest, editable, rng)
+        cars = _neighbourhood(cur, latest, editable, rng, free_first=promised is not None)
         trial = cur.copy()
         trial.work = 0
         old = [cur.end(c) for c in cars]
@@ -370,9 +451,14 @@ def ruin_and_recreate(
         if not (placed and removed) or trial_targets < cur_targets:
             stall += 1
             continue
+        trial_moved = moved(trial)
+        if trial_moved > max(max_moved, moved(cur)):  # a re-plan's stability: never more moves than allowed
+            stall += 1
+            continue
         clearance = trial.clearance()
-        verdict = _compare([trial.end(c) for c in cars], old)
-        if verdict <= 0 and clearance <= cur.clearance() + EPS:
+        ends = [trial.end(c) for c in cars]
+        verdict = _compare(ends, old)
+        if clearance <= cur.clearance() + EPS and _step(verdict, trial_moved - moved(cur), max(ends), max(old)):
             # As good is kept too (a sideways step): finishing minutes are often whole numbers, and the way
             # to a better plan crosses plateaus; ``stall`` still counts it as no progress.
             cur, cur_targets = trial, trial_targets
@@ -385,9 +471,8 @@ def ruin_and_recreate(
         else:
             stall += 1
             continue
-        if clearance < best.clearance() - EPS or (
-                clearance <= best.clearance() + EPS and _better([cur.end(c) for c in editable],
-                                                                [best.end(c) for c in editable])):
+        if clearance < best.clearance() - EPS or (clearance <= best.clearance() + EPS and _tidier(
+                cur, best, editable, trial_moved - moved(best))):
             best = cur.copy()
             improved += 1
     return RuinResult(best.trips, best.finish, best.shelter, spent, attempts, improved)

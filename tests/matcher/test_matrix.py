@@ -310,3 +310,39 @@ def test_a_growing_flood_zone_is_an_update_not_a_rebuild(kotka: RoadGraph, monke
         np.testing.assert_allclose(times.minutes, build_travel_times(kotka, refs_for(60), nodes, mask).minutes,
                                    rtol=1e-12)
         _assert_legs_open_and_timed(kotka, times, mask, 60)
+
+
+def test_an_update_for_a_replan_computes_only_the_places_it_needs(kotka: RoadGraph) -> None:
+    """With ``needed`` (a re-plan's places) the times among those places equal a rebuild, legs among them follow open
+    roads and take their time, fewer rows and columns run, and every other changed time is pending (``nan``),
+    never a stale number; the next update (a plan that needs them all) completes them to a rebuild."""
+    from tests.matcher.test_scenario import circle
+
+    rng = np.random.default_rng(11)
+    nodes = rng.choice(kotka.vertex_count, size=60, replace=False)
+    lat, lon = float(kotka.lat[nodes[0]]), float(kotka.lon[nodes[0]])
+    small, large = (edge_closures(kotka, (), [circle(lat, lon, radius)]).segments for radius in (120.0, 400.0))
+    assert small is not None and large is not None
+    before = build_travel_times(kotka, refs_for(60), nodes, small)
+    rebuilt = build_travel_times(kotka, refs_for(60), nodes, large)
+    _, everything = matrix.update_travel_times(before, kotka, refs_for(60), nodes, large)
+    needed = np.arange(0, 60, 2)  # half of the places
+    after, report = matrix.update_travel_times(before, kotka, refs_for(60), nodes, large, needed=needed)
+    assert report.full_rebuild_reason is None
+    assert report.recomputed + report.columns < everything.recomputed + everything.columns
+    among = np.ix_(needed, needed)
+    np.testing.assert_allclose(after.minutes[among], rebuilt.minutes[among], rtol=1e-12)
+    pending = np.isnan(after.minutes)
+    assert report.pending > 0 and pending.any() and not pending[among].any()
+    # A time that is not pending is the rebuild's: a closure's changes are never kept stale.
+    np.testing.assert_allclose(after.minutes[~pending], rebuilt.minutes[~pending], rtol=1e-12)
+    steps = step_seconds(kotka)
+    pairs = [(int(i), int(j)) for i in needed for j in needed if i != j and np.isfinite(after.minutes[i, j])]
+    for (i, j), leg in zip(pairs, after.router.paths(pairs), strict=True):  # type: ignore[union-attr]
+        assert kotka.follows_roads(leg.coordinates, large) is None
+        seconds = sum(steps[a, b] for a, b in zip(leg.coordinates[:-1], leg.coordinates[1:], strict=True))
+        assert seconds / 60 == pytest.approx(after.minutes[i, j], rel=1e-9, abs=1e-12)
+    completed, report = matrix.update_travel_times(after, kotka, refs_for(60), nodes, large)
+    assert report.full_rebuild_reason is None and report.pending == 0
+    np.testing.assert_allclose(completed.minutes, rebuilt.minutes, rtol=1e-12)
+    _assert_legs_open_and_timed(kotka, completed, large, 60)

@@ -71,6 +71,17 @@ def test_closed_edges_are_refused_only_when_no_open_edge_has_the_step(tiny: Road
         tiny.follows_roads(path, np.zeros(3, dtype=bool))
 
 
+def test_off_road_names_the_paths_follows_roads_refuses(tiny: RoadGraph) -> None:
+    """The batch check (every leg of a plan at once) flags exactly the paths ``follows_roads`` words a fault for,
+    with and without closures; a step from one path to the next is no step of either."""
+    paths = [at(tiny, 1, 2, 3, 4, 6, 5, 1), at(tiny, 1, 2, 3, 4, 3), at(tiny, 2), [], at(tiny, 13, 11),
+             [*at(tiny, 5, 15), (24.998, 60.001)], at(tiny, 3, 4, 6, 5), at(tiny, 1, 3), at(tiny, 1, 1, 2)]
+    for mask in (None, closed(tiny, 102), closed(tiny, 100)):
+        expected = [k for k, p in enumerate(paths) if tiny.follows_roads(p, mask) is not None]
+        assert tiny.off_road([np.asarray(p, dtype=float).reshape(-1, 2) for p in paths], mask) == expected
+    assert tiny.off_road([]) == []
+
+
 def test_segment_seconds_add_up_to_edge_seconds(tiny: RoadGraph) -> None:
     """Each edge's time is shared out over its segments without loss."""
     sums = np.add.reduceat(tiny.segment_seconds, tiny.geometry_offsets[:-1])

@@ -260,3 +260,19 @@ def test_needs_mix_on_real_maps_passes_the_checker(name: str, tmp_path: Path) ->
     assert plan.metrics.households_served > 100
     codes = {u.code for u in plan.unserved}
     assert "needs_stretcher" in codes or not any(x.has_stretcher for x in problem.households)
+
+
+def test_language_matrix_is_speaks_for_every_pair() -> None:
+    """The matrix built per distinct language equals the per-pair rule (regions ignored, no language: False)."""
+    from matcher.needs import speaks
+    from matcher.solver.instance import _language_matrix
+
+    households = [household("H1", language="sv"), household("H2"), household("H3", language="en-GB"),
+                  household("H4", language="sv"), household("H5", language="fi")]
+    drivers = [driver("D1", languages=("fi",)), driver("D2", languages=("fi", "sv")), driver("D3", languages=("en",)),
+               driver("D4")]
+    p = make_problem(households=households, drivers=drivers, shelters=[shelter("S1")])
+    matrix = _language_matrix(p, list(p.households))
+    expected = [[bool(h.language) and speaks(d.languages, h.language) for h in p.households] for d in p.drivers]
+    assert matrix.tolist() == expected
+    assert matrix.any() and not matrix.all()

@@ -212,7 +212,7 @@ def test_a_future_that_breaks_a_rule_is_never_returned(monkeypatch: pytest.Monke
 
     problem = _town()
     plan = solve(problem, FAST)
-    real = replanning.replan
+    real = replanning._result
 
     def broken(*args: object, **kwargs: object) -> ReplanResult:
         result = real(*args, **kwargs)  # type: ignore[arg-type]
@@ -220,7 +220,7 @@ def test_a_future_that_breaks_a_rule_is_never_returned(monkeypatch: pytest.Monke
                                                                                 households_served=999))
         return dataclasses.replace(result, future=future)
 
-    monkeypatch.setattr(replanning, "replan", broken)
+    monkeypatch.setattr(replanning, "_result", broken)
     with pytest.raises(PlanInvalid):
         replan_checked(problem, plan, LiveState(0.0), FAST)
 
@@ -244,3 +244,49 @@ def test_policy_improves_a_repair_that_finishes_much_later(later_share: float, e
     was = finish / (1.0 + later_share)
     previous = dataclasses.replace(plan, metrics=dataclasses.replace(plan.metrics, clearance_minute=was))
     assert DEFAULT_POLICY.worth_improving(problem, previous, repaired, state) is worth
+
+
+@pytest.mark.parametrize("minute", [0.0, 15.0, 40.0])
+def test_places_needed_hold_every_place_a_replan_reads(minute: float) -> None:
+    """``places_needed`` (what the travel-time update computes for a re-plan) holds every place of the residual
+    problem: each driver's place after their done stops, each waiting household, each shelter."""
+    from matcher.live import places_needed, residual_problem
+
+    problem = _town()
+    plan = solve(problem, FAST)
+    completed = _completed_at(plan, minute)
+    waiting = sorted(str(s.household_id) for r in plan.routes for s in r.stops[completed[r.driver_id]:]
+                     if s.type == "pickup")
+    state = LiveState(minute, completed, dropped_drivers=frozenset({plan.routes[0].driver_id}),
+                      no_shows=frozenset(waiting[:1]))
+    needed = places_needed(plan, state, [h.id for h in problem.households], [d.id for d in problem.drivers],
+                           [s.id for s in problem.shelters])
+    res = residual_problem(problem, plan, state)
+    travel = problem.travel
+    read = {travel.locations[i] for i in res.problem.travel.router._index}  # type: ignore[union-attr]
+    assert read <= needed
+    assert len(needed) < len(travel.locations) or minute == 0.0
+    result = _checked(replan_checked(problem, plan, state, FAST).result)
+    assert result.plan.metrics.households_served > 0
+
+
+@pytest.mark.parametrize("min_stability", [0.95, 0.8])
+def test_an_improved_replan_keeps_the_policy_stability_and_repeats(min_stability: float) -> None:
+    """A coordinator's re-plan after two drop-outs improves the repair (ruin and recreate, then OR-Tools) but moves at
+    most ``1 - min_stability`` of the households still waiting for a driver who drives on; checked, and the same
+    seed and budget give the same plan."""
+    problem = _town(40, 8, seed=5)
+    plan = solve(problem, FAST)
+    gone = frozenset(r.driver_id for r in plan.routes[:2])
+    state = LiveState(0.0, dropped_drivers=gone, events=frozenset({LiveEvent.DROPOUT, LiveEvent.COORDINATOR}))
+    policy = dataclasses.replace(DEFAULT_POLICY, min_stability=min_stability)
+    params = SolveParams(time_limit_seconds=0.5, seed=2, safety_clock="cpu", safety_stop_seconds=600.0)
+    outcomes = [replan_checked(problem, plan, state, params, policy) for _ in range(2)]
+    outcome = outcomes[0]
+    assert outcome.improved
+    assert_plan_valid(outcome.result.residual, outcome.result.future)
+    kept = sum(1 for r in plan.routes if r.driver_id not in gone for s in r.stops if s.type == "pickup")
+    assert len(outcome.result.reassigned) <= int((1 - min_stability) * kept + 1e-9)
+    assert outcome.result.future.routes == outcomes[1].result.future.routes
+    repaired = replan(problem, plan, state, dataclasses.replace(params, improve=False))
+    assert outcome.plan.metrics.clearance_minute <= repaired.plan.metrics.clearance_minute + 1e-6

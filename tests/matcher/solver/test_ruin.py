@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from matcher.check import assert_plan_valid
 from matcher.problem import Problem
@@ -106,3 +107,27 @@ def test_pickup_targets_are_kept_at_least_as_well() -> None:
                             work=20_000, seed=2)
     assert targets_key(inst, res.trips) >= before
     assert max(res.finish) < max(finish)
+
+
+@pytest.mark.parametrize("max_moved", [0, 1, 2, 6])
+def test_a_replan_moves_no_more_households_than_allowed(max_moved: int) -> None:
+    """A re-plan's search (``previous_car``: the stacked car had everybody) takes every household off it only as far
+    as the cap allows; the trips keep every rule and serve everybody, and the same seed repeats."""
+    p = _line_problem()
+    inst = build_instance(p)
+    trips, finish = _stacked(p)
+    previous = np.zeros(inst.n_requests, dtype=np.int64)  # every request was promised to car 0
+    runs = [ruin_and_recreate(inst, trips, finish, triage(inst).shelter.copy(), np.ones(inst.n_requests, dtype=bool),
+                              work=20_000, seed=3, previous_car=previous, max_moved=max_moved) for _ in range(2)]
+    res = runs[0]
+    assert res.trips == runs[1].trips
+    moved = sum(1 for c, t in enumerate(res.trips) for trip in t for _ in trip.pickups if c != 0)
+    assert moved <= max_moved
+    assert sorted(r for t in res.trips for trip in t for r in trip.pickups) == list(range(inst.n_requests))
+    if not max_moved:
+        assert res.trips == trips  # nothing may move: the stacked plan stays as it was given
+        return
+    assert max(res.finish[c] for c, t in enumerate(res.trips) if t) < max(finish)  # the moves pay for themselves
+    for c, t in enumerate(res.trips):
+        if c:  # the cars that took households: every rule kept
+            assert not t or (drive_car(inst, c, t)[1] and trips_keep_rules(inst, c, t))
