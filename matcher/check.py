@@ -253,7 +253,10 @@ class _Checker:
             place = self._place(stop)
             if prev_place is not None and place is not None:
                 expected = float(travel.minutes[prev_place, place])
-                if not math.isfinite(expected):
+                if math.isnan(expected):  # a re-plan's update left it pending: the plan reads a time nobody computed
+                    self.add("leg_minutes", f"leg {i}: no travel time was computed for it (left pending by the "
+                             "travel-time update of a re-plan)", driver_id=d)
+                elif not math.isfinite(expected):
                     self.add("leg_minutes", f"leg {i}: the stop cannot be reached from the previous place", driver_id=d)
                 elif _off(leg.minutes, expected):
                     self.add(

@@ -112,6 +112,8 @@ class _Search:
     stop: SafetyStop
     #: A re-plan's most requests of ``previous_car`` on another car (a group result past it is not taken).
     max_moved: int | None = None
+    #: OR-Tools' exchange-pair moves on (``SolveParams.pair_exchange``).
+    pair_exchange: bool = True
 
     def moved(self, trips: list[list[Trip]]) -> int:
         """Requests of ``previous_car`` that ``trips`` (all cars') put on another car."""
@@ -147,13 +149,13 @@ class _Search:
             cut = [_cut(inst, c, t, target) for c, t in zip(cars, group_trips, strict=True)]
             result = improve_group(inst, self.shelter, room, cars, group_trips, bound=target, stop=self.stop,
                                    solutions=PROBE_SOLUTIONS, previous_car=self.previous_car, start=cut,
-                                   pet_room=pet_room)
+                                   pet_room=pet_room, pair_exchange=self.pair_exchange)
             work += max(result.nodes, 1)
         if result.trips is None:
             solutions = ESCAPE_SOLUTIONS if escape else GROUP_SOLUTIONS
             result = improve_group(inst, self.shelter, room, cars, group_trips, bound=max(old), stop=self.stop,
                                    solutions=solutions, previous_car=self.previous_car, escape=escape,
-                                   pet_room=pet_room)
+                                   pet_room=pet_room, pair_exchange=self.pair_exchange)
             work += max(result.nodes, 1) * solutions // GROUP_SOLUTIONS
         return result, work
 
@@ -206,6 +208,7 @@ def improve(
     progress: Callable[[str], None],
     previous_car: dict[int, int] | None = None,
     max_moved: int | None = None,
+    pair_exchange: bool = True,
 ) -> Solution:
     """Lower the clearance by re-routing groups of cars until ``work`` model nodes have been solved.
 
@@ -227,7 +230,7 @@ def improve(
     """
     rng = np.random.default_rng(seed)
     search = _Search(inst, [list(t) for t in sol.trips], sol.finish.copy(), shelter, sol.assigned, previous_car,
-                     stop, max_moved)
+                     stop, max_moved, pair_exchange)
     start_clearance = sol.clearance
     tabu: dict[int, int] = {}
     stalled: dict[int, int] = {}

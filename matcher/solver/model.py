@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.util.optional_boolean_pb2 import BOOL_FALSE
 
 from matcher.solver.construct import Trip, pickup_minutes
 from matcher.solver.instance import Instance
@@ -314,6 +315,7 @@ def improve_group(
     start: list[list[Trip]] | None = None,
     pet_room: np.ndarray | None = None,
     escape: bool = False,
+    pair_exchange: bool = True,
 ) -> GroupResult:
     """Re-route ``cars`` over the requests of their ``trips`` so that none finishes after ``bound``.
 
@@ -327,6 +329,7 @@ def improve_group(
     requests may be left out at a high price, the search starts from ``start`` and must put the
     left-out requests back without any car passing ``bound``. It succeeds only if every request is in.
     ``escape`` searches with guided local search instead of plain descent (for a group that stalled).
+    ``pair_exchange=False`` leaves out OR-Tools' exchange-pair moves (see ``_params``).
     ``stop`` is the far safety stop: on the CPU clock (a drill) no wall clock cuts the search or any of its
     moves within ``CPU_WALL_FACTOR`` times the CPU seconds left, so the result depends on the model alone, never on
     how busy the machine is; a result the stop cut says so (``cut``).
@@ -355,13 +358,13 @@ def improve_group(
 
     initial = _initial_routes(nodes, manager, shelter, start if start is not None else trips)
     wall = stop.wall_seconds()
-    params = _params(wall, solutions, escape)
+    params = _params(wall, solutions, escape, pair_exchange)
     # Restoring the warm start takes about a millisecond. Once in a drill's advice solves (a 3-request group, not a
     # probe) it ran to OR-Tools' limit and then returned the routes; on a drill's CPU clock that limit is 30 times
     # the CPU seconds left: half an hour. Its own short limit ends that; the search proper gets ``params``. A restore
     # that ends empty at the limit is reported like any cut. Why it runs on is not yet understood (docs/solver.md).
     restore_wall = min(wall, RESTORE_SECONDS)
-    routing.CloseModelWithParameters(_params(restore_wall, solutions, escape))
+    routing.CloseModelWithParameters(_params(restore_wall, solutions, escape, pair_exchange))
     began = time.perf_counter()
     start_assignment = routing.ReadAssignmentFromRoutes(initial, True)
     if start_assignment is None:
@@ -393,8 +396,14 @@ def improve_group(
     return GroupResult(new_trips, chosen, n_stop, cut)
 
 
-def _params(seconds: float, solutions: int, escape: bool = False) -> pywrapcp.DefaultRoutingSearchParameters:
+def _params(seconds: float, solutions: int, escape: bool = False,
+            pair_exchange: bool = True) -> pywrapcp.DefaultRoutingSearchParameters:
     params = pywrapcp.DefaultRoutingSearchParameters()
+    if not pair_exchange:
+        # Swapping two pickup-and-delivery pairs between routes tries every pair against every pair and every
+        # delivery alternative: on 500-1,000-household zones it was a third of a group call's CPU (a regional
+        # plan at 10,000 households: zone solves 96 -> 80 s of CPU, clearance 120.49 -> 120.57 min).
+        params.local_search_operators.use_exchange_pair = BOOL_FALSE
     # Plain descent ends by itself at a local optimum: no clock decides where a group stops, and
     # on these groups it matched guided local search's results in a fraction of the time. A group
     # that stalled there gets guided local search (``escape``), which penalises the features of the

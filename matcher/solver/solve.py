@@ -68,6 +68,9 @@ class SolveParams:
     #: Which clock the safety stop reads: ``wall`` (the service: a bound on the answer's time) or ``cpu`` (this
     #: process's CPU seconds; a drill: other programs on the machine do not move it, so a seed repeats).
     safety_clock: Literal["wall", "cpu"] = "wall"
+    #: OR-Tools' exchange-pair moves in the improvement (off for a regional plan's zone solves: see
+    #: ``model._params``); the same value gives the same plan.
+    pair_exchange: bool = True
 
     @property
     def repeatable(self) -> bool:
@@ -278,7 +281,7 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
                                         bound=bound.minute if everyone else 0.0, stop=stop.reached,
                                         least_round=least)
         tri.shelter[:] = shelter
-        sol = improve(inst, sol, tri.shelter, work, stop, params.seed, say)
+        sol = improve(inst, sol, tri.shelter, work, stop, params.seed, say, pair_exchange=params.pair_exchange)
     lap("improvement")
     _verify(inst, sol)
     unserved = list(tri.unserved.values()) + leftover_reasons(inst, sol, tri.shelter)

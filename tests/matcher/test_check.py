@@ -94,10 +94,13 @@ def test_plan_that_moves_nobody_is_valid_when_all_are_unserved() -> None:
     assert check_plan(problem, plan) == []
 
 
-def test_unreachable_leg_is_reported() -> None:
-    """A leg the matrix marks unreachable (inf) can never be right."""
+@pytest.mark.parametrize(("minutes", "words"), [(float("inf"), "cannot be reached"),
+                                               (float("nan"), "no travel time was computed")])
+def test_unreachable_or_pending_leg_is_reported(minutes: float, words: str) -> None:
+    """A leg the matrix marks unreachable (inf) or pending (nan: a re-plan's update did not compute it) can never
+    be right, and the two are told apart."""
     problem = make_problem(
-        households=["H1"], drivers=["D1"], shelters=["S1"], minutes={("D1", "H1"): float("inf"), ("H1", "S1"): 5}
+        households=["H1"], drivers=["D1"], shelters=["S1"], minutes={("D1", "H1"): minutes, ("H1", "S1"): 5}
     )
     h, s = problem.household("H1"), problem.shelter("S1")
     plan = Plan(
@@ -114,7 +117,9 @@ def test_unreachable_leg_is_reported() -> None:
             ),
         ),
     )
-    assert _codes(problem, plan) == {"leg_minutes"}
+    violations = check_plan(problem, plan)
+    assert {v.code for v in violations} == {"leg_minutes"}
+    assert any(words in v.message for v in violations)
 
 
 # --- one fault per row ---------------------------------------------------------------------------------------

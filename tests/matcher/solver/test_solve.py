@@ -500,3 +500,19 @@ def test_no_ortools_round_starts_that_the_budget_cannot_pay_for(monkeypatch: pyt
     assert calls == []
     improve_module.improve(inst, sol, tri.shelter, size, stop, 0, lambda _msg: None)
     assert calls
+
+
+def test_without_pair_exchange_the_plan_is_valid_and_repeats() -> None:
+    """A regional zone solve leaves out OR-Tools' exchange-pair moves: the option reaches OR-Tools, and the
+    search still gives a checked plan that serves everyone, the same for the same seed and limit."""
+    from ortools.util.optional_boolean_pb2 import BOOL_FALSE, BOOL_TRUE
+
+    from matcher.solver.model import _params
+
+    assert _params(1.0, 15).local_search_operators.use_exchange_pair == BOOL_TRUE
+    assert _params(1.0, 15, pair_exchange=False).local_search_operators.use_exchange_pair == BOOL_FALSE
+    p = random_problem(60, 12, 3, seed=2026)
+    params = SolveParams(time_limit_seconds=2.0, seed=1, pair_exchange=False)
+    one, two = _solve(p, params), _solve(p, params)
+    assert one.unserved == ()
+    assert one.to_dict()["routes"] == two.to_dict()["routes"]
