@@ -15,7 +15,7 @@ import numpy as np
 
 from matcher.solver.construct import Solution, TargetsKey, Trip, drive_car, targets_key, trips_keep_rules
 from matcher.solver.instance import Instance
-from matcher.solver.model import GroupResult, improve_group
+from matcher.solver.model import GroupResult, improve_group, model_size
 from matcher.solver.safety import SafetyStop
 
 #: Work budget per second of time limit, in model nodes solved (pickup and delivery-alternative
@@ -189,6 +189,10 @@ class _Search:
             self.shelter[r] = sh
         return True
 
+    def cost(self, cars: list[int]) -> int:
+        """The least work a round on ``cars`` is charged (its model's size)."""
+        return model_size(self.inst, self.shelter, [r for c in cars for t in self.trips[c] for r in t.pickups])
+
     @property
     def clearance(self) -> float:
         return Solution(self.trips, self.finish, self.assigned).clearance
@@ -241,6 +245,11 @@ def improve(
         critical = next((c for c in ranked if tabu.get(c, -1) < round_no), ranked[0])
         current = Solution(search.trips, search.finish, sol.assigned)
         cars = _group(inst, current, critical, rng, replan=previous_car is not None)
+        if previous_car is None and work - done < search.cost(cars):
+            # A round is charged at least its model's size: one that does not fit would overrun the budget. (A
+            # re-plan's short search is left as it was measured.)
+            round_no -= 1
+            break
         # Only a whole-fleet group comes back unchanged after a failure; other groups change as cars move.
         escape = len(cars) == inst.n_cars and stalled.get(critical, 0) > 0
         result, spent = search.solve_group(cars, escape=escape)

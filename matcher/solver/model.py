@@ -127,6 +127,11 @@ def _nodes(inst: Instance, shelter: np.ndarray, cars: list[int], requests: list[
     return _Nodes(requests, pickup_of, shelter_of, delivery_of, cars)
 
 
+def model_size(inst: Instance, shelter: np.ndarray, requests: list[int]) -> int:
+    """Stop nodes of a group model over ``requests`` (pickups and delivery alternatives): what a call is charged."""
+    return _nodes(inst, shelter, [], requests).n_stop
+
+
 def _register_times(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingModel,
                     previous_car: dict[int, int] | None) -> int:
     """Register the time transit and the arc costs (driving, plus moves in a re-plan); the time callback."""

@@ -480,16 +480,20 @@ def ruin_and_recreate(
 
 def ruin_phase(inst: Instance, sol: Solution, shelter: np.ndarray, work: int, seed: int,
                progress: Callable[[str], None], *, bound: float = 0.0,
-               stop: Callable[[], bool] = lambda: False) -> tuple[Solution, np.ndarray, int]:
+               stop: Callable[[], bool] = lambda: False, least_round: int = 0) -> tuple[Solution, np.ndarray, int]:
     """Spend a share of the improvement budget ``work`` (model nodes) on ruin and recreate.
 
     ``bound`` is a lower bound on the clearance (reaching it ends the search), ``stop`` the safety stop.
-    Returns the plan, each request's shelter, and the budget left for OR-Tools.
+    ``least_round`` is the least work an OR-Tools round would be charged: when what the share leaves is less,
+    this search takes the whole budget (no round would start). Returns the plan, each request's shelter, and the
+    budget left for OR-Tools.
     """
     if not sol.assigned.any():
         return sol, shelter, work
     share = next((share for cars, share in FLEET_SHARES if inst.n_cars <= cars), 0.0)
     mine = int(work * share)
+    if work - mine < least_round:
+        mine = work
     if mine <= 0:
         return sol, shelter, work
     res = ruin_and_recreate(inst, sol.trips, sol.finish, shelter, sol.assigned, mine * UNITS_PER_NODE, seed,

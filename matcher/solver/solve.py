@@ -25,8 +25,9 @@ from matcher.solver.construct import (
     priority_weight,
     trips_keep_rules,
 )
-from matcher.solver.improve import improve, work_for
+from matcher.solver.improve import GROUP_CARS, improve, work_for
 from matcher.solver.instance import Instance, build_instance
+from matcher.solver.model import model_size
 from matcher.solver.ruin import ruin_phase
 from matcher.solver.safety import SafetyStop
 from matcher.solver.triage import triage
@@ -273,8 +274,12 @@ def solve(problem: Problem, params: SolveParams | None = None, progress: Progres
     lap("bisection")
     if params.improve and work > 0:
         everyone = bool(sol.assigned[tri.shelter >= 0].all())  # the bound speaks of serving all of them
+        # A fleet that is one OR-Tools group gets no round when the model is larger than what is left for it.
+        assigned = [int(r) for r in np.flatnonzero(sol.assigned)]
+        least = model_size(inst, tri.shelter, assigned) if inst.n_cars <= GROUP_CARS else 0
         sol, shelter, work = ruin_phase(inst, sol, tri.shelter, work, params.seed, say,
-                                        bound=bound.minute if everyone else 0.0, stop=stop.reached)
+                                        bound=bound.minute if everyone else 0.0, stop=stop.reached,
+                                        least_round=least)
         tri.shelter[:] = shelter
         sol = improve(inst, sol, tri.shelter, work, stop, params.seed, say, pair_exchange=params.pair_exchange)
     lap("improvement")

@@ -473,6 +473,35 @@ def test_availability_means_unloaded_by_then() -> None:
     assert route.stops[-1].depart_minute == pytest.approx(25)
 
 
+def test_no_ortools_round_starts_that_the_budget_cannot_pay_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A round is charged at least its model's size: with one node less than that left, none starts (a whole-fleet
+    round once ran 4.6 s of CPU on a budget that had 45 nodes left); with exactly that, one does."""
+    from matcher.solver import improve as improve_module
+    from matcher.solver.instance import build_instance
+    from matcher.solver.model import GroupResult, model_size
+    from matcher.solver.safety import SafetyStop
+    from matcher.solver.solve import first_construction
+    from matcher.solver.triage import triage
+
+    p = random_problem(40, 8, 2, seed=1)  # eight cars: one group, the whole fleet
+    inst = build_instance(p)
+    tri = triage(inst)
+    sol = first_construction(inst, tri.shelter)
+    size = model_size(inst, tri.shelter, [int(r) for r in np.flatnonzero(sol.assigned)])
+    calls: list[int] = []
+
+    def group(*_args: Any, **_kwargs: Any) -> GroupResult:
+        calls.append(1)
+        return GroupResult(None, nodes=size)
+
+    monkeypatch.setattr(improve_module, "improve_group", group)
+    stop = SafetyStop.start(600.0, cpu=True)
+    improve_module.improve(inst, sol, tri.shelter, size - 1, stop, 0, lambda _msg: None)
+    assert calls == []
+    improve_module.improve(inst, sol, tri.shelter, size, stop, 0, lambda _msg: None)
+    assert calls
+
+
 def test_without_pair_exchange_the_plan_is_valid_and_repeats() -> None:
     """A regional zone solve leaves out OR-Tools' exchange-pair moves: the option reaches OR-Tools, and the
     search still gives a checked plan that serves everyone, the same for the same seed and limit."""
