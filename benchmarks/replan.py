@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--time-limit", type=float, default=6.0, help="the first plan's time limit")
     parser.add_argument("--replan-limit", type=float, default=1.5)
+    parser.add_argument("--resolve-limit", type=float, help="the full re-solve's time limit (default: --time-limit)")
     parser.add_argument("--no-vroom", action="store_true", help="leave VROOM out (it takes 10 s or more)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
@@ -165,9 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         with Timer() as timer:
             other = replan(now, first, state, dataclasses.replace(params, improve=improve))
         row(name, timer, other.future, other.stability, len(check_plan(other.residual, other.future)))
+    resolve_limit = args.resolve_limit or args.time_limit
     peers: list[tuple[str, Callable[[], Plan]]] = [
-        (f"full re-solve of what is left ({args.time_limit:g} s)",
-         lambda: solve(residual, SolveParams(time_limit_seconds=args.time_limit, safety_clock="cpu"))),
+        (f"full re-solve of what is left ({resolve_limit:g} s)",
+         lambda: solve(residual, SolveParams(time_limit_seconds=resolve_limit, safety_clock="cpu"))),
         ("greedy re-dispatch", lambda: solve_greedy(residual)),
     ]
     if not args.no_vroom:
