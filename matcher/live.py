@@ -213,15 +213,19 @@ class _RemappedRouter:
 
 def _freeze(
     problem: Problem, route: Route, done: int, now: float, no_shows: frozenset[str] = frozenset()
-) -> tuple[Frozen, list[Stop]]:
+) -> tuple[Frozen, list[Stop], list[tuple[int, int]]]:
     """The completed prefix of a route, plus drop-offs for whoever is still on board; returns the rest too.
 
     A completed pickup of a no-show stays as a stop (the driver went there) but puts nobody on board, and
     later completed drop-offs no longer list that household, so it is not counted as delivered.
+    The forced drop-offs' legs are left as placeholders (``None``) and their ``(origin, destination)``
+    matrix pairs returned, in order: ``_freeze_routes`` asks the router for all of them in one batch
+    (one call per leg cost a regional re-plan hundreds of per-call passes).
     """
     travel = problem.travel
     stops: list[Stop] = []
-    legs = list(route.legs[:done])
+    legs: list[Leg | None] = list(route.legs[:done])
+    pending: list[tuple[int, int]] = []
     on_board: dict[str, list[Stop]] = {}
     picked: set[tuple[str, int]] = set()
     absent: dict[str, list[Stop]] = {}
@@ -252,16 +256,24 @@ def _freeze(
         riders = [hid for hid in (nxt.household_ids if nxt else tuple(on_board)) if hid in on_board]
         to = LocationRef("shelter", shelter_id)
         a, b = travel.index(place.kind, place.id), travel.index(to.kind, to.id)
-        path = travel.leg(a, b)
+        pending.append((a, b))
         arrive = clock + float(travel.minutes[a, b])
         shelter = problem.shelter(shelter_id)
         parts = [p for hid in riders for p in on_board.pop(hid)]
         stops.append(Stop("dropoff", shelter.lat, shelter.lon, arrive, arrive + problem.service.dropoff,
                           shelter_id=shelter_id, household_ids=tuple(riders),
                           people=sum(p.people for p in parts), wheelchair_users=sum(p.wheelchair_users for p in parts)))
-        legs.append(Leg(path.minutes, path.meters, path.coordinates))
+        legs.append(None)
         place, clock = to, arrive + problem.service.dropoff
-    return Frozen(route.driver_id, tuple(stops), tuple(legs), place, clock, frozenset(picked)), rest
+    frozen = Frozen(route.driver_id, tuple(stops), tuple(legs), place, clock, frozenset(picked))  # type: ignore[arg-type]
+    return frozen, rest, pending
+
+
+def _leg_paths(travel: TravelTimes, pairs: list[tuple[int, int]]) -> list[LegPath]:
+    """Road paths of these legs, in one router call (each equal to ``travel.leg`` of its pair)."""
+    if travel.router is None:
+        return [travel.leg(a, b) for a, b in pairs]
+    return travel.router.paths(pairs)
 
 
 def _nearest_shelter(problem: Problem, place: LocationRef) -> str:
@@ -276,12 +288,15 @@ def _freeze_routes(problem: Problem, previous: Plan, state: LiveState) -> tuple[
     frozen: dict[str, Frozen] = {}
     previous_trips: Trips = {}
     drivers = {d.id for d in problem.drivers}
+    to_walk: dict[str, list[tuple[int, int]]] = {}
     for route in previous.routes:
         if route.driver_id not in drivers:
             continue
         done = int(state.completed.get(route.driver_id, 0))
-        fixed, rest = _freeze(problem, route, min(done, len(route.stops)), state.minute, state.no_shows)
+        fixed, rest, pairs = _freeze(problem, route, min(done, len(route.stops)), state.minute, state.no_shows)
         frozen[route.driver_id] = fixed
+        if pairs:
+            to_walk[route.driver_id] = pairs
         trips: list[tuple[list[tuple[str, int]], str]] = []
         pending: list[tuple[str, int]] = []
         for stop in rest:
@@ -291,7 +306,18 @@ def _freeze_routes(problem: Problem, previous: Plan, state: LiveState) -> tuple[
                 trips.append((pending, str(stop.shelter_id)))
                 pending = []
         previous_trips[route.driver_id] = trips
+    # The forced drop-offs' road paths, all in one batch, put in their placeholders in order.
+    paths = iter(_leg_paths(problem.travel, [pair for pairs in to_walk.values() for pair in pairs]))
+    for driver_id in to_walk:
+        fixed = frozen[driver_id]
+        legs = tuple(leg if leg is not None else _as_leg(next(paths)) for leg in fixed.legs)
+        frozen[driver_id] = dataclasses.replace(fixed, legs=legs)
     return frozen, previous_trips
+
+
+def _as_leg(path: LegPath) -> Leg:
+    # The polyline as it is: decoding it to points and encoding them again gives the same text.
+    return Leg(path.minutes, path.meters, polyline=path.polyline)
 
 
 def _delivered(frozen: dict[str, Frozen]) -> tuple[dict[str, int], dict[str, int]]:

@@ -244,16 +244,24 @@ def _fill_legs(region: Region, rest: _Rest) -> None:
     The plan was made on a table that had them filled; without them the check would call the legs
     impossible and re-plan zones nothing happened to.
     """
-    travel, rows = rest.problem.travel, set()
+    travel = rest.problem.travel
+    cells: list[tuple[int, int]] = []
+    bounds: list[float] = []
     for route in rest.plan.routes:
         place = travel.index("driver", route.driver_id)
-        for stop in route.stops:
+        # A route without its legs (a plan written without road paths) gets whole rows, as before.
+        planned = [leg.minutes * 1.01 + 1.0 for leg in route.legs] if len(route.legs) == len(route.stops) else \
+            [np.inf] * len(route.stops)
+        for stop, bound in zip(route.stops, planned, strict=True):
             nxt = travel.index("household", str(stop.household_id)) if stop.type == "pickup" else \
                 travel.index("shelter", str(stop.shelter_id))
             if not np.isfinite(travel.minutes[place, nxt]):
-                rows.add(place)
+                cells.append((place, nxt))
+                # The leg as planned (rounded to 0.01 min in a plan file) and a margin: a search that far
+                # finds the exact time if the roads are as they were; else the whole row is computed.
+                bounds.append(bound)
             place = nxt
-    region.times.fill_rows(sorted(rows))
+    region.times.fill_cells(cells, bounds)
 
 
 def _broken(violations: Sequence[Violation], layout: _Layout, rest: _Rest) -> set[int]:

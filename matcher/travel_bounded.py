@@ -185,6 +185,33 @@ class RegionalTimes:
             self._search(todo, np.arange(len(self.refs)), np.inf)
             self.full_rows.update(todo)
 
+    def fill_cells(self, cells: Sequence[tuple[int, int]], bounds: Sequence[float]) -> None:
+        """Compute the time of each ``(row, column)`` cell exactly, searching from the row's place only as far
+        as the cell's bound (minutes); a cell not reached within its bound gets its whole row (``fill_rows``).
+
+        What a kept leg needs costs what the leg is long, not a search of the whole map per row; a search
+        bounded by ``limit`` settles every place within it at the same time as an unbounded one.
+        """
+        by_row: dict[int, list[int]] = {}
+        need: dict[int, float] = {}
+        for (row, column), bound in zip(cells, bounds, strict=True):
+            by_row.setdefault(int(row), []).append(int(column))
+            need[int(row)] = max(need.get(int(row), 0.0), float(bound))
+        short: list[int] = []
+        # One search per row, each to its own bound (a batch would search all of them to its largest).
+        for r in sorted(r for r in by_row if r not in self.full_rows):
+            if not np.isfinite(need[r]):
+                short.append(r)
+                continue
+            limit = need[r] * 60.0 * (1 + 1e-6) + 1e-3
+            seconds = dijkstra(self.graph.csr, directed=True, indices=[int(self.vertex[r])], limit=limit)[0]
+            columns = np.asarray(by_row[r], dtype=np.int64)
+            values = (seconds[self.vertex[columns]] / 60.0).astype(np.float32)
+            self.minutes[r, columns] = np.where(columns == r, np.float32(0.0), values)
+            if not np.isfinite(values).all():
+                short.append(r)
+        self.fill_rows(short)
+
     def fill_columns(self, columns: Sequence[int]) -> None:
         """Compute every time to these places exactly (a full search on the reversed graph each), once."""
         todo = sorted(set(int(c) for c in columns) - self.full_columns)

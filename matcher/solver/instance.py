@@ -95,10 +95,7 @@ def build_instance(problem: Problem) -> Instance:
     shelters = problem.shelters
     home = np.array([travel.index("household", h.id) for h in households], dtype=np.int64)
     shelter_loc = np.array([travel.index("shelter", s.id) for s in shelters], dtype=np.int64)
-    max_ride = np.empty((len(requests), len(shelters)))
-    for i, h in enumerate(households):
-        for j, s in enumerate(shelters):
-            max_ride[i, j] = problem.max_ride_minutes(h, s.id)
+    max_ride = problem.max_ride_table(households, shelters)
     drivers = problem.drivers
     seated = np.array([r.seats for r in requests], dtype=np.int64)
     wheelchair = np.array([r.wheelchair_users for r in requests], dtype=np.int64)
