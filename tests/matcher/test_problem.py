@@ -154,3 +154,15 @@ def test_shelter_takes_table_is_shelter_takes_for_every_pair() -> None:
     expected = [[problem.shelter_takes(h, s) for s in problem.shelters] for h in problem.households]
     assert table.tolist() == expected
     assert 0 < int(table.sum()) < table.size  # both answers occur
+
+
+def test_max_ride_table_is_max_ride_minutes_for_every_pair() -> None:
+    """The table (a re-plan's solver instance) gives exactly the per-pair rule: own limit, medical cap, direct."""
+    households = [household(f"H{i}", max_ride_minutes=m, needs=n)
+                  for i, (m, n) in enumerate((m, n) for m in (None, 25.0, 200.0) for n in ((), ("oxygen",)))]
+    shelters = [shelter("S0"), shelter("S1"), shelter("S2")]
+    problem = _problem_with(households=households, shelters=shelters)
+    table = problem.max_ride_table(problem.households, problem.shelters)
+    expected = [[problem.max_ride_minutes(h, s.id) for s in problem.shelters] for h in problem.households]
+    assert table.tolist() == expected
+    assert len(set(table.ravel().tolist())) > 3  # the rules differ across the pairs, else the test shows nothing

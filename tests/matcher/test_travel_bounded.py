@@ -91,3 +91,26 @@ def _walk_of(times: object, i: int, j: int) -> np.ndarray:
     if vj in times.backward_pred:
         return RegionalRouter._walk_back(times.backward_pred[vj], vi, vj)
     return _walk(times.forward_pred[vi], vi, vj)
+
+
+def test_fill_cells_equals_whole_rows_to_the_bit(kotka: RoadGraph) -> None:
+    """A cell searched only as far as its bound has the whole row's time exactly; a bound too short for a
+    cell gets that cell's whole row (nothing left impossible that the roads allow)."""
+    refs, nodes = _places(kotka)
+    whole = regional_times(kotka, refs, nodes, reach=Reach(3.0, 5.0))
+    cells = regional_times(kotka, refs, nodes, reach=Reach(3.0, 5.0))
+    missing = [(i, j) for i in range(12, 30)
+               for j in [j for j in range(15, 65) if not np.isfinite(cells.minutes[i, j])][:3]]
+    assert len({i for i, _ in missing}) >= 3  # the bound left some out, else the test shows nothing
+    whole.fill_rows(sorted({i for i, _ in missing}))
+    exact = [float(whole.minutes[i, j]) for i, j in missing]
+    short = missing[0]
+    # Too short for the first cell's row: that row is searched whole.
+    bounds = [m / 2 if i == short[0] else m + 0.5 for (i, _), m in zip(missing, exact, strict=True)]
+    cells.fill_cells(missing, bounds)
+    for (i, j), minutes in zip(missing, exact, strict=True):
+        assert cells.minutes[i, j] == np.float32(minutes)
+    assert np.array_equal(cells.minutes[short[0]], whole.minutes[short[0]])
+    assert short[0] in cells.full_rows
+    others = [i for i, _ in missing if i != short[0]]
+    assert others and not np.isfinite(cells.minutes[others[0]]).all()  # only the cells asked for
