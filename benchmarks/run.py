@@ -268,7 +268,7 @@ def _bep_result(problem: Problem, method: Callable[[Problem], Plan], reference: 
 
 
 #: The exact search runs on the BEP instances with at most this many buses, within this many states each
-#: (sets 2-4: the proven ones take at most 0.3 M states, about 2 CPU s; larger fleets are out of its reach).
+#: (sets 2-5; an unproven one stops at about 2 CPU s; six buses and more are out of its reach).
 EXACT_MAX_BUSES = 3
 EXACT_MAX_STATES = 300_000
 
