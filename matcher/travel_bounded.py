@@ -106,10 +106,12 @@ class RegionalRouter:
             for start in range(0, len(order), CHUNK):
                 batch = order[start : start + CHUNK]
                 limit = need[batch[-1]] * 60.0 * (1 + 1e-6) + 1e-3
-                _, pred = dijkstra(t.graph.csr, directed=True, indices=batch, limit=limit, return_predecessors=True)
-                for row, v in zip(pred, batch, strict=True):
+                # One source per call, each to the batch's bound: the same trees (each source is searched
+                # on its own either way), without a fresh (batch x vertices) array per batch to fault in.
+                for v in batch:
+                    _, pred = dijkstra(t.graph.csr, directed=True, indices=[v], limit=limit, return_predecessors=True)
                     for k in searches[v]:
-                        walks.append(_walk(row, v, int(t.vertex[pairs[k][1]])))
+                        walks.append(_walk(pred[0], v, int(t.vertex[pairs[k][1]])))
                         walked.append(k)
         for k, leg in zip(walked, _legs(t.graph, walks, [float(t.minutes[pairs[k]]) for k in walked]), strict=True):
             out[k] = leg
