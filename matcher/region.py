@@ -477,11 +477,12 @@ def solve_region(region: Region, params: RegionParams | None = None, executor: E
     # Budgets in solves, from the limit and the zone count alone: a round of moves solves two zones side by
     # side (one zone-time on 2 cores), a repair one pair of zones at twice the time.
     limit = params.time_limit_seconds
-    # Repairs get the rest of the coordination share, the rounds of moves not used included (a count of
-    # rounds, from zone results alone: still the same plan on any number of workers).
+    # Repairs get the rest of the limit and the share of the moves that their rounds did not use (whole repairs
+    # of each: a count from zone results alone, so still the same plan on any number of workers).
     rounds = min(params.max_rounds, int(limit * MOVE_SHARE_OF_LIMIT / seconds))
     used = _move_cars(region, state, seconds, params.seed, executor, say, rounds)
-    repairs = int((limit * (1 - FIRST_SHARE) - used * seconds) / (2 * seconds))
+    repairs = int(limit * (1 - FIRST_SHARE - MOVE_SHARE_OF_LIMIT) / (2 * seconds)) \
+        + int((limit * MOVE_SHARE_OF_LIMIT - used * seconds) / (2 * seconds))
     _repair(region, state, seconds, params.seed, executor, say, repairs)
     return assemble(region, state.results.values(), time.perf_counter() - started, first)
 
