@@ -25,7 +25,7 @@ class Minutes:
     a ``float64`` array, ``T.item(i, j)`` a Python float.
     """
 
-    __slots__ = ("item", "shape", "_table")
+    __slots__ = ("_table", "item", "shape")
 
     def __init__(self, table: npt.NDArray[Any]) -> None:
         self._table = table
