@@ -12,9 +12,10 @@ from matcher.problem import Problem
 from matcher.solver import SolveParams, solve
 from matcher.solver.construct import Trip, drive_car, trips_keep_rules
 from matcher.solver.instance import build_instance
-from matcher.solver.ruin import ruin_and_recreate
+from matcher.solver.ruin import _insert, _Plan, ruin_and_recreate
 from matcher.solver.triage import triage
 from tests.factories import driver, household, make_problem
+from tests.factories import shelter as make_shelter
 
 # A drill's settings: no clock cuts the search short, so the plan depends on the seed and the limit only.
 REPEATABLE = SolveParams(time_limit_seconds=1.0, seed=1, safety_stop_seconds=600.0, safety_clock="cpu")
@@ -131,3 +132,45 @@ def test_a_replan_moves_no_more_households_than_allowed(max_moved: int) -> None:
     for c, t in enumerate(res.trips):
         if c:  # the cars that took households: every rule kept
             assert not t or (drive_car(inst, c, t)[1] and trips_keep_rules(inst, c, t))
+
+
+def _full_shelter_problem() -> Problem:
+    """Two cars beside two households; S1 holds one household. A is 3 min from S1 and 4 from S2, B 1 from S1 and
+    10 from S2: with A at S1 (its nearest), B must ride 10 min; B at S1 and A at S2 clear at minute 4 (+ service)."""
+    minutes = {("D1", "A"): 0.0, ("D2", "B"): 0.0, ("A", "S1"): 3.0, ("A", "S2"): 4.0, ("B", "S1"): 1.0,
+               ("B", "S2"): 10.0}
+    return make_problem(households=[household("A", people=2), household("B", people=2)],
+                        drivers=["D1", "D2"], shelters=[make_shelter("S1", capacity=2), "S2"], minutes=minutes)
+
+
+def test_a_full_shelter_is_freed_by_sending_another_trip_to_its_next_shelter() -> None:
+    """Inserting B where S1 is full sends A's trip to S2 (an ejection chain on shelter room) instead of B to S2.
+
+    No single insertion finds this: B alone goes to S2 (10 min), and A alone back to S1, its nearest.
+    """
+    p = _full_shelter_problem()
+    inst = build_instance(p)
+    a, b = (next(r for r, req in enumerate(inst.requests) if req.household_id == h) for h in ("A", "B"))
+    s1, s2 = 0, 1
+    trips: list[list[Trip]] = [[Trip((a,), s1)], []]
+    finish = np.array([drive_car(inst, 0, trips[0])[0], inst.car_from[1]], dtype=np.float64)
+    at = np.array([s1 if r == a else s2 for r in range(inst.n_requests)])
+    plan = _Plan(inst, trips, finish, at, inst.shelter_capacity - np.bincount([s1], [2.0], 2),
+                 inst.shelter_pet_room.astype(np.float64).copy(), car_of=np.array([0 if r == a else -1 for r in
+                                                                                  range(inst.n_requests)]))
+    assert _insert(plan, b, [0, 1], np.random.default_rng(1), 0.0, eject=True)
+    assert plan.trips == [[Trip((a,), s2)], [Trip((b,), s1)]]
+    assert list(plan.shelter[[a, b]]) == [s2, s1]
+    assert plan.room[s1] == 0 and plan.room[s2] == inst.shelter_capacity[s2] - 2
+    for c in (0, 1):
+        fin, ok = drive_car(inst, c, plan.trips[c])
+        assert ok and trips_keep_rules(inst, c, plan.trips[c]) and fin == plan.finish[c]
+
+
+def test_solve_frees_the_near_shelter_and_the_plan_checks() -> None:
+    p = _full_shelter_problem()
+    plan = solve(p, REPEATABLE)
+    assert_plan_valid(p, plan)
+    assert not plan.unserved
+    # Arrivals: A 3 (pickup) + 4 = 7, B 3 + 1 = 4; A at S1 would leave B arriving at 3 + 10 = 13.
+    assert plan.metrics.clearance_minute == pytest.approx(7.0)
