@@ -499,10 +499,22 @@ def assemble(region: Region, results: Sequence[ZoneResult] | Any, solve_seconds:
         zones.append({"zone": result.label, "clearance_minute": round(result.clearance, 2),
                       "cars": len(result.sequences), "unserved": len(result.unserved)})
     order = {h.id: i for i, h in enumerate(region.problem.households)}
-    unserved.sort(key=lambda u: order[u.household_id])
+    unserved = sorted((_regional_reason(region.problem, u) for u in unserved), key=lambda u: order[u.household_id])
     plan = build_plan(region.problem, sequences, unserved, solve_seconds=solve_seconds,
                       first_plan_seconds=first_plan_seconds)
     return replace(plan, extra={**plan.extra, "zones": zones})
+
+
+def _regional_reason(problem: Problem, unserved: Unserved) -> Unserved:
+    """A zone's triage sees only the cars serving its zone: where a car with the wheelchair spaces serves another
+    zone, "no volunteer car has that many" would be untrue, and the coordinator's remedy is to lend one."""
+    if unserved.code is not UnservedCode.NO_WHEELCHAIR_CAR:
+        return unserved
+    need = problem.household(unserved.household_id).wheelchair_users
+    if not any(d.wheelchair_spaces >= need for d in problem.drivers):
+        return unserved
+    return replace(unserved, reason=f"needs {need} wheelchair space(s); every volunteer car with that many serves "
+                   "another zone: lend one to this zone, or find a wheelchair van")
 
 
 def check_zone_names(households: Sequence[Household], drivers: Sequence[Driver], shelters: Sequence[Shelter],

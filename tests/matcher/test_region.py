@@ -13,6 +13,7 @@ import pytest
 
 from cluster import DaskExecutor, dask_client, executor_for
 from matcher.check import assert_plan_valid
+from matcher.codes import UnservedCode
 from matcher.plan import Plan
 from matcher.region import NO_CAR_NEAR, Region, RegionParams, region_from_dict, solve_region
 from matcher.roads.graph import RoadGraph
@@ -76,6 +77,23 @@ def test_zone_with_no_car_near_says_so(kotka: RoadGraph) -> None:
     zone_of = {h["id"]: h["zone"] for h in data["households"]}
     assert len({zone_of[u.household_id] for u in lonely}) == 1
     assert plan.metrics.households_served > 0
+
+
+def test_a_wheelchair_car_in_another_zone_is_named_as_such(kotka: RoadGraph) -> None:
+    """One wheelchair car in the region and wheelchair users in both zones: the zone without it does not say that
+    no volunteer car has a wheelchair space (one does, in the other zone), but to lend it."""
+    data = zoned_scenario(kotka, households=40, cars=8, zones=2)
+    for d in data["drivers"]:
+        d["wheelchair_spaces"] = 0
+    data["drivers"][0]["wheelchair_spaces"] = 1
+    for zone in ("Z1", "Z2"):
+        home = next(h for h in data["households"] if h["zone"] == zone)
+        home["wheelchair_users"] = 1
+    region = region_from_dict(data, kotka, params=PARAMS)
+    plan = _checked(region, solve_region(region, PARAMS), kotka)
+    short = [u for u in plan.unserved if u.code == UnservedCode.NO_WHEELCHAIR_CAR]
+    assert short, "one zone has no wheelchair car"
+    assert all("serves another zone" in u.reason and "no volunteer car has" not in u.reason for u in short)
 
 
 def test_same_plan_on_0_1_and_2_workers(kotka: RoadGraph) -> None:
