@@ -30,7 +30,7 @@ import numpy.typing as npt
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from matcher.matrix import _legs, _problem_graph, _ProblemGraph
+from matcher.matrix import _legs, _problem_graph, _ProblemGraph, _walk
 from matcher.roads.graph import RoadGraph
 from matcher.travel import LegPath, LocationRef, TravelTimes
 
@@ -124,14 +124,6 @@ class RegionalRouter:
         while chain[-1] != target:
             chain.append(int(pred[chain[-1]]))
         return np.asarray(chain, dtype=np.int64)
-
-
-def _walk(pred: npt.NDArray[np.int32], source: int, target: int) -> Ints:
-    chain = [target]
-    while chain[-1] != source:
-        chain.append(int(pred[chain[-1]]))
-    chain.reverse()
-    return np.asarray(chain, dtype=np.int64)
 
 
 class RegionalTimes:

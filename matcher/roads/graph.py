@@ -207,14 +207,7 @@ class RoadGraph:
             return None
         seg_keys, seg_edges, _ = self._segment_table
         size = np.int64(len(self._coord_keys))
-        step = ranks[:-1] * size + ranks[1:]
-        lo = np.searchsorted(seg_keys, step, side="left")
-        hi = np.searchsorted(seg_keys, step, side="right")
-        if closed_mask is None:
-            usable = hi - lo
-        else:
-            open_cum = self._open_steps(closed_mask)
-            usable = open_cum[hi] - open_cum[lo]
+        lo, hi, usable = self._steps(ranks[:-1], ranks[1:], closed_mask)
         bad = np.flatnonzero((usable == 0) & (ranks[:-1] != ranks[1:]))
         if not len(bad):
             return None
@@ -229,6 +222,18 @@ class RoadGraph:
             return f"{where} drives against the one-way way {int(self.edge_way[seg_edges[rlo]])}"
         return f"{where} is not a road segment"
 
+    def _steps(self, tails: Ints, heads: Ints, closed_mask: Bools | None) -> tuple[Ints, Ints, Ints]:
+        """For steps between coordinate ranks: the span ``[lo, hi)`` of road segments that make each step, and how
+        many of them are open (all with no ``closed_mask``)."""
+        seg_keys = self._segment_table[0]
+        step = tails * np.int64(len(self._coord_keys)) + heads
+        lo = np.searchsorted(seg_keys, step, side="left")
+        hi = np.searchsorted(seg_keys, step, side="right")
+        if closed_mask is None:
+            return lo, hi, hi - lo
+        open_cum = self._open_steps(closed_mask)
+        return lo, hi, open_cum[hi] - open_cum[lo]
+
     def off_road(self, paths: Sequence[Floats], closed_mask: Bools | None = None) -> list[int]:
         """Indices of the ``(lon, lat)`` paths that ``follows_roads`` finds fault with, all in one numpy pass (a
         checker asks for every leg of a plan; ``follows_roads`` then words the fault of the few it names)."""
@@ -242,15 +247,7 @@ class RoadGraph:
         bad = np.zeros(len(paths), dtype=bool)
         bad[owner[self._coord_keys[ranks] != keys]] = True
         inner = np.flatnonzero(owner[:-1] == owner[1:])  # steps within one path, not from one path to the next
-        seg_keys, _, _ = self._segment_table
-        step = ranks[inner] * np.int64(len(self._coord_keys)) + ranks[inner + 1]
-        lo = np.searchsorted(seg_keys, step, side="left")
-        hi = np.searchsorted(seg_keys, step, side="right")
-        if closed_mask is None:
-            usable = hi - lo
-        else:
-            open_cum = self._open_steps(closed_mask)
-            usable = open_cum[hi] - open_cum[lo]
+        _, _, usable = self._steps(ranks[inner], ranks[inner + 1], closed_mask)
         bad[owner[inner[(usable == 0) & (ranks[inner] != ranks[inner + 1])]]] = True
         return [int(k) for k in np.flatnonzero(bad)]
 

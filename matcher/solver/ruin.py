@@ -271,13 +271,19 @@ def _insert(p: _Plan, r: int, cars: list[int], rng: np.random.Generator, noise: 
     if best is None:
         return False
     fin, c, trips, s = best
+    _put(p, r, c, s, trips, fin)
+    return True
+
+
+def _put(p: _Plan, r: int, c: int, s: int, trips: list[Trip], finish: float) -> None:
+    """Request ``r`` on car ``c`` (now driving ``trips``, finishing at ``finish``), to shelter ``s``."""
+    inst = p.inst
     p.trips[c] = trips
-    p.finish[c] = fin
+    p.finish[c] = finish
     p.shelter[r] = s
     p.car_of[r] = c
     p.room[s] -= inst.people[r]
     p.pet_room[s] -= inst.pets[r]
-    return True
 
 
 #: One way to free shelter room: ``(shelter, car, its trips with one trip sent on, that car's finish, the new
@@ -360,12 +366,7 @@ def _eject_insert(p: _Plan, r: int, cars: list[int], shelters: list[int], bar: f
         p.pet_room[s] += inst.pets[q]
         p.room[s2] -= inst.people[q]
         p.pet_room[s2] -= inst.pets[q]
-    p.trips[c] = trips
-    p.finish[c] = fin
-    p.shelter[r] = s
-    p.car_of[r] = c
-    p.room[s] -= inst.people[r]
-    p.pet_room[s] -= inst.pets[r]
+    _put(p, r, c, s, trips, fin)
     return True
 
 
