@@ -98,6 +98,15 @@ def work_for(time_limit_seconds: float) -> int:
     return int(time_limit_seconds * NODES_PER_SECOND)
 
 
+@dataclass(frozen=True)
+class Improved:
+    """What ``improve`` returns: the plan, the budget (model nodes) it did not spend, and the rounds it ran."""
+
+    solution: Solution
+    work_left: int
+    rounds: int
+
+
 @dataclass
 class _Search:
     """The state of one improvement run: the trips per car, their finishes, and the shelters chosen."""
@@ -209,7 +218,8 @@ def improve(
     previous_car: dict[int, int] | None = None,
     max_moved: int | None = None,
     pair_exchange: bool = True,
-) -> Solution:
+    stall_rounds: int | None = None,
+) -> Improved:
     """Lower the clearance by re-routing groups of cars until ``work`` model nodes have been solved.
 
     Each round re-routes the latest car's group (see ``_group``; the wheelchair cars together when it
@@ -227,6 +237,10 @@ def improve(
     result is kept only when it lowers the latest finish: stability before tidiness; with ``max_moved`` never one
     that leaves more than that many requests on another car. A latest car carrying wheelchair users is then grouped
     with the wheelchair cars that finish earliest.
+
+    Outside a re-plan the search ends with work left when no round fits in it (a round is charged at least its
+    model's size) or, with ``stall_rounds``, after that many rounds in a row kept nothing; ``Improved.work_left``
+    says how much, for the caller to spend elsewhere (``solve`` gives it to ruin and recreate).
     """
     rng = np.random.default_rng(seed)
     search = _Search(inst, [list(t) for t in sol.trips], sol.finish.copy(), shelter, sol.assigned, previous_car,
@@ -236,7 +250,10 @@ def improve(
     stalled: dict[int, int] = {}
     done = 0
     round_no = 0
+    failed_in_row = 0
     while done < work and not stop.reached():
+        if stall_rounds is not None and previous_car is None and failed_in_row >= stall_rounds:
+            break  # stalled: the rest of the budget buys more elsewhere (``Improved.work_left``)
         round_no += 1
         active = [c for c in range(inst.n_cars) if search.trips[c]]
         if not active:
@@ -256,9 +273,13 @@ def improve(
         done += spent
         if result.trips is not None and search.accept(cars, result):
             stalled.pop(critical, None)
+            failed_in_row = 0
         else:
             stalled[critical] = stalled.get(critical, 0) + 1
             tabu[critical] = round_no + 3
+            failed_in_row += 1
     improved = Solution(search.trips, search.finish, sol.assigned)
-    progress(f"improvement: clearance {start_clearance:.1f} -> {improved.clearance:.1f} min in {round_no} rounds")
-    return improved
+    left = max(work - done, 0)
+    progress(f"improvement: clearance {start_clearance:.1f} -> {improved.clearance:.1f} min in {round_no} rounds"
+             + (f", {left} of {work} nodes left" if left else ""))
+    return Improved(improved, left, round_no)

@@ -238,7 +238,7 @@ def _improve(rep: _Repair, params: SolveParams, policy: ReplanPolicy, say: Progr
     rest = int(work_for(params.time_limit_seconds) * policy.or_tools_share)
     if rest > 0:
         sol = improve(inst, sol, rep.shelter, rest, rep.stop, params.seed, say, previous_car=promised,
-                      max_moved=max_moved)
+                      max_moved=max_moved, pair_exchange=params.pair_exchange).solution
     return sol
 
 

@@ -590,6 +590,21 @@ def _latest(res: RuinResult) -> float:
     return max((float(res.finish[c]) for c, t in enumerate(res.trips) if t), default=0.0)
 
 
+def _search(inst: Instance, sol: Solution, shelter: np.ndarray, units: int, seed: int, bound: float,
+            stop: Callable[[], bool]) -> RuinResult:
+    """Ruin and recreate from ``sol`` on ``units`` work units; on a fleet of up to ``EJECT_MAX_CARS`` cars also a
+    second search from the same start that may free shelter room, kept only when it clears strictly earlier."""
+    res = ruin_and_recreate(inst, sol.trips, sol.finish, shelter, sol.assigned, units, seed, bound=bound, stop=stop)
+    if inst.n_cars <= EJECT_MAX_CARS and res.finish.size and _latest(res) > bound + EPS:
+        # A second search from the same start that may also free shelter room (a compound move that loses
+        # about as often as it gains, BEP-1-4-4-3-i9 19 -> 17); the first one's plan stays unless beaten.
+        alt = ruin_and_recreate(inst, sol.trips, sol.finish, shelter, sol.assigned, int(units * EJECT_SHARE), seed,
+                                bound=bound, stop=stop, eject=True)
+        if _latest(alt) < _latest(res) - EPS:
+            res = alt
+    return res
+
+
 def ruin_phase(inst: Instance, sol: Solution, shelter: np.ndarray, work: int, seed: int,
                progress: Callable[[str], None], *, bound: float = 0.0,
                stop: Callable[[], bool] = lambda: False, least_round: int = 0) -> tuple[Solution, np.ndarray, int]:
@@ -608,16 +623,26 @@ def ruin_phase(inst: Instance, sol: Solution, shelter: np.ndarray, work: int, se
         mine = work
     if mine <= 0:
         return sol, shelter, work
-    res = ruin_and_recreate(inst, sol.trips, sol.finish, shelter, sol.assigned, mine * UNITS_PER_NODE, seed,
-                            bound=bound, stop=stop)
-    if inst.n_cars <= EJECT_MAX_CARS and res.finish.size and _latest(res) > bound + EPS:
-        # A second search from the same start that may also free shelter room (a compound move that loses
-        # about as often as it gains, BEP-1-4-4-3-i9 19 -> 17); the first one's plan stays unless beaten.
-        alt = ruin_and_recreate(inst, sol.trips, sol.finish, shelter, sol.assigned,
-                                int(mine * UNITS_PER_NODE * EJECT_SHARE), seed, bound=bound, stop=stop, eject=True)
-        if _latest(alt) < _latest(res) - EPS:
-            res = alt
+    res = _search(inst, sol, shelter, mine * UNITS_PER_NODE, seed, bound, stop)
     out = Solution(res.trips, res.finish, sol.assigned)
     progress(f"ruin and recreate: clearance {sol.clearance:.1f} -> {out.clearance:.1f} min in {res.attempts} "
              f"attempts ({res.improved} kept as best)")
     return out, res.shelter, work - mine
+
+
+def leftover_phase(inst: Instance, sol: Solution, shelter: np.ndarray, work: int, seed: int,
+                   progress: Callable[[str], None], *, bound: float = 0.0,
+                   stop: Callable[[], bool] = lambda: False) -> tuple[Solution, np.ndarray]:
+    """Spend what OR-Tools left of the budget (``work`` model nodes) on ruin and recreate from its plan.
+
+    OR-Tools ends with work left when no round fits in it or its rounds stall (``improve.Improved``); without this
+    that work was never searched and a long limit went unused. The plan that comes back is never worse
+    (``ruin_and_recreate`` returns the best it saw). Counted in work units like the rest: a seed repeats.
+    """
+    if work <= 0 or not sol.assigned.any():
+        return sol, shelter
+    res = _search(inst, sol, shelter, work * UNITS_PER_NODE, seed, bound, stop)
+    out = Solution(res.trips, res.finish, sol.assigned)
+    progress(f"ruin and recreate on the {work} nodes left: clearance {sol.clearance:.1f} -> {out.clearance:.1f} min "
+             f"in {res.attempts} attempts ({res.improved} kept as best)")
+    return out, res.shelter

@@ -516,3 +516,74 @@ def test_without_pair_exchange_the_plan_is_valid_and_repeats() -> None:
     one, two = _solve(p, params), _solve(p, params)
     assert one.unserved == ()
     assert one.to_dict()["routes"] == two.to_dict()["routes"]
+
+
+def test_ortools_rounds_that_stall_hand_back_the_rest_of_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After ``stall_rounds`` rounds in a row that keep nothing the search ends and says what it did not spend;
+    without it, rounds run until none fits in what is left."""
+    from matcher.solver import improve as improve_module
+    from matcher.solver.instance import build_instance
+    from matcher.solver.model import GroupResult, model_size
+    from matcher.solver.safety import SafetyStop
+    from matcher.solver.solve import first_construction
+    from matcher.solver.triage import triage
+
+    p = random_problem(40, 8, 2, seed=1)  # eight cars: one group, the whole fleet
+    inst = build_instance(p)
+    tri = triage(inst)
+    sol = first_construction(inst, tri.shelter)
+    size = model_size(inst, tri.shelter, [int(r) for r in np.flatnonzero(sol.assigned)])
+    calls: list[int] = []
+
+    def group(*_args: Any, **_kwargs: Any) -> GroupResult:
+        calls.append(1)
+        return GroupResult(None, nodes=size)
+
+    monkeypatch.setattr(improve_module, "improve_group", group)
+    stop = SafetyStop.start(600.0, cpu=True)
+    # A whole-fleet round is a probe and a descent (two calls); its escape rounds are charged double.
+    stalled = improve_module.improve(inst, sol, tri.shelter, 40 * size, stop, 0, lambda _msg: None, stall_rounds=3)
+    assert stalled.rounds == 3
+    assert 0 < stalled.work_left < 40 * size
+    assert stalled.solution.clearance == sol.clearance
+    calls.clear()
+    spent = improve_module.improve(inst, sol, tri.shelter, 40 * size, stop, 0, lambda _msg: None)
+    assert spent.work_left < size  # only what no round fits in is left
+    assert spent.rounds > stalled.rounds
+
+
+def test_the_budget_ortools_leaves_goes_to_ruin_and_recreate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the OR-Tools search does not spend (here every round fails, so it stalls) is searched by ruin and
+    recreate from the improved plan, to the work unit; the plan is checked and repeats."""
+    from matcher.solver import improve as improve_module
+    from matcher.solver import ruin as ruin_module
+    from matcher.solver.model import GroupResult
+
+    solve_module = __import__("sys").modules["matcher.solver.solve"]
+    p = random_problem(40, 20, 2, seed=3)  # twenty cars: ruin and recreate takes a share, OR-Tools the rest
+    monkeypatch.setattr(improve_module, "improve_group", lambda *_a, **_k: GroupResult(None, nodes=30))
+    real_ruin, real_improve = ruin_module.ruin_and_recreate, solve_module.improve
+    ruin_units: list[int] = []
+    left: list[int] = []
+
+    def ruin(*args: Any, **kwargs: Any) -> Any:
+        ruin_units.append(args[5])
+        return real_ruin(*args, **kwargs)
+
+    def improve(*args: Any, **kwargs: Any) -> Any:
+        out = real_improve(*args, **kwargs)
+        left.append(out.work_left)
+        return out
+
+    monkeypatch.setattr(ruin_module, "ruin_and_recreate", ruin)
+    monkeypatch.setattr(solve_module, "improve", improve)
+    params = SolveParams(time_limit_seconds=2.0, seed=1)
+    said: list[str] = []
+    plan = solve(p, params, progress=said.append)
+    assert_plan_valid(p, plan)
+    assert plan.unserved == ()
+    assert left[0] > 0
+    # The first search is the share before OR-Tools; the second spends exactly what OR-Tools left.
+    assert ruin_units == [ruin_units[0], left[0] * ruin_module.UNITS_PER_NODE]
+    assert any(m.startswith(f"ruin and recreate on the {left[0]} nodes left") for m in said)
+    assert _without_timings(_solve(p, params)) == _without_timings(plan)
