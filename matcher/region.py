@@ -35,6 +35,8 @@ from matcher.roads.snap import snap_points
 from matcher.schedule import Dropoff, Pickup, Visit, build_plan
 from matcher.settings import Settings, get_settings
 from matcher.solver import SolveParams, solve
+from matcher.solver.bound import ClearanceBound, clearance_bound
+from matcher.solver.instance import build_instance
 from matcher.travel import LocationRef, TravelTimes
 from matcher.travel_bounded import Reach, RegionalTimes, regional_times
 from matcher.zones import Places, Work, ZoneMap, ZonesFile, _targets, allot_cars, project, split_capacity, zone_map
@@ -55,8 +57,16 @@ BUDGET_CORES = 2
 GAIN_MINUTES = 0.1
 #: Share of the donor zone's cars moved in one step (at least one).
 MOVE_SHARE = 0.1
-#: Share of the time limit for car moves between zones; boundary repairs get what is left.
-MOVE_SHARE_OF_LIMIT = 0.45
+#: Share of the time limit for car moves between zones.
+MOVE_SHARE_OF_LIMIT = 0.25
+#: Share of the time limit for boundary repairs (plus what the moves leave).
+REPAIR_SHARE_OF_LIMIT = 0.1
+#: Share of the time limit for the polish (plus what the repairs leave). The shares leave a tenth of the limit
+#: unspent: a polish solve costs more than its work in OR-Tools rounds (docs/region.md), and the whole command,
+#: not the solve alone, has the minute.
+POLISH_SHARE_OF_LIMIT = 0.3
+#: A polish solves the latest groups again with this many times a zone's work.
+POLISH_FACTOR = 4
 #: Boundary repairs tried side by side in one step: the latest zone merged with each of this many neighbours.
 REPAIR_TRIES = 2
 
@@ -249,16 +259,33 @@ def _places(problem: Problem, household_vertex: npt.NDArray[np.int64],
     )
 
 
-def _work(problem: Problem, zones: ZoneMap, to_shelter: npt.NDArray[np.float64]) -> Work:
-    """Car minutes each household costs: there and back to its nearest shelter, plus the stops."""
+def _work(problem: Problem, zones: ZoneMap, to_shelter: npt.NDArray[np.float64],
+          from_shelter: npt.NDArray[np.float64], takes: npt.NDArray[np.bool_]) -> Work:
+    """Car minutes each household costs: there and back to its nearest shelter, plus the stops, per seat; and
+    for wheelchair users, per wheelchair space: the stops, the drive in from the nearest shelter that takes it
+    and the drive out to the nearest such shelter (``from_shelter`` is shelters x households).
+
+    A car with one wheelchair space makes one trip per wheelchair user whatever the household's size, coming
+    from the shelter where it left the last one: that, not the seats, is the work of the few wheelchair cars,
+    which set every zone's clearance at 10,000 households on Porto (docs/region.md). It is the work the
+    wheelchair-fleet clearance bound counts (``matcher.solver.bound``), less what first drives save.
+    """
     seats = np.mean([max(d.seats, 1) for d in problem.drivers]) if problem.drivers else 4.0
     people = np.array([h.people for h in problem.households], dtype=np.float64)
-    direct = np.where(np.isfinite(to_shelter), to_shelter, np.nan)
-    nearest = np.nan_to_num(np.nanmin(np.where(np.isnan(direct), np.inf, direct), axis=1), posinf=0.0)
     stops = problem.service.pickup + problem.service.dropoff
-    minutes = (2.0 * nearest + stops) * np.maximum(people / seats, 1.0 / seats)
-    wheelchair = np.array([h.wheelchair_users > 0 for h in problem.households])
-    return Work(zones.household_zone, minutes, wheelchair)
+
+    def nearest(table: npt.NDArray[np.float64], allowed: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        times = np.where(allowed & np.isfinite(table), table, np.inf)
+        out = times.min(axis=1, initial=np.inf)
+        return np.where(np.isfinite(out), out, 0.0)
+
+    minutes = (2.0 * nearest(to_shelter, np.ones_like(takes)) + stops) * np.maximum(people / seats, 1.0 / seats)
+    users = np.array([h.wheelchair_users for h in problem.households], dtype=np.float64)
+    spaces = [d.wheelchair_spaces for d in problem.drivers if d.wheelchair_spaces > 0]
+    per_car = float(np.mean(spaces)) if spaces else 1.0
+    trip = nearest(from_shelter.T, takes) + nearest(to_shelter, takes) + stops
+    wheel_minutes = np.where(users > 0, trip * np.ceil(users / per_car), 0.0)
+    return Work(zones.household_zone, minutes, users > 0, wheel_minutes)
 
 
 def build_region(name: str, problem_records: tuple[tuple[Household, ...], tuple[Driver, ...], tuple[Shelter, ...]],
@@ -305,14 +332,17 @@ def build_region(name: str, problem_records: tuple[tuple[Household, ...], tuple[
     h_rows = np.arange(n_d, n_d + len(households))
     s_rows = np.arange(n_d + len(households), len(refs))
     to_shelter = times.minutes[np.ix_(h_rows, s_rows)].astype(np.float64)
-    work = _work(problem, zones, to_shelter)
+    takes = np.asarray(Problem.shelter_takes_table(households, shelters), dtype=bool).reshape(
+        len(households), len(shelters))
+    from_shelter = times.minutes[np.ix_(s_rows, h_rows)].astype(np.float64)
+    work = _work(problem, zones, to_shelter, from_shelter, takes)
     serving = allot_cars(zones, work, dxy, hxy, np.array([d.wheelchair_spaces > 0 for d in drivers], dtype=bool))
     capacity = split_capacity(
         zones.household_zone, np.array([h.people for h in households], dtype=np.int64), work.wheelchair,
         to_shelter, np.array([s.capacity for s in shelters], dtype=np.int64),
         np.array([s.wheelchair_accessible for s in shelters], dtype=bool),
         np.array([h.priority for h in households], dtype=np.int64), len(zones.names),
-        takes=Problem.shelter_takes_table(households, shelters))
+        takes=takes)
     say(f"{len(zones.names)} zones ({', '.join(zones.names[:6])}{' ...' if len(zones.names) > 6 else ''}); "
         f"{int((serving != zones.driver_zone).sum())} cars lent to neighbouring zones")
     timings = {"travel_seconds": seconds_times, "zones_seconds": time.perf_counter() - started}
@@ -423,19 +453,20 @@ def _move_cars(region: Region, state: _State, seconds: float, seed: int, executo
 
 
 def _repair(region: Region, state: _State, seconds: float, seed: int, executor: Executor, say: Say,
-            repairs: int) -> None:
+            repairs: int) -> int:
     """Boundary repair: solve the latest zone together with a neighbour as one problem, keep it if better.
 
     Each step merges the latest zone with each of its ``REPAIR_TRIES`` best-placed neighbours, the merges solved
     side by side (on 2 cores in the wall time of one), and keeps the best that brings the pair's clearance down.
+    Returns the repairs tried.
     """
-    for _ in range(repairs):
+    for used in range(repairs):
         worst = state.worst()
         touching = {n for z in worst for n in region.zones.neighbours[z]} - set(worst)
         partners = sorted((g for g in state.groups if g != worst and g & touching),
                           key=lambda g: (state.results[g].key(), sorted(g)))[:REPAIR_TRIES]
         if not partners:
-            return
+            return used
         merges = [worst | partner for partner in partners]
         results = _solve_groups(region, merges, 2 * seconds, seed, executor, None)
         kept: tuple[tuple[int, float], list[int], frozenset[int], frozenset[int]] | None = None
@@ -447,7 +478,7 @@ def _repair(region: Region, state: _State, seconds: float, seed: int, executor: 
                     and (kept is None or (result.key(), sorted(merged)) < (kept[0], kept[1])):
                 kept = (result.key(), sorted(merged), partner, merged)
         if kept is None:
-            return
+            return used + 1
         _, _, partner, merged = kept
         before = max(state.results[worst].key(), state.results[partner].key())
         result = results[merged]
@@ -455,6 +486,32 @@ def _repair(region: Region, state: _State, seconds: float, seed: int, executor: 
         state.groups = [g for g in state.groups if g not in (worst, partner)] + [merged]
         del state.results[worst], state.results[partner]
         state.results[merged] = result
+    return repairs
+
+
+def _polish(region: Region, state: _State, seconds: float, seed: int, executor: Executor, say: Say,
+            solves: int) -> int:
+    """Solve the ``solves`` latest groups again, all in one batch, each with ``POLISH_FACTOR`` times a zone's work
+    and another seed; keep each result that finishes earlier (nobody more left out). Returns the groups solved.
+
+    After the moves and repairs the region's clearance is a plateau of groups within minutes of each other,
+    each solved with a zone's share of work; at 10,000 households on Porto four times the work took the latest
+    groups 1-24 min earlier (docs/region.md), more than another move or merge did. One batch, largest groups
+    first, so that the workers stay busy (a polish solve costs 1-8 s of CPU); rounds of two waited for the
+    slower of each pair.
+    """
+    latest = sorted(state.groups, key=lambda g: (state.results[g].key(), sorted(g)), reverse=True)[:solves]
+    tasks = [t for t in (region.task(g, POLISH_FACTOR * seconds, seed + 1) for g in latest) if t is not None]
+    tasks.sort(key=lambda t: (-len(t.problem.households), t.label))
+    by_label = {"+".join(region.zones.names[z] for z in sorted(g)): g for g in latest}
+    for task, result in zip(tasks, executor.map(solve_zone, tasks), strict=True):
+        g = by_label[task.label]
+        before = state.results[g]
+        if len(result.unserved) <= len(before.unserved) and \
+                result.key() < (before.short, before.clearance - GAIN_MINUTES):
+            say(f"polish {result.label}: clearance {before.clearance:.1f} -> {result.clearance:.1f} min")
+            state.results[g] = result
+    return len(tasks)
 
 
 def solve_region(region: Region, params: RegionParams | None = None, executor: Executor | None = None,
@@ -480,11 +537,41 @@ def solve_region(region: Region, params: RegionParams | None = None, executor: E
     # Repairs get the rest of the limit and the share of the moves that their rounds did not use (whole repairs
     # of each: a count from zone results alone, so still the same plan on any number of workers).
     rounds = min(params.max_rounds, int(limit * MOVE_SHARE_OF_LIMIT / seconds))
+    lap = time.perf_counter()
     used = _move_cars(region, state, seconds, params.seed, executor, say, rounds)
-    repairs = int(limit * (1 - FIRST_SHARE - MOVE_SHARE_OF_LIMIT) / (2 * seconds)) \
+    say(f"car moves: {used} round(s) in {time.perf_counter() - lap:.1f} s, clearance {state.clearance()[1]:.1f} min")
+    repairs = int(limit * REPAIR_SHARE_OF_LIMIT / (2 * seconds)) \
         + int((limit * MOVE_SHARE_OF_LIMIT - used * seconds) / (2 * seconds))
-    _repair(region, state, seconds, params.seed, executor, say, repairs)
-    return assemble(region, state.results.values(), time.perf_counter() - started, first)
+    lap = time.perf_counter()
+    tried = _repair(region, state, seconds, params.seed, executor, say, repairs)
+    say(f"boundary repairs: {tried} tried in {time.perf_counter() - lap:.1f} s, clearance "
+        f"{state.clearance()[1]:.1f} min")
+    # The polish gets its share and the repairs' unused one: solves of POLISH_FACTOR zone-times, two at a time.
+    left = limit * POLISH_SHARE_OF_LIMIT + (repairs - tried) * 2 * seconds
+    lap = time.perf_counter()
+    polished = _polish(region, state, seconds, params.seed, executor, say,
+                       int(BUDGET_CORES * left / (POLISH_FACTOR * seconds)))
+    say(f"polish: {polished} group(s) in {time.perf_counter() - lap:.1f} s, clearance {state.clearance()[1]:.1f} min")
+    plan = assemble(region, state.results.values(), time.perf_counter() - started, first)
+    lap = time.perf_counter()
+    bound = region_bound(region, plan)
+    say(f"clearance bound: no plan serving these households clears before minute {bound.minute:.1f} "
+        f"({bound.kind}, the whole region; {time.perf_counter() - lap:.1f} s)")
+    return replace(plan, metrics=replace(plan.metrics, clearance_bound_minute=bound.minute))
+
+
+def region_bound(region: Region, plan: Plan) -> ClearanceBound:
+    """The solver's clearance bound (``matcher.solver.bound``) for the whole region and the households the plan
+    serves: one bound for the problem, not per zone (a zone's depends on the zoning and the cars it was lent).
+
+    The regional table lacks most drives; the bound reads each one it lacks as a lower bound on it
+    (``RegionalTimes.floors``), so it stays a bound: no plan serving these households, by zones or not, clears
+    earlier. On Porto at 10,000 households it is within 0.2 min of the bound from exact searches (docs/region.md).
+    """
+    inst = build_instance(region.problem)
+    left_out = {u.household_id for u in plan.unserved}
+    shelter = np.array([-1 if r.household_id in left_out else 0 for r in inst.requests], dtype=np.int64)
+    return clearance_bound(inst, shelter, region.times.floors)
 
 
 def assemble(region: Region, results: Sequence[ZoneResult] | Any, solve_seconds: float,

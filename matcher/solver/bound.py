@@ -14,11 +14,18 @@ A car's work ends with the unloading of its last drop-off, which the clearance d
 work bound takes one drop-off off, and starts at the earliest start of its cars. Minutes after the alert
 start. The bounds hold for plans that serve every household given; a plan that leaves some unserved
 may clear earlier.
+
+**Tables that hold only some drives** (a regional one, ``matcher.travel_bounded``): a drive the table did not
+compute reads ``inf``, and a minimum over a set whose true minimum was not computed would come out too large,
+so the bound too large: not a bound. ``floors`` (given by the table's owner) replaces every drive the table
+lacks by a lower bound on it (e.g. how far the search from its origin looked), so every minimum the bound
+takes is at most the true one; where the computed drives are below the floors, the minimum is exact anyway.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -33,26 +40,51 @@ class ClearanceBound:
     kind: str
 
 
-def _min_in(inst: Instance, requests: np.ndarray) -> np.ndarray:
+#: Rows or requests per block where a bound reads a whole row or column of the table (512 x 12,040 x 8 bytes: 49 MB).
+BLOCK = 512
+
+
+class Floors(Protocol):
+    """Lower bounds for the drives a table lacks: ``block`` is ``T[rows, columns]``; returns it with every such
+    ``inf`` replaced by a lower bound on that drive (``inf`` where it is known unreachable)."""
+
+    def __call__(self, rows: np.ndarray, columns: np.ndarray, block: np.ndarray) -> np.ndarray: ...
+
+
+def _block(inst: Instance, rows: np.ndarray, columns: np.ndarray, floors: Floors | None) -> np.ndarray:
+    """``T[rows, columns]`` in ``float64``, a drive the table lacks read as its lower bound."""
+    out = np.array(inst.T[np.ix_(rows, columns)], dtype=np.float64)
+    return out if floors is None else floors(rows, columns, out)
+
+
+def _min_in(inst: Instance, requests: np.ndarray, floors: Floors | None = None) -> np.ndarray:
     """Per request: the quickest drive into its home from any other place (0 when another place shares it)."""
     homes = inst.home[requests]
-    into = inst.T[:, homes].copy()
-    into[homes, np.arange(len(homes))] = np.inf  # not from itself ...
+    out = np.full(len(homes), np.inf)
+    # By blocks of rows (contiguous in the table): a regional table has 12,040 rows, too many for one block.
+    for start in range(0, inst.T.shape[0], BLOCK):
+        rows = np.arange(start, min(start + BLOCK, inst.T.shape[0]))
+        into = np.array(inst.T[start : start + len(rows)], dtype=np.float64)[:, homes]  # contiguous rows
+        if floors is not None:
+            into = floors(rows, homes, into)
+        mine = (homes >= start) & (homes < start + len(rows))
+        into[homes[mine] - start, np.flatnonzero(mine)] = np.inf  # not from itself ...
+        out = np.minimum(out, into.min(axis=0))
     shared = np.bincount(inst.home, minlength=inst.T.shape[0])[homes] > 1
-    out = into.min(axis=0)
     out[shared] = 0.0  # ... unless another request waits at the same place: the car is already there
     return np.where(np.isfinite(out), out, 0.0)
 
 
-def _min_ride(inst: Instance, requests: np.ndarray) -> np.ndarray:
+def _min_ride(inst: Instance, requests: np.ndarray, floors: Floors | None = None) -> np.ndarray:
     """Per request: the shortest drive from its home to a shelter it may use (access, pets, medical support)."""
-    ride = inst.T[np.ix_(inst.home[requests], inst.shelter_loc)].copy()
+    ride = _block(inst, inst.home[requests], inst.shelter_loc, floors)
     ride[~inst.shelter_takes[requests]] = np.inf
     out = ride.min(axis=1)
     return np.where(np.isfinite(out), out, 0.0)
 
 
-def _wheel_approach(inst: Instance, requests: np.ndarray, cars: np.ndarray) -> tuple[np.ndarray, float]:
+def _wheel_approach(inst: Instance, requests: np.ndarray, cars: np.ndarray,
+                    floors: Floors | None = None) -> tuple[np.ndarray, float]:
     """Per wheelchair request, the quickest way in from where a wheelchair car can come from after its first
     wheelchair pickup; and a bound on what the cars' first wheelchair pickups can save on that.
 
@@ -69,11 +101,11 @@ def _wheel_approach(inst: Instance, requests: np.ndarray, cars: np.ndarray) -> t
     several = int(inst.car_wheelchair[cars].max()) > 1
     if several:
         sources.append(homes)
-    into = inst.T[np.ix_(np.concatenate(sources), homes)]
+    into = _block(inst, np.concatenate(sources), homes, floors)
     if several:
         into[len(into) - len(homes) + np.arange(len(homes)), np.arange(len(homes))] = np.inf
     # A car's first wheelchair pickup: from its start, whatever it did before (seated trips included).
-    first = inst.T[np.ix_(inst.car_start[cars], homes)]  # (cars, requests)
+    first = _block(inst, inst.car_start[cars], homes, floors)  # (cars, requests)
     first = np.where(np.isfinite(first), first, 0.0)
     later = into.min(axis=0, initial=np.inf)
     later = np.where(np.isfinite(later), later, first.min(axis=0, initial=np.inf))
@@ -85,7 +117,7 @@ def _wheel_approach(inst: Instance, requests: np.ndarray, cars: np.ndarray) -> t
 
 
 def _fleet(inst: Instance, requests: np.ndarray, cars: np.ndarray, share: np.ndarray,
-           approach: tuple[np.ndarray, float] | None = None) -> float:
+           approach: tuple[np.ndarray, float] | None = None, floors: Floors | None = None) -> float:
     """Work of ``requests`` spread over ``cars``, less the last unloading; ``-inf`` when there is none.
 
     A trip's drive to the shelter is at least the longest of its riders' shortest rides, hence at least
@@ -93,28 +125,33 @@ def _fleet(inst: Instance, requests: np.ndarray, cars: np.ndarray, share: np.nda
     """
     if not len(requests) or not len(cars):
         return float("-inf")
-    into, saved = (_min_in(inst, requests), 0.0) if approach is None else approach
-    work = float(np.sum(inst.pickup_minutes + into + share * (_min_ride(inst, requests) + inst.dropoff_minutes)))
+    into, saved = (_min_in(inst, requests, floors), 0.0) if approach is None else approach
+    ride = _min_ride(inst, requests, floors)
+    work = float(np.sum(inst.pickup_minutes + into + share * (ride + inst.dropoff_minutes)))
     work -= saved
     # The busiest car does at least the average; an idle car's start time says nothing, so take the earliest.
     return float(inst.car_from[cars].min()) + work / len(cars) - inst.dropoff_minutes
 
 
-def _single_trip(inst: Instance, open_: np.ndarray) -> float:
+def _single_trip(inst: Instance, open_: np.ndarray, floors: Floors | None = None) -> float:
     """The latest of the fastest single trips: a fitting car from its start, to the nearest shelter allowed."""
-    reach = inst.car_from[:, None] + inst.T[np.ix_(inst.car_start, inst.home[open_])]
-    fits = (inst.car_seats[:, None] >= inst.seated[open_]) & (inst.car_wheelchair[:, None] >= inst.wheelchair[open_])
-    reach = np.where(fits, reach, np.inf).min(axis=0)
+    reach = np.empty(len(open_))
+    for start in range(0, len(open_), BLOCK):
+        part = open_[start : start + BLOCK]
+        drive = inst.car_from[:, None] + _block(inst, inst.car_start, inst.home[part], floors)
+        fits = (inst.car_seats[:, None] >= inst.seated[part]) & (inst.car_wheelchair[:, None] >= inst.wheelchair[part])
+        reach[start : start + BLOCK] = np.where(fits, drive, np.inf).min(axis=0, initial=np.inf)
     start = np.maximum(reach, inst.ready[open_]) + inst.pickup_minutes
-    trips = start + _min_ride(inst, open_)
+    trips = start + _min_ride(inst, open_, floors)
     return float(trips[np.isfinite(trips)].max(initial=0.0))
 
 
-def clearance_bound(inst: Instance, shelter: np.ndarray) -> ClearanceBound:
+def clearance_bound(inst: Instance, shelter: np.ndarray, floors: Floors | None = None) -> ClearanceBound:
     """The strongest of the relaxations for the requests with a shelter (``shelter[r] >= 0``).
 
     Only which requests are served matters, not which shelter each got: the bound holds for any plan
-    (ours or a peer's) that serves them all.
+    (ours or a peer's) that serves them all. ``floors``: for a table that holds only some drives, lower bounds
+    for those it lacks (see the module doc); ``None``: every drive is in the table.
     """
     open_ = np.flatnonzero(shelter >= 0)
     if open_.size == 0 or inst.n_cars == 0:
@@ -125,10 +162,12 @@ def clearance_bound(inst: Instance, shelter: np.ndarray) -> ClearanceBound:
     wheel_cars = np.flatnonzero(inst.car_wheelchair > 0)
     spaces = int(inst.car_wheelchair.max())
     candidates = [
-        ClearanceBound(_single_trip(inst, open_), "single trip"),
-        ClearanceBound(_fleet(inst, open_, np.arange(inst.n_cars), people / max(1, capacity)), "fleet work"),
+        ClearanceBound(_single_trip(inst, open_, floors), "single trip"),
+        ClearanceBound(_fleet(inst, open_, np.arange(inst.n_cars), people / max(1, capacity), floors=floors),
+                       "fleet work"),
         ClearanceBound(_fleet(inst, wheel, wheel_cars, inst.wheelchair[wheel] / max(1, spaces),
-                              _wheel_approach(inst, wheel, wheel_cars) if len(wheel_cars) else None),
+                              _wheel_approach(inst, wheel, wheel_cars, floors) if len(wheel_cars) else None,
+                              floors),
                        "wheelchair fleet"),
     ]
     return max(candidates, key=lambda b: b.minute)

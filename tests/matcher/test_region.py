@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from cluster import DaskExecutor, dask_client, executor_for
@@ -175,3 +176,61 @@ def test_matcher_imports_no_cluster_code() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in {"dask", "distributed", "cluster"}]
     assert offenders == []
+
+
+def test_regional_plan_reports_a_bound_that_holds(kotka: RoadGraph) -> None:
+    """The plan's clearance bound is the whole region's, read off the bounded table with a lower bound for every
+    drive it lacks: at most the bound on the full table (every drive exact), and at most the plan's clearance.
+    Read with the lacking drives as "not there", the same bound would be too large where the nearest place to a
+    home was never searched; here it is checked against the exact one instead."""
+    from matcher.solver.bound import clearance_bound
+    from matcher.solver.instance import build_instance
+
+    data = zoned_scenario(kotka)
+    for h in data["households"][::6]:
+        h["wheelchair_users"] = 1  # the wheelchair fleet's bound reads car-to-home drives, most of them lacking
+    region = region_from_dict(data, kotka, params=PARAMS)
+    plan = _checked(region, solve_region(region, PARAMS), kotka)
+    bound = plan.metrics.clearance_bound_minute
+    assert bound is not None and 0 < bound <= plan.metrics.clearance_minute + 1e-6
+    exact = region_from_dict(data, kotka, params=PARAMS)
+    exact.times.fill_rows(range(len(exact.times.refs)))  # every drive, exactly
+    inst = build_instance(exact.problem)
+    left_out = {u.household_id for u in plan.unserved}
+    shelter = np.array([-1 if r.household_id in left_out else 0 for r in inst.requests])
+    assert bound <= clearance_bound(inst, shelter).minute + 1e-4
+
+
+def test_polish_solves_the_latest_groups_again(kotka: RoadGraph) -> None:
+    """After the moves and repairs the latest groups are solved again with four times the work: the polish runs
+    (a count from the limit and the zones alone) and the plan still checks."""
+    data = zoned_scenario(kotka, households=140, cars=28, zones=7)
+    params = RegionParams(time_limit_seconds=6.0, seed=4)
+    region = region_from_dict(data, kotka, params=params)
+    said: list[str] = []
+    plan = _checked(region, solve_region(region, params, progress=said.append), kotka)
+    polish = [m for m in said if m.startswith("polish:")]
+    assert polish and not polish[0].startswith("polish: 0 "), said
+    zones = {z["zone"]: z["clearance_minute"] for z in plan.extra["zones"]}
+    assert max(zones.values()) == pytest.approx(plan.metrics.clearance_minute, abs=0.01)
+
+
+def test_a_bound_read_off_a_bounded_table_needs_its_floors(kotka: RoadGraph) -> None:
+    """With short searches (households 0.5 min, cars 1 min) most homes' nearest place was never searched: the
+    fleet-work relaxation read with "inf = not there" comes out above the exact one (not a bound); read with the
+    table's floors it stays at or below it."""
+    from matcher.solver.bound import _fleet
+    from matcher.solver.instance import build_instance
+    from matcher.travel_bounded import Reach
+
+    data = zoned_scenario(kotka)
+    params = RegionParams(time_limit_seconds=2.0, seed=4, reach=Reach(household_minutes=0.5, car_minutes=1.0))
+    region = region_from_dict(data, kotka, params=params)
+    exact = region_from_dict(data, kotka, params=params)
+    exact.times.fill_rows(range(len(exact.times.refs)))
+    inst, full = build_instance(region.problem), build_instance(exact.problem)
+    requests, cars = np.arange(inst.n_requests), np.arange(inst.n_cars)
+    share = np.full(len(requests), 0.2)
+    truth = _fleet(full, requests, cars, share)
+    assert _fleet(inst, requests, cars, share) > truth + 0.1
+    assert _fleet(inst, requests, cars, share, floors=region.times.floors) <= truth + 1e-6

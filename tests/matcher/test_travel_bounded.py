@@ -114,3 +114,23 @@ def test_fill_cells_equals_whole_rows_to_the_bit(kotka: RoadGraph) -> None:
     assert short[0] in cells.full_rows
     others = [i for i, _ in missing if i != short[0]]
     assert others and not np.isfinite(cells.minutes[others[0]]).all()  # only the cells asked for
+
+
+def test_floors_are_lower_bounds_on_the_drives_the_table_lacks(kotka: RoadGraph) -> None:
+    """What the clearance bound reads for a drive the bounded table lacks: never above the true time (the full
+    matrix's), at least the search bound of its origin, raised by the shelters' triangle somewhere; the times the
+    table has are kept as they are."""
+    refs, nodes = _places(kotka)
+    full = build_travel_times(kotka, refs, nodes).minutes
+    times = regional_times(kotka, refs, nodes, reach=Reach(household_minutes=3.0, car_minutes=5.0))
+    rows, columns = np.arange(65), np.arange(15, 65)  # cars and households, to households
+    block = times.minutes[np.ix_(rows, columns)].astype(np.float64)
+    known = np.isfinite(block)
+    assert not known.all()
+    got = times.floors(rows, columns, block.copy())
+    truth = full[np.ix_(rows, columns)]
+    assert np.all(got <= truth + 1e-4)
+    assert np.array_equal(got[known], block[known])
+    search = np.where(rows < 15, 5.0, 3.0)[:, None] * np.ones_like(block)
+    assert np.all(got[~known] >= search[~known])
+    assert (got[~known] > search[~known] + 1e-6).any()  # the triangle through a shelter told more

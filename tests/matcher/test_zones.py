@@ -157,3 +157,45 @@ def test_a_zone_with_wheelchair_work_gets_a_wheelchair_car(kotka: RoadGraph) -> 
     wheel = np.array([d["wheelchair_spaces"] > 0 for d in data["drivers"]])
     z3 = region.zones.names.index("Z3")
     assert (region.serving[wheel] == z3).sum() >= 1
+
+
+def test_wheelchair_cars_follow_wheelchair_users_not_household_size(kotka: RoadGraph) -> None:
+    """Wheelchair cars follow the trips they must make: one per wheelchair user, whatever the household's size.
+
+    Z1 has one wheelchair household of four people, Z3 three of one person each, the same way from their
+    shelters; four wheelchair cars. Shared by seats (the old weight) Z1's household counted as much as Z3's three
+    and each zone got two; by wheelchair trips Z3 gets three."""
+    data = zoned_scenario(kotka, households=90, cars=18, zones=3)
+    for h in data["households"]:
+        h["wheelchair_users"] = 0
+    big = next(h for h in data["households"] if h["zone"] == "Z1")
+    big.update(people=4, wheelchair_users=1)
+    for h in [h for h in data["households"] if h["zone"] == "Z3"][:3]:
+        h.update(people=1, wheelchair_users=1)
+    for d in data["drivers"]:
+        d["wheelchair_spaces"] = 0
+    for d in [d for d in data["drivers"] if d["zone"] == "Z2"][:4]:
+        d["wheelchair_spaces"] = 1
+    region = region_from_dict(data, kotka)
+    wheel = np.array([d["wheelchair_spaces"] > 0 for d in data["drivers"]])
+    per_zone = np.bincount(region.serving[wheel], minlength=3)
+    names = region.zones.names
+    assert per_zone[names.index("Z3")] >= 2 * per_zone[names.index("Z1")], per_zone
+
+
+def test_cars_are_shared_so_the_most_work_per_car_is_least() -> None:
+    """Adams' apportionment: every zone with work gets a car first, then each car goes where the work per car is
+    largest; the largest work per car is the least any split reaches (checked against every split)."""
+    import itertools
+
+    from matcher.zones import _fewest_per_car
+
+    weight = np.array([7.0, 3.0, 2.5, 0.0, 1.0])
+    for total in range(4, 12):
+        got = _fewest_per_car(total, weight)
+        assert got.sum() == total and got[3] == 0 and (got[weight > 0] > 0).all()
+        worst = max(w / c for w, c in zip(weight, got, strict=True) if w > 0)
+        best = min(max(w / c for w, c in zip(weight, split, strict=True) if w > 0)
+                   for split in itertools.product(range(1, total + 1), repeat=4)
+                   for split in [(*split[:3], 0, split[3])] if sum(split) == total)
+        assert worst == pytest.approx(best)
