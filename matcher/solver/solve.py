@@ -51,8 +51,8 @@ FAR_WEIGHTS = (0.5, 1.0, 2.0)
 #: OR-Tools rounds in a row that keep nothing before the rest of the budget goes to ruin and recreate (``None``:
 #: OR-Tools spends it all). On the re-plan benchmark's residual problem (578 households) every group round failed
 #: in milliseconds, each charged its model's size, so an 18 s limit was spent in 1 s at 124.5 min; handing the rest
-#: on after three failures reached 121.4 in 6 s. On the seven map instances no three rounds in a row failed (3 and
-#: 6 gave the same plans).
+#: on after three failures reached 121.4 in 6 s. On the eight map instances of the benchmark the clearance stayed
+#: or got better (docs/solver.md, "the budget no round uses").
 STALL_ROUNDS: int | None = 3
 #: Bisection's first probe asks for a finish this share below the first plan's.
 BISECT_FIRST_STEP = 0.03
