@@ -490,20 +490,35 @@ def _repair(region: Region, state: _State, seconds: float, seed: int, executor: 
 
 
 def _polish(region: Region, state: _State, seconds: float, seed: int, executor: Executor, say: Say,
-            solves: int) -> int:
-    """Solve the ``solves`` latest groups again, all in one batch, each with ``POLISH_FACTOR`` times a zone's work
-    and another seed; keep each result that finishes earlier (nobody more left out). Returns the groups solved.
+            budget: float) -> int:
+    """Solve the latest groups again, in one batch, each with ``POLISH_FACTOR`` times its zones' work and another
+    seed, the latest group twice (two seeds); keep each result that finishes earlier (nobody more left out).
+    ``budget``: zone-times on ``BUDGET_CORES`` cores; groups are taken latest first while it pays for them.
+    Returns the solves run.
 
     After the moves and repairs the region's clearance is a plateau of groups within minutes of each other,
     each solved with a zone's share of work; at 10,000 households on Porto four times the work took the latest
-    groups 1-24 min earlier (docs/region.md), more than another move or merge did. One batch, largest groups
-    first, so that the workers stay busy (a polish solve costs 1-8 s of CPU); rounds of two waited for the
-    slower of each pair.
+    groups 1-24 min earlier (docs/region.md), more than another move or merge did. A merged group gets its zones'
+    work (as a repair does). One batch, largest first, so that the workers stay busy (a polish solve costs 1-15 s
+    of CPU); rounds of two waited for the slower of each pair. The latest group alone sets the region's
+    clearance: its second seed is what most often brings it down.
     """
-    latest = sorted(state.groups, key=lambda g: (state.results[g].key(), sorted(g)), reverse=True)[:solves]
-    tasks = [t for t in (region.task(g, POLISH_FACTOR * seconds, seed + 1) for g in latest) if t is not None]
-    tasks.sort(key=lambda t: (-len(t.problem.households), t.label))
-    by_label = {"+".join(region.zones.names[z] for z in sorted(g)): g for g in latest}
+    order = sorted(state.groups, key=lambda g: (state.results[g].key(), sorted(g)), reverse=True)
+    tasks: list[ZoneTask] = []
+    by_label: dict[str, frozenset[int]] = {}
+    spent = 0.0
+    for g in order:
+        seeds = (seed + 1, seed + 2) if g == order[0] else (seed + 1,)
+        cost = len(seeds) * POLISH_FACTOR * seconds * len(g) / BUDGET_CORES
+        if spent + cost > budget + 1e-9:
+            break
+        task = region.task(g, POLISH_FACTOR * seconds * len(g), seeds[0])
+        if task is None:
+            continue
+        spent += cost
+        by_label[task.label] = g
+        tasks += [replace(task, params=replace(task.params, seed=k)) for k in seeds]
+    tasks.sort(key=lambda t: (-len(t.problem.households), t.label, t.params.seed))
     for task, result in zip(tasks, executor.map(solve_zone, tasks), strict=True):
         g = by_label[task.label]
         before = state.results[g]
@@ -546,12 +561,11 @@ def solve_region(region: Region, params: RegionParams | None = None, executor: E
     tried = _repair(region, state, seconds, params.seed, executor, say, repairs)
     say(f"boundary repairs: {tried} tried in {time.perf_counter() - lap:.1f} s, clearance "
         f"{state.clearance()[1]:.1f} min")
-    # The polish gets its share and the repairs' unused one: solves of POLISH_FACTOR zone-times, two at a time.
+    # The polish gets its share and the repairs' unused one: solves of POLISH_FACTOR zone-times a zone, two at a time.
     left = limit * POLISH_SHARE_OF_LIMIT + (repairs - tried) * 2 * seconds
     lap = time.perf_counter()
-    polished = _polish(region, state, seconds, params.seed, executor, say,
-                       int(BUDGET_CORES * left / (POLISH_FACTOR * seconds)))
-    say(f"polish: {polished} group(s) in {time.perf_counter() - lap:.1f} s, clearance {state.clearance()[1]:.1f} min")
+    polished = _polish(region, state, seconds, params.seed, executor, say, left)
+    say(f"polish: {polished} solve(s) in {time.perf_counter() - lap:.1f} s, clearance {state.clearance()[1]:.1f} min")
     plan = assemble(region, state.results.values(), time.perf_counter() - started, first)
     lap = time.perf_counter()
     bound = region_bound(region, plan)

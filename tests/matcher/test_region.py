@@ -205,7 +205,7 @@ def test_polish_solves_the_latest_groups_again(kotka: RoadGraph) -> None:
     """After the moves and repairs the latest groups are solved again with four times the work: the polish runs
     (a count from the limit and the zones alone) and the plan still checks."""
     data = zoned_scenario(kotka, households=140, cars=28, zones=7)
-    params = RegionParams(time_limit_seconds=6.0, seed=4)
+    params = RegionParams(time_limit_seconds=8.0, seed=4)
     region = region_from_dict(data, kotka, params=params)
     said: list[str] = []
     plan = _checked(region, solve_region(region, params, progress=said.append), kotka)
