@@ -16,7 +16,7 @@ import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util.optional_boolean_pb2 import BOOL_FALSE
 
-from matcher.solver.construct import Trip, pickup_minutes
+from matcher.solver.construct import Trip
 from matcher.solver.instance import Instance
 from matcher.solver.safety import SafetyStop
 
@@ -132,9 +132,8 @@ def model_size(inst: Instance, shelter: np.ndarray, requests: list[int]) -> int:
     return _nodes(inst, shelter, [], requests).n_stop
 
 
-def _register_times(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingModel,
-                    previous_car: dict[int, int] | None) -> int:
-    """Register the time transit and the arc costs (driving, plus moves in a re-plan); the time callback."""
+def _transit(inst: Instance, nodes: _Nodes) -> tuple[np.ndarray, np.ndarray]:
+    """The model's integer seconds between nodes: ``(travel, transit)``, transit with the service at the node left."""
     n_req, n_stop, cars = nodes.n_req, nodes.n_stop, nodes.cars
     starts, ends = nodes.starts, nodes.ends
     loc = np.concatenate([
@@ -156,9 +155,16 @@ def _register_times(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingMode
     transit[np.ix_(deliveries, ends)] = drop
     transit[:n_req, ends] = UNREACHABLE  # a route never ends with riders on board
     transit[np.ix_(starts, ends)] = 0
+    return travel, transit.astype(np.int64)
+
+
+def _register_times(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingModel,
+                    previous_car: dict[int, int] | None, travel: np.ndarray, transit: np.ndarray) -> int:
+    """Register the time transit and the arc costs (driving, plus moves in a re-plan); the time callback."""
+    n_req, cars, ends = nodes.n_req, nodes.cars, nodes.ends
     drive = travel.copy()
     drive[:, ends] = 0
-    time_cb = routing.RegisterTransitMatrix(transit.astype(np.int64).tolist())
+    time_cb = routing.RegisterTransitMatrix(transit.tolist())
     requests = np.asarray(nodes.requests, dtype=np.int64)
     speaks: npt.NDArray[np.bool_] = inst.speaks[np.ix_(np.asarray(cars, dtype=np.int64), requests)]  # (v, k)
     # A household whose language one car of the group speaks costs the others a little driving to take.
@@ -175,6 +181,54 @@ def _register_times(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingMode
     return int(time_cb)
 
 
+def _start_second(inst: Instance, car: int) -> int:
+    """The second a car's route starts in the model (its start cumul)."""
+    return int(np.rint(inst.car_from[car] * SCALE))
+
+
+def _ready_second(inst: Instance, r: int) -> int:
+    """The earliest second request ``r`` may be picked up in the model."""
+    return int(np.ceil(inst.ready[r] * SCALE))
+
+
+@dataclass
+class _Warm:
+    """The given routes timed as OR-Tools times them: integer transits from the start cumul, waiting for ready times.
+
+    The model's seconds are not the float minutes rounded once: each leg is rounded down, the start to the nearest
+    second and a ready time up, so a route can end or pick up a second or two after its float minute, rounded down,
+    would say. A hard bound stated in float minutes can then make the very routes we start from infeasible (and
+    OR-Tools returns nothing at once); the bounds are stated so that these times always fit.
+    """
+
+    pickup: dict[int, int]  # pickup node -> its latest second over the routes given
+    ride: dict[int, int]  # delivery node -> seconds from its pickup to it, the longest over the routes given
+    end: list[int]  # per car: the second its warm-start route ends (its start when empty)
+
+
+def _warm(inst: Instance, nodes: _Nodes, transit: np.ndarray, routes: list[list[list[int]]]) -> _Warm:
+    """Time each set of routes (node numbers per car) in the model's seconds; ``end`` is the last set's."""
+    warm = _Warm({}, {}, [])
+    starts, ends = nodes.starts.tolist(), nodes.ends.tolist()
+    for route_set in routes:
+        warm.end = []
+        for v, route in enumerate(route_set):
+            prev, t = starts[v], _start_second(inst, nodes.cars[v])
+            picked: dict[int, int] = {}
+            for node in route:
+                t += int(transit[prev, node])
+                if node < nodes.n_req:
+                    t = max(t, _ready_second(inst, nodes.requests[node]))
+                    picked[nodes.requests[node]] = t
+                    warm.pickup[node] = max(warm.pickup.get(node, t), t)
+                else:
+                    ride = t - picked[nodes.pickup_of[node]]
+                    warm.ride[node] = max(warm.ride.get(node, ride), ride)
+                prev = node
+            warm.end.append(t + int(transit[prev, ends[v]]))
+    return warm
+
+
 def _add_capacities(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingModel) -> None:
     """Seats and wheelchair spaces: a pickup loads, its delivery alternatives unload."""
     requests, pickup_of, n_req, n_car, cars = nodes.requests, nodes.pickup_of, nodes.n_req, nodes.n_car, nodes.cars
@@ -189,21 +243,25 @@ def _add_capacities(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingMode
 
 
 def _add_time_limits(inst: Instance, nodes: _Nodes, routing: pywrapcp.RoutingModel,
-                     time_dim: pywrapcp.RoutingDimension, bound: float) -> None:
-    """Each car starts when it comes free and its last drop-off, unloading included, ends by its limit."""
+                     time_dim: pywrapcp.RoutingDimension, bound: float, warm: _Warm) -> None:
+    """Each car starts when it comes free and its last drop-off, unloading included, ends by its limit.
+
+    Never before its warm-start route ends in the model's seconds (see ``_Warm``): the float check of the result
+    (``accept``) rejects what that second lets through.
+    """
     drop = int(np.rint(inst.dropoff_minutes * SCALE))
     bound_int = int(np.floor(bound * SCALE)) + drop
     for v, car in enumerate(nodes.cars):
-        time_dim.CumulVar(routing.Start(v)).SetValue(int(np.rint(inst.car_from[car] * SCALE)))
+        time_dim.CumulVar(routing.Start(v)).SetValue(_start_second(inst, car))
         limit = min(bound_int, int(np.floor(inst.car_end[car] * SCALE)) + drop)
-        time_dim.CumulVar(routing.End(v)).SetMax(limit)
+        time_dim.CumulVar(routing.End(v)).SetMax(max(limit, warm.end[v]))
 
 
 def _add_needs(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexManager,
                routing: pywrapcp.RoutingModel, time_dim: pywrapcp.RoutingDimension,
-               alternatives_of: dict[int, list[tuple[int, int]]], latest_pickup: dict[int, float]) -> None:
+               alternatives_of: dict[int, list[tuple[int, int]]], latest_pickup: dict[int, int]) -> None:
     """Riders who may not share go straight to their shelter in an empty car; a household with a pickup target
-    is picked up no later than ``latest_pickup`` (its target when the given trips meet it, else their minute).
+    is picked up no later than ``latest_pickup`` (a second of the model: see ``_latest_pickup``).
 
     Hard bounds, not soft costs: soft cumul costs bring OR-Tools' linear scheduling optimiser into the
     search, and with it results that changed from run to run; a hard bound keeps a seed's plan the same.
@@ -216,13 +274,13 @@ def _add_needs(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexMana
             wheel.CumulVar(p).SetMax(0)
             routing.NextVar(p).SetValues([p, *(d for _, d in alternatives_of[k])])  # p: unperformed (probe)
         if r in latest_pickup:
-            time_dim.CumulVar(p).SetMax(int(np.floor(latest_pickup[r] * SCALE + 1e-6)))
+            time_dim.CumulVar(p).SetMax(latest_pickup[r])
 
 
 def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexManager,
                   routing: pywrapcp.RoutingModel, time_dim: pywrapcp.RoutingDimension,
                   room: np.ndarray, probe: bool, pet_room: np.ndarray | None = None,
-                  latest_pickup: dict[int, float] | None = None) -> None:
+                  latest_pickup: dict[int, int] | None = None, warm_ride: dict[int, int] | None = None) -> None:
     """Pickup-and-delivery sets, ready times, allowed cars, ride limits, shelter room for people and pets."""
     solver = routing.solver()
     n_car = nodes.n_car
@@ -251,6 +309,9 @@ def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexM
                 # Linear, so it propagates cheaply; an unvisited alternative's time is free and
                 # can always satisfy it, so it binds only the shelter actually chosen.
                 limit = int(np.floor((ride + inst.pickup_minutes) * SCALE))
+                # Not below the ride the given trips take in the model's seconds (see ``_Warm``): the float
+                # check of the result rejects what that lets through.
+                limit = max(limit, (warm_ride or {}).get(manager.IndexToNode(d), limit))
                 solver.Add(time_dim.CumulVar(d) <= time_dim.CumulVar(p) + limit)
             by_shelter.setdefault(s, []).append((int(inst.people[r]), d))
             if inst.pets[r]:
@@ -265,22 +326,34 @@ def _add_requests(inst: Instance, nodes: _Nodes, manager: pywrapcp.RoutingIndexM
     _add_needs(inst, nodes, manager, routing, time_dim, alternatives_of, latest_pickup or {})
 
 
-def _initial_routes(nodes: _Nodes, manager: pywrapcp.RoutingIndexManager, shelter: np.ndarray,
-                    trips: list[list[Trip]]) -> list[list[int]]:
-    """The given trips as routing indices (pickups, then the unloads of each trip at its shelter)."""
+def _route_nodes(nodes: _Nodes, shelter: np.ndarray, trips: list[list[Trip]]) -> list[list[int]]:
+    """The given trips as node numbers (pickups, then the unloads of each trip at its shelter)."""
     initial = []
     pos = {r: k for k, r in enumerate(nodes.requests)}
     for car_trips in trips:
         route: list[int] = []
         on_board: list[int] = []
         for t in car_trips:
-            route.extend(manager.NodeToIndex(pos[r]) for r in t.pickups)
+            route.extend(pos[r] for r in t.pickups)
             on_board.extend(t.pickups)
             unload = on_board if t.unload is None else list(t.unload)
-            route.extend(manager.NodeToIndex(nodes.delivery_of[(pos[r], int(shelter[r]))]) for r in unload)
+            route.extend(nodes.delivery_of[(pos[r], int(shelter[r]))] for r in unload)
             on_board = [r for r in on_board if r not in unload]
         initial.append(route)
     return initial
+
+
+def _latest_pickup(inst: Instance, nodes: _Nodes, warm: _Warm) -> dict[int, int]:
+    """Per request with a pickup target, the latest second of its pickup in the model.
+
+    A target met stays met; a target missed gets missed by no more (``targets_key`` ranks it above clearance).
+    Both in the model's own seconds: its target rounded down, or the second the given trips pick it up in the
+    model (``_Warm``) when that is later. Stated as the float minute rounded down instead, the given trips could
+    arrive a second past it in the model and the warm start was infeasible (on a re-plan's residual problem every
+    group call failed at once); ``accept`` re-checks the targets in float minutes.
+    """
+    return {r: max(int(np.floor(inst.target[r] * SCALE + 1e-6)), warm.pickup[k])
+            for k, r in enumerate(nodes.requests) if np.isfinite(inst.target[r])}
 
 
 def _read_routes(nodes: _Nodes, manager: pywrapcp.RoutingIndexManager, routing: pywrapcp.RoutingModel,
@@ -343,20 +416,23 @@ def improve_group(
     manager = pywrapcp.RoutingIndexManager(n_stop + 2 * nodes.n_car, nodes.n_car,
                                            nodes.starts.tolist(), nodes.ends.tolist())
     routing = pywrapcp.RoutingModel(manager)
-    time_cb = _register_times(inst, nodes, routing, previous_car)
+    travel, transit = _transit(inst, nodes)
+    time_cb = _register_times(inst, nodes, routing, previous_car, travel, transit)
+    # The given trips (whose pickups and rides bound the search's) and, last, the warm start (whose ends do).
+    given = _route_nodes(nodes, shelter, trips)
+    routes = given if start is None else _route_nodes(nodes, shelter, start)
+    warm = _warm(inst, nodes, transit, [given, routes] if start is not None else [given])
     drop = int(np.rint(inst.dropoff_minutes * SCALE))
-    horizon = int(np.rint(inst.deadline * SCALE)) + drop + 1
+    horizon = max(int(np.rint(inst.deadline * SCALE)) + drop + 1, *warm.end)
     routing.AddDimension(time_cb, horizon, horizon, False, "time")
     time_dim = routing.GetDimensionOrDie("time")
     time_dim.SetGlobalSpanCostCoefficient(0 if probe else SPAN_COST)
     _add_capacities(inst, nodes, routing)
-    _add_time_limits(inst, nodes, routing, time_dim, bound)
-    # A target met stays met; a target missed gets missed by no more (``targets_key`` ranks it above clearance).
-    latest = {r: max(float(inst.target[r]), minute) for c, t in zip(cars, trips, strict=True)
-              for r, minute in pickup_minutes(inst, c, t) if np.isfinite(inst.target[r])}
-    _add_requests(inst, nodes, manager, routing, time_dim, room, probe, pet_room, latest)
+    _add_time_limits(inst, nodes, routing, time_dim, bound, warm)
+    _add_requests(inst, nodes, manager, routing, time_dim, room, probe, pet_room, _latest_pickup(inst, nodes, warm),
+                  warm.ride)
 
-    initial = _initial_routes(nodes, manager, shelter, start if start is not None else trips)
+    initial = [[int(manager.NodeToIndex(n)) for n in route] for route in routes]
     wall = stop.wall_seconds()
     params = _params(wall, solutions, escape, pair_exchange)
     # Restoring the warm start takes about a millisecond. Once in a drill's advice solves (a 3-request group, not a
