@@ -5,7 +5,8 @@ Three relaxations, the largest wins:
 * **single trip**: the latest of the households' fastest single trips (a car that fits, from its start);
 * **fleet work**: all the work spread evenly over all cars. Every household costs its pickup service and
   at least its cheapest way in (from any place); every trip costs a drop-off and a drive to a shelter at
-  least as long as its riders' shortest rides, shared by at most a full car;
+  least as long as its last rider's shortest ride (there are at least people / car size trips, with distinct
+  last riders);
 * **wheelchair fleet**: the same over wheelchair users and the cars with wheelchair spaces only, where a
   car with one wheelchair space comes to each wheelchair home from a shelter or its start. They are the
   scarce capacity: on many instances the few wheelchair cars, not the whole fleet, set the clearance.
@@ -116,19 +117,25 @@ def _wheel_approach(inst: Instance, requests: np.ndarray, cars: np.ndarray,
     return later, min(per_car, largest)
 
 
-def _fleet(inst: Instance, requests: np.ndarray, cars: np.ndarray, share: np.ndarray,
+def _fleet(inst: Instance, requests: np.ndarray, cars: np.ndarray, load: np.ndarray, capacity: int,
            approach: tuple[np.ndarray, float] | None = None, floors: Floors | None = None) -> float:
     """Work of ``requests`` spread over ``cars``, less the last unloading; ``-inf`` when there is none.
 
-    A trip's drive to the shelter is at least the longest of its riders' shortest rides, hence at least
-    any average of them: ``share[r]`` is request r's weight in such an average (its share of a full car).
+    ``load[r]`` is what request r takes of a car that holds at most ``capacity`` (people, or wheelchair users
+    for the wheelchair fleet). A trip that picks up h1 ... hk drives into each home (``into``: at least the
+    quickest drive into it from anywhere) and then from hk to its shelter: at least hk's shortest ride. Only
+    the last rider's ride counts: h1's own shortest ride runs through h2 ... hk, whose drives in are counted
+    already (counting every rider's share of a ride, as this did before, counted those stretches twice and could
+    exceed a real plan: a car at h1, h1 -10- h2 -20- shelter, bound 35 against 30). So the rides are at least
+    the smallest rides of as many distinct requests as there must be trips, each trip with one unloading.
     """
     if not len(requests) or not len(cars):
         return float("-inf")
     into, saved = (_min_in(inst, requests, floors), 0.0) if approach is None else approach
     ride = _min_ride(inst, requests, floors)
-    work = float(np.sum(inst.pickup_minutes + into + share * (ride + inst.dropoff_minutes)))
-    work -= saved
+    trips = min(int(np.ceil(float(np.sum(load)) / max(1, capacity))), len(requests))
+    rides = float(np.sum(np.sort(ride)[:trips]))
+    work = float(np.sum(inst.pickup_minutes + into)) + rides + trips * inst.dropoff_minutes - saved
     # The busiest car does at least the average; an idle car's start time says nothing, so take the earliest.
     return float(inst.car_from[cars].min()) + work / len(cars) - inst.dropoff_minutes
 
@@ -163,9 +170,9 @@ def clearance_bound(inst: Instance, shelter: np.ndarray, floors: Floors | None =
     spaces = int(inst.car_wheelchair.max())
     candidates = [
         ClearanceBound(_single_trip(inst, open_, floors), "single trip"),
-        ClearanceBound(_fleet(inst, open_, np.arange(inst.n_cars), people / max(1, capacity), floors=floors),
+        ClearanceBound(_fleet(inst, open_, np.arange(inst.n_cars), people, capacity, floors=floors),
                        "fleet work"),
-        ClearanceBound(_fleet(inst, wheel, wheel_cars, inst.wheelchair[wheel] / max(1, spaces),
+        ClearanceBound(_fleet(inst, wheel, wheel_cars, inst.wheelchair[wheel], spaces,
                               _wheel_approach(inst, wheel, wheel_cars, floors) if len(wheel_cars) else None,
                               floors),
                        "wheelchair fleet"),

@@ -55,6 +55,24 @@ def test_only_the_first_wheelchair_pickup_comes_from_the_car_start() -> None:
     assert plan.metrics.clearance_minute == pytest.approx(64.0)
 
 
+def test_a_pooled_trip_counts_the_drive_between_its_pickups_once() -> None:
+    """A two-seat car at H1; H1 -10- H2 -20- S1 on a line. The best plan pools: pickup (3), 10 to H2, pickup (3),
+    20 to the shelter: there at 36. The fleet-work bound counts the drive into H2 (10) and the last rider's ride
+    (20) once each: 36, exact. (It used to add each rider's share of a ride, half of H1's 30 and half of H2's 20,
+    on top of the drive into H2: 41, above a real plan.)"""
+    minutes = {("D1", "H1"): 0.0, ("D1", "H2"): 10.0, ("D1", "S1"): 30.0, ("H1", "H2"): 10.0, ("H1", "S1"): 30.0,
+               ("H2", "S1"): 20.0}
+    p = make_problem(households=[household("H1", people=1), household("H2", people=1)],
+                     drivers=[driver("D1", seats=2, wheelchair_spaces=0)], shelters=["S1"], minutes=minutes)
+    inst = build_instance(p)
+    bound = clearance_bound(inst, triage(inst).shelter)
+    plan = solve(p, SolveParams(time_limit_seconds=0.5))
+    assert_plan_valid(p, plan)
+    assert plan.metrics.clearance_minute == pytest.approx(36.0)
+    assert bound.kind == "fleet work"
+    assert bound.minute == pytest.approx(36.0)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_bound_never_exceeds_a_valid_plan(seed: int) -> None:
     """On random instances (a tenth of the households and a quarter of the cars with wheelchairs) every checked
