@@ -230,7 +230,7 @@ def test_a_bound_read_off_a_bounded_table_needs_its_floors(kotka: RoadGraph) -> 
     exact.times.fill_rows(range(len(exact.times.refs)))
     inst, full = build_instance(region.problem), build_instance(exact.problem)
     requests, cars = np.arange(inst.n_requests), np.arange(inst.n_cars)
-    share = np.full(len(requests), 0.2)
-    truth = _fleet(full, requests, cars, share)
-    assert _fleet(inst, requests, cars, share) > truth + 0.1
-    assert _fleet(inst, requests, cars, share, floors=region.times.floors) <= truth + 1e-6
+    load = inst.seated + inst.wheelchair
+    truth = _fleet(full, requests, cars, load, 5)
+    assert _fleet(inst, requests, cars, load, 5) > truth + 0.1
+    assert _fleet(inst, requests, cars, load, 5, floors=region.times.floors) <= truth + 1e-6
