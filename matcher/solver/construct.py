@@ -115,7 +115,12 @@ def targets_key(inst: Instance, trips: list[list[Trip]]) -> TargetsKey:
     """
     at = pickup_times(inst, trips)
     served = ~np.isnan(at)
-    late = np.where(served, np.maximum(np.nan_to_num(at) - inst.target, 0.0), 0.0)
+    # Lateness only where there is a target; a pickup behind a drive the table lacks (``inf``, a regional table)
+    # stays ``inf``: the worst, as meant. (``nan_to_num`` made it 1.8e308, and summing two of those printed numpy's
+    # "overflow encountered in reduce" in `evac plan`.)
+    late = np.zeros(inst.n_requests)
+    timed = served & np.isfinite(inst.target)
+    late[timed] = np.maximum(at[timed] - inst.target[timed], 0.0)
     key: list[float] = []
     for p in np.unique(inst.priority[np.isfinite(inst.target)]):
         mine = served & (inst.priority == p) & np.isfinite(inst.target)
@@ -322,7 +327,9 @@ def _pool(b: _Build, car: int, seed: _Seed, limit: float) -> tuple[list[int], fl
         q_fin = q_dep + b.direct[pool]
         added = q_fin - trip_fin
         alone = inst.T[dest, inst.home[pool]] + b.direct[pool] + inst.pickup_minutes + inst.dropoff_minutes
-        ok = (q_fin <= min(limit, latest) + 1e-9) & (added < alone) & (q_fin - q_dep <= b.ride_limit[pool] + 1e-9)
+        with np.errstate(invalid="ignore"):  # behind a drive the table lacks, inf - inf: nan compares false, as meant
+            ride_ok = q_fin - q_dep <= b.ride_limit[pool] + 1e-9
+        ok = (q_fin <= min(limit, latest) + 1e-9) & (added < alone) & ride_ok
         if not ok.any():
             break
         j = int(np.argmin(np.where(ok, added, np.inf)))

@@ -174,3 +174,26 @@ def test_solve_frees_the_near_shelter_and_the_plan_checks() -> None:
     assert not plan.unserved
     # Arrivals: A 3 (pickup) + 4 = 7, B 3 + 1 = 4; A at S1 would leave B arriving at 3 + 10 = 13.
     assert plan.metrics.clearance_minute == pytest.approx(7.0)
+
+
+def test_a_pickup_behind_a_drive_the_table_lacks_ranks_last_and_quietly() -> None:
+    """A regional table lacks most drives (``inf``). A candidate whose pickups sit behind such drives is the worst
+    for their targets, and judging it raises no numpy warning (``evac plan`` at 10,000 households printed
+    "overflow encountered in reduce" from ``targets_key``)."""
+    import math
+    import warnings
+
+    from matcher.solver.construct import targets_key
+
+    homes = ["H1", "H2", "H3"]
+    far = {(a, b): math.inf for a in homes for b in homes if a != b}
+    p = make_problem(households=[household(h, priority=1) for h in homes], drivers=["D1"], shelters=["S1"],
+                     minutes=far)
+    inst = build_instance(p)
+    near = [[Trip((0,), 0)]]
+    behind = [[Trip((0, 1, 2), 0)]]  # H2 and H3 only through drives the table lacks
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        good, bad = targets_key(inst, near), targets_key(inst, behind)
+    assert bad < good
+    assert bad[1] == -math.inf
