@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from matcher.codes import MISSED_REASONS, StopStatus
-from matcher.live import Closures, LiveEvent, StopReport, derive_state, leading_done, missed_households
-from tests.factories import example_plan
+from matcher.live import (
+    Closures,
+    LiveEvent,
+    LiveState,
+    Residual,
+    StopReport,
+    derive_state,
+    leading_done,
+    missed_households,
+    residual_problem,
+)
+from matcher.plan import Plan
+from matcher.problem import Problem
+from tests.factories import EXAMPLE_MINUTES, example_plan, example_problem
 
 P, D, N, C, W = (StopStatus.PICKED_UP, StopStatus.DROPPED_OFF, StopStatus.NO_SHOW, StopStatus.CANNOT_REACH,
                  StopStatus.ON_THE_WAY)
@@ -90,3 +104,42 @@ def test_the_rest_of_the_picture_is_carried_as_given() -> None:
     assert state.closures == Closures((12,), 1) and state.events == {LiveEvent.DROPOUT}
     assert state.same_history(derive_state(example_plan(), [], 7.0))
     assert not state.same_history(derive_state(example_plan(), _reports("D1", [P]), 7.0))
+
+
+
+def _on_the_way_to_h4(minute: float, problem: Problem | None = None, **changes: Any) -> tuple[Residual, Plan]:
+    """The example plan with D1's first trip (H1, H2, S1: left S1 at 30 for H4, there at 36) and D2's route done."""
+    problem = problem or example_problem()
+    plan = example_plan(problem)
+    state = LiveState(minute, {"D1": 3, "D2": 2}, **changes)
+    return residual_problem(problem, plan, state), plan
+
+
+def test_a_driver_on_the_way_keeps_the_stop_it_drives_to() -> None:
+    """At minute 33 D1 is on the road from S1 (left at 30) to H4 (there at 36). It is re-planned from there, not
+    from S1 at 33: H4's part is picked up at 36 as planned and taken to S1 (45, free at 47). Standing D1 at S1
+    from 33 would drive again the 3 minutes already driven (H4 reached at 39)."""
+    res, plan = _on_the_way_to_h4(33.0)
+    d1 = res.frozen["D1"]
+    assert [s.type for s in d1.stops] == ["pickup", "pickup", "dropoff", "pickup", "dropoff"]
+    assert d1.stops[3] == plan.routes[0].stops[3]
+    assert d1.clock == pytest.approx(47.0)
+    (d1_left,) = [d for d in res.problem.drivers if d.id == "D1"]
+    assert d1_left.available_from_minute == pytest.approx(47.0)
+    assert "H4" not in {h.id for h in res.problem.households}
+
+
+@pytest.mark.parametrize("minute, changes", [
+    (29.0, {}),  # still unloading at S1 (leaves at 30)
+    (33.0, {"dropped_drivers": frozenset({"D1"})}),  # dropped out: only riders on board are delivered
+])
+def test_a_driver_not_on_the_way_stands_where_they_last_reported(minute: float, changes: dict[str, Any]) -> None:
+    d1 = _on_the_way_to_h4(minute, **changes)[0].frozen["D1"]
+    assert len(d1.stops) == 3
+    assert d1.clock == pytest.approx(max(minute, 30.0))
+
+
+def test_a_leg_todays_roads_changed_is_not_kept() -> None:
+    """After a closure the drive from S1 to H4 takes 9 minutes, not the plan's 6: the car may be turning round."""
+    closed = example_problem(minutes={**EXAMPLE_MINUTES, ("S1", "H4"): 9})
+    assert len(_on_the_way_to_h4(33.0, closed)[0].frozen["D1"].stops) == 3
