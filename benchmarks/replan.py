@@ -184,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     gap = result.future.metrics.clearance_minute / full.metrics.clearance_minute - 1
     lines.append("")
     lines.append(f"Our re-plan clears {100 * gap:+.1f}% against the full re-solve at stability {result.stability:.3f}. "
-                 "Every row plans the same residual problem: drivers where their last completed stop (and the "
-                 "drop-off of riders on board) left them.")
+                 "Every row plans the same residual problem: drivers where their last completed stop left them, "
+                 "or at the stop they are on their way to, riders on board first delivered.")
     text = "\n".join(lines)
     print("\n" + text)
     if args.out:
