@@ -297,8 +297,9 @@ def _on_the_way(problem: Problem, route: Route, done: int, state: LiveState) -> 
     shelter at 30: its next stops 15 minutes later). Keeping the next stop as planned is always possible (the car
     is on its way there) and every other continuation through it is no quicker than from where the car is, so the
     plan stays one the car can drive. Not for a driver who dropped out (they only deliver riders on board), one
-    who has reported nothing yet (they may not have set off), or a leg today's roads changed (a closure: the car
-    may be turning round).
+    who has reported nothing yet (they may not have set off), a leg today's roads changed (a closure: the car may
+    be turning round), or a pickup whose household was missed or is now ready later than the car comes (the
+    planned times would no longer hold).
     """
     if route.driver_id in state.dropped_drivers or not 0 < done < len(route.stops):
         return False
@@ -309,7 +310,11 @@ def _on_the_way(problem: Problem, route: Route, done: int, state: LiveState) -> 
     a, b = last.place, nxt.place
     try:
         today = float(travel.minutes[travel.index(a.kind, a.id), travel.index(b.kind, b.id)])
-    except KeyError:  # a place the current picture no longer has
+        if nxt.type == "pickup":
+            ready = problem.household(str(nxt.household_id)).ready_from_minute
+            if str(nxt.household_id) in state.no_shows or ready > nxt.arrive_minute + 1e-6:
+                return False
+    except KeyError:  # a place or household the current picture no longer has
         return False
     return abs(today - route.legs[done].minutes) <= SAME_LEG_MINUTES
 

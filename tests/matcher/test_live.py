@@ -20,7 +20,7 @@ from matcher.live import (
 )
 from matcher.plan import Plan
 from matcher.problem import Problem
-from tests.factories import EXAMPLE_MINUTES, example_plan, example_problem
+from tests.factories import EXAMPLE_MINUTES, example_plan, example_problem, household
 
 P, D, N, C, W = (StopStatus.PICKED_UP, StopStatus.DROPPED_OFF, StopStatus.NO_SHOW, StopStatus.CANNOT_REACH,
                  StopStatus.ON_THE_WAY)
@@ -132,6 +132,7 @@ def test_a_driver_on_the_way_keeps_the_stop_it_drives_to() -> None:
 @pytest.mark.parametrize("minute, changes", [
     (29.0, {}),  # still unloading at S1 (leaves at 30)
     (33.0, {"dropped_drivers": frozenset({"D1"})}),  # dropped out: only riders on board are delivered
+    (33.0, {"no_shows": frozenset({"H4"})}),  # H4 was missed (an earlier version): nobody to fetch
 ])
 def test_a_driver_not_on_the_way_stands_where_they_last_reported(minute: float, changes: dict[str, Any]) -> None:
     d1 = _on_the_way_to_h4(minute, **changes)[0].frozen["D1"]
@@ -143,3 +144,11 @@ def test_a_leg_todays_roads_changed_is_not_kept() -> None:
     """After a closure the drive from S1 to H4 takes 9 minutes, not the plan's 6: the car may be turning round."""
     closed = example_problem(minutes={**EXAMPLE_MINUTES, ("S1", "H4"): 9})
     assert len(_on_the_way_to_h4(33.0, closed)[0].frozen["D1"].stops) == 3
+
+
+def test_a_pickup_now_ready_later_than_the_car_comes_is_not_kept() -> None:
+    """H4 now says it is ready at 40; the car planned to board it at 36: the planned times no longer hold."""
+    later = example_problem(households=[
+        household("H1", people=2, wheelchair_users=1), household("H2", people=2, ready_from_minute=15),
+        household("H3", people=2, wheelchair_users=1), household("H4", people=5, ready_from_minute=40)])
+    assert len(_on_the_way_to_h4(33.0, later)[0].frozen["D1"].stops) == 3
