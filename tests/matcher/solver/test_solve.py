@@ -473,9 +473,9 @@ def test_availability_means_unloaded_by_then() -> None:
     assert route.stops[-1].depart_minute == pytest.approx(25)
 
 
-def test_no_ortools_round_starts_that_the_budget_cannot_pay_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A round is charged at least its model's size: with one node less than that left, none starts (a whole-fleet
-    round once ran 4.6 s of CPU on a budget that had 45 nodes left); with exactly that, one does."""
+def _failing_rounds(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, Any, int, list[int], Any]:
+    """Eight cars (one OR-Tools group, the whole fleet) whose every group round fails, charged its model's size:
+    the instance, triage, first plan, that size, the calls made so far and a far safety stop."""
     from matcher.solver import improve as improve_module
     from matcher.solver.instance import build_instance
     from matcher.solver.model import GroupResult, model_size
@@ -483,7 +483,7 @@ def test_no_ortools_round_starts_that_the_budget_cannot_pay_for(monkeypatch: pyt
     from matcher.solver.solve import first_construction
     from matcher.solver.triage import triage
 
-    p = random_problem(40, 8, 2, seed=1)  # eight cars: one group, the whole fleet
+    p = random_problem(40, 8, 2, seed=1)
     inst = build_instance(p)
     tri = triage(inst)
     sol = first_construction(inst, tri.shelter)
@@ -495,7 +495,15 @@ def test_no_ortools_round_starts_that_the_budget_cannot_pay_for(monkeypatch: pyt
         return GroupResult(None, nodes=size)
 
     monkeypatch.setattr(improve_module, "improve_group", group)
-    stop = SafetyStop.start(600.0, cpu=True)
+    return inst, tri, sol, size, calls, SafetyStop.start(600.0, cpu=True)
+
+
+def test_no_ortools_round_starts_that_the_budget_cannot_pay_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A round is charged at least its model's size: with one node less than that left, none starts (a whole-fleet
+    round once ran 4.6 s of CPU on a budget that had 45 nodes left); with exactly that, one does."""
+    from matcher.solver import improve as improve_module
+
+    inst, tri, sol, size, calls, stop = _failing_rounds(monkeypatch)
     improve_module.improve(inst, sol, tri.shelter, size - 1, stop, 0, lambda _msg: None)
     assert calls == []
     improve_module.improve(inst, sol, tri.shelter, size, stop, 0, lambda _msg: None)
@@ -522,25 +530,8 @@ def test_ortools_rounds_that_stall_hand_back_the_rest_of_the_budget(monkeypatch:
     """After ``stall_rounds`` rounds in a row that keep nothing the search ends and says what it did not spend;
     without it, rounds run until none fits in what is left."""
     from matcher.solver import improve as improve_module
-    from matcher.solver.instance import build_instance
-    from matcher.solver.model import GroupResult, model_size
-    from matcher.solver.safety import SafetyStop
-    from matcher.solver.solve import first_construction
-    from matcher.solver.triage import triage
 
-    p = random_problem(40, 8, 2, seed=1)  # eight cars: one group, the whole fleet
-    inst = build_instance(p)
-    tri = triage(inst)
-    sol = first_construction(inst, tri.shelter)
-    size = model_size(inst, tri.shelter, [int(r) for r in np.flatnonzero(sol.assigned)])
-    calls: list[int] = []
-
-    def group(*_args: Any, **_kwargs: Any) -> GroupResult:
-        calls.append(1)
-        return GroupResult(None, nodes=size)
-
-    monkeypatch.setattr(improve_module, "improve_group", group)
-    stop = SafetyStop.start(600.0, cpu=True)
+    inst, tri, sol, size, calls, stop = _failing_rounds(monkeypatch)
     # A whole-fleet round is a probe and a descent (two calls); its escape rounds are charged double.
     stalled = improve_module.improve(inst, sol, tri.shelter, 40 * size, stop, 0, lambda _msg: None, stall_rounds=3)
     assert stalled.rounds == 3
