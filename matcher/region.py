@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -129,6 +130,9 @@ class ZoneResult:
     clearance: float
     short: int  # households left for want of cars (the ones more cars could bring out)
     seconds: float
+    #: Each car's last drop-off arrival (the minute it is done), by driver id: which kind of car sets the zone's
+    #: clearance steers which cars a move lends.
+    finish: Mapping[str, float] = field(default_factory=dict)
 
     def key(self) -> tuple[int, float]:
         """Worse is larger: households short of cars first, then the clearance."""
@@ -161,8 +165,9 @@ def solve_zone(task: ZoneTask) -> ZoneResult:
     with np.errstate(invalid="ignore"):  # legs not computed are inf; inf - inf compares false, as meant
         plan = solve(task.problem, task.params)
     short = sum(1 for u in plan.unserved if u.code == UnservedCode.NOT_ENOUGH_CARS)
+    finish = {r.driver_id: r.stops[-1].arrive_minute for r in plan.routes if r.stops}
     return ZoneResult(task.label, _visits_of(plan), plan.unserved, plan.metrics.clearance_minute, short,
-                      time.perf_counter() - started)
+                      time.perf_counter() - started, finish)
 
 
 @dataclass(eq=False)
@@ -178,6 +183,18 @@ class Region:
     driver_xy: npt.NDArray[np.float64]
     closures: EdgeClosures | None = None
     timings: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def driver_ids(self) -> tuple[str, ...]:
+        return tuple(d.id for d in self.problem.drivers)
+
+    @cached_property
+    def driver_index(self) -> dict[str, int]:
+        return {d: k for k, d in enumerate(self.driver_ids)}
+
+    @cached_property
+    def wheelchair_spaces(self) -> npt.NDArray[np.int64]:
+        return np.array([d.wheelchair_spaces for d in self.problem.drivers], dtype=np.int64)
 
     def centre(self, zones: frozenset[int]) -> npt.NDArray[np.float64]:
         mask = np.isin(self.zones.household_zone, list(zones))
@@ -417,24 +434,74 @@ def _rebalance_room(region: Region, state: _State, seconds: float, seed: int, ex
         region.capacity[:, k] += _targets(int(spare[k]), region.capacity[:, k].astype(np.float64) + 1e-9)
 
 
+def _latest_is_wheelchair(region: Region, result: ZoneResult) -> bool:
+    """Whether a zone's clearance is set by a car with wheelchair spaces (its latest car has some)."""
+    if result.short or not result.finish:
+        return False
+    latest = max(result.finish, key=lambda d: (result.finish[d], d))
+    return bool(region.wheelchair_spaces[region.driver_index[latest]] > 0)
+
+
+def _wheelchair_finish(region: Region, state: _State, group: frozenset[int]) -> tuple[npt.NDArray[np.int64], float]:
+    """The wheelchair cars serving a group, and when the latest of them is done (0 for none used)."""
+    cars = np.flatnonzero(np.isin(region.serving, list(group)) & (region.wheelchair_spaces > 0))
+    finish = state.results[group].finish
+    ids = region.driver_ids
+    return cars, max((finish.get(ids[c], 0.0) for c in cars), default=0.0)
+
+
+def _lend_count(donor_cars: int, donor_finish: float, cars: int, finish: float) -> int:
+    """How many wheelchair cars to lend so that both zones' wheelchair work per car comes out most even.
+
+    Each zone's wheelchair cars are taken to share its wheelchair work evenly: a zone's latest one finishes in
+    proportion to its work over its cars. A rough guide (starts and trips differ), tried and kept only if the
+    two zones solved again finish earlier.
+    """
+    best, count = np.inf, 0  # a donor keeps at least one (donors have two or more)
+    for m in range(1, donor_cars):
+        worse = max(donor_finish * donor_cars / (donor_cars - m), finish * cars / (cars + m))
+        if worse < best - 1e-9:
+            best, count = worse, m
+    return count
+
+
 def _move_cars(region: Region, state: _State, seconds: float, seed: int, executor: Executor,
                say: Say, rounds: int) -> int:
     """Lend cars from the earliest-finishing zone to the latest while the regional clearance drops; the rounds
-    used (each solves two zones side by side)."""
-    tried: set[tuple[frozenset[int], frozenset[int]]] = set()
+    used (each solves two zones side by side).
+
+    Where the latest zone's clearance is set by a wheelchair car, more seated cars cannot help it: its wheelchair
+    users ride only in wheelchair spaces (at 10,000 households on Porto, 28 of the 30 latest cars are wheelchair
+    cars; docs/region.md). It is lent wheelchair cars, from the zone whose wheelchair cars are done earliest, as
+    many as even out the two zones' wheelchair work per car. Otherwise the earliest zone lends its share of cars
+    nearest the latest zone.
+    """
+    tried: set[tuple[frozenset[int], frozenset[int], bool]] = set()
     for used in range(rounds):
         worst = state.worst()
         bad = state.results[worst]
-        donors = [g for g in sorted(state.groups, key=lambda g: (state.results[g].key(), sorted(g)))
-                  if g != worst and (worst, g) not in tried and state.results[g].short == 0
-                  and int(np.isin(region.serving, list(g)).sum()) >= 2]
+        wheel = _latest_is_wheelchair(region, bad)
+        if wheel:
+            own_wheel, own_finish = _wheelchair_finish(region, state, worst)
+            spare = {g: _wheelchair_finish(region, state, g) for g in state.groups
+                     if g != worst and (worst, g, True) not in tried and state.results[g].short == 0}
+            donors = sorted((g for g in spare if len(spare[g][0]) >= 2),
+                            key=lambda g: (spare[g][1], sorted(g)))
+        else:
+            donors = [g for g in sorted(state.groups, key=lambda g: (state.results[g].key(), sorted(g)))
+                      if g != worst and (worst, g, False) not in tried and state.results[g].short == 0
+                      and int(np.isin(region.serving, list(g)).sum()) >= 2]
         if not donors:
             return used
         donor = donors[0]
-        tried.add((worst, donor))
-        own = np.flatnonzero(np.isin(region.serving, list(donor)))
-        k = max(1, round(MOVE_SHARE * len(own)))
+        tried.add((worst, donor, wheel))
         centre = region.centre(worst)
+        if wheel:
+            own, donor_finish = spare[donor]
+            k = _lend_count(len(own), donor_finish, len(own_wheel), own_finish)
+        else:
+            own = np.flatnonzero(np.isin(region.serving, list(donor)))
+            k = max(1, round(MOVE_SHARE * len(own)))
         moving = own[np.argsort(((region.driver_xy[own] - centre) ** 2).sum(axis=1), kind="stable")[:k]]
         before = region.serving.copy()
         region.serving[moving] = min(worst)
@@ -444,7 +511,8 @@ def _move_cars(region: Region, state: _State, seconds: float, seed: int, executo
             len(bad.unserved) + len(state.results[donor].unserved)
         if not more_left and max(new[worst].key(), new[donor].key()) < (bad.short, bad.clearance - GAIN_MINUTES):
             state.results.update(new)
-            say(f"moved {k} car(s) from {state.results[donor].label} to {bad.label}: clearance there "
+            kind = " wheelchair" if wheel else ""
+            say(f"moved {k}{kind} car(s) from {state.results[donor].label} to {bad.label}: clearance there "
                 f"{bad.clearance:.1f} -> {new[worst].clearance:.1f} min")
             tried.clear()
         else:
