@@ -43,6 +43,14 @@ RUIN_OTHERS = 2
 VERIFY = 6
 #: Wheelchair cars in a re-plan's ruin around a car carrying wheelchair users (the earliest to finish).
 REPLAN_WHEEL_CARS = NEIGHBOURHOOD_CARS - 1
+#: Wheelchair cars in the ruin around a car carrying wheelchair users after OR-Tools (``leftover_phase``): the
+#: earliest and the latest to finish. The latest alone (five) keep its wheelchair users among cars as late as it:
+#: Baltimore far 1,000, the 150 nodes OR-Tools leaves: 88.8 -> 88.5 with the latest only, 86.9 with both ends.
+#: Before OR-Tools the latest alone stay: with both ends there too the clearance fell further (Baltimore far
+#: 1,000 84.8 min) but the OR-Tools rounds that followed, on other plans, took about a third more CPU for the same
+#: nodes on it and on Heidelberg 1,000 (the solve past its 8 s limit: docs/solver.md).
+WHEEL_EARLY = 3
+WHEEL_LATE = 3
 #: Attempts in a row without a better plan before the current one is perturbed.
 STALL_ATTEMPTS = 40
 #: A perturbation may leave the latest finish this share above the best one found.
@@ -370,14 +378,47 @@ def _eject_insert(p: _Plan, r: int, cars: list[int], shelters: list[int], bar: f
     return True
 
 
+def _open_carried(p: _Plan, editable: list[int], rng: np.random.Generator,
+                  lateness: Callable[[_Plan], np.ndarray | None]) -> tuple[_Plan, list[int]]:
+    """The plan with each car that carries riders across shelters made plain (``late`` from ``lateness``), and the
+    cars the search may edit now.
+
+    A rider unloaded at a later shelter than its trip's is taken off that car and put back where a car finishes
+    earliest (``_insert``: the car itself, its related cars, pickup targets kept); the car keeps its other trips,
+    each now unloading its own pickups. A car whose riders find no place is left as it was. Without this such a
+    car could not be edited at all, and when it finished last (Baltimore far 1,000: a wheelchair car OR-Tools gave
+    a carry-over) no ruin could lower the clearance.
+    """
+    inst = p.inst
+    opened: list[int] = []
+    for car, trips in enumerate(p.trips):
+        if not trips or _simple(trips):
+            continue
+        carried = [r for t in trips if t.unload is not None for r in t.pickups if r not in t.unload]
+        plain = [Trip(t.pickups, t.shelter) for t in trips if t.pickups]
+        trial = p.copy()
+        trial.trips[car] = plain
+        trial.take_off(car, set(carried))  # their room comes back at the shelter they were carried to
+        keeps = drive_car(inst, car, trial.trips[car])[1] and trips_keep_rules(inst, car, trial.trips[car])
+        cars = _neighbourhood(trial, car, [*editable, car], rng)
+        if keeps and trial.keeps_targets(car, trial.trips[car]) and \
+                all(_insert(trial, r, cars, rng, 0.0) for r in carried):
+            p = trial
+            opened.append(car)
+    if opened:
+        p.late = lateness(p)
+    return p, sorted(editable + opened)
+
+
 def _neighbourhood(p: _Plan, latest: int, editable: list[int], rng: np.random.Generator,
-                   free_first: bool = False) -> list[int]:
+                   free_first: bool = False, both_ends: bool = False) -> list[int]:
     """The latest car and related cars: the wheelchair fleet when it carries wheelchair users, else cars that
     start or finish near its households and the cars that finish earliest.
 
-    Of the wheelchair fleet a solve takes the cars that finish latest (moving their seated riders frees them);
-    with ``free_first`` (a re-plan) the ones that finish earliest: a repair appends the wheelchair users who lost
-    their car to wheelchair cars already busy, and only one with time left can take them off.
+    Of the wheelchair fleet a solve takes the cars that finish latest (moving their seated riders frees them), with
+    ``both_ends`` also those that finish earliest (the only ones that can take the latest car's wheelchair users);
+    with ``free_first`` (a re-plan) only the ones that finish earliest: a repair appends the wheelchair users who
+    lost their car to wheelchair cars already busy, and only one with time left can take them off.
     """
     inst = p.inst
     others = [c for c in editable if c != latest]
@@ -387,8 +428,15 @@ def _neighbourhood(p: _Plan, latest: int, editable: list[int], rng: np.random.Ge
     chosen: list[int] = [latest]
     if any(inst.wheelchair[r] for r in mine):
         wheel = [c for c in others if inst.car_wheelchair[c] > 0]
-        wheel.sort(key=lambda c: (p.end(c) if free_first else -p.end(c), rng.random()))
-        chosen.extend(wheel[: REPLAN_WHEEL_CARS if free_first else NEIGHBOURHOOD_CARS // 2])
+        wheel.sort(key=lambda c: (p.end(c), rng.random()))  # earliest to finish first
+        if free_first:
+            chosen.extend(wheel[:REPLAN_WHEEL_CARS])
+        else:
+            # With ``both_ends``, both ends of the fleet: only wheelchair cars can take the latest car's wheelchair
+            # users, and those with time left are the ones that finish earliest; the latest give up seated riders.
+            early = wheel[:WHEEL_EARLY] if both_ends else []
+            chosen.extend([*early, *[c for c in reversed(wheel) if c not in early][:WHEEL_LATE if both_ends else
+                                                                                 NEIGHBOURHOOD_CARS // 2]])
     homes = inst.home[mine] if mine else inst.car_start[[latest]]
     arr = np.array(others)
     ends = np.array([p.end(c) for c in others])
@@ -477,6 +525,20 @@ def _tidier(plan: _Plan, best: _Plan, editable: list[int], more_moved: int) -> b
     return _better([plan.end(c) for c in editable], [best.end(c) for c in editable])
 
 
+def _start(inst: Instance, trips: list[list[Trip]], finish: np.ndarray, shelter: np.ndarray,
+           assigned: np.ndarray) -> _Plan:
+    """The search's plan from the given trips: a copy, with the room left at each shelter and each request's car."""
+    used_people = np.bincount(shelter[assigned], weights=inst.people[assigned], minlength=inst.n_shelters)
+    used_pets = np.bincount(shelter[assigned], weights=inst.pets[assigned], minlength=inst.n_shelters)
+    plan = _Plan(inst, [list(t) for t in trips], finish.astype(np.float64).copy(), shelter.copy(),
+                 inst.shelter_capacity - used_people, inst.shelter_pet_room - used_pets,
+                 car_of=np.full(inst.n_requests, -1, dtype=np.int64), lists=_Lists.of(inst))
+    for c, car_trips in enumerate(plan.trips):
+        for t in car_trips:
+            plan.car_of[list(t.pickups)] = c
+    return plan
+
+
 def ruin_and_recreate(
     inst: Instance,
     trips: list[list[Trip]],
@@ -491,6 +553,7 @@ def ruin_and_recreate(
     previous_car: np.ndarray | None = None,
     max_moved: int = 0,
     eject: bool = False,
+    both_ends: bool = False,
 ) -> RuinResult:
     """Iterated ruin and recreate until ``work`` units are spent; the best plan found (never a worse one).
 
@@ -507,17 +570,11 @@ def ruin_and_recreate(
     kept. The wheelchair cars around a car carrying wheelchair users are then the ones with time left.
 
     ``eject``: a perturbing recreate may also free room at a full shelter by sending a trip that unloads there
-    to another shelter (``_eject_insert``).
+    to another shelter (``_eject_insert``). ``both_ends``: the ruin around a car carrying wheelchair users takes the
+    wheelchair cars that finish earliest too (``_neighbourhood``).
     """
     rng = np.random.default_rng([seed, 7])
-    used_people = np.bincount(shelter[assigned], weights=inst.people[assigned], minlength=inst.n_shelters)
-    used_pets = np.bincount(shelter[assigned], weights=inst.pets[assigned], minlength=inst.n_shelters)
-    cur = _Plan(inst, [list(t) for t in trips], finish.astype(np.float64).copy(), shelter.copy(),
-                inst.shelter_capacity - used_people, inst.shelter_pet_room - used_pets,
-                car_of=np.full(inst.n_requests, -1, dtype=np.int64), lists=_Lists.of(inst))
-    for c, car_trips in enumerate(cur.trips):
-        for t in car_trips:
-            cur.car_of[list(t.pickups)] = c
+    cur = _start(inst, trips, finish, shelter, assigned)
     promised = None if previous_car is None else np.asarray(previous_car, dtype=np.int64)
 
     def moved(plan: _Plan) -> int:
@@ -525,7 +582,6 @@ def ruin_and_recreate(
         return 0 if promised is None else int(((plan.car_of != promised) & (promised >= 0)).sum())
     editable = [c for c in range(inst.n_cars) if _simple(cur.trips[c])]
     has_targets = bool(np.isfinite(inst.target[assigned]).any())
-    cur_targets = targets_key(inst, cur.trips) if has_targets else ()
 
     def lateness(plan: _Plan) -> np.ndarray | None:
         return np.maximum(np.nan_to_num(pickup_times(inst, plan.trips), nan=0.0) - inst.target, 0.0) \
@@ -533,7 +589,13 @@ def ruin_and_recreate(
 
     cur.late = lateness(cur)
     best = cur.copy()
-    attempts = improved = stall = spent = 0
+    if promised is None:
+        # Cars that carry riders from one shelter to the next (OR-Tools builds those) are opened to the search by
+        # putting those riders on plain trips; ``best`` stays the plan given until the search beats it.
+        cur, editable = _open_carried(cur, editable, rng, lateness)
+    cur_targets = targets_key(inst, cur.trips) if has_targets else ()
+    attempts = improved = stall = 0
+    spent, cur.work = cur.work, 0  # opening the carried riders' cars is counted like any attempt's work
     while spent < work and editable and best.clearance() > bound + EPS and not stop():
         attempts += 1
         active = [c for c in editable if cur.trips[c]]
@@ -543,7 +605,7 @@ def ruin_and_recreate(
         if rng.random() < 0.2 and len(active) > 1:  # now and then the next latest, so one car does not hold all
             ranked = sorted(active, key=lambda c: (-cur.end(c), c))
             latest = ranked[int(rng.integers(0, min(3, len(ranked))))]
-        cars = _neighbourhood(cur, latest, editable, rng, free_first=promised is not None)
+        cars = _neighbourhood(cur, latest, editable, rng, free_first=promised is not None, both_ends=both_ends)
         trial = cur.copy()
         trial.work = 0
         old = [cur.end(c) for c in cars]
@@ -591,10 +653,11 @@ def _latest(res: RuinResult) -> float:
 
 
 def _search(inst: Instance, sol: Solution, shelter: np.ndarray, units: int, seed: int, bound: float,
-            stop: Callable[[], bool]) -> RuinResult:
+            stop: Callable[[], bool], both_ends: bool = False) -> RuinResult:
     """Ruin and recreate from ``sol`` on ``units`` work units; on a fleet of up to ``EJECT_MAX_CARS`` cars also a
     second search from the same start that may free shelter room, kept only when it clears strictly earlier."""
-    res = ruin_and_recreate(inst, sol.trips, sol.finish, shelter, sol.assigned, units, seed, bound=bound, stop=stop)
+    res = ruin_and_recreate(inst, sol.trips, sol.finish, shelter, sol.assigned, units, seed, bound=bound, stop=stop,
+                            both_ends=both_ends)
     if inst.n_cars <= EJECT_MAX_CARS and res.finish.size and _latest(res) > bound + EPS:
         # A second search from the same start that may also free shelter room (a compound move that loses
         # about as often as it gains, BEP-1-4-4-3-i9 19 -> 17); the first one's plan stays unless beaten.
@@ -641,7 +704,9 @@ def leftover_phase(inst: Instance, sol: Solution, shelter: np.ndarray, work: int
     """
     if work <= 0 or not sol.assigned.any():
         return sol, shelter
-    res = _search(inst, sol, shelter, work * UNITS_PER_NODE, seed, bound, stop)
+    # After OR-Tools the ruin around a wheelchair car also takes the wheelchair cars that finish earliest (see
+    # ``WHEEL_EARLY``: no OR-Tools round follows whose CPU that could change).
+    res = _search(inst, sol, shelter, work * UNITS_PER_NODE, seed, bound, stop, both_ends=True)
     out = Solution(res.trips, res.finish, sol.assigned)
     progress(f"ruin and recreate on the {work} nodes left: clearance {sol.clearance:.1f} -> {out.clearance:.1f} min "
              f"in {res.attempts} attempts ({res.improved} kept as best)")

@@ -15,7 +15,7 @@ from matcher.problem import Problem
 from matcher.solver import SolveParams, solve
 from matcher.solver.construct import Trip, drive_car, pickup_minutes
 from matcher.solver.instance import Instance, build_instance
-from matcher.solver.model import improve_group
+from matcher.solver.model import _trips_from_route, improve_group
 from matcher.solver.safety import SafetyStop
 from matcher.solver.triage import triage
 from tests.factories import driver, household, make_problem
@@ -88,3 +88,13 @@ def test_the_group_model_accepts_its_warm_start(problem: object, order: tuple[st
     plan = solve(p, SolveParams(time_limit_seconds=0.5))
     assert_plan_valid(p, plan)
     assert len(plan.unserved) == 0
+
+
+def test_trips_that_unload_their_own_pickups_come_back_plain() -> None:
+    """Written with explicit unloads, every car an OR-Tools round touched was closed to ruin and recreate
+    (``ruin._simple``); a real carry-over keeps them."""
+    pickup_of, shelter_of = [0, 1, 2, 0, 1, 2], [-1, -1, -1, 0, 0, 1]  # pickup nodes 0-2, then their deliveries
+    assert _trips_from_route([0, 1, 3, 4, 2, 5], pickup_of, shelter_of, 3) == [Trip((0, 1), 0), Trip((2,), 1)]
+    carried = [-1, -1, -1, 0, 1, 1]  # request 1 is unloaded at the second shelter
+    assert _trips_from_route([0, 1, 3, 4, 2, 5], pickup_of, carried, 3) == [
+        Trip((0, 1), 0, (0,)), Trip((), 1, (1,)), Trip((2,), 1, (2,))]

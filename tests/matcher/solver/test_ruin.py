@@ -12,7 +12,7 @@ from matcher.problem import Problem
 from matcher.solver import SolveParams, solve
 from matcher.solver.construct import Trip, drive_car, trips_keep_rules
 from matcher.solver.instance import build_instance
-from matcher.solver.ruin import _insert, _Plan, ruin_and_recreate
+from matcher.solver.ruin import _insert, _neighbourhood, _Plan, ruin_and_recreate
 from matcher.solver.triage import triage
 from tests.factories import driver, household, make_problem
 from tests.factories import shelter as make_shelter
@@ -197,3 +197,46 @@ def test_a_pickup_behind_a_drive_the_table_lacks_ranks_last_and_quietly() -> Non
         good, bad = targets_key(inst, near), targets_key(inst, behind)
     assert bad < good
     assert bad[1] == -math.inf
+
+
+def _carried_problem() -> Problem:
+    """D1 collects H1 and H2, unloads H1 at S1 and carries H2 on to S2 (as an OR-Tools round may build it); D2,
+    five minutes from H2, drives nothing."""
+    minutes = {("D1", "H1"): 5, ("H1", "H2"): 5, ("H1", "S1"): 8, ("H2", "S1"): 5, ("S1", "S2"): 10,
+               ("D2", "H2"): 5, ("H2", "S2"): 5}
+    return make_problem(households=["H1", "H2"], drivers=["D1", "D2"], shelters=["S1", "S2"], minutes=minutes)
+
+
+def test_a_car_that_carries_a_rider_across_shelters_is_opened_to_the_search() -> None:
+    """Before, such a car was left as it was: finishing last, it held the clearance (Baltimore far 1,000)."""
+    inst = build_instance(_carried_problem())
+    shelter = triage(inst).shelter.copy()
+    shelter[:] = [0, 1]  # H1 to S1, H2 carried on to S2
+    trips: list[list[Trip]] = [[Trip((0, 1), 0, (0,)), Trip((), 1, (1,))], []]
+    finish = np.array([drive_car(inst, 0, trips[0])[0], inst.car_from[1]])
+    assert drive_car(inst, 0, trips[0])[1] and finish[0] == 33.0  # 5 + 3 + 5 + 3 + 5, unload 2, then 10
+    res = ruin_and_recreate(inst, trips, finish, shelter, np.ones(2, dtype=bool), work=5_000, seed=1)
+    assert max(res.finish[c] for c, t in enumerate(res.trips) if t) < 33.0 - 1e-6
+    assert sorted(r for t in res.trips for trip in t for r in trip.pickups) == [0, 1]
+    for c, t in enumerate(res.trips):
+        assert drive_car(inst, c, t)[1] and trips_keep_rules(inst, c, t)
+
+
+def test_the_latest_wheelchair_cars_neighbours_include_the_wheelchair_car_that_finishes_earliest() -> None:
+    """Only a wheelchair car can take the latest car's wheelchair user, and the one with time left is the one that
+    finishes earliest; before, the ruin took the wheelchair cars that finish latest only (Baltimore far 1,000:
+    the wheelchair users went round among cars as late as the latest)."""
+    wheel_cars = [driver(f"D{c}", wheelchair_spaces=1) for c in range(8)]
+    seated_cars = [driver(f"D{c}") for c in range(8, 12)]
+    households = [household("H0", wheelchair_users=1)] + [household(f"H{c}") for c in range(1, 12)]
+    # D1, the wheelchair car that finishes earliest, starts far from H0: not among the cars near it either.
+    problem = make_problem(households=households, drivers=wheel_cars + seated_cars, shelters=["S1"],
+                           minutes={("D1", "H0"): 50})
+    inst = build_instance(problem)
+    trips: list[list[Trip]] = [[Trip((c,), 0)] for c in range(12)]
+    finish = np.array([100.0, *(90.0 + c for c in range(1, 8)), *(10.0 + c for c in range(4))])
+    plan = _Plan(inst, trips, finish, np.zeros(12, dtype=np.int64), inst.shelter_capacity.astype(float),
+                 inst.shelter_pet_room.astype(float))
+    for seed in range(5):
+        cars = _neighbourhood(plan, 0, list(range(12)), np.random.default_rng(seed), both_ends=True)
+        assert cars[0] == 0 and 1 in cars and 7 in cars  # the earliest and the latest of the wheelchair fleet
