@@ -118,10 +118,10 @@ def vroom_by_zones(region: Region, params: RegionParams, budget_seconds: float) 
     results: list[ZoneResult] = []
     for z in range(n):
         group = frozenset({z})
-        if not region.has_cars(group):
+        task = region.task(group, params.zone_seconds(n), params.seed)
+        if task is None:
             results.append(region.no_car(group))
             continue
-        task = region.task(group, params.zone_seconds(n), params.seed)
         run = solve_vroom_bisect(task.problem, budget_seconds=budget_seconds / n)
         plan = run.plan
         results.append(ZoneResult(task.label, _visits_of(plan), plan.unserved, plan.metrics.clearance_minute, 0,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -59,22 +59,18 @@ class DaskExecutor:
     def workers(self) -> int:
         return len(self.client.scheduler_info()["workers"])
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T], progress: Callable[[int, int], None] | None = None,
-            count: int | None = None) -> list[R]:
+    def map(self, fn: Callable[[T], R], items: Sequence[T], progress: Callable[[int, int], None] | None = None
+            ) -> list[R]:
         from dask.distributed import as_completed
 
-        from matcher.region import item_count
-
+        if not items:
+            return []
         # Each task carries its sub-problem (a few MB) in the graph, not scattered: the scheduler keeps it,
         # so a task whose worker dies runs again elsewhere (scattered data would die with the worker).
-        # Submitted one by one as ``items`` yields them: the workers start on the first while the rest are made.
         futures = [self.client.submit(fn, item, pure=False) for item in items]
-        if not futures:
-            return []
-        total = max(item_count(items, count), len(futures))
         for done, _ in enumerate(as_completed(futures), start=1):
             if progress is not None:
-                progress(done, total)
+                progress(done, len(items))
         return [f.result() for f in futures]
 
 

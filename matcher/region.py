@@ -15,7 +15,7 @@ number of zones, never from the number of workers.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
@@ -73,22 +73,11 @@ REPAIR_TRIES = 2
 
 
 class Executor(Protocol):
-    """Runs ``fn`` on every item, anywhere, and returns the results in item order.
-
-    ``items`` may be a generator: an executor with workers hands each item out as soon as it is made, so the
-    workers solve the first zones while this process still builds the others. ``count`` is the number of items
-    (for ``progress``) when ``items`` has no length.
-    """
+    """Runs ``fn`` on every item, anywhere, and returns the results in item order."""
 
     workers: int
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T], progress: Tick | None = None,
-            count: int | None = None) -> list[R]: ...
-
-
-def item_count(items: Iterable[Any], count: int | None) -> int:
-    """The number of items an executor reports progress against."""
-    return count if count is not None else len(items) if isinstance(items, Sized) else 0
+    def map(self, fn: Callable[[T], R], items: Sequence[T], progress: Tick | None = None) -> list[R]: ...
 
 
 class SerialExecutor:
@@ -96,14 +85,12 @@ class SerialExecutor:
 
     workers = 0
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T], progress: Tick | None = None,
-            count: int | None = None) -> list[R]:
-        total = item_count(items, count)
+    def map(self, fn: Callable[[T], R], items: Sequence[T], progress: Tick | None = None) -> list[R]:
         out = []
         for i, item in enumerate(items, start=1):
             out.append(fn(item))
             if progress is not None:
-                progress(i, max(total, i))
+                progress(i, len(items))
         return out
 
 
@@ -213,17 +200,13 @@ class Region:
         mask = np.isin(self.zones.household_zone, list(zones))
         return np.asarray(self.household_xy[mask].mean(axis=0))
 
-    def has_cars(self, group: frozenset[int]) -> bool:
-        return bool(np.isin(self.serving, list(group)).any())
-
-    def task(self, group: frozenset[int], seconds: float, seed: int) -> ZoneTask:
-        """The sub-problem of a group of zones: its households, the cars serving it, the room it was given.
-        Only for a group with cars (``has_cars``)."""
+    def task(self, group: frozenset[int], seconds: float, seed: int) -> ZoneTask | None:
+        """The sub-problem of a group of zones: its households, the cars serving it, the room it was given."""
         p = self.problem
         hh = np.flatnonzero(np.isin(self.zones.household_zone, list(group)))
         cars = np.flatnonzero(np.isin(self.serving, list(group)))
         if len(cars) == 0:
-            raise ValueError(f"no car serves zones {sorted(group)}")
+            return None
         t = self.problem.travel
         driver_rows, household_cols = self.make_reachable(group, cars, hh)
         room = self.capacity[list(group)].sum(axis=0)
@@ -398,13 +381,17 @@ class _State:
 
 def _solve_groups(region: Region, groups: Sequence[frozenset[int]], seconds: float, seed: int,
                   executor: Executor, tick: Tick | None) -> dict[frozenset[int], ZoneResult]:
-    # A group's task is built only as the executor asks for it: building one fills the table for the cars it
-    # lends (full searches, 3.3 s of CPU for the first round at 10,000 households), and the workers need not
-    # wait for all of them. Groups without a car have no task.
-    out = {g: region.no_car(g) for g in groups if not region.has_cars(g)}
-    keys = [g for g in groups if g not in out]
-    tasks = (region.task(g, seconds, seed) for g in keys)
-    for g, result in zip(keys, executor.map(solve_zone, tasks, tick, len(keys)), strict=True):
+    tasks: list[ZoneTask] = []
+    keys: list[frozenset[int]] = []
+    out: dict[frozenset[int], ZoneResult] = {}
+    for g in groups:
+        task = region.task(g, seconds, seed)
+        if task is None:
+            out[g] = region.no_car(g)
+        else:
+            tasks.append(task)
+            keys.append(g)
+    for g, result in zip(keys, executor.map(solve_zone, tasks, tick), strict=True):
         out[g] = result
     return out
 
@@ -593,9 +580,9 @@ def _polish(region: Region, state: _State, seconds: float, seed: int, executor: 
         cost = len(seeds) * POLISH_FACTOR * seconds * len(g) / BUDGET_CORES
         if spent + cost > budget + 1e-9:
             break
-        if not region.has_cars(g):
-            continue
         task = region.task(g, POLISH_FACTOR * seconds * len(g), seeds[0])
+        if task is None:
+            continue
         spent += cost
         by_label[task.label] = g
         tasks += [replace(task, params=replace(task.params, seed=k)) for k in seeds]

@@ -290,34 +290,3 @@ def test_lending_evens_out_wheelchair_work_per_car() -> None:
     assert _lend_count(10, 60.0, 2, 120.0) == 2
     assert _lend_count(4, 100.0, 4, 101.0) == 1  # nothing evens out better than one; the solves judge it
     assert _lend_count(1, 10.0, 1, 200.0) == 0
-
-
-def test_zone_tasks_are_built_as_the_executor_asks_for_them(kotka: RoadGraph) -> None:
-    """Building a zone's task fills the table for the cars it lends (full searches): the executor gets the tasks
-    one by one, so its workers can solve the first zones while the others are built; the plan is as before."""
-    data = zoned_scenario(kotka)
-    region = region_from_dict(data, kotka, params=PARAMS)
-    built: list[str] = []
-    task = region.task
-
-    def counting(group: frozenset[int], seconds: float, seed: int) -> Any:
-        built.append("+".join(region.zones.names[z] for z in sorted(group)))
-        return task(group, seconds, seed)
-
-    region.task = counting  # type: ignore[method-assign]
-    seen: list[int] = []  # tasks built when the executor took each one
-
-    class Recording(SerialExecutor):
-        def map(self, fn: Any, items: Any, progress: Any = None, count: int | None = None) -> list[Any]:
-            out = []
-            for item in items:
-                seen.append(len(built))
-                out.append(fn(item))
-            return out
-
-    groups = [frozenset({0}), frozenset({1}), frozenset({2})]
-    results = _solve_groups(region, groups, PARAMS.zone_seconds(3), PARAMS.seed, Recording(), None)
-    assert seen == [1, 2, 3]
-    plain = region_from_dict(data, kotka, params=PARAMS)
-    again = _solve_groups(plain, groups, PARAMS.zone_seconds(3), PARAMS.seed, SerialExecutor(), None)
-    assert {g: r.sequences for g, r in results.items()} == {g: r.sequences for g, r in again.items()}
