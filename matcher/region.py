@@ -455,7 +455,7 @@ def _lend_count(donor_cars: int, donor_finish: float, cars: int, finish: float) 
 
     Each zone's wheelchair cars are taken to share its wheelchair work evenly: a zone's latest one finishes in
     proportion to its work over its cars. A rough guide (starts and trips differ), tried and kept only if the
-    two zones solved again finish earlier.
+    two zones solved again finish earlier; so a donor with two or more always lends at least one.
     """
     best, count = np.inf, 0  # a donor keeps at least one (donors have two or more)
     for m in range(1, donor_cars):

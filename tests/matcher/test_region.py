@@ -288,5 +288,7 @@ def test_lending_evens_out_wheelchair_work_per_car() -> None:
     """Ten wheelchair cars done by 60, two done by 120: lending 1 gives 66.7 and 80, lending 2 gives 75 and 60,
     lending 3 gives 85.7 and 48; so 2. A lone wheelchair car is never lent (its zone would be left with none)."""
     assert _lend_count(10, 60.0, 2, 120.0) == 2
-    assert _lend_count(4, 100.0, 4, 101.0) == 1  # nothing evens out better than one; the solves judge it
+    # Even where the estimate says lending makes it worse (1: 133 against 101 now), a donor with two or more lends
+    # one: the estimate is rough, and the two zones solved again decide whether the move is kept.
+    assert _lend_count(4, 100.0, 4, 101.0) == 1
     assert _lend_count(1, 10.0, 1, 200.0) == 0
